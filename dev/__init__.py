@@ -1,0 +1,1 @@
+"""Local development: the emulator stack, the provider sandbox, the demo. Never deployed."""

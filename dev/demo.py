@@ -1,0 +1,169 @@
+"""The local demo: a scripted lead conversation through the real webhook URL, every function and the emulators.
+
+Run with scripts/demo.sh. The model is the offline template model (no Google credentials here); every
+reply says so. Everything started here is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import httpx
+from google.cloud import firestore
+
+from dev import payloads
+from dev.seed import DemoTenant, seed
+from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
+from shared.domain.ids import conversation_id
+from shared.domain.phone import mask_phone
+from shared.domain.tenancy import channel_key
+
+LEAD_META = ("5511987654321", "Mariana Souza")
+LEAD_EVOLUTION = ("5521998877665", "Carlos Lima")
+LEAD_ZAPI = ("5531977776666", "Ana Ribeiro")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+class Demo:
+    def __init__(self, stack: LocalStack, demo: DemoTenant) -> None:
+        self.stack = stack
+        self.demo = demo
+        self.http = httpx.Client(timeout=10)
+        self.webhook = stack.function_url("whatsapp_webhook")
+        self.db = firestore.Client(project=stack.client_env()["GOOGLE_CLOUD_PROJECT"])
+
+    @property
+    def sends(self) -> list[dict]:
+        assert self.stack.sandbox is not None
+        return self.stack.sandbox.sent
+
+    def post(self, provider: str, body: bytes, headers: dict[str, str], query: str = "") -> httpx.Response:
+        started = time.perf_counter()
+        response = self.http.post(f"{self.webhook}{provider}{query}", content=body, headers=headers)
+        say(f"    webhook → {response.status_code} in {(time.perf_counter() - started) * 1000:.0f} ms  {response.text.strip()}")
+        return response
+
+    def meta(self, wamid: str, text: str, phone: str = LEAD_META[0], name: str = LEAD_META[1]) -> httpx.Response:
+        say(f"  {name} (Meta): {text}")
+        payload = payloads.meta_text(self.demo.meta_phone_number_id, phone, name, wamid, text)
+        return self.post("meta", *payloads.signed_meta(payload, DEMO_META_APP_SECRET))
+
+    def wait_replies(self, count: int, timeout: float = 30.0) -> None:
+        wait_until(lambda: len(self.sends) >= count, timeout, f"{count} outbound message(s)")
+        for send in self.sends[count - 1:count]:
+            say(f"  ← Piloto via {send['provider']} to {mask_phone(send['to'])}: {send['text']}")
+
+    def run(self) -> None:
+        d = self.demo
+        say("\n1. A lead writes on the official Meta Cloud API number")
+        self.meta("wamid.DEMO0001", "Oi, boa tarde! Vi o anúncio de energia solar.")
+        self.wait_replies(1)
+
+        say("\n2. A burst of three short messages gets ONE reply (debounce window "
+            f"{self.stack.debounce_seconds:g} s)")
+        for i, text in enumerate(["Minha conta de luz vem uns R$ 450", "é casa própria", "quanto custa mais ou menos?"]):
+            self.meta(f"wamid.DEMO001{i + 2}", text)
+            time.sleep(0.3)
+        self.wait_replies(2)
+        time.sleep(self.stack.debounce_seconds + 1.5)
+        say(f"  outbound messages so far: {len(self.sends)} (3 messages, 1 reply)")
+
+        say("\n3. Meta redelivers the last message (same wamid): acknowledged, no second reply")
+        self.meta("wamid.DEMO0014", "quanto custa mais ou menos?")
+        time.sleep(self.stack.debounce_seconds + 1.5)
+        say(f"  outbound messages so far: {len(self.sends)}")
+
+        say("\n4. Meta reports our reply delivered and read (status updates never trigger a reply)")
+        for state in ("delivered", "read"):
+            status = payloads.meta_status(d.meta_phone_number_id, LEAD_META[0], self.sends[-1]["id"], state)
+            self.post("meta", *payloads.signed_meta(status, DEMO_META_APP_SECRET))
+
+        say("\n5. A forged Meta request (bad signature) and a malformed one are refused, nothing stored")
+        body, headers = payloads.signed_meta(payloads.meta_text(d.meta_phone_number_id, "5511911112222", "X",
+                                                                "wamid.FORGED", "oi"), "wrong-secret")
+        self.post("meta", body, headers)
+        self.post("meta", b"{not json", {"Content-Type": "application/json",
+                                         "X-Hub-Signature-256": payloads.meta_signature(DEMO_META_APP_SECRET,
+                                                                                        b"{not json")})
+
+        say("\n6. A lead on an Evolution API instance")
+        say(f"  {LEAD_EVOLUTION[1]} (Evolution): Vocês atendem no Rio?")
+        self.post("evolution", *payloads.as_json(payloads.evolution_text(
+            d.evolution_instance, d.evolution_apikey, LEAD_EVOLUTION[0], LEAD_EVOLUTION[1], "3EB0DEMO0001",
+            "Vocês atendem no Rio?")))
+        self.wait_replies(len(self.sends) + 1)
+
+        say("\n7. A lead on a Z-API instance")
+        say(f"  {LEAD_ZAPI[1]} (Z-API): Quero agendar uma visita técnica")
+        self.post("zapi", *payloads.as_json(payloads.zapi_text(
+            d.zapi_instance, LEAD_ZAPI[0], LEAD_ZAPI[1], "3EB0ZDEMO0001", "Quero agendar uma visita técnica")),
+            query=f"?token={d.zapi_webhook_token}")
+        self.wait_replies(len(self.sends) + 1)
+
+        say("\n8. A seller answers Carlos from the business phone: the bot pauses on that conversation")
+        self.post("evolution", *payloads.as_json(payloads.evolution_text(
+            d.evolution_instance, d.evolution_apikey, LEAD_EVOLUTION[0], "Solar Prime", "3EB0HUMAN0001",
+            "Oi Carlos, aqui é o João da Solar Prime, atendemos sim!", from_me=True)))
+        before = len(self.sends)
+        say(f"  {LEAD_EVOLUTION[1]} (Evolution): Ótimo, João!")
+        self.post("evolution", *payloads.as_json(payloads.evolution_text(
+            d.evolution_instance, d.evolution_apikey, LEAD_EVOLUTION[0], LEAD_EVOLUTION[1], "3EB0DEMO0002",
+            "Ótimo, João!")))
+        time.sleep(self.stack.debounce_seconds + 2)
+        say(f"  outbound messages since the seller wrote: {len(self.sends) - before} (the bot stayed quiet)")
+
+        self.print_transcripts()
+        self.print_metrics()
+
+    def print_transcripts(self) -> None:
+        d = self.demo
+        say("\n== Transcripts (Firestore: tenants/demo-solar/conversations/*/messages) ==")
+        for provider, channel, (phone, name) in (("meta", d.meta_phone_number_id, LEAD_META),
+                                                 ("evolution", d.evolution_instance, LEAD_EVOLUTION),
+                                                 ("zapi", d.zapi_instance, LEAD_ZAPI)):
+            conv_id = conversation_id(channel_key(provider, channel), f"+{phone}")
+            conv_ref = self.db.collection("tenants").document(d.tenant_id).collection("conversations").document(conv_id)
+            conv = conv_ref.get().to_dict() or {}
+            paused = " [bot paused: a human owns it]" if conv.get("bot_paused") else ""
+            say(f"\n-- {name} via {provider} ({mask_phone(phone)}){paused}")
+            for snap in conv_ref.collection("messages").order_by("sent_at").stream():
+                m = snap.to_dict()
+                state = f" [{m['state']}]" if m.get("state") else ""
+                say(f"  {m['sent_at']:%H:%M:%S} {m['role']:>5}{state}: {m.get('text') or '[' + m.get('kind', '') + ']'}")
+
+    def print_metrics(self) -> None:
+        say("\n== Model calls (tenants/demo-solar/model_calls) ==")
+        say(f"  {'conversation':<26}{'model':<20}{'backend':<9}{'prompt':>7}{'output':>7}{'ms':>6}{'usd':>10}")
+        calls = self.db.collection("tenants").document(self.demo.tenant_id).collection("model_calls").order_by("at")
+        total = 0.0
+        for snap in calls.stream():
+            c = snap.to_dict()
+            total += c["cost_usd"]
+            say(f"  {c['conversation_id']:<26}{c['model']:<20}{c['backend']:<9}{c['usage']['prompt_tokens']:>7}"
+                f"{c['usage']['output_tokens']:>7}{c['latency_ms']:>6}{c['cost_usd']:>10.6f}")
+        say(f"  total estimated cost: US$ {total:.6f} (the offline model is free; Gemini prices come from LLM_PRICING)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--debounce", type=float, default=2.0, help="burst window in seconds (production: 4)")
+    args = parser.parse_args()
+    say("Starting Firestore, Pub/Sub, Storage and Cloud Tasks emulators, the functions and the provider sandbox…")
+    with LocalStack(debounce_seconds=args.debounce) as stack:
+        say(f"  webhook:    {stack.function_url('whatsapp_webhook')}{{meta,evolution,zapi}}")
+        say(f"  agent_turn: {stack.function_url('agent_turn')}")
+        assert stack.sandbox is not None
+        say(f"  provider sandbox: {stack.sandbox.url} (outbound sends land here)")
+        say("  model: OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made")
+        demo = seed(firestore.Client(project=stack.client_env()["GOOGLE_CLOUD_PROJECT"]), stack.sandbox.url)
+        Demo(stack, demo).run()
+    say("\nStopped everything the demo started. Logs of each process: .run/logs/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Build webhook requests the way each provider sends them (for the demo, the e2e tests and the benchmark)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+
+def meta_text(phone_number_id: str, wa_id: str, name: str, wamid: str, body: str, ts: int | None = None) -> dict:
+    """A Cloud API `messages` webhook with one text message."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "102290129340398",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
+                    "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+                    "messages": [{"from": wa_id, "id": wamid, "timestamp": str(ts or int(time.time())),
+                                  "type": "text", "text": {"body": body}}],
+                },
+            }],
+        }],
+    }
+
+
+def meta_status(phone_number_id: str, wa_id: str, wamid: str, status: str, ts: int | None = None) -> dict:
+    """A Cloud API `statuses` webhook about a message we sent."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "102290129340398",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
+                    "statuses": [{"id": wamid, "status": status, "timestamp": str(ts or int(time.time())),
+                                  "recipient_id": wa_id}],
+                },
+            }],
+        }],
+    }
+
+
+def meta_signature(app_secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signed_meta(payload: dict, app_secret: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload).encode()
+    return body, {"Content-Type": "application/json", "X-Hub-Signature-256": meta_signature(app_secret, body)}
+
+
+def evolution_text(instance: str, apikey: str, phone_digits: str, name: str, key_id: str, text: str,
+                   from_me: bool = False, ts: int | None = None) -> dict:
+    """Evolution API v2 `messages.upsert` with a plain conversation message."""
+    return {
+        "event": "messages.upsert",
+        "instance": instance,
+        "data": {
+            "key": {"remoteJid": f"{phone_digits}@s.whatsapp.net", "fromMe": from_me, "id": key_id},
+            "pushName": name,
+            "message": {"conversation": text},
+            "messageType": "conversation",
+            "messageTimestamp": ts or int(time.time()),
+            "instanceId": "5e2c7b4a-1f3d-4b1e-9c8a-3f1e2d4c5b6a",
+            "source": "android",
+        },
+        "destination": "https://example.invalid/webhook",
+        "date_time": "2026-11-21T10:00:00.000Z",
+        "sender": "5511900000000@s.whatsapp.net",
+        "server_url": "http://localhost:8080",
+        "apikey": apikey,
+    }
+
+
+def zapi_text(instance_id: str, phone_digits: str, name: str, message_id: str, text: str,
+              from_me: bool = False, ts_ms: int | None = None) -> dict:
+    """Z-API `ReceivedCallback` for a text message."""
+    return {
+        "isStatusReply": False,
+        "senderLid": "81896604192873@lid",
+        "connectedPhone": "5511900000000",
+        "waitingMessage": False,
+        "isEdit": False,
+        "isGroup": False,
+        "isNewsletter": False,
+        "instanceId": instance_id,
+        "messageId": message_id,
+        "phone": phone_digits,
+        "fromMe": from_me,
+        "momment": ts_ms or int(time.time() * 1000),
+        "status": "RECEIVED",
+        "chatName": name,
+        "senderPhoto": None,
+        "senderName": name,
+        "participantPhone": None,
+        "photo": None,
+        "broadcast": False,
+        "type": "ReceivedCallback",
+        "text": {"message": text},
+    }
+
+
+def as_json(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    return json.dumps(payload).encode(), {"Content-Type": "application/json"}

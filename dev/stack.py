@@ -1,0 +1,208 @@
+"""The local stack: official Firestore and Pub/Sub emulators, Storage and Cloud Tasks emulators, every
+function under functions-framework and the provider sandbox, all on 127.0.0.1. Used by the demo and the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dev.provider_sandbox import ProviderSandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRESTORE_JAR = Path(os.environ.get(
+    "FIRESTORE_EMULATOR_JAR",
+    "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"))
+PUBSUB_EMULATOR = Path(os.environ.get(
+    "PUBSUB_EMULATOR_BIN", "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"))
+TASKS_PYTHON = ROOT / ".venv-tasks" / "bin" / "python"
+
+PROJECT = "piloto-local"
+REGION = "southamerica-east1"
+DEMO_META_APP_SECRET = "local-meta-app-secret"  # local-only values, not secrets of any real app
+DEMO_META_VERIFY_TOKEN = "local-verify-token"
+
+FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, name: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {proc.returncode}; see its log")
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"{name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+    """Poll until condition() is true; the asynchronous paths (tasks, sends) are observed this way."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def check_prerequisites() -> None:
+    """The emulator jars come with google-cloud-cli and cannot be installed from the package registries."""
+    missing = [str(p) for p in (FIRESTORE_JAR, PUBSUB_EMULATOR) if not p.exists()]
+    if missing:
+        raise SystemExit("missing emulator(s): " + ", ".join(missing)
+                         + "\nInstall google-cloud-cli with the cloud-firestore-emulator and pubsub-emulator components.")
+    if shutil.which("java") is None:
+        raise SystemExit("java is not on PATH; the Firestore and Pub/Sub emulators need Java 11+")
+    if not TASKS_PYTHON.exists():
+        raise SystemExit(f"{TASKS_PYTHON} missing; run scripts/setup.sh first")
+
+
+@dataclass
+class Process:
+    name: str
+    port: int
+    popen: subprocess.Popen
+    log_path: Path
+
+
+@dataclass
+class LocalStack:
+    run_dir: Path = ROOT / ".run"
+    debounce_seconds: float = 1.0
+    functions: dict[str, str] = field(default_factory=lambda: dict(FUNCTIONS))
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: list[Process] = field(default_factory=list)
+    ports: dict[str, int] = field(default_factory=dict)
+    sandbox: ProviderSandbox | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        check_prerequisites()
+        (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_emulators()
+            self.sandbox = ProviderSandbox().start()
+            os.environ.update(self.client_env())
+            for name in self.functions:
+                self._start_function(name)
+            for proc in self.processes:
+                wait_for_port(proc.port, proc.name, proc=proc.popen)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            if proc.popen.poll() is None:
+                try:
+                    os.killpg(proc.popen.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for proc in self.processes:
+            try:
+                proc.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+        self.processes.clear()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
+
+    # -- pieces ----------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, cmd: list[str], port: int, env: dict[str, str] | None = None) -> Process:
+        log_path = self.run_dir / "logs" / f"{name}.log"
+        log_file = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
+        popen = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                                 env={**os.environ, **(env or {})}, cwd=ROOT)
+        proc = Process(name, port, popen, log_path)
+        self.processes.append(proc)
+        self.ports[name] = port
+        return proc
+
+    def _start_emulators(self) -> None:
+        bin_dir = Path(sys.executable).parent
+        fs, ps, gcs, tasks = free_port(), free_port(), free_port(), free_port()
+        self._spawn("firestore", ["java", "-Duser.language=en", "-cp", str(FIRESTORE_JAR),
+                                  "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
+                                  "--host=127.0.0.1", f"--port={fs}"], fs)
+        self._spawn("pubsub", [str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={ps}"], ps)
+        self._spawn("storage", [str(bin_dir / "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
+                                "--port", str(gcs), "--in-memory"], gcs)
+        queues = [f"projects/{PROJECT}/locations/{REGION}/queues/{q}" for q in ("agent-turns",)]
+        self._spawn("tasks", [str(TASKS_PYTHON), str(ROOT / "dev" / "tasks_emulator.py"), str(tasks), *queues], tasks)
+        for proc in self.processes:
+            wait_for_port(proc.port, proc.name, proc=proc.popen)
+        self._wait_http_ok(f"http://127.0.0.1:{fs}/", "firestore")
+
+    @staticmethod
+    def _wait_http_ok(url: str, name: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"{name} not ready at {url}")
+
+    def function_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}/"
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for anything that talks to the emulators (the functions and the test process)."""
+        assert self.sandbox is not None
+        env = {
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "REGION": REGION,
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.ports['firestore']}",
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.ports['pubsub']}",
+            "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{self.ports['storage']}",
+            "TASKS_EMULATOR_HOST": f"127.0.0.1:{self.ports['tasks']}",
+            "LLM_BACKEND": "offline",
+            "META_APP_SECRET": DEMO_META_APP_SECRET,
+            "META_VERIFY_TOKEN": DEMO_META_VERIFY_TOKEN,
+            "META_GRAPH_BASE_URL": f"{self.sandbox.url}/meta",
+            "ZAPI_BASE_URL": f"{self.sandbox.url}/zapi",
+            "DEBOUNCE_SECONDS": str(self.debounce_seconds),
+            "CHANNEL_CACHE_SECONDS": "0",
+        }
+        for name in self.functions:
+            self.ports.setdefault(name, free_port())
+        if "agent_turn" in self.ports:
+            env["AGENT_TURN_URL"] = self.function_url("agent_turn")
+        return {**env, **self.extra_env}
+
+    def _start_function(self, name: str) -> None:
+        port = self.ports.get(name) or free_port()
+        bin_dir = Path(sys.executable).parent
+        env = {"XDG_RUNTIME_DIR": str(self.run_dir), "THREADS": "16", "WORKERS": "1"}
+        self._spawn(name, [str(bin_dir / "functions-framework"), "--target", self.functions[name],
+                           "--source", str(ROOT / "main.py"), "--host", "127.0.0.1", "--port", str(port)], port, env)

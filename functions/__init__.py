@@ -1,0 +1,1 @@
+"""Cloud Functions entry points: thin adapters from HTTP/CloudEvents to one service call each."""

@@ -1,0 +1,28 @@
+"""Every Cloud Function entry point, from one source archive.
+
+Functions Framework looks the target up by name on this module. Names resolve lazily (PEP 562), so
+an instance serving one function imports that function's module and dependencies only.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_ENTRY_POINTS = {
+    "whatsapp_webhook": "functions.webhook",
+    "agent_turn": "functions.agent_turn",
+}
+
+__all__ = sorted(_ENTRY_POINTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _ENTRY_POINTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'main' has no entry point {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

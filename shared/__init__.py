@@ -1,0 +1,1 @@
+"""Piloto's shared code: the domain, the services over it and one adapter per outside system."""

@@ -1,0 +1,248 @@
+"""Firestore adapter: tenants, channels, agents, conversation memory and the usage ledger.
+
+Every path starts at tenants/{tenant_id}. The only cross-tenant read is the channel lookup, a
+collection-group query on `channel_key`, because a webhook knows the number before it knows the tenant.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.domain.conversation import Conversation, OutboundState, StoredMessage
+from shared.domain.errors import TransientError, TurnInProgress
+from shared.domain.inbound import DeliveryState, StatusUpdate
+from shared.domain.tenancy import AgentConfig, Channel, channel_key
+from shared.domain.usage import ModelCall
+from shared.ports import ReplyClaim
+
+_client: firestore.Client | None = None
+_client_lock = threading.Lock()
+
+_DELIVERY_RANK = {
+    OutboundState.GENERATING: 0,
+    OutboundState.SENDING: 1,
+    OutboundState.SENT: 2,
+    OutboundState.DELIVERED: 3,
+    OutboundState.READ: 4,
+    OutboundState.FAILED: 5,
+    OutboundState.REJECTED: 5,
+}
+_DONE = {OutboundState.SENT, OutboundState.DELIVERED, OutboundState.READ, OutboundState.FAILED, OutboundState.REJECTED}
+
+
+def firestore_client(project: str) -> firestore.Client:
+    """One client per instance, created on first use (FIRESTORE_EMULATOR_HOST switches it to the emulator)."""
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = firestore.Client(project=project)
+    return _client
+
+
+def _tenant(db: firestore.Client, tenant_id: str) -> firestore.DocumentReference:
+    return db.collection("tenants").document(tenant_id)
+
+
+def _conversation(db: firestore.Client, tenant_id: str, conversation_id: str) -> firestore.DocumentReference:
+    return _tenant(db, tenant_id).collection("conversations").document(conversation_id)
+
+
+def _message(db: firestore.Client, tenant_id: str, conversation_id: str, message_id: str) -> firestore.DocumentReference:
+    return _conversation(db, tenant_id, conversation_id).collection("messages").document(message_id)
+
+
+class FirestoreChannelDirectory:
+    """Channel and agent lookups, cached per instance: they change rarely and sit on the webhook's hot path."""
+
+    def __init__(self, db: firestore.Client, cache_seconds: float = 60.0) -> None:
+        self._db = db
+        self._ttl = cache_seconds
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    def _cached(self, key: str, load: Any) -> Any:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        value = load()
+        self._cache[key] = (now, value)
+        return value
+
+    def find_channel(self, provider: str, channel_id: str) -> Channel | None:
+        key = channel_key(provider, channel_id)
+
+        def load() -> Channel | None:
+            query = self._db.collection_group("channels").where(filter=FieldFilter("channel_key", "==", key)).limit(1)
+            for snap in query.stream():
+                channel = Channel.model_validate(snap.to_dict())
+                return channel if channel.active else None
+            return None
+
+        return self._cached(f"channel:{key}", load)
+
+    def get_agent(self, tenant_id: str, agent_id: str) -> AgentConfig:
+        def load() -> AgentConfig:
+            snap = _tenant(self._db, tenant_id).collection("agents").document(agent_id).get()
+            return AgentConfig.model_validate({**(snap.to_dict() or {}), "agent_id": agent_id})
+
+        return self._cached(f"agent:{tenant_id}:{agent_id}", load)
+
+    def save_channel(self, channel: Channel) -> None:
+        """Admin/seed helper: the stored document carries channel_key for the collection-group lookup."""
+        ref = _tenant(self._db, channel.tenant_id).collection("channels").document(channel.key)
+        ref.set({**channel.model_dump(mode="json"), "channel_key": channel.key})
+
+
+class FirestoreConversationStore:
+    """Conversation memory: tenants/{t}/conversations/{c} and its messages subcollection."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def record_inbound(self, conversation: Conversation, message: StoredMessage) -> bool:
+        conv_ref = _conversation(self._db, conversation.tenant_id, conversation.conversation_id)
+        msg_ref = conv_ref.collection("messages").document(message.message_id)
+        batch = self._db.batch()
+        # create() fails the whole batch if the message exists: dedupe and state change are one atomic write.
+        batch.create(msg_ref, {**message.model_dump(mode="python", exclude_none=True), "received_at": firestore.SERVER_TIMESTAMP})
+        batch.set(
+            conv_ref,
+            {**conversation.model_dump(mode="python", exclude_unset=True), "updated_at": firestore.SERVER_TIMESTAMP},
+            merge=True,
+        )
+        try:
+            batch.commit()
+        except gexc.Conflict:  # AlreadyExists is a Conflict subclass
+            return False
+        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as err:
+            raise TransientError("firestore unavailable while storing an inbound message") from err
+        return True
+
+    def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage) -> None:
+        ref = _tenant(self._db, tenant_id).collection("ignored_messages").document(message_id)
+        ref.set({**message.model_dump(mode="python", exclude_none=True), "reason": reason,
+                 "received_at": firestore.SERVER_TIMESTAMP})
+
+    def get_conversation(self, tenant_id: str, conversation_id: str) -> Conversation | None:
+        snap = _conversation(self._db, tenant_id, conversation_id).get()
+        return Conversation.model_validate(snap.to_dict()) if snap.exists else None
+
+    def recent_messages(self, tenant_id: str, conversation_id: str, limit: int) -> list[StoredMessage]:
+        query = (
+            _conversation(self._db, tenant_id, conversation_id)
+            .collection("messages")
+            .order_by("sent_at", direction=firestore.Query.DESCENDING)
+            .limit(limit)
+        )
+        messages = [StoredMessage.model_validate(snap.to_dict()) for snap in query.stream()]
+        return list(reversed(messages))
+
+    def claim_reply(
+        self, tenant_id: str, conversation_id: str, reply_id: str, in_reply_to: str, now: datetime, lease_seconds: int
+    ) -> ReplyClaim:
+        ref = _message(self._db, tenant_id, conversation_id, reply_id)
+        lease_until = now + timedelta(seconds=lease_seconds)
+
+        @firestore.transactional
+        def claim(tx: firestore.Transaction) -> ReplyClaim:
+            snap = ref.get(transaction=tx)
+            data = snap.to_dict() if snap.exists else None
+            if data is not None:
+                state = OutboundState(data["state"])
+                call = ModelCall.model_validate(data["model_call"]) if data.get("model_call") else None
+                if state in _DONE or state == OutboundState.SENDING:
+                    return ReplyClaim(state=state, text=data.get("text"), model_call=call)
+                if data["lease_until"] > now:
+                    raise TurnInProgress(f"reply {reply_id} is being generated by another delivery")
+            tx.set(ref, {"message_id": reply_id, "state": OutboundState.GENERATING.value, "in_reply_to": in_reply_to,
+                         "lease_until": lease_until, "role": "agent"}, merge=True)
+            return ReplyClaim(state=OutboundState.GENERATING, fresh=True)
+
+        return claim(self._db.transaction())
+
+    def save_generated_reply(
+        self, tenant_id: str, conversation_id: str, reply_id: str, text: str, model_call: ModelCall
+    ) -> None:
+        _message(self._db, tenant_id, conversation_id, reply_id).update(
+            {"state": OutboundState.SENDING.value, "text": text, "model_call": model_call.model_dump(mode="python")}
+        )
+
+    def mark_reply_sent(
+        self, tenant_id: str, conversation_id: str, reply_id: str, provider: str, provider_message_id: str,
+        in_reply_to: str, at: datetime,
+    ) -> None:
+        conv_ref = _conversation(self._db, tenant_id, conversation_id)
+        batch = self._db.batch()
+        batch.update(
+            conv_ref.collection("messages").document(reply_id),
+            {"state": OutboundState.SENT.value, "provider": provider, "provider_message_id": provider_message_id,
+             "sent_at": at, "kind": "text"},
+        )
+        batch.set(conv_ref, {"last_outbound_at": at, "last_replied_message_id": in_reply_to}, merge=True)
+        batch.commit()
+
+    def release_reply(self, tenant_id: str, conversation_id: str, reply_id: str) -> None:
+        ref = _message(self._db, tenant_id, conversation_id, reply_id)
+        snap = ref.get()
+        if snap.exists and (snap.to_dict() or {}).get("state") == OutboundState.GENERATING.value:
+            ref.delete(option=self._db.write_option(last_update_time=snap.update_time))
+
+    def mark_reply_rejected(self, tenant_id: str, conversation_id: str, reply_id: str, reason: str) -> None:
+        _message(self._db, tenant_id, conversation_id, reply_id).update(
+            {"state": OutboundState.REJECTED.value, "error": reason[:500]}
+        )
+
+    def _find_by_provider_id(self, tenant_id: str, conversation_id: str, provider_message_id: str) -> Any:
+        query = (
+            _conversation(self._db, tenant_id, conversation_id)
+            .collection("messages")
+            .where(filter=FieldFilter("provider_message_id", "==", provider_message_id))
+            .limit(1)
+        )
+        return next(iter(query.stream()), None)
+
+    def is_own_outbound(self, tenant_id: str, conversation_id: str, provider_message_id: str) -> bool:
+        snap = self._find_by_provider_id(tenant_id, conversation_id, provider_message_id)
+        return snap is not None and (snap.to_dict() or {}).get("role") == "agent"
+
+    def apply_status(self, tenant_id: str, conversation_id: str, status: StatusUpdate) -> bool:
+        snap = self._find_by_provider_id(tenant_id, conversation_id, status.provider_message_id)
+        if snap is None:
+            return False
+        new_state = OutboundState(status.state.value)
+
+        @firestore.transactional
+        def advance(tx: firestore.Transaction) -> None:
+            current = OutboundState((snap.reference.get(transaction=tx).to_dict() or {}).get("state", "sent"))
+            # Providers deliver statuses out of order; 'read' must not fall back to 'delivered'.
+            if _DELIVERY_RANK[new_state] > _DELIVERY_RANK[current] or (
+                new_state == OutboundState.FAILED and current != OutboundState.READ
+            ):
+                update: dict[str, Any] = {"state": new_state.value, f"status_at.{new_state.value}": status.at}
+                if status.state == DeliveryState.FAILED and status.error:
+                    update["error"] = status.error[:500]
+                tx.update(snap.reference, update)
+
+        advance(self._db.transaction())
+        return True
+
+
+class FirestoreUsageLedger:
+    """tenants/{t}/model_calls/{auto}: one document per model call, queried and summed per agent or conversation."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def record_model_call(self, tenant_id: str, agent_id: str, conversation_id: str, call: ModelCall) -> None:
+        _tenant(self._db, tenant_id).collection("model_calls").add(
+            {**call.model_dump(mode="python"), "tenant_id": tenant_id, "agent_id": agent_id,
+             "conversation_id": conversation_id, "at": firestore.SERVER_TIMESTAMP}
+        )

@@ -1,0 +1,83 @@
+"""Vertex AI Gemini through google-genai: the real LanguageModel. Model id, location and prices are configuration."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from google.genai import Client, errors, types
+
+from shared.domain.errors import ModelUnavailable, PilotoError
+from shared.domain.usage import ModelCall, ModelPrice, TokenUsage, estimate_cost
+from shared.ports import Generation, Prompt
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
+_RETRYABLE = {408, 429, 500, 502, 503, 504}
+
+
+class ModelRejected(PilotoError):
+    """The model refused the request itself (bad request, permission): a retry sends the same thing."""
+
+
+def vertex_client(
+    project: str, location: str, timeout_seconds: float, base_url: str | None = None,
+    credentials: Credentials | None = None, attempts: int = 3,
+) -> Client:
+    """The SDK retries 429/5xx with backoff itself; the timeout bounds one attempt."""
+    options = types.HttpOptions(
+        timeout=int(timeout_seconds * 1000),
+        retry_options=types.HttpRetryOptions(attempts=attempts, initial_delay=1.0, max_delay=8.0),
+        base_url=base_url,
+    )
+    return Client(vertexai=True, project=project, location=location, http_options=options, credentials=credentials)
+
+
+def usage_from(metadata: types.GenerateContentResponseUsageMetadata | None) -> TokenUsage:
+    if metadata is None:
+        return TokenUsage()
+    return TokenUsage(
+        prompt_tokens=metadata.prompt_token_count or 0,
+        output_tokens=metadata.candidates_token_count or 0,
+        thoughts_tokens=metadata.thoughts_token_count or 0,
+        cached_tokens=metadata.cached_content_token_count or 0,
+    )
+
+
+class GeminiModel:
+    """A LanguageModel over one Gemini model id."""
+
+    backend = "vertex"
+
+    def __init__(self, client: Client, model: str, price: ModelPrice | None, temperature: float = 0.6) -> None:
+        self._client = client
+        self._model = model
+        self._price = price
+        self._temperature = temperature
+
+    def generate(self, prompt: Prompt) -> Generation:
+        contents = [types.Content(role=turn.role, parts=[types.Part.from_text(text=turn.text)]) for turn in prompt.turns]
+        config = types.GenerateContentConfig(
+            system_instruction=prompt.system,
+            max_output_tokens=prompt.max_output_tokens,
+            temperature=self._temperature,
+        )
+        started = time.perf_counter()
+        try:
+            response = self._client.models.generate_content(model=self._model, contents=contents, config=config)
+        except errors.APIError as err:
+            if err.code in _RETRYABLE:
+                raise ModelUnavailable(f"{self._model} answered {err.code} {err.status}") from err
+            raise ModelRejected(f"{self._model} refused the request: {err.code} {err.status}") from err
+        except Exception as err:  # timeouts and connection errors surface as httpx exceptions
+            raise ModelUnavailable(f"{self._model} unreachable: {type(err).__name__}") from err
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        usage = usage_from(response.usage_metadata)
+        text = response.text or ""
+        if not text.strip():
+            finish = response.candidates[0].finish_reason if response.candidates else None
+            raise ModelUnavailable(f"{self._model} returned no text (finish reason {finish})")
+        call = ModelCall(model=self._model, backend=self.backend, usage=usage, latency_ms=latency_ms,
+                         cost_usd=estimate_cost(usage, self._price))
+        return Generation(text=text, call=call)

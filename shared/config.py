@@ -1,0 +1,68 @@
+"""Every setting Piloto reads from the environment, read once per instance. Documented in .env.example."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.domain.usage import ModelPrice
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    google_cloud_project: str = Field(default="piloto-local", description="GCP project id")
+    region: str = Field(default="southamerica-east1", description="region of queues and functions")
+
+    # Webhook
+    meta_app_secret: SecretStr | None = None
+    meta_verify_token: SecretStr | None = None
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    debounce_seconds: float = Field(default=4.0, ge=0, le=60, description="burst window before an agent turn")
+    channel_cache_seconds: float = Field(default=60.0, ge=0)
+
+    # Cloud Tasks
+    agent_turn_queue: str = "agent-turns"
+    agent_turn_url: str = Field(default="http://127.0.0.1:8081/", description="URL of the agent_turn function")
+    tasks_service_account: str | None = Field(default=None, description="SA whose OIDC token tasks carry")
+    tasks_emulator_host: str | None = Field(default=None, description="host:port of a local Cloud Tasks emulator")
+
+    # Agent turn
+    reply_lease_seconds: int = Field(default=120, ge=10, description="how long one delivery owns a turn")
+
+    # Model
+    llm_backend: str = Field(default="vertex", pattern="^(vertex|offline)$")
+    llm_model: str = "gemini-2.5-flash"
+    vertex_location: str = "global"
+    vertex_base_url: str | None = Field(default=None, description="override the Vertex endpoint (tests)")
+    llm_timeout_seconds: float = Field(default=30.0, gt=0)
+    llm_pricing: dict[str, ModelPrice] = Field(
+        default_factory=dict, description='JSON: {"model-id": {"input_per_mtok": 0.3, "output_per_mtok": 2.5}}'
+    )
+
+    # WhatsApp providers (send side)
+    meta_graph_base_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v21.0"
+    zapi_base_url: str = "https://api.z-api.io"
+    provider_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    log_level: str = "INFO"
+
+    @field_validator("llm_pricing", mode="before")
+    @classmethod
+    def _pricing_from_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    def price_of(self, model: str) -> ModelPrice | None:
+        return self.llm_pricing.get(model)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the environment once per instance."""
+    return Settings()

@@ -1,0 +1,71 @@
+"""Conversation memory as stored: messages in and out, and the small state an agent turn needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from shared.domain.inbound import DeliveryState, MediaRef, MessageKind, Provider
+from shared.domain.usage import ModelCall
+
+
+class Role(StrEnum):
+    LEAD = "lead"
+    AGENT = "agent"
+    HUMAN = "human"
+
+
+class InboundDisposition(StrEnum):
+    """What the webhook decided for an inbound message; stored so nothing is silently dropped."""
+
+    QUEUED = "queued"  # an agent turn was enqueued for it
+    HUMAN = "human"  # written by the business: recorded, bot paused
+    IGNORED_GROUP = "ignored_group"
+    BOT_PAUSED = "bot_paused"  # stored, but a human owns the conversation
+    ECHO = "echo"  # our own outbound reflected back by the gateway
+
+
+class OutboundState(StrEnum):
+    GENERATING = "generating"
+    SENDING = "sending"
+    SENT = DeliveryState.SENT.value
+    DELIVERED = DeliveryState.DELIVERED.value
+    READ = DeliveryState.READ.value
+    FAILED = DeliveryState.FAILED.value
+    REJECTED = "rejected"  # the provider refused for good
+
+
+class StoredMessage(BaseModel):
+    """tenants/{t}/conversations/{c}/messages/{message_id}."""
+
+    message_id: str
+    role: Role
+    kind: MessageKind = MessageKind.TEXT
+    text: str | None = None
+    media: MediaRef | None = None
+    provider: Provider
+    provider_message_id: str | None = None
+    sent_at: datetime
+    disposition: InboundDisposition | None = None
+    state: OutboundState | None = None
+    model_call: ModelCall | None = None
+    in_reply_to: str | None = Field(default=None, description="the inbound message id this reply answers")
+
+
+class Conversation(BaseModel):
+    """tenants/{t}/conversations/{c}: one per contact and channel."""
+
+    conversation_id: str
+    tenant_id: str
+    channel_key: str
+    agent_id: str
+    contact_phone: str
+    contact_name: str | None = None
+    last_inbound_message_id: str | None = None
+    last_inbound_at: datetime | None = None
+    last_outbound_at: datetime | None = None
+    last_replied_message_id: str | None = None
+    bot_paused: bool = False
+    paused_at: datetime | None = None

@@ -1,0 +1,59 @@
+"""One root exception for Piloto, with the specific failures entry points map to HTTP codes."""
+
+
+class PilotoError(Exception):
+    """Root of every error Piloto raises on purpose."""
+
+
+class InvalidPayload(PilotoError):
+    """The request body is not what the provider documents (HTTP 400)."""
+
+
+class PayloadTooLarge(PilotoError):
+    """The request body is over the configured limit (HTTP 413)."""
+
+
+class MissingSignature(PilotoError):
+    """No signature or token came with the request (HTTP 401)."""
+
+
+class BadSignature(PilotoError):
+    """A signature or token came but does not match (HTTP 403)."""
+
+
+class UnknownTenant(PilotoError):
+    """No tenant owns the number or instance the provider named (HTTP 404)."""
+
+
+class UnknownProvider(PilotoError):
+    """The webhook path names no provider Piloto speaks (HTTP 404)."""
+
+
+class TransientError(PilotoError):
+    """Something outside failed in a way a retry may fix (HTTP 503, so Cloud Tasks retries)."""
+
+
+class TurnInProgress(TransientError):
+    """Another delivery of the same agent turn holds the lease; retry later."""
+
+
+class ProviderSendError(TransientError):
+    """The WhatsApp provider refused or failed a send that may work on retry."""
+
+    def __init__(self, provider: str, status: int, detail: str) -> None:
+        super().__init__(f"{provider} send failed with HTTP {status}: {detail}")
+        self.provider = provider
+        self.status = status
+
+
+class ProviderRejected(PilotoError):
+    """The provider refused a send for good (bad number, auth): retrying will not help."""
+
+    def __init__(self, provider: str, status: int, detail: str) -> None:
+        super().__init__(f"{provider} rejected the send with HTTP {status}: {detail}")
+        self.provider = provider
+        self.status = status
+
+
+class ModelUnavailable(TransientError):
+    """The language model failed (429, 5xx, timeout) after its own retries."""

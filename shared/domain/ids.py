@@ -1,0 +1,27 @@
+"""Deterministic document ids: redeliveries land on the same document, and no phone number sits in a path."""
+
+import hashlib
+
+
+def _digest(*parts: str, size: int = 24) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:size]
+
+
+def conversation_id(channel_key: str, contact_phone: str) -> str:
+    """One conversation per contact and channel."""
+    return _digest("conv", channel_key, contact_phone)
+
+
+def inbound_message_id(provider: str, channel_id: str, provider_message_id: str) -> str:
+    """The dedupe key: the provider's message id, scoped to the channel it came on."""
+    return _digest("in", provider, channel_id, provider_message_id)
+
+
+def reply_message_id(inbound_id: str) -> str:
+    """The outbound idempotency key: one reply per agent turn, and a turn is named by its last inbound message."""
+    return _digest("reply", inbound_id)
+
+
+def task_name(kind: str, *parts: str) -> str:
+    """Hashed Cloud Tasks names spread load across the queue's key space (sequential names are slower)."""
+    return f"{kind}-{_digest(kind, *parts, size=32)}"

@@ -1,0 +1,59 @@
+"""Turn an agent's configuration and the recent conversation into a model prompt. Pure."""
+
+from __future__ import annotations
+
+from shared.domain.conversation import Conversation, Role, StoredMessage
+from shared.domain.inbound import MessageKind
+from shared.domain.tenancy import AgentConfig
+from shared.ports import ChatTurn, Prompt
+
+# Until media is transcribed, the model must know something arrived rather than see a gap.
+_UNREAD_MEDIA = {
+    MessageKind.AUDIO: "[the lead sent a voice note; its transcript is not available]",
+    MessageKind.IMAGE: "[the lead sent an image; its description is not available]",
+    MessageKind.VIDEO: "[the lead sent a video; it cannot be watched]",
+    MessageKind.DOCUMENT: "[the lead sent a document; its text is not available]",
+    MessageKind.STICKER: "[the lead sent a sticker]",
+    MessageKind.CONTACTS: "[the lead shared a contact card]",
+    MessageKind.UNSUPPORTED: "[the lead sent a message type WhatsApp could not deliver to us]",
+}
+
+
+def system_instruction(agent: AgentConfig, conversation: Conversation) -> str:
+    lines = [
+        agent.persona.strip(),
+        f"Your name is {agent.display_name}." if agent.display_name else "",
+        f"You work for {agent.business_name}." if agent.business_name else "",
+        f"About the business: {agent.business_description.strip()}" if agent.business_description else "",
+        f"Always answer in the language of the locale {agent.language} unless the lead writes in another language.",
+        "You are chatting on WhatsApp: plain text, no markdown headings, at most a few short sentences.",
+        "Never invent prices, stock, dates or policies you were not given; say you will check instead.",
+        f"The lead's name is {conversation.contact_name}." if conversation.contact_name else "",
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+def render_message(message: StoredMessage) -> str:
+    """The text the model sees for one stored message."""
+    if message.kind == MessageKind.REACTION:
+        return f"[reacted with {message.text}]" if message.text else "[removed a reaction]"
+    placeholder = _UNREAD_MEDIA.get(message.kind)
+    if placeholder and message.text:
+        return f"{placeholder} Caption: {message.text}"
+    return message.text or placeholder or f"[{message.kind.value} message]"
+
+
+def build_prompt(agent: AgentConfig, conversation: Conversation, history: list[StoredMessage]) -> Prompt:
+    """Consecutive messages of one side become one turn, so a burst of short messages reads as one."""
+    turns: list[ChatTurn] = []
+    for message in history:
+        if message.role == Role.AGENT and not message.text:
+            continue  # a reply still being written has no text yet
+        role = "user" if message.role == Role.LEAD else "model"
+        text = render_message(message)
+        if turns and turns[-1].role == role:
+            turns[-1] = ChatTurn(role=role, text=f"{turns[-1].text}\n{text}")
+        else:
+            turns.append(ChatTurn(role=role, text=text))
+    max_tokens = max(64, agent.max_reply_chars // 2)
+    return Prompt(system=system_instruction(agent, conversation), turns=turns, max_output_tokens=max_tokens)

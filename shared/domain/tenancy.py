@@ -1,0 +1,63 @@
+"""Who owns a WhatsApp number and how their agent should behave. Admins edit these as Firestore documents."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from shared.domain.inbound import Provider
+
+
+class ChannelCredentials(BaseModel):
+    """Per-channel secrets. Stored on the channel document, never logged (repr hides them)."""
+
+    access_token: str | None = Field(default=None, repr=False, description="Meta: system-user token")
+    api_key: str | None = Field(default=None, repr=False, description="Evolution: instance apikey")
+    server_url: str | None = Field(default=None, description="Evolution: base URL of the Evolution server")
+    instance_token: str | None = Field(default=None, repr=False, description="Z-API: instance token (in the URL)")
+    client_token: str | None = Field(default=None, repr=False, description="Z-API: account security token")
+    webhook_token: str | None = Field(default=None, repr=False, description="Z-API: token expected on our webhook")
+
+
+class Channel(BaseModel):
+    """A connected WhatsApp number: tenants/{tenant_id}/channels/{provider}:{channel_id}."""
+
+    tenant_id: str
+    provider: Provider
+    channel_id: str = Field(description="Meta phone_number_id, Evolution instance name, Z-API instance id")
+    agent_id: str = "default"
+    display_phone: str | None = None
+    credentials: ChannelCredentials = ChannelCredentials()
+    active: bool = True
+
+    @property
+    def key(self) -> str:
+        return channel_key(self.provider, self.channel_id)
+
+
+def channel_key(provider: Provider | str, channel_id: str) -> str:
+    """The lookup key a webhook knows before it knows the tenant."""
+    return f"{Provider(provider).value}:{channel_id}"
+
+
+class AgentConfig(BaseModel):
+    """tenants/{tenant_id}/agents/{agent_id}: the persona and rules of one sales agent."""
+
+    agent_id: str = "default"
+    display_name: str = "Piloto"
+    business_name: str = ""
+    business_description: str = ""
+    persona: str = Field(
+        default="Você é um SDR cordial e objetivo. Responda em mensagens curtas, como no WhatsApp.",
+        description="system instructions written by the business",
+    )
+    language: str = "pt-BR"
+    history_limit: int = Field(default=20, ge=2, le=100, description="latest messages put in the prompt")
+    max_reply_chars: int = Field(default=700, ge=50, le=4096)
+
+
+class Tenant(BaseModel):
+    """tenants/{tenant_id}: a business using Piloto."""
+
+    tenant_id: str
+    name: str
+    active: bool = True

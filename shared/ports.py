@@ -1,0 +1,148 @@
+"""The small interfaces the services depend on. Adapters implement them; tests swap fakes in at the paid edges."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from shared.domain.conversation import Conversation, OutboundState, StoredMessage
+from shared.domain.inbound import StatusUpdate, WebhookBatch
+from shared.domain.tenancy import AgentConfig, Channel
+from shared.domain.usage import ModelCall
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """An HTTP request as a provider sent it: what webhook parsing and signature checks need, nothing more."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]  # lower-cased names
+    query: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class WebhookSecrets:
+    """Platform-wide webhook secrets (Meta's app secret belongs to our Meta app, not to a tenant)."""
+
+    meta_app_secret: str | None = field(default=None, repr=False)
+    meta_verify_token: str | None = field(default=None, repr=False)
+
+
+class ProviderWebhook(Protocol):
+    """Pure parsing and authentication of one provider's webhook."""
+
+    authenticates_before_parse: bool
+
+    def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
+        """Raise MissingSignature or BadSignature unless the request is genuine."""
+
+    def parse(self, raw: RawRequest) -> WebhookBatch:
+        """Normalize the payload; raise InvalidPayload with a reason if it is not the documented shape."""
+
+
+class MessageSender(Protocol):
+    """Sends text to a lead through one provider; returns the provider's message id."""
+
+    def send_text(self, channel: Channel, to_phone: str, text: str) -> str: ...
+
+
+class ChannelDirectory(Protocol):
+    def find_channel(self, provider: str, channel_id: str) -> Channel | None: ...
+
+    def get_agent(self, tenant_id: str, agent_id: str) -> AgentConfig: ...
+
+
+@dataclass(frozen=True)
+class ReplyClaim:
+    """What claim_reply found: a fresh claim, a reply already written (resend it), or one already sent."""
+
+    state: OutboundState
+    text: str | None = None
+    model_call: ModelCall | None = None
+    fresh: bool = False
+
+
+class ConversationStore(Protocol):
+    def record_inbound(self, conversation: Conversation, message: StoredMessage) -> bool:
+        """Store the message and merge the conversation fields the caller set, atomically.
+
+        False, with nothing written, if the message was already stored (a provider's redelivery).
+        """
+
+    def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage) -> None:
+        """Keep what we chose not to answer (group chats) out of conversation memory, but not lost."""
+
+    def get_conversation(self, tenant_id: str, conversation_id: str) -> Conversation | None: ...
+
+    def recent_messages(self, tenant_id: str, conversation_id: str, limit: int) -> list[StoredMessage]:
+        """The latest messages, oldest first."""
+
+    def claim_reply(
+        self, tenant_id: str, conversation_id: str, reply_id: str, in_reply_to: str, now: datetime, lease_seconds: int
+    ) -> ReplyClaim: ...
+
+    def save_generated_reply(
+        self, tenant_id: str, conversation_id: str, reply_id: str, text: str, model_call: ModelCall
+    ) -> None: ...
+
+    def mark_reply_sent(
+        self, tenant_id: str, conversation_id: str, reply_id: str, provider: str, provider_message_id: str,
+        in_reply_to: str, at: datetime,
+    ) -> None: ...
+
+    def release_reply(self, tenant_id: str, conversation_id: str, reply_id: str) -> None:
+        """Give a claimed turn back after a failure, so the next delivery need not wait out the lease."""
+
+    def mark_reply_rejected(self, tenant_id: str, conversation_id: str, reply_id: str, reason: str) -> None: ...
+
+    def is_own_outbound(self, tenant_id: str, conversation_id: str, provider_message_id: str) -> bool:
+        """True when a gateway echoes back a message Piloto itself sent."""
+
+    def apply_status(self, tenant_id: str, conversation_id: str, status: StatusUpdate) -> bool:
+        """Move an outbound message's delivery state forward; False if no such message."""
+
+
+class UsageLedger(Protocol):
+    def record_model_call(self, tenant_id: str, agent_id: str, conversation_id: str, call: ModelCall) -> None: ...
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """The body of an agent-turn task: which conversation, and which inbound message made it due."""
+
+    tenant_id: str
+    conversation_id: str
+    message_id: str
+
+
+class TurnQueue(Protocol):
+    def enqueue_turn(self, turn: TurnRequest, delay_seconds: float) -> None:
+        """Schedule an agent turn; a second call for the same message must not create a second task."""
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    role: str  # "user" (the lead) or "model" (us)
+    text: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    system: str
+    turns: list[ChatTurn]
+    max_output_tokens: int = 512
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    call: ModelCall
+
+
+class LanguageModel(Protocol):
+    def generate(self, prompt: Prompt) -> Generation:
+        """Raise ModelUnavailable on failures a later retry may fix."""

@@ -1,0 +1,1 @@
+"""Use cases: each takes its ports as arguments and knows nothing of HTTP or of client libraries."""

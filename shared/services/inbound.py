@@ -1,0 +1,175 @@
+"""Receive a provider's webhook: authenticate, normalize, store, and schedule an agent turn. Never calls the model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shared import log
+from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
+from shared.domain.errors import PayloadTooLarge, UnknownProvider, UnknownTenant
+from shared.domain.ids import conversation_id, inbound_message_id
+from shared.domain.inbound import InboundMessage, Provider, StatusUpdate
+from shared.domain.phone import mask_phone
+from shared.domain.tenancy import Channel
+from shared.ports import (
+    ChannelDirectory,
+    ConversationStore,
+    ProviderWebhook,
+    RawRequest,
+    TurnQueue,
+    TurnRequest,
+    WebhookSecrets,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class InboundDeps:
+    directory: ChannelDirectory
+    store: ConversationStore
+    turns: TurnQueue
+    webhook_for: Callable[[Provider], ProviderWebhook]
+    secrets: WebhookSecrets
+    debounce_seconds: float = 4.0
+    max_body_bytes: int = 1_000_000
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@dataclass
+class WebhookOutcome:
+    """Counts returned to the provider (and to tests): what became of each part of the request."""
+
+    queued: int = 0
+    duplicates: int = 0
+    human: int = 0
+    echoes: int = 0
+    ignored: list[str] = field(default_factory=list)
+    statuses: int = 0
+    unknown_statuses: int = 0
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+def parse_provider(name: str) -> Provider:
+    try:
+        return Provider(name)
+    except ValueError:
+        raise UnknownProvider(f"no provider named {name[:40]!r}; use meta, evolution or zapi") from None
+
+
+def receive_webhook(provider: Provider, raw: RawRequest, deps: InboundDeps) -> WebhookOutcome:
+    """The whole inbound path. Raises the PilotoError subclasses the entry point maps to 4xx/503."""
+    if len(raw.body) > deps.max_body_bytes:
+        raise PayloadTooLarge(f"body has {len(raw.body)} bytes; the limit is {deps.max_body_bytes}")
+    webhook = deps.webhook_for(provider)
+    if webhook.authenticates_before_parse:
+        webhook.authenticate(raw, None, deps.secrets)
+    batch = webhook.parse(raw)
+
+    channels: dict[str, Channel] = {}
+    for channel_id in sorted(batch.channel_ids):
+        channel = deps.directory.find_channel(provider, channel_id)
+        if channel is None:
+            log.log(logger, logging.WARNING, "webhook for an unknown channel", provider=provider.value,
+                    channel_id=channel_id)
+        else:
+            channels[channel_id] = channel
+    if batch.channel_ids and not channels:
+        raise UnknownTenant(f"no tenant owns {provider.value} channel(s) {', '.join(sorted(batch.channel_ids))}")
+    if not webhook.authenticates_before_parse:
+        for channel in channels.values():
+            webhook.authenticate(raw, channel, deps.secrets)
+
+    outcome = WebhookOutcome(ignored=list(batch.ignored))
+    for message in batch.messages:
+        if message.channel_id in channels:
+            _accept_message(message, channels[message.channel_id], deps, outcome)
+    for status in batch.statuses:
+        if status.channel_id in channels:
+            _apply_status(status, channels[status.channel_id], deps, outcome)
+    return outcome
+
+
+def _stored(message: InboundMessage, message_id: str, role: Role, disposition: InboundDisposition) -> StoredMessage:
+    return StoredMessage(
+        message_id=message_id,
+        role=role,
+        kind=message.kind,
+        text=message.text,
+        media=message.media,
+        provider=message.provider,
+        provider_message_id=message.provider_message_id,
+        sent_at=message.sent_at,
+        disposition=disposition,
+    )
+
+
+def _accept_message(message: InboundMessage, channel: Channel, deps: InboundDeps, outcome: WebhookOutcome) -> None:
+    conv_id = conversation_id(channel.key, message.contact_phone)
+    message_id = inbound_message_id(message.provider, message.channel_id, message.provider_message_id)
+    with log.bound(tenant_id=channel.tenant_id, conversation_id=conv_id, message_id=message_id):
+        if message.is_group:
+            deps.store.record_ignored(channel.tenant_id, message_id, "group",
+                                      _stored(message, message_id, Role.LEAD, InboundDisposition.IGNORED_GROUP))
+            outcome.ignored.append("group_message")
+            log.log(logger, logging.INFO, "group message recorded as ignored")
+            return
+
+        conversation = Conversation(
+            conversation_id=conv_id,
+            tenant_id=channel.tenant_id,
+            channel_key=channel.key,
+            agent_id=channel.agent_id,
+            contact_phone=message.contact_phone,
+        )
+        if message.contact_name:
+            conversation.contact_name = message.contact_name
+
+        if message.from_business:
+            if deps.store.is_own_outbound(channel.tenant_id, conv_id, message.provider_message_id):
+                outcome.echoes += 1
+                return
+            # A seller typed on the business phone: the human owns this conversation now.
+            conversation.bot_paused = True
+            conversation.paused_at = deps.clock()
+            if deps.store.record_inbound(conversation, _stored(message, message_id, Role.HUMAN,
+                                                               InboundDisposition.HUMAN)):
+                outcome.human += 1
+                log.log(logger, logging.INFO, "human seller wrote; bot paused on this conversation")
+            else:
+                outcome.duplicates += 1
+            return
+
+        conversation.last_inbound_message_id = message_id
+        conversation.last_inbound_at = message.sent_at
+        created = deps.store.record_inbound(conversation, _stored(message, message_id, Role.LEAD,
+                                                                  InboundDisposition.QUEUED))
+        # On a redelivery the turn is enqueued again: if the first attempt died between the write and
+        # the enqueue this recovers it, and the task name plus the turn's own checks make it harmless otherwise.
+        deps.turns.enqueue_turn(TurnRequest(channel.tenant_id, conv_id, message_id), deps.debounce_seconds)
+        if created:
+            outcome.queued += 1
+            log.log(logger, logging.INFO, "inbound message stored; agent turn scheduled",
+                    kind=message.kind.value, contact=mask_phone(message.contact_phone))
+        else:
+            outcome.duplicates += 1
+            log.log(logger, logging.INFO, "duplicate delivery; no new reply")
+
+
+def _apply_status(status: StatusUpdate, channel: Channel, deps: InboundDeps, outcome: WebhookOutcome) -> None:
+    if not status.recipient_phone:
+        outcome.unknown_statuses += 1
+        return
+    conv_id = conversation_id(channel.key, status.recipient_phone)
+    with log.bound(tenant_id=channel.tenant_id, conversation_id=conv_id):
+        if deps.store.apply_status(channel.tenant_id, conv_id, status):
+            outcome.statuses += 1
+            if status.state.value == "failed":
+                log.log(logger, logging.WARNING, "provider reports an outbound message failed", error=status.error)
+        else:
+            outcome.unknown_statuses += 1

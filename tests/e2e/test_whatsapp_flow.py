@@ -1,0 +1,240 @@
+"""A WhatsApp conversation end to end: provider → webhook function → Firestore + Cloud Tasks emulator →
+agent_turn function → provider sandbox, every function served by functions-framework."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from dev import payloads
+from dev.seed import DemoTenant
+from dev.stack import DEMO_META_APP_SECRET, DEMO_META_VERIFY_TOKEN, LocalStack, wait_until
+from shared.domain.ids import conversation_id
+from shared.domain.tenancy import channel_key
+
+pytestmark = pytest.mark.e2e
+
+
+def webhook(stack: LocalStack, provider: str, body: bytes, headers: dict[str, str], query: str = "") -> httpx.Response:
+    return httpx.post(f"{stack.function_url('whatsapp_webhook')}{provider}{query}", content=body, headers=headers,
+                      timeout=10)
+
+
+def send_meta(stack: LocalStack, tenant: DemoTenant, phone: str, wamid: str, text: str) -> httpx.Response:
+    payload = payloads.meta_text(tenant.meta_phone_number_id, phone, "Mariana", wamid, text)
+    return webhook(stack, "meta", *payloads.signed_meta(payload, DEMO_META_APP_SECRET))
+
+
+def conversation_ref(db, tenant: DemoTenant, provider: str, channel: str, phone: str):  # noqa: ANN001, ANN201
+    conv_id = conversation_id(channel_key(provider, channel), f"+{phone}")
+    return db.collection("tenants").document(tenant.tenant_id).collection("conversations").document(conv_id)
+
+
+def stored_messages(db, tenant: DemoTenant, phone: str, provider: str = "meta", channel: str | None = None) -> list[dict]:  # noqa: ANN001
+    channel = channel or tenant.meta_phone_number_id
+    ref = conversation_ref(db, tenant, provider, channel, phone)
+    return [s.to_dict() for s in ref.collection("messages").order_by("sent_at").stream()]
+
+
+def sends(stack: LocalStack, phone: str) -> list[dict]:
+    assert stack.sandbox is not None
+    return stack.sandbox.sends_to(phone)
+
+
+def settle(stack: LocalStack) -> None:
+    """Long enough for any turn the debounce window would still trigger."""
+    time.sleep(stack.debounce_seconds + 2.0)
+
+
+def test_a_lead_message_gets_one_reply_through_every_function(stack, db, tenant, lead_phone):
+    response = send_meta(stack, tenant, lead_phone, "wamid.E2E.1", "Oi, quero saber de energia solar")
+
+    assert response.status_code == 200
+    assert response.json()["queued"] == 1
+    wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the reply")
+    reply = sends(stack, lead_phone)[0]
+    assert reply["provider"] == "meta" and reply["channel"] == tenant.meta_phone_number_id
+    assert reply["authorized"] is True
+    assert "quero saber de energia solar" in reply["text"]
+    wait_until(lambda: stored_messages(db, tenant, lead_phone)[-1].get("state") == "sent", 10, "reply marked sent")
+    lead, agent = stored_messages(db, tenant, lead_phone)
+    assert (lead["role"], lead["text"]) == ("lead", "Oi, quero saber de energia solar")
+    assert agent["role"] == "agent" and agent["provider_message_id"] == reply["id"]
+    assert agent["model_call"]["backend"] == "offline" and agent["model_call"]["usage"]["prompt_tokens"] > 0
+
+
+def test_a_burst_of_three_messages_gets_one_reply_addressing_all(stack, db, tenant, lead_phone):
+    for i, text in enumerate(["Minha conta vem R$ 450", "é casa própria", "quanto custa?"]):
+        assert send_meta(stack, tenant, lead_phone, f"wamid.BURST.{i}", text).status_code == 200
+        time.sleep(0.2)
+
+    wait_until(lambda: len(sends(stack, lead_phone)) >= 1, 20, "the reply")
+    settle(stack)
+    replies = sends(stack, lead_phone)
+    assert len(replies) == 1
+    for text in ["Minha conta vem R$ 450", "é casa própria", "quanto custa?"]:
+        assert text in replies[0]["text"]
+
+
+def test_a_redelivered_message_is_acknowledged_without_a_second_reply(stack, db, tenant, lead_phone):
+    assert send_meta(stack, tenant, lead_phone, "wamid.DUP.1", "Oi").json()["queued"] == 1
+    wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the first reply")
+
+    again = send_meta(stack, tenant, lead_phone, "wamid.DUP.1", "Oi")
+
+    assert again.status_code == 200 and again.json()["duplicates"] == 1
+    settle(stack)
+    assert len(sends(stack, lead_phone)) == 1
+    assert [m["role"] for m in stored_messages(db, tenant, lead_phone)] == ["lead", "agent"]
+
+
+def test_a_failed_send_is_retried_by_cloud_tasks_and_reaches_the_lead_once(stack, db, tenant, lead_phone):
+    assert stack.sandbox is not None
+    stack.sandbox.fail_next(2, status=503)
+
+    send_meta(stack, tenant, lead_phone, "wamid.RETRY.1", "Vocês financiam?")
+
+    wait_until(lambda: len(sends(stack, lead_phone)) == 1, 30, "the retried reply")
+    settle(stack)
+    assert len(sends(stack, lead_phone)) == 1
+    agent = [m for m in stored_messages(db, tenant, lead_phone) if m["role"] == "agent"]
+    assert len(agent) == 1 and agent[0]["state"] == "sent"
+    calls = db.collection("tenants").document(tenant.tenant_id).collection("model_calls").stream()
+    assert len(list(calls)) == 1, "a retried send must not pay for a second model call"
+
+
+def test_status_updates_move_the_reply_state_and_never_trigger_a_reply(stack, db, tenant, lead_phone):
+    send_meta(stack, tenant, lead_phone, "wamid.ST.1", "Oi")
+    wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the reply")
+    wamid = sends(stack, lead_phone)[0]["id"]
+    wait_until(lambda: stored_messages(db, tenant, lead_phone)[-1].get("provider_message_id") == wamid, 10, "sent")
+
+    for state in ("read", "delivered"):  # out of order on purpose
+        status = payloads.meta_status(tenant.meta_phone_number_id, lead_phone, wamid, state)
+        response = webhook(stack, "meta", *payloads.signed_meta(status, DEMO_META_APP_SECRET))
+        assert response.status_code == 200 and response.json()["statuses"] == 1
+
+    settle(stack)
+    assert len(sends(stack, lead_phone)) == 1
+    assert stored_messages(db, tenant, lead_phone)[-1]["state"] == "read"
+
+
+def test_a_seller_writing_from_the_business_phone_pauses_the_bot(stack, db, tenant, lead_phone):
+    def evolution(key_id: str, text: str, from_me: bool = False) -> httpx.Response:
+        payload = payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, lead_phone, "Carlos",
+                                          key_id, text, from_me=from_me)
+        return webhook(stack, "evolution", *payloads.as_json(payload))
+
+    assert evolution("3EB0A1", "Oi, vocês atendem no Rio?").status_code == 200
+    wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the bot's reply")
+    assert sends(stack, lead_phone)[0]["provider"] == "evolution"
+
+    assert evolution("3EB0H1", "Aqui é o João, atendemos sim!", from_me=True).json()["human"] == 1
+    assert evolution("3EB0A2", "Ótimo!").json()["queued"] == 1
+    settle(stack)
+
+    assert len(sends(stack, lead_phone)) == 1
+    conv = conversation_ref(db, tenant, "evolution", tenant.evolution_instance, lead_phone).get().to_dict()
+    assert conv["bot_paused"] is True
+    roles = [m["role"] for m in stored_messages(db, tenant, lead_phone, "evolution", tenant.evolution_instance)]
+    assert roles == ["lead", "agent", "human", "lead"]
+
+
+def test_the_gateway_echo_of_our_own_reply_does_not_pause_the_bot(stack, db, tenant, lead_phone):
+    payload = payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, lead_phone, "Carlos",
+                                      "3EB0E1", "Oi")
+    webhook(stack, "evolution", *payloads.as_json(payload))
+    wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the reply")
+    sent = sends(stack, lead_phone)[0]
+    ref = conversation_ref(db, tenant, "evolution", tenant.evolution_instance, lead_phone)
+    wait_until(lambda: (ref.get().to_dict() or {}).get("last_outbound_at") is not None, 10, "reply recorded")
+
+    echo = payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, lead_phone, "Solar",
+                                   sent["id"], sent["text"], from_me=True)
+    response = webhook(stack, "evolution", *payloads.as_json(echo))
+
+    assert response.json()["echoes"] == 1
+    assert ref.get().to_dict()["bot_paused"] is False
+
+
+def test_zapi_messages_are_answered_through_zapi(stack, db, tenant, lead_phone):
+    payload = payloads.zapi_text(tenant.zapi_instance, lead_phone, "Ana", "3EB0Z1", "Quero uma visita")
+    response = webhook(stack, "zapi", *payloads.as_json(payload), query=f"?token={tenant.zapi_webhook_token}")
+
+    assert response.status_code == 200
+    wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the reply")
+    reply = sends(stack, lead_phone)[0]
+    assert reply["provider"] == "zapi" and reply["channel"] == tenant.zapi_instance and reply["authorized"]
+
+
+def test_group_messages_are_recorded_as_ignored_and_not_answered(stack, db, tenant, lead_phone):
+    payload = payloads.zapi_text(tenant.zapi_instance, lead_phone, "Grupo", "3EB0G1", "oi grupo")
+    payload["isGroup"] = True
+    payload["phone"] = f"{lead_phone}-1600000000"
+    payload["participantPhone"] = lead_phone
+
+    response = webhook(stack, "zapi", *payloads.as_json(payload), query=f"?token={tenant.zapi_webhook_token}")
+
+    assert response.status_code == 200 and "group_message" in response.json()["ignored"]
+    settle(stack)
+    assert sends(stack, lead_phone) == []
+    ignored = db.collection("tenants").document(tenant.tenant_id).collection("ignored_messages").stream()
+    assert [d.to_dict()["reason"] for d in ignored] == ["group"]
+
+
+def test_meta_subscription_handshake_echoes_the_challenge(stack):
+    url = f"{stack.function_url('whatsapp_webhook')}meta"
+    ok = httpx.get(url, params={"hub.mode": "subscribe", "hub.verify_token": DEMO_META_VERIFY_TOKEN,
+                                "hub.challenge": "1158201444"})
+    bad = httpx.get(url, params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"})
+
+    assert (ok.status_code, ok.text) == (200, "1158201444")
+    assert bad.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [("missing_signature", 401), ("bad_signature", 403), ("not_json", 400), ("wrong_shape", 400),
+     ("too_large", 413), ("unknown_number", 404), ("unknown_provider", 404)],
+)
+def test_bad_requests_get_a_clear_status_and_write_nothing(stack, db, tenant, lead_phone, case, expected):
+    payload = payloads.meta_text(tenant.meta_phone_number_id, lead_phone, "X", f"wamid.BAD.{case}", "oi")
+    body, headers = payloads.signed_meta(payload, DEMO_META_APP_SECRET)
+    provider = "meta"
+    if case == "missing_signature":
+        headers.pop("X-Hub-Signature-256")
+    elif case == "bad_signature":
+        headers = payloads.signed_meta(payload, "not-the-secret")[1]
+    elif case == "not_json":
+        body = b"<xml>hello</xml>"
+        headers["X-Hub-Signature-256"] = payloads.meta_signature(DEMO_META_APP_SECRET, body)
+    elif case == "wrong_shape":
+        body = json.dumps({"object": "page", "entry": "nope"}).encode()
+        headers["X-Hub-Signature-256"] = payloads.meta_signature(DEMO_META_APP_SECRET, body)
+    elif case == "too_large":
+        body = b"{" + b" " * 1_100_000 + b"}"
+        headers["X-Hub-Signature-256"] = payloads.meta_signature(DEMO_META_APP_SECRET, body)
+    elif case == "unknown_number":
+        payload = payloads.meta_text("999999999999999", lead_phone, "X", "wamid.BAD.unknown", "oi")
+        body, headers = payloads.signed_meta(payload, DEMO_META_APP_SECRET)
+    elif case == "unknown_provider":
+        provider = "telegram"
+
+    response = webhook(stack, provider, body, headers)
+
+    assert response.status_code == expected
+    assert response.json()["reason"], "every refusal says why"
+    assert "Traceback" not in response.text
+    assert stored_messages(db, tenant, lead_phone) == []
+    assert sends(stack, lead_phone) == []
+
+
+def test_evolution_with_a_wrong_apikey_is_refused(stack, db, tenant, lead_phone):
+    payload = payloads.evolution_text(tenant.evolution_instance, "wrong-key", lead_phone, "C", "3EB0X", "oi")
+    assert webhook(stack, "evolution", *payloads.as_json(payload)).status_code == 403
+    payload.pop("apikey")
+    assert webhook(stack, "evolution", *payloads.as_json(payload)).status_code == 401
+    assert stored_messages(db, tenant, lead_phone, "evolution", tenant.evolution_instance) == []

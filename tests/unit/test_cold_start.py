@@ -1,0 +1,39 @@
+"""main.py exports every entry point, but loading one must not import the others' dependencies."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import main
+
+HEAVY = ["google.genai", "httpx", "google.cloud.tasks_v2", "google.cloud.firestore", "google.cloud.pubsub_v1",
+         "google.cloud.storage"]
+
+
+def _modules_after_loading(target: str) -> set[str]:
+    code = (
+        "import sys, json, main; getattr(main, sys.argv[1]);"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, target], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_main_lists_every_entry_point_and_resolves_each():
+    assert main.__all__ == ["agent_turn", "whatsapp_webhook"]
+    for name in main.__all__:
+        assert callable(getattr(main, name))
+    with pytest.raises(AttributeError):
+        getattr(main, "not_a_function")
+
+
+def test_the_webhook_loads_neither_the_model_sdk_nor_httpx():
+    loaded = _modules_after_loading("whatsapp_webhook")
+    assert "google.genai" not in loaded and "httpx" not in loaded
+
+
+def test_the_agent_turn_loads_no_cloud_tasks_client():
+    loaded = _modules_after_loading("agent_turn")
+    assert "google.cloud.tasks_v2" not in loaded and "google.genai" not in loaded
