@@ -130,7 +130,7 @@ class Demo:
             conv = conv_ref.get().to_dict() or {}
             paused = " [bot paused: a human owns it]" if conv.get("bot_paused") else ""
             say(f"\n-- {name} via {provider} ({mask_phone(phone)}){paused}")
-            for snap in conv_ref.collection("messages").order_by("sent_at").stream():
+            for snap in conv_ref.collection("messages").order_by("stored_at").stream():
                 m = snap.to_dict()
                 state = f" [{m['state']}]" if m.get("state") else ""
                 say(f"  {m['sent_at']:%H:%M:%S} {m['role']:>5}{state}: {m.get('text') or '[' + m.get('kind', '') + ']'}")

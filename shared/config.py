@@ -51,6 +51,13 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
+                     "vertex_base_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # .env files write "NAME=" for "not set"; an empty secret must never be accepted as a secret.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("llm_pricing", mode="before")
     @classmethod
     def _pricing_from_json(cls, value: object) -> object:

@@ -112,7 +112,8 @@ class FirestoreConversationStore:
         msg_ref = conv_ref.collection("messages").document(message.message_id)
         batch = self._db.batch()
         # create() fails the whole batch if the message exists: dedupe and state change are one atomic write.
-        batch.create(msg_ref, {**message.model_dump(mode="python", exclude_none=True), "received_at": firestore.SERVER_TIMESTAMP})
+        batch.create(msg_ref, {**message.model_dump(mode="python", exclude_none=True),
+                               "stored_at": firestore.SERVER_TIMESTAMP})
         batch.set(
             conv_ref,
             {**conversation.model_dump(mode="python", exclude_unset=True), "updated_at": firestore.SERVER_TIMESTAMP},
@@ -129,7 +130,7 @@ class FirestoreConversationStore:
     def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage) -> None:
         ref = _tenant(self._db, tenant_id).collection("ignored_messages").document(message_id)
         ref.set({**message.model_dump(mode="python", exclude_none=True), "reason": reason,
-                 "received_at": firestore.SERVER_TIMESTAMP})
+                 "stored_at": firestore.SERVER_TIMESTAMP})
 
     def get_conversation(self, tenant_id: str, conversation_id: str) -> Conversation | None:
         snap = _conversation(self._db, tenant_id, conversation_id).get()
@@ -139,7 +140,9 @@ class FirestoreConversationStore:
         query = (
             _conversation(self._db, tenant_id, conversation_id)
             .collection("messages")
-            .order_by("sent_at", direction=firestore.Query.DESCENDING)
+            # Piloto's own clock orders memory: provider timestamps have second resolution and
+            # would put a seller's reply before the bot's message sent in the same second.
+            .order_by("stored_at", direction=firestore.Query.DESCENDING)
             .limit(limit)
         )
         messages = [StoredMessage.model_validate(snap.to_dict()) for snap in query.stream()]
@@ -184,7 +187,7 @@ class FirestoreConversationStore:
         batch.update(
             conv_ref.collection("messages").document(reply_id),
             {"state": OutboundState.SENT.value, "provider": provider, "provider_message_id": provider_message_id,
-             "sent_at": at, "kind": "text"},
+             "sent_at": at, "stored_at": firestore.SERVER_TIMESTAMP, "kind": "text"},
         )
         batch.set(conv_ref, {"last_outbound_at": at, "last_replied_message_id": in_reply_to}, merge=True)
         batch.commit()

@@ -47,7 +47,8 @@ class StoredMessage(BaseModel):
     media: MediaRef | None = None
     provider: Provider
     provider_message_id: str | None = None
-    sent_at: datetime
+    sent_at: datetime = Field(description="the provider's timestamp (inbound) or when we sent (outbound)")
+    stored_at: datetime | None = Field(default=None, description="Piloto's clock; orders conversation memory")
     disposition: InboundDisposition | None = None
     state: OutboundState | None = None
     model_call: ModelCall | None = None

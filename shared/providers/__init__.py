@@ -1,0 +1,1 @@
+"""WhatsApp providers: pure webhook parsing and a sender per provider."""

@@ -1,0 +1,324 @@
+"""Evolution API v2 (self-hosted Baileys gateway): webhook apikey check, payload normalization, text sends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shared.domain.errors import BadSignature, InvalidPayload, MissingSignature
+from shared.domain.inbound import (
+    DeliveryState,
+    InboundMessage,
+    MediaRef,
+    MessageKind,
+    Provider,
+    StatusUpdate,
+    WebhookBatch,
+)
+from shared.domain.phone import to_e164
+from shared.domain.tenancy import Channel
+from shared.ports import RawRequest, WebhookSecrets
+from shared.providers.payload import (
+    as_dict,
+    constant_time_equals,
+    detail_text,
+    epoch_to_utc,
+    fail,
+    is_transient_status,
+    json_object,
+    loose_phone,
+    missing_credential,
+    optional_str,
+    post_json,
+    recipient_digits,
+    require_str,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+_PROVIDER = Provider.EVOLUTION.value
+
+# Keyed by the Baileys message-content key (data.message.<key>), which data.messageType repeats.
+_KINDS: dict[str, MessageKind] = {
+    "conversation": MessageKind.TEXT,
+    "extendedTextMessage": MessageKind.TEXT,
+    "imageMessage": MessageKind.IMAGE,
+    "videoMessage": MessageKind.VIDEO,
+    "ptvMessage": MessageKind.VIDEO,
+    "audioMessage": MessageKind.AUDIO,
+    "documentMessage": MessageKind.DOCUMENT,
+    "stickerMessage": MessageKind.STICKER,
+    "locationMessage": MessageKind.LOCATION,
+    "liveLocationMessage": MessageKind.LOCATION,
+    "contactMessage": MessageKind.CONTACTS,
+    "contactsArrayMessage": MessageKind.CONTACTS,
+    "reactionMessage": MessageKind.REACTION,
+    "buttonsResponseMessage": MessageKind.BUTTON,
+    "templateButtonReplyMessage": MessageKind.BUTTON,
+    "listResponseMessage": MessageKind.INTERACTIVE,
+    "interactiveResponseMessage": MessageKind.INTERACTIVE,
+}
+# Containers whose real content sits under <wrapper>.message.
+_WRAPPERS = {"ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2", "viewOnceMessageV2Extension",
+             "documentWithCaptionMessage"}
+# Keys Evolution adds next to the content inside data.message.
+_NOT_CONTENT = {"messageContextInfo", "mediaUrl", "base64", "speechToText"}
+
+_STATES: dict[str, DeliveryState] = {
+    "SERVER_ACK": DeliveryState.SENT,
+    "DELIVERY_ACK": DeliveryState.DELIVERED,
+    "READ": DeliveryState.READ,
+    "PLAYED": DeliveryState.READ,
+    "ERROR": DeliveryState.FAILED,
+}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EvolutionWebhook:
+    """Evolution webhooks carry the instance apikey; which instance (and so which key) comes from the body."""
+
+    authenticates_before_parse = False
+
+    def __init__(self, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._clock = clock
+
+    def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
+        """Compare the body's `apikey` (or an `apikey` header) with the channel's instance apikey."""
+        given = [key for key in (raw.headers.get("apikey"), _body_apikey(raw.body)) if key]
+        if not given:
+            raise MissingSignature("no apikey in the body or headers (enable AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES"
+                                   " on the Evolution server, or send an apikey header)")
+        expected = channel.credentials.api_key if channel else None
+        if not expected:
+            raise BadSignature("the channel has no Evolution api_key configured")
+        # Evaluate every candidate so timing does not reveal which one was checked.
+        matches = [constant_time_equals(key, expected) for key in given]
+        if not any(matches):
+            raise BadSignature("apikey does not match the channel's")
+
+    def parse(self, raw: RawRequest) -> WebhookBatch:
+        """messages.upsert → messages, messages.update → statuses, anything else → ignored."""
+        body = json_object(raw.body)
+        event = require_str(body, "event", "body")
+        name = event.strip().lower().replace("_", ".")
+        batch = WebhookBatch()
+        if name not in ("messages.upsert", "messages.update"):
+            batch.ignored.append(name)
+            return batch
+        channel_id = require_str(body, "instance", "body")
+        data = body.get("data")
+        items = data if isinstance(data, list) else [as_dict(data, "data")]
+        for i, item in enumerate(items):
+            where = f"data[{i}]" if isinstance(data, list) else "data"
+            item = as_dict(item, where)
+            if name == "messages.upsert":
+                result: InboundMessage | StatusUpdate | str = _message(item, channel_id, where)
+            else:
+                result = _status(item, channel_id, self._clock(), where)
+            if isinstance(result, InboundMessage):
+                batch.messages.append(result)
+            elif isinstance(result, StatusUpdate):
+                batch.statuses.append(result)
+            else:
+                batch.ignored.append(result)
+        return batch
+
+
+def _body_apikey(body: bytes) -> str | None:
+    try:
+        return optional_str(json_object(body), "apikey")
+    except InvalidPayload:
+        return None
+
+
+def _message(item: dict[str, Any], channel_id: str, where: str) -> InboundMessage | str:
+    key = as_dict(item.get("key"), f"{where}.key")
+    remote = require_str(key, "remoteJid", f"{where}.key")
+    message_id = require_str(key, "id", f"{where}.key")
+    if remote.endswith("@broadcast"):
+        return "status_broadcast" if remote == "status@broadcast" else "broadcast"
+    if remote.endswith("@newsletter"):
+        return "newsletter"
+    is_group = remote.endswith("@g.us")
+    phone = _group_sender(key, remote) if is_group else _direct_phone(key, remote, where)
+    if phone is None:
+        return "lid_without_phone"
+    from_me = key.get("fromMe") is True
+
+    message = item.get("message")
+    message = message if isinstance(message, dict) else {}
+    message_type = optional_str(item, "messageType")
+    content_key, content = _content(message, message_type)
+    kind = _KINDS.get(content_key or "", MessageKind.UNSUPPORTED)
+    return InboundMessage(
+        provider=Provider.EVOLUTION,
+        channel_id=channel_id,
+        provider_message_id=message_id,
+        contact_phone=phone,
+        # On our own side's messages pushName is the business's name, not the lead's.
+        contact_name=None if from_me else optional_str(item, "pushName"),
+        kind=kind,
+        text=_text(content_key, content),
+        media=_media(message, content_key, content) if kind.has_media else None,
+        from_business=from_me,
+        is_group=is_group,
+        sent_at=_timestamp(item.get("messageTimestamp"), f"{where}.messageTimestamp"),
+        raw_type=message_type or content_key or "unknown",
+    )
+
+
+def _direct_phone(key: dict[str, Any], remote: str, where: str) -> str | None:
+    if remote.endswith("@lid"):
+        # A LID is a privacy alias, not a number; newer servers put the phone JID next to it.
+        alternative = optional_str(key, "remoteJidAlt") or optional_str(key, "senderPn")
+        if not alternative or alternative.endswith("@lid"):
+            return None
+        remote = alternative
+    try:
+        return to_e164(remote)
+    except ValueError:
+        raise InvalidPayload(f"{where}.key.remoteJid is not a phone JID") from None
+
+
+def _group_sender(key: dict[str, Any], remote: str) -> str:
+    for field in ("participant", "participantAlt", "participantPn"):
+        jid = optional_str(key, field)
+        if jid and not jid.endswith("@lid"):
+            try:
+                return to_e164(jid)
+            except ValueError:
+                continue
+    # Group messages are recorded, never answered: any stable digits will do.
+    return loose_phone(remote)
+
+
+def _content(message: dict[str, Any], message_type: str | None) -> tuple[str | None, object]:
+    key = message_type if message_type and message_type in message else _first_content_key(message)
+    content = message.get(key) if key else None
+    for _ in range(3):  # wrappers nest a level or two at most
+        if key not in _WRAPPERS or not isinstance(content, dict) or not isinstance(content.get("message"), dict):
+            break
+        inner = content["message"]
+        key = _first_content_key(inner)
+        content = inner.get(key) if key else None
+    return key, content
+
+
+def _first_content_key(message: dict[str, Any]) -> str | None:
+    keys = [k for k in message if k not in _NOT_CONTENT]
+    return next((k for k in keys if k in _KINDS or k in _WRAPPERS), keys[0] if keys else None)
+
+
+def _text(content_key: str | None, content: object) -> str | None:
+    if content_key == "conversation":
+        return content if isinstance(content, str) and content else None
+    if not isinstance(content, dict):
+        return None
+    if content_key == "extendedTextMessage":
+        return optional_str(content, "text")
+    if content_key in ("imageMessage", "videoMessage", "documentMessage", "ptvMessage"):
+        return optional_str(content, "caption")
+    if content_key in ("locationMessage", "liveLocationMessage"):
+        lat, long = content.get("degreesLatitude"), content.get("degreesLongitude")
+        if lat is None or long is None:
+            return None
+        label = optional_str(content, "name") or optional_str(content, "address")
+        return f"{lat},{long}" + (f" {label}" if label else "")
+    if content_key == "contactMessage":
+        return optional_str(content, "displayName")
+    if content_key == "contactsArrayMessage":
+        names = [optional_str(c, "displayName") for c in content.get("contacts") or [] if isinstance(c, dict)]
+        return ", ".join(n for n in names if n) or None
+    if content_key == "reactionMessage":
+        return optional_str(content, "text")  # empty when a reaction is removed
+    if content_key == "buttonsResponseMessage":
+        return optional_str(content, "selectedDisplayText") or optional_str(content, "selectedButtonId")
+    if content_key == "templateButtonReplyMessage":
+        return optional_str(content, "selectedDisplayText") or optional_str(content, "selectedId")
+    if content_key == "listResponseMessage":
+        return optional_str(content, "title") or optional_str(content.get("singleSelectReply"), "selectedRowId")
+    if content_key == "interactiveResponseMessage":
+        return optional_str(content.get("body"), "text")
+    return None
+
+
+def _media(message: dict[str, Any], content_key: str | None, content: object) -> MediaRef:
+    if not isinstance(content, dict):
+        content = {}
+    return MediaRef(
+        # mediaUrl is set when the server stores media in S3/MinIO; the WhatsApp CDN url is end-to-end encrypted.
+        url=optional_str(message, "mediaUrl") or optional_str(content, "url"),
+        mime_type=optional_str(content, "mimetype"),
+        filename=optional_str(content, "fileName"),
+        sha256=optional_str(content, "fileSha256"),
+        voice=content_key == "audioMessage" and content.get("ptt") is True,
+    )
+
+
+def _timestamp(value: object, where: str) -> datetime:
+    if isinstance(value, dict) and isinstance(value.get("low"), int):
+        # Older servers serialize protobuf Long values as {low, high, unsigned}.
+        high = value.get("high")
+        value = ((high if isinstance(high, int) else 0) << 32) + (value["low"] & 0xFFFFFFFF)
+    return epoch_to_utc(value, where)
+
+
+def _status(item: dict[str, Any], channel_id: str, now: datetime, where: str) -> StatusUpdate | str:
+    if item.get("fromMe") is False:
+        return "status_of_inbound"  # receipts for messages the lead sent us: nothing of ours to track
+    name = optional_str(item, "status")
+    state = _STATES.get(name or "")
+    if state is None:
+        return f"status:{name or 'missing'}"
+    remote = optional_str(item, "remoteJid")
+    recipient = None
+    if remote and remote.endswith("@s.whatsapp.net"):
+        try:
+            recipient = to_e164(remote)
+        except ValueError:
+            recipient = None
+    return StatusUpdate(
+        provider=Provider.EVOLUTION,
+        channel_id=channel_id,
+        provider_message_id=require_str(item, "keyId", where),
+        state=state,
+        recipient_phone=recipient,
+        # messages.update has no event time, and the envelope's date_time is the server's local
+        # clock labelled as UTC; the moment we received it is the more truthful of the two.
+        at=now,
+        error="Evolution reported status ERROR" if state is DeliveryState.FAILED else None,
+    )
+
+
+class EvolutionProvider:
+    """Sends text through an Evolution API v2 server (each channel names its own server and instance)."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def send_text(self, channel: Channel, to_phone: str, text: str) -> str:
+        """POST {server_url}/message/sendText/{instance}; returns key.id of the sent message."""
+        creds = channel.credentials
+        if not creds.server_url:
+            missing_credential(_PROVIDER, "server_url")
+        if not creds.api_key:
+            missing_credential(_PROVIDER, "api_key")
+        url = f"{creds.server_url.rstrip('/')}/message/sendText/{quote(channel.channel_id, safe='')}"
+        payload = {"number": recipient_digits(_PROVIDER, to_phone), "text": text}
+        reply = post_json(self._http, _PROVIDER, url, {"apikey": creds.api_key}, payload)
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if 200 <= reply.status < 300:
+            message_id = optional_str(body.get("key"), "id")
+            if message_id:
+                return message_id
+            fail(_PROVIDER, reply.status, "response has no key.id", [creds.api_key], transient=True)
+        response = body.get("response")
+        detail = detail_text(response.get("message") if isinstance(response, dict) else None)
+        detail = detail or detail_text(body.get("error")) or detail_text(body.get("message")) or f"HTTP {reply.status}"
+        fail(_PROVIDER, reply.status, detail, [creds.api_key], transient=is_transient_status(reply.status))

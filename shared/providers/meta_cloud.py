@@ -1,0 +1,318 @@
+"""WhatsApp Cloud API (Meta): webhook signature, subscription handshake, payload normalization, and text sends."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shared.domain.errors import BadSignature, InvalidPayload, MissingSignature
+from shared.domain.inbound import (
+    DeliveryState,
+    InboundMessage,
+    MediaRef,
+    MessageKind,
+    Provider,
+    StatusUpdate,
+    WebhookBatch,
+)
+from shared.domain.phone import to_e164
+from shared.domain.tenancy import Channel
+from shared.ports import RawRequest, WebhookSecrets
+from shared.providers.payload import (
+    as_dict,
+    as_list,
+    constant_time_equals,
+    detail_text,
+    epoch_to_utc,
+    fail,
+    is_transient_status,
+    json_object,
+    missing_credential,
+    optional_str,
+    post_json,
+    recipient_digits,
+    require_str,
+    shape_of,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+_PROVIDER = Provider.META.value
+_SIGNATURE_HEADER = "x-hub-signature-256"
+_SIGNATURE_PREFIX = "sha256="
+
+_KINDS: dict[str, MessageKind] = {
+    "text": MessageKind.TEXT,
+    "image": MessageKind.IMAGE,
+    "audio": MessageKind.AUDIO,
+    "video": MessageKind.VIDEO,
+    "document": MessageKind.DOCUMENT,
+    "sticker": MessageKind.STICKER,
+    "location": MessageKind.LOCATION,
+    "contacts": MessageKind.CONTACTS,
+    "interactive": MessageKind.INTERACTIVE,
+    "button": MessageKind.BUTTON,
+    "reaction": MessageKind.REACTION,
+}
+_MEDIA_TYPES = {"image", "audio", "video", "document", "sticker"}
+
+_STATES: dict[str, DeliveryState] = {
+    "sent": DeliveryState.SENT,
+    "delivered": DeliveryState.DELIVERED,
+    "read": DeliveryState.READ,
+    "failed": DeliveryState.FAILED,
+}
+
+# Meta error codes that mean "later", whatever HTTP status carries them: throughput limits
+# (130429 per number, 131056 per business-user pair, 4 and 80007 per app/account) and outages.
+_TRANSIENT_CODES = {4, 80007, 130429, 131056, 131000, 131016}
+
+
+def verify_subscription(query: Mapping[str, str], verify_token: str | None) -> str:
+    """Answer Meta's GET handshake: the hub.challenge to echo, if hub.verify_token is ours."""
+    mode = query.get("hub.mode")
+    token = query.get("hub.verify_token")
+    challenge = query.get("hub.challenge")
+    if not mode or not token or not challenge:
+        raise InvalidPayload("hub.mode, hub.verify_token and hub.challenge are all required")
+    if mode != "subscribe":
+        raise InvalidPayload("hub.mode must be 'subscribe'")
+    if not verify_token:
+        raise BadSignature("the Meta verify token is not configured")
+    if not constant_time_equals(token, verify_token):
+        raise BadSignature("hub.verify_token does not match")
+    return challenge
+
+
+class MetaCloudWebhook:
+    """Cloud API webhooks, signed with the app secret of our one Meta app (so checked before parsing)."""
+
+    authenticates_before_parse = True
+
+    def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
+        """Check X-Hub-Signature-256 against HMAC-SHA256(app secret, raw body)."""
+        header = raw.headers.get(_SIGNATURE_HEADER)
+        if not header:
+            raise MissingSignature("X-Hub-Signature-256 header is missing")
+        if not secrets.meta_app_secret:
+            # Never accept an unsigned body just because the secret was forgotten in configuration.
+            raise BadSignature("the Meta app secret is not configured, so no signature can be verified")
+        if not header.startswith(_SIGNATURE_PREFIX):
+            raise BadSignature("X-Hub-Signature-256 must look like 'sha256=<hex>'")
+        expected = hmac.new(secrets.meta_app_secret.encode("utf-8"), raw.body, hashlib.sha256).hexdigest()
+        if not constant_time_equals(header[len(_SIGNATURE_PREFIX):].lower(), expected):
+            raise BadSignature("X-Hub-Signature-256 does not match the body")
+
+    def parse(self, raw: RawRequest) -> WebhookBatch:
+        """Normalize every entry and change of one notification."""
+        body = json_object(raw.body)
+        kind = body.get("object")
+        if kind != "whatsapp_business_account":
+            got = repr(kind[:40]) if isinstance(kind, str) and kind else shape_of(kind)
+            got = got if "object" in body else "missing"
+            raise InvalidPayload(f"object must be 'whatsapp_business_account' (got {got})")
+        batch = WebhookBatch()
+        for e, entry in enumerate(as_list(body.get("entry"), "entry")):
+            entry = as_dict(entry, f"entry[{e}]")
+            for c, change in enumerate(as_list(entry.get("changes"), f"entry[{e}].changes")):
+                where = f"entry[{e}].changes[{c}]"
+                change = as_dict(change, where)
+                field = change.get("field")
+                if field != "messages":
+                    batch.ignored.append(field if isinstance(field, str) and field else "unknown_field")
+                    continue
+                _parse_messages_change(as_dict(change.get("value"), f"{where}.value"), f"{where}.value", batch)
+        return batch
+
+
+def _parse_messages_change(value: dict[str, Any], where: str, batch: WebhookBatch) -> None:
+    messages = as_list(value.get("messages", []), f"{where}.messages")
+    statuses = as_list(value.get("statuses", []), f"{where}.statuses")
+    if not messages and not statuses:
+        batch.ignored.append("errors" if value.get("errors") else "empty_change")
+        return
+    metadata = as_dict(value.get("metadata"), f"{where}.metadata")
+    channel_id = require_str(metadata, "phone_number_id", f"{where}.metadata")
+
+    names: dict[str, str] = {}
+    for i, contact in enumerate(as_list(value.get("contacts", []), f"{where}.contacts")):
+        contact = as_dict(contact, f"{where}.contacts[{i}]")
+        name = optional_str(contact.get("profile"), "name")
+        wa_id = optional_str(contact, "wa_id")
+        if wa_id and name:
+            names[wa_id] = name
+
+    for i, message in enumerate(messages):
+        batch.messages.append(_message(as_dict(message, f"{where}.messages[{i}]"), channel_id, names,
+                                       f"{where}.messages[{i}]"))
+    for i, status in enumerate(statuses):
+        update = _status(as_dict(status, f"{where}.statuses[{i}]"), channel_id, f"{where}.statuses[{i}]")
+        if isinstance(update, StatusUpdate):
+            batch.statuses.append(update)
+        else:
+            batch.ignored.append(update)
+
+
+def _message(message: dict[str, Any], channel_id: str, names: dict[str, str], where: str) -> InboundMessage:
+    sender = require_str(message, "from", where)
+    try:
+        phone = to_e164(sender)
+    except ValueError:
+        raise InvalidPayload(f"{where}.from is not a phone number") from None
+    raw_type = require_str(message, "type", where)
+    kind = _KINDS.get(raw_type, MessageKind.UNSUPPORTED)
+    content = message.get(raw_type)
+    content = content if isinstance(content, dict) else {}
+    return InboundMessage(
+        provider=Provider.META,
+        channel_id=channel_id,
+        provider_message_id=require_str(message, "id", where),
+        contact_phone=phone,
+        contact_name=names.get(sender),
+        kind=kind,
+        text=_text(raw_type, message, content),
+        media=_media(raw_type, content) if raw_type in _MEDIA_TYPES else None,
+        sent_at=epoch_to_utc(message.get("timestamp"), f"{where}.timestamp"),
+        raw_type=raw_type,
+    )
+
+
+def _text(raw_type: str, message: dict[str, Any], content: dict[str, Any]) -> str | None:
+    if raw_type == "text":
+        return optional_str(content, "body")
+    if raw_type in ("image", "video", "document"):
+        return optional_str(content, "caption")
+    if raw_type == "interactive":
+        reply = content.get(content.get("type") or "")
+        if isinstance(reply, dict):
+            return optional_str(reply, "title") or optional_str(reply, "body")
+        return None
+    if raw_type == "button":
+        return optional_str(content, "text") or optional_str(content, "payload")
+    if raw_type == "reaction":
+        return optional_str(content, "emoji")
+    if raw_type == "location":
+        return _location_text(content)
+    if raw_type == "contacts":
+        return _contacts_text(message.get("contacts"))
+    return None
+
+
+def _location_text(location: dict[str, Any]) -> str | None:
+    lat, long = location.get("latitude"), location.get("longitude")
+    if lat is None or long is None:
+        return None
+    label = optional_str(location, "name") or optional_str(location, "address")
+    return f"{lat},{long}" + (f" {label}" if label else "")
+
+
+def _contacts_text(contacts: object) -> str | None:
+    if not isinstance(contacts, list):
+        return None
+    cards = []
+    for card in contacts:
+        if not isinstance(card, dict):
+            continue
+        name = optional_str(card.get("name"), "formatted_name") or ""
+        phones = [p["phone"] for p in card.get("phones") or [] if isinstance(p, dict) and optional_str(p, "phone")]
+        cards.append(f"{name}: {', '.join(phones)}" if phones else name)
+    return "; ".join(c for c in cards if c) or None
+
+
+def _media(raw_type: str, content: dict[str, Any]) -> MediaRef:
+    return MediaRef(
+        media_id=optional_str(content, "id"),
+        mime_type=optional_str(content, "mime_type"),
+        sha256=optional_str(content, "sha256"),
+        filename=optional_str(content, "filename"),
+        voice=raw_type == "audio" and content.get("voice") is True,
+    )
+
+
+def _status(status: dict[str, Any], channel_id: str, where: str) -> StatusUpdate | str:
+    name = require_str(status, "status", where)
+    state = _STATES.get(name)
+    if state is None:
+        return f"status:{name}"
+    recipient = optional_str(status, "recipient_id")
+    try:
+        recipient_phone = to_e164(recipient) if recipient else None
+    except ValueError:
+        recipient_phone = None  # a group id, say: the status is still worth keeping
+    return StatusUpdate(
+        provider=Provider.META,
+        channel_id=channel_id,
+        provider_message_id=require_str(status, "id", where),
+        state=state,
+        recipient_phone=recipient_phone,
+        at=epoch_to_utc(status.get("timestamp"), f"{where}.timestamp"),
+        error=_status_error(status.get("errors")) if state is DeliveryState.FAILED else None,
+    )
+
+
+def _status_error(errors: object) -> str:
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
+        return "failed without error detail"
+    first = errors[0]
+    code = first.get("code")
+    title = optional_str(first, "title") or optional_str(first, "message") or "unknown error"
+    details = optional_str(first.get("error_data"), "details")
+    text = f"{code} {title}" if code is not None else title
+    return f"{text}: {details}" if details and details != title else text
+
+
+class MetaCloudProvider:
+    """Sends free-form text through the Cloud API (valid inside the 24-hour customer service window)."""
+
+    def __init__(self, http: httpx.Client, base_url: str = "https://graph.facebook.com",
+                 graph_version: str = "v21.0") -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._graph_version = graph_version.strip("/")
+
+    def send_text(self, channel: Channel, to_phone: str, text: str) -> str:
+        """POST /{version}/{phone-number-id}/messages; returns the wamid Meta assigned."""
+        token = channel.credentials.access_token
+        if not token:
+            missing_credential(_PROVIDER, "access_token")
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": recipient_digits(_PROVIDER, to_phone),
+            "type": "text",
+            "text": {"preview_url": False, "body": text},
+        }
+        url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/messages"
+        reply = post_json(self._http, _PROVIDER, url, {"Authorization": f"Bearer {token}"}, payload)
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if 200 <= reply.status < 300:
+            messages = body.get("messages")
+            if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+                message_id = optional_str(messages[0], "id")
+                if message_id:
+                    return message_id
+            fail(_PROVIDER, reply.status, "response has no messages[0].id", [token], transient=True)
+        error = body.get("error")
+        if not isinstance(error, dict):
+            error = {}
+        code = error.get("code")
+        detail = detail_text(error.get("message")) or f"HTTP {reply.status}"
+        details = optional_str(error.get("error_data"), "details")
+        if details and details not in detail:
+            detail = f"{detail} ({details})"
+        if code is not None:
+            detail = f"code {code}: {detail}"
+        transient = is_transient_status(reply.status) or _as_int(code) in _TRANSIENT_CODES
+        fail(_PROVIDER, reply.status, detail, [token], transient=transient)
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None

@@ -1,0 +1,181 @@
+"""Helpers the three provider modules share: reading untrusted JSON, comparing secrets, posting a send.
+
+Everything here is pure except `post_json`, which imports httpx only when a send actually happens.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from shared.domain.errors import InvalidPayload, ProviderRejected, ProviderSendError
+from shared.domain.phone import to_e164
+
+if TYPE_CHECKING:
+    import httpx
+
+_DETAIL_LIMIT = 200
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or InvalidPayload saying what it was instead."""
+    if not body:
+        raise InvalidPayload("body is empty")
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidPayload("body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidPayload(f"body is not a JSON object (got {shape_of(data)})")
+    return data
+
+
+def shape_of(value: object) -> str:
+    """A JSON-ish type name for error messages: the value's shape, never its content."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string" if value else "empty string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def as_dict(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidPayload(f"{where} must be an object (got {shape_of(value)})")
+    return value
+
+
+def as_list(value: object, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidPayload(f"{where} must be an array (got {shape_of(value)})")
+    return value
+
+
+def require_str(obj: Mapping[str, Any], key: str, where: str) -> str:
+    """obj[key] as a non-empty string; numbers are accepted because some gateways send ids as numbers."""
+    value = obj.get(key)
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    got = "missing" if key not in obj else shape_of(value)
+    raise InvalidPayload(f"{where}.{key} must be a non-empty string (got {got})")
+
+
+def optional_str(obj: object, key: str) -> str | None:
+    """obj[key] if obj is an object and that is a non-empty string; None for any other shape."""
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+def epoch_to_utc(value: object, where: str, *, millis: bool = False) -> datetime:
+    """A Unix timestamp (seconds, or milliseconds with millis=True; number or numeric string) as aware UTC."""
+    number: float
+    if isinstance(value, bool):
+        raise InvalidPayload(f"{where} must be a Unix timestamp (got boolean)")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = float(value.strip())
+    else:
+        raise InvalidPayload(f"{where} must be a Unix timestamp (got {shape_of(value)})")
+    if number <= 0:
+        raise InvalidPayload(f"{where} must be a positive Unix timestamp")
+    try:
+        return datetime.fromtimestamp(number / 1000 if millis else number, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidPayload(f"{where} is out of range for a Unix timestamp") from None
+
+
+def loose_phone(raw: str) -> str:
+    """'+' and whatever digits a JID holds: for group ids, which are not phone numbers but must still parse."""
+    digits = "".join(ch for ch in raw.split("@", 1)[0] if ch.isdigit())
+    return f"+{digits}"
+
+
+def constant_time_equals(given: str, expected: str) -> bool:
+    """Compare a secret without leaking, through timing, how much of it matched."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def recipient_digits(provider: str, to_phone: str) -> str:
+    """The digits-only number the send APIs want; a bad number is a permanent failure."""
+    try:
+        return to_e164(to_phone)[1:]
+    except ValueError:
+        raise ProviderRejected(provider, 0, "recipient is not a phone number") from None
+
+
+def missing_credential(provider: str, name: str) -> NoReturn:
+    """A channel without the credential a send needs: fixing it takes an admin, not a retry."""
+    raise ProviderRejected(provider, 0, f"channel has no {name} configured")
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: Any  # parsed JSON, or None when the body was not JSON
+
+
+def post_json(
+    http: httpx.Client, provider: str, url: str, headers: Mapping[str, str], payload: dict[str, Any]
+) -> HttpReply:
+    """POST JSON; timeouts and connection failures become ProviderSendError (retryable).
+
+    Messages name the failure class only: the URL may carry a token (Z-API puts it in the path).
+    """
+    import httpx
+
+    try:
+        response = http.post(url, headers=dict(headers), json=payload)
+    except httpx.TimeoutException as err:
+        raise ProviderSendError(provider, 0, f"request timed out ({type(err).__name__})") from err
+    except httpx.TransportError as err:
+        raise ProviderSendError(provider, 0, f"connection failed ({type(err).__name__})") from err
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return HttpReply(response.status_code, body)
+
+
+def is_transient_status(status: int) -> bool:
+    """HTTP statuses a later retry may turn into a success."""
+    return status in (408, 429) or status >= 500
+
+
+def fail(provider: str, status: int, detail: str, secrets: Iterable[str | None], *, transient: bool) -> NoReturn:
+    """Raise the send failure, with the provider's words trimmed and scrubbed of the channel's secrets."""
+    clean = redact(detail, secrets)[:_DETAIL_LIMIT] or "no error detail"
+    if transient:
+        raise ProviderSendError(provider, status, clean)
+    raise ProviderRejected(provider, status, clean)
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace any secret that appears in text (providers sometimes echo what they were sent)."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def detail_text(value: object) -> str:
+    """A provider's error message, which may be a string, a list or an object, as one line."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,21 @@
+"""Settings come from the environment once; empty values mean unset."""
+
+from shared.config import Settings
+
+
+def test_pricing_is_read_from_json_and_empty_secrets_count_as_unset(monkeypatch):
+    monkeypatch.setenv("LLM_PRICING", '{"gemini-x": {"input_per_mtok": 0.1, "output_per_mtok": 0.4}}')
+    monkeypatch.setenv("META_APP_SECRET", "")
+    monkeypatch.setenv("DEBOUNCE_SECONDS", "2.5")
+
+    settings = Settings()
+
+    assert settings.price_of("gemini-x").output_per_mtok == 0.4
+    assert settings.price_of("unknown") is None
+    assert settings.meta_app_secret is None
+    assert settings.debounce_seconds == 2.5
+
+
+def test_secrets_do_not_show_in_the_settings_repr(monkeypatch):
+    monkeypatch.setenv("META_APP_SECRET", "s3cr3t-value")
+    assert "s3cr3t-value" not in repr(Settings())
