@@ -203,6 +203,6 @@ class LocalStack:
     def _start_function(self, name: str) -> None:
         port = self.ports.get(name) or free_port()
         bin_dir = Path(sys.executable).parent
-        env = {"XDG_RUNTIME_DIR": str(self.run_dir), "THREADS": "16", "WORKERS": "1"}
+        env = {"XDG_RUNTIME_DIR": str(self.run_dir), "THREADS": "16", "WORKERS": "1", **self.extra_env}
         self._spawn(name, [str(bin_dir / "functions-framework"), "--target", self.functions[name],
                            "--source", str(ROOT / "main.py"), "--host", "127.0.0.1", "--port", str(port)], port, env)

@@ -21,6 +21,8 @@ class TurnBody(BaseModel):
     tenant_id: str
     conversation_id: str
     message_id: str
+    channel_key: str
+    contact_phone: str
 
 
 @functions_framework.http

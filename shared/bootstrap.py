@@ -74,8 +74,11 @@ def inbound_deps() -> InboundDeps:
     from shared.ports import WebhookSecrets
     from shared.services.inbound import InboundDeps
 
+    from concurrent.futures import ThreadPoolExecutor
+
     settings = get_settings()
     db = firestore_client(settings.google_cloud_project)
+    alongside = ThreadPoolExecutor(max_workers=8, thread_name_prefix="enqueue")
     scheduler = CloudTasksScheduler(tasks_client(settings.tasks_emulator_host), settings.google_cloud_project,
                                     settings.region, settings.tasks_service_account)
     return InboundDeps(
@@ -89,6 +92,7 @@ def inbound_deps() -> InboundDeps:
         ),
         debounce_seconds=settings.debounce_seconds,
         max_body_bytes=settings.max_body_bytes,
+        run_alongside=alongside.submit,
     )
 
 

@@ -67,16 +67,18 @@ class ReplyClaim:
 
 
 class ConversationStore(Protocol):
-    def record_inbound(self, conversation: Conversation, message: StoredMessage) -> bool:
-        """Store the message and merge the conversation fields the caller set, atomically.
+    def record_inbound(self, tenant_id: str, conversation_id: str, message: StoredMessage) -> bool:
+        """Create the message document; False, with nothing written, if it exists (a provider's redelivery)."""
 
-        False, with nothing written, if the message was already stored (a provider's redelivery).
-        """
+    def save_conversation(self, conversation: Conversation) -> None:
+        """Merge the fields the caller set on the conversation (unset fields are left as stored)."""
 
     def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage) -> None:
         """Keep what we chose not to answer (group chats) out of conversation memory, but not lost."""
 
     def get_conversation(self, tenant_id: str, conversation_id: str) -> Conversation | None: ...
+
+    def message_exists(self, tenant_id: str, conversation_id: str, message_id: str) -> bool: ...
 
     def recent_messages(self, tenant_id: str, conversation_id: str, limit: int) -> list[StoredMessage]:
         """The latest messages, oldest first."""
@@ -117,6 +119,8 @@ class TurnRequest:
     tenant_id: str
     conversation_id: str
     message_id: str
+    channel_key: str
+    contact_phone: str
 
 
 class TurnQueue(Protocol):

@@ -107,25 +107,22 @@ class FirestoreConversationStore:
     def __init__(self, db: firestore.Client) -> None:
         self._db = db
 
-    def record_inbound(self, conversation: Conversation, message: StoredMessage) -> bool:
-        conv_ref = _conversation(self._db, conversation.tenant_id, conversation.conversation_id)
-        msg_ref = conv_ref.collection("messages").document(message.message_id)
-        batch = self._db.batch()
-        # create() fails the whole batch if the message exists: dedupe and state change are one atomic write.
-        batch.create(msg_ref, {**message.model_dump(mode="python", exclude_none=True),
-                               "stored_at": firestore.SERVER_TIMESTAMP})
-        batch.set(
-            conv_ref,
-            {**conversation.model_dump(mode="python", exclude_unset=True), "updated_at": firestore.SERVER_TIMESTAMP},
-            merge=True,
-        )
+    def record_inbound(self, tenant_id: str, conversation_id: str, message: StoredMessage) -> bool:
+        ref = _message(self._db, tenant_id, conversation_id, message.message_id)
         try:
-            batch.commit()
+            # create() is the dedupe: the message write and the "seen before?" check are one operation.
+            ref.create({**message.model_dump(mode="python", exclude_none=True), "stored_at": firestore.SERVER_TIMESTAMP})
         except gexc.Conflict:  # AlreadyExists is a Conflict subclass
             return False
         except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as err:
             raise TransientError("firestore unavailable while storing an inbound message") from err
         return True
+
+    def save_conversation(self, conversation: Conversation) -> None:
+        _conversation(self._db, conversation.tenant_id, conversation.conversation_id).set(
+            {**conversation.model_dump(mode="python", exclude_unset=True), "updated_at": firestore.SERVER_TIMESTAMP},
+            merge=True,
+        )
 
     def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage) -> None:
         ref = _tenant(self._db, tenant_id).collection("ignored_messages").document(message_id)
@@ -135,6 +132,9 @@ class FirestoreConversationStore:
     def get_conversation(self, tenant_id: str, conversation_id: str) -> Conversation | None:
         snap = _conversation(self._db, tenant_id, conversation_id).get()
         return Conversation.model_validate(snap.to_dict()) if snap.exists else None
+
+    def message_exists(self, tenant_id: str, conversation_id: str, message_id: str) -> bool:
+        return _message(self._db, tenant_id, conversation_id, message_id).get(field_paths=["role"]).exists
 
     def recent_messages(self, tenant_id: str, conversation_id: str, limit: int) -> list[StoredMessage]:
         query = (

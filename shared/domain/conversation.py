@@ -47,6 +47,7 @@ class StoredMessage(BaseModel):
     media: MediaRef | None = None
     provider: Provider
     provider_message_id: str | None = None
+    contact_name: str | None = Field(default=None, description="the profile name the provider gave (lead messages)")
     sent_at: datetime = Field(description="the provider's timestamp (inbound) or when we sent (outbound)")
     stored_at: datetime | None = Field(default=None, description="Piloto's clock; orders conversation memory")
     disposition: InboundDisposition | None = None

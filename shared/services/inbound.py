@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from shared import log
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
@@ -27,6 +29,16 @@ from shared.ports import (
 logger = logging.getLogger(__name__)
 
 
+def _run_inline(fn: Callable[..., Any], *args: Any) -> Future:
+    """Default for run_alongside: no thread pool, the call runs before the write."""
+    future: Future = Future()
+    try:
+        future.set_result(fn(*args))
+    except Exception as err:  # noqa: BLE001 - handed to the caller through the future
+        future.set_exception(err)
+    return future
+
+
 @dataclass
 class InboundDeps:
     directory: ChannelDirectory
@@ -37,6 +49,7 @@ class InboundDeps:
     debounce_seconds: float = 4.0
     max_body_bytes: int = 1_000_000
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    run_alongside: Callable[..., Future] = field(default=_run_inline)
 
 
 @dataclass
@@ -104,6 +117,7 @@ def _stored(message: InboundMessage, message_id: str, role: Role, disposition: I
         media=message.media,
         provider=message.provider,
         provider_message_id=message.provider_message_id,
+        contact_name=message.contact_name if role == Role.LEAD else None,
         sent_at=message.sent_at,
         disposition=disposition,
     )
@@ -118,47 +132,52 @@ def _accept_message(message: InboundMessage, channel: Channel, deps: InboundDeps
                                       _stored(message, message_id, Role.LEAD, InboundDisposition.IGNORED_GROUP))
             outcome.ignored.append("group_message")
             log.log(logger, logging.INFO, "group message recorded as ignored")
-            return
-
-        conversation = Conversation(
-            conversation_id=conv_id,
-            tenant_id=channel.tenant_id,
-            channel_key=channel.key,
-            agent_id=channel.agent_id,
-            contact_phone=message.contact_phone,
-        )
-        if message.contact_name:
-            conversation.contact_name = message.contact_name
-
-        if message.from_business:
-            if deps.store.is_own_outbound(channel.tenant_id, conv_id, message.provider_message_id):
-                outcome.echoes += 1
-                return
-            # A seller typed on the business phone: the human owns this conversation now.
-            conversation.bot_paused = True
-            conversation.paused_at = deps.clock()
-            if deps.store.record_inbound(conversation, _stored(message, message_id, Role.HUMAN,
-                                                               InboundDisposition.HUMAN)):
-                outcome.human += 1
-                log.log(logger, logging.INFO, "human seller wrote; bot paused on this conversation")
-            else:
-                outcome.duplicates += 1
-            return
-
-        conversation.last_inbound_message_id = message_id
-        conversation.last_inbound_at = message.sent_at
-        created = deps.store.record_inbound(conversation, _stored(message, message_id, Role.LEAD,
-                                                                  InboundDisposition.QUEUED))
-        # On a redelivery the turn is enqueued again: if the first attempt died between the write and
-        # the enqueue this recovers it, and the task name plus the turn's own checks make it harmless otherwise.
-        deps.turns.enqueue_turn(TurnRequest(channel.tenant_id, conv_id, message_id), deps.debounce_seconds)
-        if created:
-            outcome.queued += 1
-            log.log(logger, logging.INFO, "inbound message stored; agent turn scheduled",
-                    kind=message.kind.value, contact=mask_phone(message.contact_phone))
+        elif message.from_business:
+            _accept_business_message(message, channel, conv_id, message_id, deps, outcome)
         else:
-            outcome.duplicates += 1
-            log.log(logger, logging.INFO, "duplicate delivery; no new reply")
+            _accept_lead_message(message, channel, conv_id, message_id, deps, outcome)
+
+
+def _accept_lead_message(message: InboundMessage, channel: Channel, conv_id: str, message_id: str,
+                         deps: InboundDeps, outcome: WebhookOutcome) -> None:
+    """The hot path: one document create and one task create, side by side; nothing else.
+
+    The conversation document is left to the agent turn (one write per burst, not per message), which
+    keeps the webhook fast and the conversation document off the hot-write path.
+    """
+    turn = TurnRequest(channel.tenant_id, conv_id, message_id, channel.key, message.contact_phone)
+    # Enqueued on redeliveries too: if an earlier attempt died between the two calls this heals it, and
+    # the task name plus the turn's own checks (stored? newest? answered?) make it harmless otherwise.
+    enqueued = deps.run_alongside(deps.turns.enqueue_turn, turn, deps.debounce_seconds)
+    created = deps.store.record_inbound(channel.tenant_id, conv_id,
+                                        _stored(message, message_id, Role.LEAD, InboundDisposition.QUEUED))
+    enqueued.result()
+    if created:
+        outcome.queued += 1
+        log.log(logger, logging.INFO, "inbound message stored; agent turn scheduled",
+                kind=message.kind.value, contact=mask_phone(message.contact_phone))
+    else:
+        outcome.duplicates += 1
+        log.log(logger, logging.INFO, "duplicate delivery; no new reply")
+
+
+def _accept_business_message(message: InboundMessage, channel: Channel, conv_id: str, message_id: str,
+                             deps: InboundDeps, outcome: WebhookOutcome) -> None:
+    """Written from the business's own phone: our own echo, or a human seller taking the conversation."""
+    if deps.store.is_own_outbound(channel.tenant_id, conv_id, message.provider_message_id):
+        outcome.echoes += 1
+        return
+    if not deps.store.record_inbound(channel.tenant_id, conv_id,
+                                     _stored(message, message_id, Role.HUMAN, InboundDisposition.HUMAN)):
+        outcome.duplicates += 1
+        return
+    pause = Conversation(conversation_id=conv_id, tenant_id=channel.tenant_id, channel_key=channel.key,
+                         agent_id=channel.agent_id, contact_phone=message.contact_phone)
+    pause.bot_paused = True
+    pause.paused_at = deps.clock()
+    deps.store.save_conversation(pause)
+    outcome.human += 1
+    log.log(logger, logging.INFO, "human seller wrote; bot paused on this conversation")
 
 
 def _apply_status(status: StatusUpdate, channel: Channel, deps: InboundDeps, outcome: WebhookOutcome) -> None:

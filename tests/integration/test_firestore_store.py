@@ -35,27 +35,25 @@ def lead_message(message_id: str, minute: int = 0) -> StoredMessage:
                          disposition=InboundDisposition.QUEUED)
 
 
-def test_recording_the_same_message_twice_writes_once_and_leaves_the_conversation_alone(store, conv):
-    conv.last_inbound_message_id = "m1"
-    assert store.record_inbound(conv, lead_message("m1")) is True
+def test_recording_the_same_message_twice_writes_it_once(store, conv):
+    assert store.record_inbound(conv.tenant_id, conv.conversation_id, lead_message("m1")) is True
 
-    retry = conv.model_copy()
-    retry.last_inbound_message_id = "m1-changed"
-    assert store.record_inbound(retry, lead_message("m1")) is False
+    changed = lead_message("m1").model_copy(update={"text": "a redelivery with other text"})
+    assert store.record_inbound(conv.tenant_id, conv.conversation_id, changed) is False
 
-    assert store.get_conversation(conv.tenant_id, conv.conversation_id).last_inbound_message_id == "m1"
-    assert [m.message_id for m in store.recent_messages(conv.tenant_id, conv.conversation_id, 10)] == ["m1"]
+    stored = store.recent_messages(conv.tenant_id, conv.conversation_id, 10)
+    assert [(m.message_id, m.text) for m in stored] == [("m1", "oi")]
 
 
 def test_only_fields_the_caller_set_are_merged_into_the_conversation(store, conv):
     paused = conv.model_copy()
     paused.bot_paused = True
-    store.record_inbound(paused, lead_message("m1"))
+    store.save_conversation(paused)
     later = Conversation(conversation_id=conv.conversation_id, tenant_id=conv.tenant_id, channel_key="meta:1",
                          agent_id="default", contact_phone=conv.contact_phone)
     later.last_inbound_message_id = "m2"
 
-    store.record_inbound(later, lead_message("m2", 1))
+    store.save_conversation(later)
 
     state = store.get_conversation(conv.tenant_id, conv.conversation_id)
     assert state.bot_paused is True and state.last_inbound_message_id == "m2"
@@ -63,12 +61,13 @@ def test_only_fields_the_caller_set_are_merged_into_the_conversation(store, conv
 
 def test_recent_messages_are_the_latest_n_oldest_first(store, conv):
     for i in range(5):
-        store.record_inbound(conv, lead_message(f"m{i}", i))
+        store.record_inbound(conv.tenant_id, conv.conversation_id, lead_message(f"m{i}", i))
     assert [m.message_id for m in store.recent_messages(conv.tenant_id, conv.conversation_id, 3)] == ["m2", "m3", "m4"]
 
 
 def test_a_reply_claim_is_exclusive_until_its_lease_ends_and_a_sent_reply_is_final(store, conv):
-    store.record_inbound(conv, lead_message("m1"))
+    store.save_conversation(conv)
+    store.record_inbound(conv.tenant_id, conv.conversation_id, lead_message("m1"))
     args = (conv.tenant_id, conv.conversation_id, "r1", "m1")
 
     assert store.claim_reply(*args, NOW, 60).fresh is True
@@ -96,7 +95,7 @@ def test_a_released_claim_can_be_taken_at_once(store, conv):
 
 
 def test_delivery_states_only_move_forward(store, conv):
-    store.record_inbound(conv, lead_message("m1"))
+    store.record_inbound(conv.tenant_id, conv.conversation_id, lead_message("m1"))
     store.claim_reply(conv.tenant_id, conv.conversation_id, "r1", "m1", NOW, 60)
     store.mark_reply_sent(conv.tenant_id, conv.conversation_id, "r1", "meta", "wamid.OUT", "m1", NOW)
 
