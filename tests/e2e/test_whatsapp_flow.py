@@ -238,3 +238,21 @@ def test_evolution_with_a_wrong_apikey_is_refused(stack, db, tenant, lead_phone)
     payload.pop("apikey")
     assert webhook(stack, "evolution", *payloads.as_json(payload)).status_code == 401
     assert stored_messages(db, tenant, lead_phone, "evolution", tenant.evolution_instance) == []
+
+
+def test_media_and_unsupported_messages_are_stored_with_what_they_are_and_still_answered(stack, db, tenant, lead_phone):
+    from pathlib import Path
+
+    for fixture, wamid in (("meta_image.json", "wamid.MEDIA.1"), ("meta_unsupported.json", "wamid.UNSUP.1")):
+        payload = json.loads((Path(__file__).parent.parent / "data" / "providers" / fixture).read_text())
+        value = payload["entry"][0]["changes"][0]["value"]
+        value["metadata"]["phone_number_id"] = tenant.meta_phone_number_id
+        value["contacts"][0]["wa_id"] = lead_phone
+        value["messages"][0].update({"from": lead_phone, "id": wamid})
+        assert webhook(stack, "meta", *payloads.signed_meta(payload, DEMO_META_APP_SECRET)).json()["queued"] == 1
+        time.sleep(0.2)
+
+    wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the reply")
+    image, unsupported = [m for m in stored_messages(db, tenant, lead_phone) if m["role"] == "lead"]
+    assert image["kind"] == "image" and image["media"]["media_id"] and image["media"]["mime_type"] == "image/jpeg"
+    assert unsupported["kind"] == "unsupported" and unsupported["disposition"] == "queued"
