@@ -12,6 +12,8 @@ from typing import Any
 _ENTRY_POINTS = {
     "whatsapp_webhook": "functions.webhook",
     "agent_turn": "functions.agent_turn",
+    "crm_sync": "functions.crm_sync",
+    "outbox_drain": "functions.outbox_drain",
 }
 
 __all__ = sorted(_ENTRY_POINTS)

@@ -9,8 +9,11 @@ from shared.config import get_settings
 from shared.domain.inbound import Provider
 
 if TYPE_CHECKING:
-    from shared.ports import LanguageModel, MessageSender, ProviderWebhook
+    from shared.domain.crm import CrmConfig
+    from shared.ports import CrmRecords, EventForwarder, LanguageModel, MessageSender, ProviderWebhook
     from shared.services.agent_turn import TurnDeps
+    from shared.services.crm_sync import CrmSyncDeps
+    from shared.services.events import EventDeps
     from shared.services.inbound import InboundDeps
 
 
@@ -105,6 +108,7 @@ def turn_deps() -> TurnDeps:
         firestore_client,
     )
     from shared.services.agent_turn import TurnDeps
+    from shared.services.events import emit
 
     settings = get_settings()
     db = firestore_client(settings.google_cloud_project)
@@ -115,4 +119,65 @@ def turn_deps() -> TurnDeps:
         sender_for=sender_for,
         ledger=FirestoreUsageLedger(db),
         lease_seconds=settings.reply_lease_seconds,
+        emit_event=lambda event: emit(event, event_deps()),
+    )
+
+
+# -- Domain events and CRM sync (issue 7) ------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def event_deps() -> EventDeps:
+    """Outbox and publisher: built on the first event, so a turn that emits nothing never loads Pub/Sub."""
+    from shared.adapters.firestore_store import FirestoreEventOutbox, firestore_client
+    from shared.adapters.pubsub import PubSubEventPublisher, publisher_client
+    from shared.services.events import EventDeps
+
+    settings = get_settings()
+    return EventDeps(
+        outbox=FirestoreEventOutbox(firestore_client(settings.google_cloud_project), settings.crm_retention_days),
+        publisher=PubSubEventPublisher(publisher_client(), settings.google_cloud_project, settings.events_topic,
+                                       settings.event_publish_timeout_seconds),
+    )
+
+
+@lru_cache(maxsize=1)
+def _crm_http_client():  # noqa: ANN202 - httpx is imported lazily on purpose
+    import httpx
+
+    settings = get_settings()
+    return httpx.Client(timeout=settings.crm_timeout_seconds, limits=httpx.Limits(max_connections=20))
+
+
+def crm_destination(config: CrmConfig) -> EventForwarder | CrmRecords:
+    """The adapter for one tenant's CRM; only the module of that CRM is imported."""
+    settings = get_settings()
+    kind = config.kind.value
+    if kind == "webhook":
+        from shared.adapters.crm_webhook import SignedWebhookForwarder
+
+        return SignedWebhookForwarder(_crm_http_client(), config.webhook, settings.crm_webhook_allow_http)
+    if kind == "hubspot":
+        from shared.adapters.hubspot import HubSpotRecords
+
+        return HubSpotRecords(_crm_http_client(), settings.hubspot_base_url, config.hubspot)
+    if kind == "pipedrive":
+        from shared.adapters.pipedrive import PipedriveRecords
+
+        return PipedriveRecords(_crm_http_client(), settings.pipedrive_base_url, config.pipedrive)
+    from shared.adapters.rdstation import RdStationRecords
+
+    return RdStationRecords(_crm_http_client(), settings.rdstation_crm_base_url, config.rdstation)
+
+
+@lru_cache(maxsize=1)
+def crm_sync_deps() -> CrmSyncDeps:
+    from shared.adapters.firestore_store import FirestoreCrmStore, firestore_client
+    from shared.services.crm_sync import CrmSyncDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return CrmSyncDeps(
+        store=FirestoreCrmStore(db, settings.crm_config_cache_seconds, settings.crm_retention_days),
+        destination_for=crm_destination,
+        lease_seconds=settings.crm_lease_seconds,
     )

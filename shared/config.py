@@ -49,6 +49,22 @@ class Settings(BaseSettings):
     zapi_base_url: str = "https://api.z-api.io"
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Domain events and CRM sync (issue 7)
+    events_topic: str = Field(default="domain-events", description="Pub/Sub topic of domain events")
+    event_publish_timeout_seconds: float = Field(default=5.0, gt=0, description="longest wait for Pub/Sub per event")
+    outbox_drain_max_events: int = Field(default=500, ge=1, description="events one drain run publishes at most")
+    outbox_drain_page_size: int = Field(default=100, ge=1, le=500)
+    outbox_drain_min_age_seconds: float = Field(default=60.0, ge=0, description="younger events are left to emit")
+    outbox_drain_time_budget_seconds: float = Field(default=240.0, gt=0, description="keep below the timeout")
+    crm_timeout_seconds: float = Field(default=10.0, gt=0, description="one CRM HTTP call's timeout")
+    crm_lease_seconds: int = Field(default=120, ge=10, description="how long one delivery owns an event")
+    crm_config_cache_seconds: float = Field(default=60.0, ge=0)
+    crm_retention_days: int = Field(default=30, ge=1, description="expire_at of published outbox and delivery docs")
+    crm_webhook_allow_http: bool = Field(default=False, description="local only: allow http:// webhook URLs")
+    hubspot_base_url: str = "https://api.hubapi.com"
+    pipedrive_base_url: str = "https://api.pipedrive.com"
+    rdstation_crm_base_url: str = "https://crm.rdstation.com/api/v1"
+
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
+from shared.domain.crm import CrmConfig, CrmKind, CrmLink, DeliveryState
+from shared.domain.events import DomainEvent, FieldValue, LeadStage
 from shared.domain.inbound import StatusUpdate, WebhookBatch
 from shared.domain.tenancy import AgentConfig, Channel
 from shared.domain.usage import ModelCall
@@ -150,3 +152,116 @@ class Generation:
 class LanguageModel(Protocol):
     def generate(self, prompt: Prompt) -> Generation:
         """Raise ModelUnavailable on failures a later retry may fix."""
+
+
+# -- Domain events and CRM sync (issue 7) ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """An outbox document waiting for Pub/Sub: the event as recorded, and how often publishing failed."""
+
+    event: DomainEvent
+    attempts: int = 0
+
+
+class EventOutbox(Protocol):
+    """tenants/{t}/outbox/{event_id}: every event is written here first, so none is lost if Pub/Sub is down."""
+
+    def record(self, event: DomainEvent) -> bool:
+        """Create the outbox document; False, with nothing written, if the event was recorded before."""
+
+    def is_published(self, event: DomainEvent) -> bool: ...
+
+    def has_older_pending(self, event: DomainEvent) -> bool:
+        """True when an earlier event of the same contact still waits: publishing this one now would overtake it."""
+
+    def mark_published(self, event: DomainEvent, message_id: str, at: datetime) -> None: ...
+
+    def mark_publish_failed(self, event: DomainEvent, error: str) -> None: ...
+
+    def pending(self, older_than: datetime, limit: int, after: DomainEvent | None = None) -> list[OutboxEntry]:
+        """Unpublished events of every tenant, oldest first, recorded before `older_than`; a page after `after`."""
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: DomainEvent) -> str:
+        """Publish with the contact as ordering key; the Pub/Sub message id. Raises EventPublishFailed."""
+
+
+@dataclass(frozen=True)
+class EventMessage:
+    """A Pub/Sub message as a push delivery carries it."""
+
+    data: bytes
+    attributes: Mapping[str, str]
+    message_id: str
+    publish_time: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryClaim:
+    """What claiming an event for delivery found: already final (a redelivery), or ours with earlier progress."""
+
+    state: DeliveryState
+    steps: Mapping[str, str] = field(default_factory=dict)
+    fresh: bool = False
+
+
+class CrmStore(Protocol):
+    """The tenant's CRM configuration, the record of each event's delivery, and the CRM ids of each lead."""
+
+    def get_crm_config(self, tenant_id: str) -> CrmConfig | None:
+        """None when the tenant has no CRM; raises CrmMisconfigured if the document is not a valid CrmConfig."""
+
+    def claim_delivery(self, event: DomainEvent, crm: CrmKind, now: datetime, lease_seconds: int) -> DeliveryClaim:
+        """Take the event for delivery (transaction with a lease). Raises DeliveryInProgress if another holds it."""
+
+    def record_step(self, event: DomainEvent, step: str, value: str) -> None:
+        """Remember a non-idempotent CRM call made for this event (a note), so a retry does not repeat it."""
+
+    def finish_delivery(self, event: DomainEvent, state: DeliveryState, detail: str, status: int | None = None) -> None:
+        ...
+
+    def release_delivery(self, event: DomainEvent, error: str) -> None:
+        """Give the event back after a failure a retry may fix, so the redelivery need not wait out the lease."""
+
+    def record_poison(self, tenant_id: str, message_id: str, attributes: Mapping[str, str], reason: str) -> None: ...
+
+    def get_link(self, tenant_id: str, crm: CrmKind, contact_key: str) -> CrmLink:
+        """The lead's link to this CRM; an empty one (no ids yet) if none was saved."""
+
+    def save_link(self, tenant_id: str, link: CrmLink) -> None: ...
+
+
+class EventForwarder(Protocol):
+    """A destination that takes whole events (the generic signed webhook)."""
+
+    def forward(self, event: DomainEvent) -> str:
+        """Deliver the event; a short receipt ('HTTP 200'). Raises CrmUnavailable or CrmRejected."""
+
+
+class CrmRecords(Protocol):
+    """A CRM with contacts, deals and notes (HubSpot, Pipedrive, RD Station CRM), configured for one tenant.
+
+    Raises CrmUnavailable for 429/5xx/timeouts and CrmRejected for refusals a retry cannot fix.
+    """
+
+    kind: CrmKind
+
+    def find_contact(self, phone: str) -> str | None: ...
+
+    def create_contact(self, fields: Mapping[str, FieldValue], phone: str) -> str: ...
+
+    def update_contact(self, contact_id: str, fields: Mapping[str, FieldValue]) -> None: ...
+
+    def unplaced(self, fields: Mapping[str, FieldValue]) -> dict[str, FieldValue]:
+        """The fields this CRM's mapping does not put on a contact property (they go into the note)."""
+
+    def maps_stage(self, stage: LeadStage) -> bool: ...
+
+    def create_deal(self, contact_id: str, title: str, stage: LeadStage) -> str: ...
+
+    def move_deal(self, deal_id: str, stage: LeadStage) -> None: ...
+
+    def add_note(self, contact_id: str, deal_id: str | None, text: str) -> str | None:
+        """The note's id; None where the CRM keeps notes on deals only and the lead has no deal yet."""

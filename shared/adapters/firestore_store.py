@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
+from pydantic import ValidationError
 
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
-from shared.domain.errors import TransientError, TurnInProgress
+from shared.domain.crm import FINAL_DELIVERY_STATES, CrmConfig, CrmKind, CrmLink, DeliveryState, link_id
+from shared.domain.errors import (
+    CrmMisconfigured,
+    DeliveryInProgress,
+    InvalidPayload,
+    TransientError,
+    TurnInProgress,
+)
+from shared.domain.events import DomainEvent, decode_event
 from shared.domain.inbound import DeliveryState, StatusUpdate
 from shared.domain.tenancy import AgentConfig, Channel, channel_key
 from shared.domain.usage import ModelCall
-from shared.ports import ReplyClaim
+from shared.ports import DeliveryClaim, OutboxEntry, ReplyClaim
 
 _client: firestore.Client | None = None
 _client_lock = threading.Lock()
@@ -249,3 +259,171 @@ class FirestoreUsageLedger:
             {**call.model_dump(mode="python"), "tenant_id": tenant_id, "agent_id": agent_id,
              "conversation_id": conversation_id, "at": firestore.SERVER_TIMESTAMP}
         )
+
+
+# -- Domain events and CRM sync (issue 7) ------------------------------------------------------------
+
+_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.TooManyRequests)
+
+
+class FirestoreEventOutbox:
+    """tenants/{t}/outbox/{event_id}: the event, its state (pending → published) and publish attempts.
+
+    The drain reads pending events of every tenant with a collection-group query on (state, occurred_at,
+    event_id): a composite index provisioned by Terraform. Published documents carry `expire_at` for TTL.
+    """
+
+    def __init__(self, db: firestore.Client, retention_days: int = 30) -> None:
+        self._db = db
+        self._retention = timedelta(days=retention_days)
+
+    def _ref(self, event: DomainEvent) -> firestore.DocumentReference:
+        return _tenant(self._db, event.tenant_id).collection("outbox").document(event.event_id)
+
+    def record(self, event: DomainEvent) -> bool:
+        try:
+            self._ref(event).create({
+                "event_id": event.event_id, "type": event.type, "tenant_id": event.tenant_id,
+                "conversation_id": event.conversation_id, "contact_key": event.contact_key,
+                "occurred_at": event.occurred_at, "recorded_at": firestore.SERVER_TIMESTAMP,
+                "state": "pending", "attempts": 0, "event": event.model_dump(mode="json"),
+            })
+        except gexc.Conflict:
+            return False
+        except _TRANSIENT as err:
+            raise TransientError("firestore unavailable while recording an event in the outbox") from err
+        return True
+
+    def is_published(self, event: DomainEvent) -> bool:
+        snap = self._ref(event).get(field_paths=["state"])
+        return snap.exists and (snap.to_dict() or {}).get("state") == "published"
+
+    def has_older_pending(self, event: DomainEvent) -> bool:
+        # Two equality filters need no composite index; a contact rarely has more than a handful pending.
+        query = (_tenant(self._db, event.tenant_id).collection("outbox")
+                 .where(filter=FieldFilter("contact_key", "==", event.contact_key))
+                 .where(filter=FieldFilter("state", "==", "pending"))
+                 .limit(20))
+        mine = (event.occurred_at, event.event_id)
+        for snap in query.stream():
+            data = snap.to_dict() or {}
+            if (data["occurred_at"], data["event_id"]) < mine:
+                return True
+        return False
+
+    def mark_published(self, event: DomainEvent, message_id: str, at: datetime) -> None:
+        self._ref(event).update({"state": "published", "pubsub_message_id": message_id, "published_at": at,
+                                 "expire_at": at + self._retention})
+
+    def mark_publish_failed(self, event: DomainEvent, error: str) -> None:
+        self._ref(event).update({"attempts": firestore.Increment(1), "last_error": error[:500],
+                                 "last_attempt_at": firestore.SERVER_TIMESTAMP})
+
+    def pending(self, older_than: datetime, limit: int, after: DomainEvent | None = None) -> list[OutboxEntry]:
+        query = (self._db.collection_group("outbox")
+                 .where(filter=FieldFilter("state", "==", "pending"))
+                 .where(filter=FieldFilter("occurred_at", "<=", older_than))
+                 .order_by("occurred_at").order_by("event_id"))
+        if after is not None:
+            query = query.start_after({"occurred_at": after.occurred_at, "event_id": after.event_id})
+        entries: list[OutboxEntry] = []
+        for snap in query.limit(limit).stream():
+            data = snap.to_dict() or {}
+            try:
+                entries.append(OutboxEntry(event=decode_event(data["event"]), attempts=data.get("attempts", 0)))
+            except (InvalidPayload, KeyError) as err:
+                # Kept, not deleted, but out of the drain's way: an operator decides what it was.
+                snap.reference.update({"state": "unreadable", "last_error": str(err)[:500]})
+        return entries
+
+
+class FirestoreCrmStore:
+    """The CRM side of a tenant: tenants/{t}/integrations/crm (configuration, cached per instance),
+    tenants/{t}/crm_deliveries/{event_id} (one per event: the apply-once record) and
+    tenants/{t}/crm_links/{kind}:{contact_key} (the CRM's ids for a lead)."""
+
+    def __init__(self, db: firestore.Client, cache_seconds: float = 60.0, retention_days: int = 30) -> None:
+        self._db = db
+        self._ttl = cache_seconds
+        self._retention = timedelta(days=retention_days)
+        self._configs: dict[str, tuple[float, CrmConfig | None]] = {}
+
+    def _delivery(self, tenant_id: str, delivery_id: str) -> firestore.DocumentReference:
+        return _tenant(self._db, tenant_id).collection("crm_deliveries").document(delivery_id)
+
+    def get_crm_config(self, tenant_id: str) -> CrmConfig | None:
+        hit = self._configs.get(tenant_id)
+        now = time.monotonic()
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        snap = _tenant(self._db, tenant_id).collection("integrations").document("crm").get()
+        try:
+            config = CrmConfig.model_validate(snap.to_dict()) if snap.exists else None
+        except ValidationError as err:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                 for e in err.errors(include_url=False, include_input=False)[:5])
+            raise CrmMisconfigured(f"tenants/{tenant_id}/integrations/crm: {problems}") from None
+        self._configs[tenant_id] = (now, config)
+        return config
+
+    def save_crm_config(self, tenant_id: str, config: CrmConfig) -> None:
+        """Admin/seed helper."""
+        _tenant(self._db, tenant_id).collection("integrations").document("crm").set(config.model_dump(mode="json"))
+        self._configs.pop(tenant_id, None)
+
+    def claim_delivery(self, event: DomainEvent, crm: CrmKind, now: datetime, lease_seconds: int) -> DeliveryClaim:
+        ref = self._delivery(event.tenant_id, event.event_id)
+
+        @firestore.transactional
+        def claim(tx: firestore.Transaction) -> DeliveryClaim:
+            snap = ref.get(transaction=tx)
+            data = snap.to_dict() if snap.exists else None
+            if data is not None:
+                state = DeliveryState(data["state"])
+                if state in FINAL_DELIVERY_STATES:
+                    return DeliveryClaim(state=state)
+                if data.get("lease_until") and data["lease_until"] > now:
+                    raise DeliveryInProgress(f"event {event.event_id} is being delivered by another attempt")
+            tx.set(ref, {"event_id": event.event_id, "type": event.type, "crm": crm.value,
+                         "contact_key": event.contact_key, "state": DeliveryState.DELIVERING.value,
+                         "lease_until": now + timedelta(seconds=lease_seconds), "attempts": firestore.Increment(1),
+                         "first_attempt_at": (data or {}).get("first_attempt_at", now)}, merge=True)
+            return DeliveryClaim(state=DeliveryState.DELIVERING, steps=(data or {}).get("steps", {}), fresh=True)
+
+        try:
+            return claim(self._db.transaction())
+        except _TRANSIENT as err:
+            raise TransientError("firestore unavailable while claiming a CRM delivery") from err
+
+    def record_step(self, event: DomainEvent, step: str, value: str) -> None:
+        self._delivery(event.tenant_id, event.event_id).update({f"steps.{step}": value})
+
+    def finish_delivery(self, event: DomainEvent, state: DeliveryState, detail: str, status: int | None = None) -> None:
+        at = datetime.now(UTC)
+        update: dict[str, Any] = {"state": state.value, "detail": detail[:1000], "finished_at": at,
+                                  "lease_until": firestore.DELETE_FIELD, "expire_at": at + self._retention}
+        if status is not None:
+            update["http_status"] = status
+        self._delivery(event.tenant_id, event.event_id).update(update)
+
+    def release_delivery(self, event: DomainEvent, error: str) -> None:
+        self._delivery(event.tenant_id, event.event_id).update(
+            {"lease_until": firestore.DELETE_FIELD, "last_error": error[:1000],
+             "last_attempt_at": firestore.SERVER_TIMESTAMP})
+
+    def record_poison(self, tenant_id: str, message_id: str, attributes: Mapping[str, str], reason: str) -> None:
+        at = datetime.now(UTC)
+        self._delivery(tenant_id, f"poison-{message_id}").set({
+            "state": DeliveryState.POISON.value, "pubsub_message_id": message_id, "detail": reason[:1000],
+            "attributes": {k: str(v)[:200] for k, v in attributes.items()}, "finished_at": at,
+            "expire_at": at + self._retention})
+
+    def get_link(self, tenant_id: str, crm: CrmKind, contact_key: str) -> CrmLink:
+        snap = _tenant(self._db, tenant_id).collection("crm_links").document(link_id(crm, contact_key)).get()
+        if not snap.exists:
+            return CrmLink(contact_key=contact_key, crm=crm)
+        return CrmLink.model_validate(snap.to_dict())
+
+    def save_link(self, tenant_id: str, link: CrmLink) -> None:
+        _tenant(self._db, tenant_id).collection("crm_links").document(link.doc_id).set(
+            {**link.model_dump(mode="python"), "updated_at": firestore.SERVER_TIMESTAMP})

@@ -57,3 +57,34 @@ class ProviderRejected(PilotoError):
 
 class ModelUnavailable(TransientError):
     """The language model failed (429, 5xx, timeout) after its own retries."""
+
+
+class CrmUnavailable(TransientError):
+    """A CRM answered 429/5xx or timed out: the event is retried (Pub/Sub redelivers with backoff)."""
+
+    def __init__(self, crm: str, status: int | None, detail: str) -> None:
+        super().__init__(f"{crm} unavailable ({f'HTTP {status}' if status else 'no answer'}): {detail}")
+        self.crm = crm
+        self.status = status
+
+
+class CrmRejected(PilotoError):
+    """A CRM refused the request for good (credentials, validation): recorded with its message and not retried."""
+
+    def __init__(self, crm: str, status: int, detail: str) -> None:
+        super().__init__(f"{crm} rejected the request with HTTP {status}: {detail}")
+        self.crm = crm
+        self.status = status
+        self.detail = detail
+
+
+class EventPublishFailed(TransientError):
+    """Pub/Sub did not take an event in time; it stays in the outbox for the drain."""
+
+
+class CrmMisconfigured(PilotoError):
+    """The tenant's CRM configuration cannot work (missing section, unsafe webhook URL): recorded, not retried."""
+
+
+class DeliveryInProgress(TransientError):
+    """Another delivery of the same event holds its lease (Pub/Sub delivered it twice at once); retry later."""

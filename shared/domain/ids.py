@@ -25,3 +25,13 @@ def reply_message_id(inbound_id: str) -> str:
 def task_name(kind: str, *parts: str) -> str:
     """Hashed Cloud Tasks names spread load across the queue's key space (sequential names are slower)."""
     return f"{kind}-{_digest(kind, *parts, size=32)}"
+
+
+def contact_key(tenant_id: str, contact_phone: str) -> str:
+    """One lead per tenant and phone number, whatever channel it wrote on: the events' ordering key and CRM link id."""
+    return _digest("contact", tenant_id, contact_phone)
+
+
+def event_id(event_type: str, tenant_id: str, *cause: str) -> str:
+    """Deterministic when the cause is: re-emitting the same fact lands on the same outbox document."""
+    return f"evt-{_digest('event', event_type, tenant_id, *cause, size=32)}"

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from shared import log
 from shared.domain.conversation import Conversation, OutboundState, Role
 from shared.domain.errors import ProviderRejected, TransientError
+from shared.domain.events import Contact, DomainEvent, lead_created
 from shared.domain.ids import reply_message_id
 from shared.domain.inbound import Provider
 from shared.domain.phone import mask_phone
@@ -39,6 +41,7 @@ class TurnDeps:
     ledger: UsageLedger
     lease_seconds: int = 120
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    emit_event: Callable[[DomainEvent], Any] | None = None  # domain events (issue 7); None emits nothing
 
 
 @dataclass
@@ -80,6 +83,14 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
         conversation.last_inbound_at = newest_lead.sent_at
         if newest_lead.contact_name:
             conversation.contact_name = newest_lead.contact_name
+        if deps.emit_event is not None and (stored is None or stored.last_inbound_message_id is None):
+            # First turn of this conversation: a new lead. Emitted before the conversation write, so a turn
+            # that dies in between re-emits on retry (the event id is the conversation's: recorded once).
+            first = next(m for m in history if m.role == Role.LEAD)
+            deps.emit_event(lead_created(
+                tenant_id=turn.tenant_id, conversation_id=turn.conversation_id, channel_key=turn.channel_key,
+                contact=Contact(phone=turn.contact_phone, name=conversation.contact_name), agent_id=channel.agent_id,
+                occurred_at=first.sent_at, first_message=first.text))
         store.save_conversation(conversation)  # the conversation's one write per burst
         if stored is not None and stored.bot_paused:
             log.log(logger, logging.INFO, "a human owns this conversation; the bot stays quiet")

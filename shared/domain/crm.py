@@ -1,0 +1,277 @@
+"""A tenant's CRM: its configuration, the ids Piloto keeps of its records, and the pure rules of a sync.
+
+The configuration is one Firestore document, tenants/{tenant_id}/integrations/crm (schema: `CrmConfig`).
+Which qualification field goes to which CRM property, and which Piloto stage is which pipeline stage, is
+configuration with defaults: nothing about a tenant's CRM account is in code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from datetime import datetime
+from enum import StrEnum
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.domain.errors import CrmMisconfigured
+from shared.domain.events import (
+    ConversationSummarized,
+    DomainEvent,
+    EventType,
+    FieldValue,
+    HandoffRequested,
+    LeadCreated,
+    LeadOptedOut,
+    LeadQualified,
+    LeadStage,
+    LeadStageChanged,
+    LeadUpdated,
+    MeetingRequested,
+)
+
+BRAZIL_TIME = ZoneInfo("America/Sao_Paulo")
+SIGNATURE_HEADER = "X-Piloto-Signature-256"
+NOTE_PREFIX = "[Piloto]"
+# Fields every CRM has natively; everything else needs a mapping to a property (or lands in a note).
+CONTACT_NATIVE_FIELDS = {"name", "email"}
+
+
+class CrmKind(StrEnum):
+    WEBHOOK = "webhook"  # Make, n8n, Zapier... anything that takes a signed JSON POST
+    HUBSPOT = "hubspot"
+    PIPEDRIVE = "pipedrive"
+    RDSTATION = "rdstation"
+
+
+class WebhookSettings(BaseModel):
+    url: str = Field(description="https URL that receives each event as a JSON POST")
+    secret: str = Field(min_length=16, repr=False, description="HMAC-SHA256 key of the signature header")
+    headers: dict[str, str] = Field(default_factory=dict, repr=False,
+                                    description="extra static headers (e.g. an n8n header-auth credential)")
+
+
+# HubSpot's default sales pipeline stage ids (the "default" pipeline of every account).
+HUBSPOT_DEFAULT_STAGES: dict[LeadStage, str] = {
+    LeadStage.QUALIFIED: "qualifiedtobuy",
+    LeadStage.MEETING: "appointmentscheduled",
+    LeadStage.PROPOSAL: "contractsent",
+    LeadStage.WON: "closedwon",
+    LeadStage.LOST: "closedlost",
+}
+
+
+class HubSpotSettings(BaseModel):
+    access_token: str = Field(repr=False, description="private app token (crm.objects.contacts/deals write)")
+    pipeline: str = "default"
+    stage_map: dict[LeadStage, str] = Field(default_factory=lambda: dict(HUBSPOT_DEFAULT_STAGES))
+    contact_properties: dict[str, str] = Field(
+        default_factory=dict, description="Piloto field -> HubSpot contact property internal name")
+    owner_id: str | None = Field(default=None, description="hubspot_owner_id of new contacts and deals")
+
+
+class PipedriveSettings(BaseModel):
+    api_token: str = Field(repr=False)
+    stage_map: dict[LeadStage, int] = Field(
+        default_factory=dict, description="Piloto stage -> Pipedrive stage_id (stage ids are per account)")
+    person_fields: dict[str, str] = Field(
+        default_factory=dict, description="Piloto field -> person custom field key (the 40-character hash)")
+    owner_id: int | None = None
+
+
+class RdStationSettings(BaseModel):
+    token: str = Field(repr=False, description="RD Station CRM API token (Perfil → Token da instância)")
+    stage_map: dict[LeadStage, str] = Field(default_factory=dict, description="Piloto stage -> deal_stage_id")
+    contact_custom_fields: dict[str, str] = Field(
+        default_factory=dict, description="Piloto field -> contact custom_field_id")
+    user_id: str | None = Field(default=None, description="owner (user_id) of new deals and notes")
+
+
+class CrmConfig(BaseModel):
+    """tenants/{tenant_id}/integrations/crm: where this tenant's lead events go."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: CrmKind
+    enabled: bool = True
+    events: list[EventType] = Field(default_factory=lambda: list(EventType),
+                                    description="event types to deliver; all by default")
+    deal_title: str = Field(default="{name} — WhatsApp", description="template; {name} and {phone} are filled in")
+    webhook: WebhookSettings | None = None
+    hubspot: HubSpotSettings | None = None
+    pipedrive: PipedriveSettings | None = None
+    rdstation: RdStationSettings | None = None
+
+    @model_validator(mode="after")
+    def _has_its_section(self) -> CrmConfig:
+        if getattr(self, self.kind.value) is None:
+            raise ValueError(f"kind is {self.kind.value!r} but the {self.kind.value!r} section is missing")
+        return self
+
+    def wants(self, event_type: str) -> bool:
+        return self.enabled and event_type in {e.value for e in self.events}
+
+    def title_for(self, name: str | None, phone: str) -> str:
+        return self.deal_title.replace("{name}", name or phone).replace("{phone}", phone)[:200]
+
+
+class CrmLink(BaseModel):
+    """tenants/{t}/crm_links/{kind}:{contact_key}: the CRM's ids for one lead, so updates reach the same records."""
+
+    contact_key: str
+    crm: CrmKind
+    contact_id: str | None = None
+    deal_id: str | None = None
+    stage: LeadStage | None = None
+    stage_changed_at: datetime | None = Field(default=None, description="occurred_at of the last stage applied")
+
+    @property
+    def doc_id(self) -> str:
+        return link_id(self.crm, self.contact_key)
+
+
+def link_id(crm: CrmKind | str, contact_key: str) -> str:
+    return f"{CrmKind(crm).value}:{contact_key}"
+
+
+class DeliveryState(StrEnum):
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    REJECTED = "rejected"  # the CRM refused for good; its message is kept
+    POISON = "poison"  # the message was not a domain event
+
+
+FINAL_DELIVERY_STATES = {DeliveryState.DELIVERED, DeliveryState.REJECTED, DeliveryState.POISON}
+
+
+# -- signed webhook -----------------------------------------------------------------------------
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """'sha256=' + hex HMAC-SHA256 of the raw body: the same scheme as Meta's X-Hub-Signature-256."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_webhook_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """For receivers (and tests): constant-time comparison with the expected signature."""
+    return bool(header) and hmac.compare_digest(webhook_signature(secret, body), header or "")
+
+
+def check_webhook_url(url: str, allow_http: bool) -> None:
+    """Refuse URLs that would make crm_sync call into Google's metadata server or a private network."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise CrmMisconfigured(f"webhook url must be an absolute https URL, got scheme {parts.scheme!r}")
+    if parts.scheme == "http" and not allow_http:
+        raise CrmMisconfigured("webhook url must use https")
+    host = parts.hostname.lower()
+    if host in ("metadata.google.internal", "metadata") or host.endswith(".internal"):
+        raise CrmMisconfigured("webhook url points at an internal host")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if address.is_link_local or ((address.is_private or address.is_loopback) and not allow_http):
+        raise CrmMisconfigured("webhook url points at a private address")
+
+
+# -- contact data ---------------------------------------------------------------------------------
+
+def split_name(name: str | None) -> tuple[str | None, str | None]:
+    """First word and the rest: what CRMs with first/last name fields expect."""
+    words = (name or "").split()
+    if not words:
+        return None, None
+    return words[0], " ".join(words[1:]) or None
+
+
+def lead_fields(event: DomainEvent) -> dict[str, FieldValue]:
+    """Name, email and the qualification answers the event carries, by Piloto field name."""
+    fields: dict[str, FieldValue] = {}
+    if event.contact.name:
+        fields["name"] = event.contact.name
+    if event.contact.email:
+        fields["email"] = event.contact.email
+    if isinstance(event, LeadQualified | LeadUpdated):
+        fields.update({k: v for k, v in event.payload.fields.items() if v is not None and v != ""})
+    return fields
+
+
+def stage_target(event: DomainEvent) -> LeadStage | None:
+    """Where in the funnel the event puts the lead's deal, if anywhere (a CRM that maps no deal stage to NEW
+    creates its deal at qualification; one that keeps every lead as a deal, like RD Station, maps NEW)."""
+    if isinstance(event, LeadCreated):
+        return LeadStage.NEW
+    if isinstance(event, LeadQualified):
+        return LeadStage.QUALIFIED
+    if isinstance(event, LeadStageChanged):
+        return event.payload.to_stage
+    return None
+
+
+def is_stale_stage(link: CrmLink, event: DomainEvent) -> bool:
+    """An older stage change arriving after a newer one (a redelivery, a drained backlog) must not undo it."""
+    return link.stage_changed_at is not None and event.occurred_at < link.stage_changed_at
+
+
+_STAGE_PT = {LeadStage.NEW: "novo", LeadStage.QUALIFIED: "qualificado", LeadStage.MEETING: "reunião",
+             LeadStage.PROPOSAL: "proposta", LeadStage.WON: "ganho", LeadStage.LOST: "perdido"}
+
+
+def _fields_text(fields: dict[str, FieldValue]) -> str:
+    return "; ".join(f"{name}: {value}" for name, value in sorted(fields.items()))
+
+
+def note_for(event: DomainEvent, unplaced: dict[str, FieldValue]) -> str | None:
+    """The timeline note (pt-BR, for the business's sellers) an event leaves in the CRM; None if it leaves none.
+
+    `unplaced` are the lead's fields the CRM's mapping did not put on a property: they go in the note rather
+    than being lost.
+    """
+    lines: list[str] = []
+    if isinstance(event, LeadCreated):
+        provider = event.channel_key.split(":", 1)[0]
+        lines.append(f"Novo lead pelo WhatsApp ({provider}).")
+        if event.payload.first_message:
+            lines.append(f"Primeira mensagem: “{event.payload.first_message}”")
+    elif isinstance(event, LeadQualified):
+        score = f" (nota {event.payload.score}/100)" if event.payload.score is not None else ""
+        lines.append(f"Lead qualificado pelo agente{score}.")
+        if event.payload.summary:
+            lines.append(f"Resumo: {event.payload.summary}")
+        answers = {k: v for k, v in event.payload.fields.items() if v is not None and v != ""}
+        if answers:
+            lines.append(f"Respostas: {_fields_text(answers)}")
+        unplaced = {}
+    elif isinstance(event, LeadUpdated):
+        if not unplaced:
+            return None
+        lines.append(f"Dados do lead: {_fields_text(unplaced)}")
+        unplaced = {}
+    elif isinstance(event, LeadStageChanged):
+        came_from = f"{_STAGE_PT[event.payload.from_stage]} → " if event.payload.from_stage else ""
+        lines.append(f"Etapa: {came_from}{_STAGE_PT[event.payload.to_stage]}.")
+        if event.payload.reason:
+            lines.append(f"Motivo: {event.payload.reason}")
+    elif isinstance(event, MeetingRequested):
+        when = (event.payload.starts_at.astimezone(BRAZIL_TIME).strftime("%d/%m/%Y %H:%M (horário de Brasília)")
+                if event.payload.starts_at else event.payload.preferred_time or "horário a combinar")
+        lines.append(f"Reunião solicitada: {when}.")
+        if event.payload.notes:
+            lines.append(event.payload.notes)
+    elif isinstance(event, HandoffRequested):
+        who = "pelo lead" if event.payload.requested_by == "lead" else "pelo agente"
+        lines.append(f"Atendimento humano solicitado {who}: {event.payload.reason}")
+    elif isinstance(event, LeadOptedOut):
+        keyword = f" (mensagem: {event.payload.keyword})" if event.payload.keyword else ""
+        lines.append(f"O lead pediu para não ser mais contatado{keyword}.")
+        if event.payload.reason:
+            lines.append(f"Motivo: {event.payload.reason}")
+    elif isinstance(event, ConversationSummarized):
+        lines.append(f"Resumo da conversa ({event.payload.message_count} mensagens):")
+        lines.append(event.payload.summary)
+    if unplaced:
+        lines.append(f"Dados do lead: {_fields_text(unplaced)}")
+    return f"{NOTE_PREFIX} " + "\n".join(lines) if lines else None
