@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dev.crm_receiver import WebhookReceiver
 from dev.provider_sandbox import ProviderSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,16 @@ REGION = "southamerica-east1"
 DEMO_META_APP_SECRET = "local-meta-app-secret"  # local-only values, not secrets of any real app
 DEMO_META_VERIFY_TOKEN = "local-verify-token"
 
-FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn"}
+FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn",
+             "crm_sync": "crm_sync", "outbox_drain": "outbox_drain"}
+
+# Domain events (issue 7): the topic, the dead-letter topic and crm_sync's push subscription, as Terraform
+# declares them (ordering on, retry with backoff; locally short backoffs and few attempts).
+EVENTS_TOPIC = "domain-events"
+EVENTS_DEAD_LETTER_TOPIC = "domain-events-dead-letter"
+CRM_SYNC_SUBSCRIPTION = "crm-sync"
+DEAD_LETTER_HOLD_SUBSCRIPTION = "domain-events-dead-letter-hold"
+CRM_SYNC_MAX_DELIVERY_ATTEMPTS = 5
 
 
 def free_port() -> int:
@@ -92,6 +102,7 @@ class LocalStack:
     processes: list[Process] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)
     sandbox: ProviderSandbox | None = None
+    crm_receiver: WebhookReceiver | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -108,7 +119,9 @@ class LocalStack:
         try:
             self._start_emulators()
             self.sandbox = ProviderSandbox().start()
+            self.crm_receiver = WebhookReceiver().start()
             os.environ.update(self.client_env())
+            self._create_event_topics()
             for name in self.functions:
                 self._start_function(name)
             for proc in self.processes:
@@ -133,6 +146,9 @@ class LocalStack:
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
+        if self.crm_receiver is not None:
+            self.crm_receiver.stop()
+            self.crm_receiver = None
 
     # -- pieces ----------------------------------------------------------------------------------
 
@@ -193,12 +209,42 @@ class LocalStack:
             "ZAPI_BASE_URL": f"{self.sandbox.url}/zapi",
             "DEBOUNCE_SECONDS": str(self.debounce_seconds),
             "CHANNEL_CACHE_SECONDS": "0",
+            "EVENTS_TOPIC": EVENTS_TOPIC,
+            "CRM_CONFIG_CACHE_SECONDS": "0",
+            "CRM_WEBHOOK_ALLOW_HTTP": "true",  # the local webhook receiver is plain http on 127.0.0.1
         }
         for name in self.functions:
             self.ports.setdefault(name, free_port())
         if "agent_turn" in self.ports:
             env["AGENT_TURN_URL"] = self.function_url("agent_turn")
         return {**env, **self.extra_env}
+
+    def _create_event_topics(self) -> None:
+        """Topic, dead-letter topic and the push subscription into crm_sync (its CloudEvent path names the topic)."""
+        from google.cloud import pubsub_v1
+        from google.protobuf import duration_pb2
+        from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
+
+        publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+        topic = publisher.topic_path(PROJECT, EVENTS_TOPIC)
+        dead_letter = publisher.topic_path(PROJECT, EVENTS_DEAD_LETTER_TOPIC)
+        for path in (topic, dead_letter):
+            publisher.create_topic(name=path)
+        subscriber.create_subscription(name=subscriber.subscription_path(PROJECT, DEAD_LETTER_HOLD_SUBSCRIPTION),
+                                       topic=dead_letter)
+        if "crm_sync" in self.functions:
+            endpoint = f"{self.function_url('crm_sync')}projects/{PROJECT}/topics/{EVENTS_TOPIC}"
+            subscriber.create_subscription(request={
+                "name": subscriber.subscription_path(PROJECT, CRM_SYNC_SUBSCRIPTION),
+                "topic": topic,
+                "push_config": PushConfig(push_endpoint=endpoint),
+                "enable_message_ordering": True,
+                "ack_deadline_seconds": 30,
+                "retry_policy": RetryPolicy(minimum_backoff=duration_pb2.Duration(seconds=1),
+                                            maximum_backoff=duration_pb2.Duration(seconds=3)),
+                "dead_letter_policy": DeadLetterPolicy(dead_letter_topic=dead_letter,
+                                                       max_delivery_attempts=CRM_SYNC_MAX_DELIVERY_ATTEMPTS),
+            })
 
     def _start_function(self, name: str) -> None:
         port = self.ports.get(name) or free_port()

@@ -44,6 +44,9 @@ def configure(function_name: str, level: str = "INFO") -> None:
         handler.setFormatter(CloudLoggingFormatter())
         root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request URL at INFO, and URLs can carry credentials (Z-API's token path segment,
+    # RD Station CRM's token query parameter, a Make webhook's secret URL).
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     _context.set({**_context.get(), "function": function_name})
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
-from shared.domain.crm import CrmConfig, CrmKind, CrmLink, DeliveryState
+from shared.domain.crm import CrmConfig, CrmKind, CrmLink, CrmDeliveryState
 from shared.domain.events import DomainEvent, FieldValue, LeadStage
 from shared.domain.inbound import StatusUpdate, WebhookBatch
 from shared.domain.tenancy import AgentConfig, Channel
@@ -202,7 +202,7 @@ class EventMessage:
 class DeliveryClaim:
     """What claiming an event for delivery found: already final (a redelivery), or ours with earlier progress."""
 
-    state: DeliveryState
+    state: CrmDeliveryState
     steps: Mapping[str, str] = field(default_factory=dict)
     fresh: bool = False
 
@@ -219,7 +219,7 @@ class CrmStore(Protocol):
     def record_step(self, event: DomainEvent, step: str, value: str) -> None:
         """Remember a non-idempotent CRM call made for this event (a note), so a retry does not repeat it."""
 
-    def finish_delivery(self, event: DomainEvent, state: DeliveryState, detail: str, status: int | None = None) -> None:
+    def finish_delivery(self, event: DomainEvent, state: CrmDeliveryState, detail: str, status: int | None = None) -> None:
         ...
 
     def release_delivery(self, event: DomainEvent, error: str) -> None:

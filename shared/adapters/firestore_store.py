@@ -18,7 +18,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import ValidationError
 
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
-from shared.domain.crm import FINAL_DELIVERY_STATES, CrmConfig, CrmKind, CrmLink, DeliveryState, link_id
+from shared.domain.crm import FINAL_DELIVERY_STATES, CrmConfig, CrmDeliveryState, CrmKind, CrmLink, link_id
 from shared.domain.errors import (
     CrmMisconfigured,
     DeliveryInProgress,
@@ -379,16 +379,16 @@ class FirestoreCrmStore:
             snap = ref.get(transaction=tx)
             data = snap.to_dict() if snap.exists else None
             if data is not None:
-                state = DeliveryState(data["state"])
+                state = CrmDeliveryState(data["state"])
                 if state in FINAL_DELIVERY_STATES:
                     return DeliveryClaim(state=state)
                 if data.get("lease_until") and data["lease_until"] > now:
                     raise DeliveryInProgress(f"event {event.event_id} is being delivered by another attempt")
             tx.set(ref, {"event_id": event.event_id, "type": event.type, "crm": crm.value,
-                         "contact_key": event.contact_key, "state": DeliveryState.DELIVERING.value,
+                         "contact_key": event.contact_key, "state": CrmDeliveryState.DELIVERING.value,
                          "lease_until": now + timedelta(seconds=lease_seconds), "attempts": firestore.Increment(1),
                          "first_attempt_at": (data or {}).get("first_attempt_at", now)}, merge=True)
-            return DeliveryClaim(state=DeliveryState.DELIVERING, steps=(data or {}).get("steps", {}), fresh=True)
+            return DeliveryClaim(state=CrmDeliveryState.DELIVERING, steps=(data or {}).get("steps", {}), fresh=True)
 
         try:
             return claim(self._db.transaction())
@@ -398,7 +398,7 @@ class FirestoreCrmStore:
     def record_step(self, event: DomainEvent, step: str, value: str) -> None:
         self._delivery(event.tenant_id, event.event_id).update({f"steps.{step}": value})
 
-    def finish_delivery(self, event: DomainEvent, state: DeliveryState, detail: str, status: int | None = None) -> None:
+    def finish_delivery(self, event: DomainEvent, state: CrmDeliveryState, detail: str, status: int | None = None) -> None:
         at = datetime.now(UTC)
         update: dict[str, Any] = {"state": state.value, "detail": detail[:1000], "finished_at": at,
                                   "lease_until": firestore.DELETE_FIELD, "expire_at": at + self._retention}
@@ -414,7 +414,7 @@ class FirestoreCrmStore:
     def record_poison(self, tenant_id: str, message_id: str, attributes: Mapping[str, str], reason: str) -> None:
         at = datetime.now(UTC)
         self._delivery(tenant_id, f"poison-{message_id}").set({
-            "state": DeliveryState.POISON.value, "pubsub_message_id": message_id, "detail": reason[:1000],
+            "state": CrmDeliveryState.POISON.value, "pubsub_message_id": message_id, "detail": reason[:1000],
             "attributes": {k: str(v)[:200] for k, v in attributes.items()}, "finished_at": at,
             "expire_at": at + self._retention})
 

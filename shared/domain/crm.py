@@ -137,14 +137,14 @@ def link_id(crm: CrmKind | str, contact_key: str) -> str:
     return f"{CrmKind(crm).value}:{contact_key}"
 
 
-class DeliveryState(StrEnum):
+class CrmDeliveryState(StrEnum):
     DELIVERING = "delivering"
     DELIVERED = "delivered"
     REJECTED = "rejected"  # the CRM refused for good; its message is kept
     POISON = "poison"  # the message was not a domain event
 
 
-FINAL_DELIVERY_STATES = {DeliveryState.DELIVERED, DeliveryState.REJECTED, DeliveryState.POISON}
+FINAL_DELIVERY_STATES = {CrmDeliveryState.DELIVERED, CrmDeliveryState.REJECTED, CrmDeliveryState.POISON}
 
 
 # -- signed webhook -----------------------------------------------------------------------------

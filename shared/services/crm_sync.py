@@ -23,7 +23,7 @@ from shared.domain.crm import (
     CrmConfig,
     CrmKind,
     CrmLink,
-    DeliveryState,
+    CrmDeliveryState,
     is_stale_stage,
     lead_fields,
     note_for,
@@ -109,14 +109,14 @@ def sync_event(event: DomainEvent, deps: CrmSyncDeps) -> SyncOutcome:
                 detail = apply_to_crm(event, config, destination, claim.steps, deps)  # type: ignore[arg-type]
         except (CrmRejected, CrmMisconfigured) as err:
             status = getattr(err, "status", None)
-            deps.store.finish_delivery(event, DeliveryState.REJECTED, str(err), status)
+            deps.store.finish_delivery(event, CrmDeliveryState.REJECTED, str(err), status)
             log.log(logger, logging.ERROR, "CRM refused the event for good; recorded and acknowledged",
                     crm=config.kind.value, status=status, reason=str(err))
             return SyncOutcome(SyncResult.REJECTED, str(err))
         except Exception as err:
             deps.store.release_delivery(event, f"{type(err).__name__}: {err}")
             raise
-        deps.store.finish_delivery(event, DeliveryState.DELIVERED, detail)
+        deps.store.finish_delivery(event, CrmDeliveryState.DELIVERED, detail)
         log.log(logger, logging.INFO, "event delivered to the CRM", crm=config.kind.value, detail=detail,
                 contact=mask_phone(event.contact.phone))
         return SyncOutcome(SyncResult.DELIVERED, detail)
