@@ -112,7 +112,7 @@ class CrmConfig(BaseModel):
         return self
 
     def wants(self, event_type: str) -> bool:
-        return self.enabled and event_type in {e.value for e in self.events}
+        return self.enabled and event_type in {str(e) for e in self.events}
 
     def title_for(self, name: str | None, phone: str) -> str:
         return self.deal_title.replace("{name}", name or phone).replace("{phone}", phone)[:200]

@@ -1,0 +1,141 @@
+"""The pure rules of a CRM sync: configuration, signatures, safe webhook URLs, notes and stage ordering."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from shared.domain.crm import (
+    CrmConfig,
+    CrmKind,
+    CrmLink,
+    check_webhook_url,
+    is_stale_stage,
+    lead_fields,
+    note_for,
+    split_name,
+    stage_target,
+    verify_webhook_signature,
+    webhook_signature,
+)
+from shared.domain.errors import CrmMisconfigured
+from shared.domain.events import Contact, LeadStage, LeadStageChanged, LeadUpdated, lead_created
+from tests.unit.test_domain_events import COMMON, one_of_each
+
+
+def test_a_config_must_carry_the_section_of_its_kind():
+    with pytest.raises(ValidationError, match="'hubspot' section is missing"):
+        CrmConfig(kind="hubspot", webhook={"url": "https://hook.example.com/x", "secret": "s" * 16})
+
+
+def test_a_config_takes_every_event_by_default_and_can_narrow_them():
+    every = CrmConfig(kind="webhook", webhook={"url": "https://h.example.com", "secret": "s" * 16})
+    narrow = every.model_copy(update={"events": ["LeadQualified"]})
+    off = every.model_copy(update={"enabled": False})
+
+    assert every.wants("LeadCreated") and every.wants("ConversationSummarized")
+    assert narrow.wants("LeadQualified") and not narrow.wants("LeadCreated")
+    assert not off.wants("LeadQualified")
+
+
+def test_hubspot_defaults_map_piloto_stages_onto_the_default_pipeline():
+    config = CrmConfig(kind="hubspot", hubspot={"access_token": "t"})
+    assert config.hubspot.pipeline == "default"
+    assert config.hubspot.stage_map[LeadStage.QUALIFIED] == "qualifiedtobuy"
+    assert config.hubspot.stage_map[LeadStage.WON] == "closedwon"
+    assert LeadStage.NEW not in config.hubspot.stage_map, "a HubSpot deal starts at qualification"
+
+
+def test_secrets_do_not_show_in_a_config_repr():
+    config = CrmConfig(kind="webhook", webhook={"url": "https://h.example.com", "secret": "super-secret-0123456789"})
+    assert "super-secret" not in repr(config)
+
+
+def test_the_webhook_signature_is_hmac_sha256_of_the_raw_body():
+    body = b'{"type":"LeadCreated"}'
+    expected = "sha256=" + hmac.new(b"k" * 20, body, hashlib.sha256).hexdigest()
+
+    assert webhook_signature("k" * 20, body) == expected
+    assert verify_webhook_signature("k" * 20, body, expected)
+    assert not verify_webhook_signature("k" * 20, body + b" ", expected)
+    assert not verify_webhook_signature("other-secret-000000", body, expected)
+    assert not verify_webhook_signature("k" * 20, body, None)
+
+
+@pytest.mark.parametrize(("url", "allow_http", "reason"), [
+    ("http://hook.example.com/x", False, "https"),
+    ("ftp://hook.example.com/x", True, "absolute https"),
+    ("https://metadata.google.internal/computeMetadata/v1/", False, "internal host"),
+    ("https://169.254.169.254/latest", True, "private address"),
+    ("https://10.0.0.8/hook", False, "private address"),
+    ("https://127.0.0.1/hook", False, "private address"),
+])
+def test_unsafe_webhook_urls_are_refused(url, allow_http, reason):
+    with pytest.raises(CrmMisconfigured, match=reason):
+        check_webhook_url(url, allow_http)
+
+
+def test_public_https_urls_and_local_http_when_allowed_pass():
+    check_webhook_url("https://hook.us1.make.com/abc123", allow_http=False)
+    check_webhook_url("https://n8n.example.com.br/webhook/piloto", allow_http=False)
+    check_webhook_url("http://127.0.0.1:8099/hooks/demo", allow_http=True)
+
+
+def test_names_split_into_first_and_the_rest():
+    assert split_name("Mariana de Souza") == ("Mariana", "de Souza")
+    assert split_name("Ana") == ("Ana", None)
+    assert split_name("  ") == (None, None)
+
+
+def test_every_event_leaves_a_portuguese_note_except_an_update_with_nothing_unplaced():
+    notes = {e.type: note_for(e, {}) for e in one_of_each()}
+
+    assert notes["LeadUpdated"] is None
+    assert all(text.startswith("[Piloto] ") for t, text in notes.items() if t != "LeadUpdated")
+    assert "Primeira mensagem: “Oi!”" in notes["LeadCreated"]
+    assert "nota 80/100" in notes["LeadQualified"] and "monthly_bill: 450" in notes["LeadQualified"]
+    assert "qualificado → reunião" in notes["LeadStageChanged"]
+    assert "25/11/2026 14:00 (horário de Brasília)" in notes["MeetingRequested"]
+    assert "pelo lead" in notes["HandoffRequested"] and "SAIR" in notes["LeadOptedOut"]
+    assert "12 mensagens" in notes["ConversationSummarized"]
+
+
+def test_fields_no_property_takes_go_into_the_note_instead_of_being_lost():
+    update = LeadUpdated(event_id=LeadUpdated.make_id("acme", "x"), payload={"fields": {"city": "Campinas"}}, **COMMON)
+    assert note_for(update, {"city": "Campinas"}) == "[Piloto] Dados do lead: city: Campinas"
+
+
+def test_lead_fields_carry_name_email_and_answers_but_not_empty_values():
+    update = LeadUpdated(event_id="evt-00000001", payload={"fields": {"email": "m@x.com", "city": "", "bill": 450}},
+                         **{**COMMON, "contact": Contact(phone="+5511987654321", name="Mari")})
+    assert lead_fields(update) == {"name": "Mari", "email": "m@x.com", "bill": 450}
+
+
+def test_each_event_moves_the_deal_where_it_belongs():
+    created = lead_created(agent_id="default", **COMMON)
+    stage = LeadStageChanged(event_id="evt-00000002", payload={"to_stage": "won"}, **COMMON)
+    assert stage_target(created) is LeadStage.NEW
+    assert stage_target(stage) is LeadStage.WON
+    assert [stage_target(e) for e in one_of_each()][1] is LeadStage.QUALIFIED
+
+
+def test_an_older_stage_change_is_stale_after_a_newer_one_was_applied():
+    at = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    link = CrmLink(contact_key="k", crm=CrmKind.HUBSPOT, stage=LeadStage.MEETING, stage_changed_at=at)
+    older = LeadStageChanged(event_id="evt-00000003", payload={"to_stage": "qualified"},
+                             **{**COMMON, "occurred_at": at - timedelta(minutes=1)})
+    newer = LeadStageChanged(event_id="evt-00000004", payload={"to_stage": "won"},
+                             **{**COMMON, "occurred_at": at + timedelta(minutes=1)})
+
+    assert is_stale_stage(link, older) and not is_stale_stage(link, newer)
+    assert not is_stale_stage(CrmLink(contact_key="k", crm=CrmKind.HUBSPOT), older)
+
+
+def test_deal_titles_use_the_name_or_the_phone():
+    config = CrmConfig(kind="hubspot", hubspot={"access_token": "t"}, deal_title="{name} ({phone})")
+    assert config.title_for("Ana", "+5511") == "Ana (+5511)"
+    assert config.title_for(None, "+5511") == "+5511 (+5511)"
