@@ -22,7 +22,7 @@ def _modules_after_loading(target: str) -> set[str]:
 
 
 def test_main_lists_every_entry_point_and_resolves_each():
-    assert main.__all__ == ["agent_turn", "whatsapp_webhook"]
+    assert main.__all__ == ["agent_turn", "crm_sync", "outbox_drain", "whatsapp_webhook"]
     for name in main.__all__:
         assert callable(getattr(main, name))
     with pytest.raises(AttributeError):
@@ -37,3 +37,13 @@ def test_the_webhook_loads_neither_the_model_sdk_nor_httpx():
 def test_the_agent_turn_loads_no_cloud_tasks_client():
     loaded = _modules_after_loading("agent_turn")
     assert "google.cloud.tasks_v2" not in loaded and "google.genai" not in loaded
+
+
+def test_crm_sync_loads_neither_the_model_sdk_nor_pubsub_nor_cloud_tasks():
+    loaded = _modules_after_loading("crm_sync")
+    assert not loaded & {"google.genai", "google.cloud.pubsub_v1", "google.cloud.tasks_v2", "google.cloud.storage"}
+
+
+def test_the_outbox_drain_loads_neither_the_model_sdk_nor_httpx_nor_cloud_tasks():
+    loaded = _modules_after_loading("outbox_drain")
+    assert not loaded & {"google.genai", "httpx", "google.cloud.tasks_v2"}
