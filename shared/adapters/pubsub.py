@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from google.cloud import pubsub_v1
@@ -43,5 +44,7 @@ class PubSubEventPublisher:
             return future.result(timeout=self._timeout)
         except Exception as err:  # timeouts, unavailability, a paused ordering key: all mean "not now"
             # A failed publish pauses its ordering key in the client; resume it so the drain can try again.
-            self._client.resume_publish(self._topic, key)
+            # (After a mere timeout the batch is still in flight and the key is not paused.)
+            with contextlib.suppress(RuntimeError):
+                self._client.resume_publish(self._topic, key)
             raise EventPublishFailed(f"pub/sub did not take event {event.event_id}: {type(err).__name__}") from err
