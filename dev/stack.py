@@ -168,7 +168,7 @@ class LocalStack:
         self._spawn("firestore", ["java", "-Duser.language=en", "-cp", str(FIRESTORE_JAR),
                                   "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
                                   "--host=127.0.0.1", f"--port={fs}"], fs)
-        self._spawn("pubsub", [str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={ps}"], ps)
+        self._start_pubsub(ps)
         self._spawn("storage", [str(bin_dir / "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
                                 "--port", str(gcs), "--in-memory"], gcs)
         queues = [f"projects/{PROJECT}/locations/{REGION}/queues/{q}" for q in ("agent-turns",)]
@@ -176,6 +176,26 @@ class LocalStack:
         for proc in self.processes:
             wait_for_port(proc.port, proc.name, proc=proc.popen)
         self._wait_http_ok(f"http://127.0.0.1:{fs}/", "firestore")
+
+    def _start_pubsub(self, port: int, attempts: int = 3) -> None:
+        """Domain events depend on this emulator. Its JVM keeps running when the port was taken between free_port()
+        and its bind (other stacks share the machine), and then a listening port is someone else's: wait for its
+        own "listening on" line, and on "Address already in use" start it again on another port."""
+        for _ in range(attempts):
+            proc = self._spawn("pubsub", [str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={port}"], port)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and proc.popen.poll() is None:
+                log = proc.log_path.read_text(errors="replace")
+                if f"listening on {port}" in log:
+                    return
+                if "Address already in use" in log:
+                    break
+                time.sleep(0.1)
+            os.killpg(proc.popen.pid, signal.SIGKILL)
+            proc.popen.wait(timeout=10)
+            self.processes.remove(proc)
+            port = free_port()
+        raise RuntimeError("the Pub/Sub emulator could not bind a port; see .run/logs/pubsub.log")
 
     @staticmethod
     def _wait_http_ok(url: str, name: str, timeout: float = 30.0) -> None:
@@ -229,9 +249,9 @@ class LocalStack:
         topic = publisher.topic_path(PROJECT, EVENTS_TOPIC)
         dead_letter = publisher.topic_path(PROJECT, EVENTS_DEAD_LETTER_TOPIC)
         for path in (topic, dead_letter):
-            publisher.create_topic(name=path)
+            publisher.create_topic(name=path, timeout=30)
         subscriber.create_subscription(name=subscriber.subscription_path(PROJECT, DEAD_LETTER_HOLD_SUBSCRIPTION),
-                                       topic=dead_letter)
+                                       topic=dead_letter, timeout=30)
         if "crm_sync" in self.functions:
             endpoint = f"{self.function_url('crm_sync')}projects/{PROJECT}/topics/{EVENTS_TOPIC}"
             subscriber.create_subscription(request={
@@ -242,9 +262,11 @@ class LocalStack:
                 "ack_deadline_seconds": 30,
                 "retry_policy": RetryPolicy(minimum_backoff=duration_pb2.Duration(seconds=1),
                                             maximum_backoff=duration_pb2.Duration(seconds=3)),
+                # The emulator stops after these attempts but does not forward to the dead-letter topic (its
+                # forwarding fails with a NullPointerException in its log); Pub/Sub itself does.
                 "dead_letter_policy": DeadLetterPolicy(dead_letter_topic=dead_letter,
                                                        max_delivery_attempts=CRM_SYNC_MAX_DELIVERY_ATTEMPTS),
-            })
+            }, timeout=30)
 
     def _start_function(self, name: str) -> None:
         port = self.ports.get(name) or free_port()
