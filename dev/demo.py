@@ -15,6 +15,8 @@ from google.cloud import firestore
 from dev import payloads
 from dev.seed import DemoTenant, seed
 from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
+from shared.adapters.firestore_store import FirestoreCrmStore
+from shared.domain.crm import CrmConfig, CrmKind, WebhookSettings
 from shared.domain.ids import conversation_id
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import channel_key
@@ -22,6 +24,7 @@ from shared.domain.tenancy import channel_key
 LEAD_META = ("5511987654321", "Mariana Souza")
 LEAD_EVOLUTION = ("5521998877665", "Carlos Lima")
 LEAD_ZAPI = ("5531977776666", "Ana Ribeiro")
+LEAD_CRM = ("5519988887777", "Roberto Alves")
 
 
 def say(text: str) -> None:
@@ -116,8 +119,41 @@ class Demo:
         time.sleep(self.stack.debounce_seconds + 2)
         say(f"  outbound messages since the seller wrote: {len(self.sends) - before} (the bot stayed quiet)")
 
+        self.crm_step()
+
         self.print_transcripts()
         self.print_metrics()
+
+    def crm_step(self) -> None:
+        """Issue 7: a new lead's LeadCreated reaches the business's signed webhook (what n8n or Make would receive)."""
+        d = self.demo
+        receiver = self.stack.crm_receiver
+        assert receiver is not None
+        say("\n9. The business connects its CRM (an n8n/Make webhook, here a local receiver); a new lead writes")
+        hook = receiver.add_hook(secret="demo-n8n-signing-secret", name="solar-prime-n8n")
+        FirestoreCrmStore(self.db).save_crm_config(d.tenant_id, CrmConfig(
+            kind=CrmKind.WEBHOOK, webhook=WebhookSettings(url=hook.url, secret=hook.secret)))
+        say(f"  tenants/{d.tenant_id}/integrations/crm = {{kind: webhook, url: {hook.url}, secret: ***}}")
+        hook.fail_next(1, status=503)
+        say("  (the receiver will answer 503 to the first attempt, as a busy n8n would)")
+        self.meta("wamid.DEMO0901", "Boa noite! Quero saber o preço para uma casa em Campinas.",
+                  phone=LEAD_CRM[0], name=LEAD_CRM[1])
+        wait_until(lambda: len(hook.deliveries) >= 1, 40, "LeadCreated at the webhook")
+        arrived = hook.deliveries[0]
+        body = arrived["body"]
+        attempts = [a["status"] for a in hook.attempts]
+        say(f"  → webhook received {body['type']} (schema v{body['schema_version']}) after attempts {attempts}:")
+        say(f"      event_id {body['event_id']} (also the Idempotency-Key header)")
+        say(f"      contact {body['contact']['name']} {mask_phone(body['contact']['phone'])}, "
+            f"channel {body['channel_key']}")
+        say(f"      first message: “{body['payload']['first_message']}”")
+        say(f"      X-Piloto-Signature-256 {arrived['headers']['x-piloto-signature-256'][:23]}… "
+            f"verified with the tenant's secret: {'yes' if arrived['signature_ok'] else 'NO'}")
+        delivery = self.db.collection("tenants").document(d.tenant_id).collection("crm_deliveries") \
+            .document(body["event_id"]).get().to_dict() or {}
+        say(f"  tenants/{d.tenant_id}/crm_deliveries/{body['event_id'][:16]}…: state {delivery.get('state')}, "
+            f"{delivery.get('attempts')} delivery attempt(s) by crm_sync, {delivery.get('detail')}")
+        say("  LeadQualified, LeadStageChanged and the rest travel the same way once the agent brain emits them.")
 
     def print_transcripts(self) -> None:
         d = self.demo
@@ -158,6 +194,9 @@ def main() -> int:
         say(f"  agent_turn: {stack.function_url('agent_turn')}")
         assert stack.sandbox is not None
         say(f"  provider sandbox: {stack.sandbox.url} (outbound sends land here)")
+        assert stack.crm_receiver is not None
+        say(f"  crm_sync: {stack.function_url('crm_sync')} (push subscription of the domain-events topic); "
+            f"webhook receiver: {stack.crm_receiver.url}")
         say("  model: OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made")
         demo = seed(firestore.Client(project=stack.client_env()["GOOGLE_CLOUD_PROJECT"]), stack.sandbox.url)
         Demo(stack, demo).run()
