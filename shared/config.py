@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         # .env files write "NAME=" for "not set"; an empty secret must never be accepted as a secret.
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("crm_webhook_allow_http", mode="before")
+    @classmethod
+    def _empty_is_false(cls, value: object) -> object:
+        return False if isinstance(value, str) and not value.strip() else value
+
     @field_validator("llm_pricing", mode="before")
     @classmethod
     def _pricing_from_json(cls, value: object) -> object:

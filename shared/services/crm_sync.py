@@ -30,7 +30,7 @@ from shared.domain.crm import (
     stage_target,
 )
 from shared.domain.errors import CrmMisconfigured, CrmRejected, InvalidPayload
-from shared.domain.events import DomainEvent, decode_event
+from shared.domain.events import DomainEvent, LeadStage, decode_event
 from shared.domain.phone import mask_phone
 from shared.ports import CrmRecords, CrmStore, EventForwarder, EventMessage
 
@@ -169,7 +169,8 @@ def _has_contact_news(fields: dict) -> bool:
     return any(name != "name" for name in fields)
 
 
-def _apply_stage(event: DomainEvent, config: CrmConfig, crm: CrmRecords, link: CrmLink, stage, deps: CrmSyncDeps) -> str:  # noqa: ANN001
+def _apply_stage(event: DomainEvent, config: CrmConfig, crm: CrmRecords, link: CrmLink, stage: LeadStage,
+                 deps: CrmSyncDeps) -> str:
     if not crm.maps_stage(stage):
         return f"stage {stage.value} not mapped"
     if is_stale_stage(link, event):

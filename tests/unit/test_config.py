@@ -19,3 +19,15 @@ def test_pricing_is_read_from_json_and_empty_secrets_count_as_unset(monkeypatch)
 def test_secrets_do_not_show_in_the_settings_repr(monkeypatch):
     monkeypatch.setenv("META_APP_SECRET", "s3cr3t-value")
     assert "s3cr3t-value" not in repr(Settings())
+
+
+def test_crm_settings_default_to_production_values_and_refuse_plain_http_webhooks(monkeypatch):
+    monkeypatch.setenv("CRM_WEBHOOK_ALLOW_HTTP", "")
+    monkeypatch.setenv("OUTBOX_DRAIN_MAX_EVENTS", "50")
+
+    settings = Settings()
+
+    assert settings.events_topic == "domain-events"
+    assert settings.crm_webhook_allow_http is False
+    assert settings.outbox_drain_max_events == 50
+    assert settings.hubspot_base_url == "https://api.hubapi.com"
