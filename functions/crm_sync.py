@@ -19,6 +19,7 @@ from shared import log
 from shared.bootstrap import crm_sync_deps
 from shared.config import get_settings
 from shared.domain.errors import TransientError
+from shared.domain.phone import mask_phones_in
 from shared.ports import EventMessage
 from shared.services.crm_sync import process_message
 
@@ -45,7 +46,8 @@ def crm_sync(cloud_event: CloudEvent) -> None:
         try:
             outcome = process_message(message, crm_sync_deps())
         except TransientError as err:
+            reason = mask_phones_in(str(err))  # a CRM's message may echo the lead's number
             log.log(logger, logging.WARNING, "event not delivered yet; Pub/Sub will redeliver it",
-                    error=type(err).__name__, reason=str(err))
-            flask.abort(503, description=str(err))
+                    error=type(err).__name__, reason=reason)
+            flask.abort(503, description=reason)
         log.log(logger, logging.INFO, "event handled", **outcome.as_dict())

@@ -20,3 +20,15 @@ def mask_phone(phone: str) -> str:
     if len(digits) <= 4:
         return "*" * len(digits)
     return f"+{digits[:2]}{'*' * (len(digits) - 4)}{digits[-2:]}"
+
+
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+
+
+def mask_phones_in(text: str) -> str:
+    """Mask anything that looks like a phone number in free text (a CRM's error message may echo one).
+
+    Nine digits or more: a date (8 digits) stays readable.
+    """
+    return _PHONE_LIKE.sub(lambda m: mask_phone(m.group()) if len(_DIGITS.sub("", m.group())) >= 9 else m.group(),
+                           text)

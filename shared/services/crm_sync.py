@@ -31,7 +31,7 @@ from shared.domain.crm import (
 )
 from shared.domain.errors import CrmMisconfigured, CrmRejected, InvalidPayload
 from shared.domain.events import DomainEvent, LeadStage, decode_event
-from shared.domain.phone import mask_phone
+from shared.domain.phone import mask_phone, mask_phones_in
 from shared.ports import CrmRecords, CrmStore, EventForwarder, EventMessage
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def sync_event(event: DomainEvent, deps: CrmSyncDeps) -> SyncOutcome:
             status = getattr(err, "status", None)
             deps.store.finish_delivery(event, CrmDeliveryState.REJECTED, str(err), status)
             log.log(logger, logging.ERROR, "CRM refused the event for good; recorded and acknowledged",
-                    crm=config.kind.value, status=status, reason=str(err))
+                    crm=config.kind.value, status=status, reason=mask_phones_in(str(err)))
             return SyncOutcome(SyncResult.REJECTED, str(err))
         except Exception as err:
             deps.store.release_delivery(event, f"{type(err).__name__}: {err}")

@@ -139,3 +139,12 @@ def test_deal_titles_use_the_name_or_the_phone():
     config = CrmConfig(kind="hubspot", hubspot={"access_token": "t"}, deal_title="{name} ({phone})")
     assert config.title_for("Ana", "+5511") == "Ana (+5511)"
     assert config.title_for(None, "+5511") == "+5511 (+5511)"
+
+
+def test_phone_numbers_in_a_crms_error_message_are_masked_for_the_logs():
+    from shared.domain.phone import mask_phones_in
+
+    text = "phone +55 11 98765-4321 is invalid; contact 5511987654321 exists; HTTP 400 at 2026-11-21"
+    masked = mask_phones_in(text)
+    assert "98765" not in masked and "HTTP 400" in masked and masked.count("+55") == 2
+    assert "2026-11-21" in masked
