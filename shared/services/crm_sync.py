@@ -54,7 +54,9 @@ class SyncOutcome:
     detail: str | None = None
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in {"result": self.result.value, "detail": self.detail}.items() if v}
+        """For logs: a CRM's message in `detail` may echo the lead's number, so numbers are masked."""
+        detail = mask_phones_in(self.detail) if self.detail else None
+        return {k: v for k, v in {"result": self.result.value, "detail": detail}.items() if v}
 
 
 @dataclass
