@@ -47,3 +47,7 @@ def test_crm_sync_loads_neither_the_model_sdk_nor_pubsub_nor_cloud_tasks():
 def test_the_outbox_drain_loads_neither_the_model_sdk_nor_httpx_nor_cloud_tasks():
     loaded = _modules_after_loading("outbox_drain")
     assert not loaded & {"google.genai", "httpx", "google.cloud.tasks_v2"}
+
+
+def test_the_webhook_does_not_load_pubsub_events_leave_from_the_turn_not_the_hot_path():
+    assert "google.cloud.pubsub_v1" not in _modules_after_loading("whatsapp_webhook")
