@@ -9,9 +9,10 @@ from shared.config import get_settings
 from shared.domain.inbound import Provider
 
 if TYPE_CHECKING:
-    from shared.ports import LanguageModel, MessageSender, ProviderWebhook
+    from shared.ports import LanguageModel, MediaDownloader, MediaModel, MessageSender, ProviderWebhook
     from shared.services.agent_turn import TurnDeps
     from shared.services.inbound import InboundDeps
+    from shared.services.media import MediaDeps
 
 
 def webhook_for(provider: Provider) -> ProviderWebhook:
@@ -69,7 +70,7 @@ def language_model() -> LanguageModel:
 
 @lru_cache(maxsize=1)
 def inbound_deps() -> InboundDeps:
-    from shared.adapters.cloud_tasks import CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
+    from shared.adapters.cloud_tasks import CloudTasksMediaQueue, CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
     from shared.adapters.firestore_store import FirestoreChannelDirectory, FirestoreConversationStore, firestore_client
     from shared.ports import WebhookSecrets
     from shared.services.inbound import InboundDeps
@@ -93,6 +94,7 @@ def inbound_deps() -> InboundDeps:
         debounce_seconds=settings.debounce_seconds,
         max_body_bytes=settings.max_body_bytes,
         run_alongside=alongside.submit,
+        media=CloudTasksMediaQueue(scheduler, settings.media_queue, settings.media_processor_url),
     )
 
 
@@ -115,4 +117,86 @@ def turn_deps() -> TurnDeps:
         sender_for=sender_for,
         ledger=FirestoreUsageLedger(db),
         lease_seconds=settings.reply_lease_seconds,
+        media_wait_seconds=settings.media_wait_seconds,
+    )
+
+
+# --- Media understanding -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def media_downloader_for(provider: Provider) -> MediaDownloader:
+    settings = get_settings()
+    if provider is Provider.META:
+        from shared.providers.meta_cloud import MetaCloudMedia
+
+        return MetaCloudMedia(_media_http_client(), base_url=settings.meta_graph_base_url,
+                              graph_version=settings.meta_graph_version)
+    if provider is Provider.EVOLUTION:
+        from shared.providers.evolution import EvolutionMedia
+
+        return EvolutionMedia(_media_http_client())
+    from shared.providers.zapi import ZApiMedia
+
+    return ZApiMedia(_media_http_client())
+
+
+@lru_cache(maxsize=1)
+def _media_http_client():  # noqa: ANN202 - httpx is imported lazily on purpose
+    import httpx
+
+    # Downloads take longer than sends: the timeout bounds each read of the stream, not the whole file.
+    settings = get_settings()
+    return httpx.Client(timeout=httpx.Timeout(settings.provider_timeout_seconds * 3), follow_redirects=True,
+                        limits=httpx.Limits(max_connections=10))
+
+
+def media_model() -> MediaModel:
+    settings = get_settings()
+    if settings.llm_backend == "offline":
+        from shared.adapters.offline_model import OfflineMediaReader
+
+        return OfflineMediaReader()
+    from shared.adapters.gemini import GeminiMediaReader, vertex_client
+
+    model = settings.media_model or settings.llm_model
+    # Transcribing a long voice note takes longer than writing a reply.
+    client = vertex_client(settings.google_cloud_project, settings.vertex_location, settings.llm_timeout_seconds * 2,
+                           settings.vertex_base_url)
+    return GeminiMediaReader(client, model, settings.price_of(model))
+
+
+@lru_cache(maxsize=1)
+def media_deps() -> MediaDeps:
+    from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
+    from shared.adapters.cloud_tasks import CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
+    from shared.adapters.document_text import LocalDocumentText
+    from shared.adapters.firestore_store import (
+        FirestoreChannelDirectory,
+        FirestoreConversationStore,
+        FirestoreMediaStore,
+        FirestoreUsageLedger,
+        firestore_client,
+    )
+    from shared.services.media import MediaDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    scheduler = CloudTasksScheduler(tasks_client(settings.tasks_emulator_host), settings.google_cloud_project,
+                                    settings.region, settings.tasks_service_account)
+    return MediaDeps(
+        directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+        store=FirestoreMediaStore(db),
+        conversations=FirestoreConversationStore(db),
+        downloader_for=media_downloader_for,
+        storage=CloudStorageMedia(storage_client(settings.google_cloud_project), settings.media_bucket),
+        model=media_model(),
+        ledger=FirestoreUsageLedger(db),
+        wakeups=CloudTasksTurnQueue(scheduler, settings.agent_turn_queue, settings.agent_turn_url),
+        documents=LocalDocumentText(),
+        limits=settings.media_limits(),
+        debounce_seconds=settings.debounce_seconds,
+        lease_seconds=settings.media_lease_seconds,
+        max_text_chars=settings.media_text_max_chars,
+        max_attempts=settings.media_max_attempts,
     )

@@ -8,6 +8,8 @@ from functools import lru_cache
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.domain.inbound import MessageKind
+from shared.domain.media import MediaLimits, normalize_mime
 from shared.domain.usage import ModelPrice
 
 
@@ -49,10 +51,32 @@ class Settings(BaseSettings):
     zapi_base_url: str = "https://api.z-api.io"
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Media understanding (media_processor; the webhook enqueues, the agent turn waits)
+    media_queue: str = Field(default="media", description="Cloud Tasks queue of media tasks")
+    media_processor_url: str = Field(default="http://127.0.0.1:8082/", description="URL of the media_processor function")
+    media_bucket: str = Field(default="piloto-local-media", description="bucket of the leads' original files")
+    media_wait_seconds: float = Field(default=60.0, ge=0, le=600,
+                                      description="how long a turn waits for its burst's files to be read")
+    media_max_audio_bytes: int = Field(default=10_000_000, ge=1)
+    media_max_image_bytes: int = Field(default=5_000_000, ge=1, description="images and stickers")
+    media_max_document_bytes: int = Field(default=15_000_000, ge=1)
+    media_max_video_bytes: int = Field(default=16_000_000, ge=1, description="videos are kept, not read")
+    media_readable_mime_types: str = Field(
+        default=("audio/ogg,audio/mpeg,audio/mp4,audio/x-aac,audio/wav,audio/webm,audio/flac,"
+                 "image/jpeg,image/png,image/webp,application/pdf,"
+                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document,text/plain,text/csv"),
+        description="comma-separated types whose text is extracted; others are stored and marked unsupported",
+    )
+    media_text_max_chars: int = Field(default=20_000, ge=100, description="extracted text kept per file")
+    media_max_attempts: int = Field(default=5, ge=1, description="the media queue's max attempts; the last one "
+                                                                 "records a failure instead of retrying")
+    media_lease_seconds: int = Field(default=300, ge=10, description="how long one delivery owns a media task")
+    media_model: str | None = Field(default=None, description="Gemini model for media; LLM_MODEL when unset")
+
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
-                     "vertex_base_url", mode="before")
+                     "vertex_base_url", "media_model", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # .env files write "NAME=" for "not set"; an empty secret must never be accepted as a secret.
@@ -67,6 +91,16 @@ class Settings(BaseSettings):
 
     def price_of(self, model: str) -> ModelPrice | None:
         return self.llm_pricing.get(model)
+
+    def media_limits(self) -> MediaLimits:
+        image = self.media_max_image_bytes
+        return MediaLimits(
+            max_bytes={MessageKind.AUDIO: self.media_max_audio_bytes, MessageKind.IMAGE: image,
+                       MessageKind.STICKER: image, MessageKind.DOCUMENT: self.media_max_document_bytes,
+                       MessageKind.VIDEO: self.media_max_video_bytes},
+            readable_mime_types=frozenset(normalize_mime(m) for m in self.media_readable_mime_types.split(",")
+                                          if m.strip()),
+        )
 
 
 @lru_cache(maxsize=1)

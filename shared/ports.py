@@ -9,6 +9,7 @@ from typing import Protocol
 
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
 from shared.domain.inbound import StatusUpdate, WebhookBatch
+from shared.domain.media import MediaStatus, StoredMedia
 from shared.domain.tenancy import AgentConfig, Channel
 from shared.domain.usage import ModelCall
 
@@ -150,3 +151,98 @@ class Generation:
 class LanguageModel(Protocol):
     def generate(self, prompt: Prompt) -> Generation:
         """Raise ModelUnavailable on failures a later retry may fix."""
+
+
+# --- Media understanding -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaRequest:
+    """The body of a media task: which lead message carries a file to read."""
+
+    tenant_id: str
+    conversation_id: str
+    message_id: str
+    channel_key: str
+    contact_phone: str
+
+
+class MediaQueue(Protocol):
+    def enqueue_media(self, request: MediaRequest) -> None:
+        """Schedule reading one message's file; a second call for the same message must not create a second task."""
+
+
+class TurnWakeups(Protocol):
+    def wake_turn(self, turn: TurnRequest, delay_seconds: float, because_of: str) -> None:
+        """Schedule an agent turn again (a file it waited for was read); named after `because_of`, so once each."""
+
+
+@dataclass(frozen=True)
+class DownloadedMedia:
+    content: bytes = field(repr=False)
+    mime_type: str | None = None
+    filename: str | None = None
+
+
+class MediaDownloader(Protocol):
+    """Fetches a lead's file from one WhatsApp provider."""
+
+    def download(self, channel: Channel, message: StoredMessage, max_bytes: int) -> DownloadedMedia:
+        """Raise MediaTooLarge over max_bytes, MediaUnavailable when the provider will never hand it over,
+        TransientError when a retry may work."""
+
+
+class MediaStorage(Protocol):
+    """Originals of the leads' files (Cloud Storage)."""
+
+    def save(self, path: str, content: bytes, content_type: str, metadata: Mapping[str, str]) -> str:
+        """Write the object; returns the bucket name."""
+
+    def load(self, bucket: str, path: str) -> bytes | None: ...
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Text a model read from a file, with the call's accounting."""
+
+    text: str
+    call: ModelCall
+
+
+class MediaModel(Protocol):
+    """Reads what only a model can: speech, pictures, scanned pages. Raise ModelUnavailable on retryable failures."""
+
+    def transcribe(self, audio: bytes, mime_type: str, language: str) -> Extraction: ...
+
+    def describe_image(self, image: bytes, mime_type: str, language: str) -> Extraction: ...
+
+    def read_scanned_document(self, pdf: bytes, language: str) -> Extraction: ...
+
+
+class MediaStore(Protocol):
+    """The message document's media fields."""
+
+    def claim_media(self, tenant_id: str, conversation_id: str, message_id: str, now: datetime,
+                    lease_seconds: int) -> StoredMessage | None:
+        """The message, leased to this delivery while pending (MediaInProgress if another holds it); None if the
+        message is not stored (yet). A message whose media is final is returned without a lease."""
+
+    def save_media_file(self, tenant_id: str, conversation_id: str, message_id: str, stored: StoredMedia) -> None: ...
+
+    def finish_media(self, tenant_id: str, conversation_id: str, message_id: str, status: MediaStatus,
+                     text: str | None, reason: str | None, call: ModelCall | None) -> None:
+        """Write the final state and release the lease."""
+
+    def release_media(self, tenant_id: str, conversation_id: str, message_id: str) -> None:
+        """Give a leased task back after a transient failure, so the retry need not wait out the lease."""
+
+
+class DocumentText(Protocol):
+    """Text of documents read locally, without a model. Raise MediaUnreadable for corrupt or locked files."""
+
+    def pdf_text(self, pdf: bytes) -> tuple[str, bool]:
+        """The text layer, and whether the PDF is scanned (no usable text layer: a model must read it)."""
+
+    def docx_text(self, docx: bytes) -> str: ...
+
+    def plain_text(self, data: bytes) -> str: ...

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from shared.domain.inbound import DeliveryState, MediaRef, MessageKind, Provider
+from shared.domain.media import MediaStatus, StoredMedia
 from shared.domain.usage import ModelCall
 
 
@@ -54,6 +55,12 @@ class StoredMessage(BaseModel):
     state: OutboundState | None = None
     model_call: ModelCall | None = None
     in_reply_to: str | None = Field(default=None, description="the inbound message id this reply answers")
+    # Media understanding (lead files): the webhook sets PENDING, the media processor the rest.
+    media_status: MediaStatus | None = None
+    media_text: str | None = Field(default=None, description="transcript, image description or document text")
+    media_reason: str | None = Field(default=None, description="why the file was not read (failed, unsupported…)")
+    media_file: StoredMedia | None = Field(default=None, description="the original, kept in Cloud Storage")
+    media_model_call: ModelCall | None = None
 
 
 class Conversation(BaseModel):

@@ -57,3 +57,30 @@ class ProviderRejected(PilotoError):
 
 class ModelUnavailable(TransientError):
     """The language model failed (429, 5xx, timeout) after its own retries."""
+
+
+# Media understanding
+
+
+class WaitingForMedia(TransientError):
+    """The burst has a lead file still being read: the turn is retried later (or woken when it is read)."""
+
+
+class MediaInProgress(TransientError):
+    """Another delivery of the same media task holds its lease; retry later."""
+
+
+class MediaTooLarge(PilotoError):
+    """The provider's file is over the configured limit for its kind: it is not downloaded."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"file has {size} bytes")
+        self.size = size
+
+
+class MediaUnavailable(PilotoError):
+    """The provider will not hand the file over (expired, deleted, not stored, refused): retrying will not help."""
+
+
+class MediaUnreadable(PilotoError):
+    """The file was downloaded but its text cannot be read (corrupt, encrypted PDF, refused by the model)."""

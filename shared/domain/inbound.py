@@ -45,6 +45,8 @@ class MediaRef(BaseModel):
     filename: str | None = None
     sha256: str | None = None
     voice: bool = False
+    file_size: int | None = Field(default=None, description="bytes, when the webhook says (Evolution fileLength)")
+    encrypted: bool = Field(default=False, description="url is WhatsApp's end-to-end encrypted CDN: not fetchable")
 
 
 class InboundMessage(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared.domain.conversation import Conversation, Role, StoredMessage
 from shared.domain.inbound import MessageKind
+from shared.domain.media import MediaStatus
 from shared.domain.tenancy import AgentConfig
 from shared.ports import ChatTurn, Prompt
 
@@ -37,6 +38,8 @@ def render_message(message: StoredMessage) -> str:
     """The text the model sees for one stored message."""
     if message.kind == MessageKind.REACTION:
         return f"[reacted with {message.text}]" if message.text else "[removed a reaction]"
+    if message.media_status is not None:
+        return render_media(message)
     placeholder = _UNREAD_MEDIA.get(message.kind)
     if placeholder and message.text:
         return f"{placeholder} Caption: {message.text}"
@@ -57,3 +60,38 @@ def build_prompt(agent: AgentConfig, conversation: Conversation, history: list[S
             turns.append(ChatTurn(role=role, text=text))
     max_tokens = max(64, agent.max_reply_chars // 2)
     return Prompt(system=system_instruction(agent, conversation), turns=turns, max_output_tokens=max_tokens)
+
+
+# What the media processor read from a lead's file, or an honest account of why it could not.
+_MEDIA_NOUN = {
+    MessageKind.AUDIO: "an audio file",
+    MessageKind.IMAGE: "an image",
+    MessageKind.VIDEO: "a video",
+    MessageKind.DOCUMENT: "a document",
+    MessageKind.STICKER: "a sticker",
+}
+_MEDIA_TEXT_IN_PROMPT = 3000  # characters of one file's text; the whole text stays on the message
+_COULD_NOT_OPEN = ("Tell the lead honestly that you could not open it and ask them to type the main point "
+                   "(or send it another way); do not guess its content.")
+
+
+def render_media(message: StoredMessage) -> str:
+    noun = "a voice note" if message.media and message.media.voice else _MEDIA_NOUN.get(message.kind, "a file")
+    if message.kind == MessageKind.DOCUMENT and message.media and message.media.filename:
+        noun = f"a document named {message.media.filename!r}"
+    caption = f" Caption: {message.text}" if message.text else ""
+    status = message.media_status
+    if status is MediaStatus.DONE:
+        # One line per file: WhatsApp messages are short, and the model reads a flat text just as well.
+        text = " ".join((message.media_text or "").split())
+        if len(text) > _MEDIA_TEXT_IN_PROMPT:
+            text = text[:_MEDIA_TEXT_IN_PROMPT] + " […]"
+        if not text:
+            return f"[the lead sent {noun} with no readable content]{caption}"
+        what = "transcript" if message.kind == MessageKind.AUDIO else (
+            "description" if message.kind in (MessageKind.IMAGE, MessageKind.STICKER) else "text")
+        return f"[the lead sent {noun}; its {what}:] {text}{caption}"
+    if status is MediaStatus.PENDING:
+        return f"[the lead sent {noun}; it could not be processed in time. {_COULD_NOT_OPEN}]{caption}"
+    reason = f" ({message.media_reason})" if message.media_reason else ""
+    return f"[the lead sent {noun} that could not be opened{reason}. {_COULD_NOT_OPEN}]{caption}"

@@ -10,9 +10,10 @@ from enum import StrEnum
 
 from shared import log
 from shared.domain.conversation import Conversation, OutboundState, Role
-from shared.domain.errors import ProviderRejected, TransientError
+from shared.domain.errors import ProviderRejected, TransientError, WaitingForMedia
 from shared.domain.ids import reply_message_id
 from shared.domain.inbound import Provider
+from shared.domain.media import media_blocking_turn
 from shared.domain.phone import mask_phone
 from shared.domain.prompt import build_prompt
 from shared.ports import ChannelDirectory, ConversationStore, LanguageModel, MessageSender, TurnRequest, UsageLedger
@@ -39,6 +40,7 @@ class TurnDeps:
     ledger: UsageLedger
     lease_seconds: int = 120
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    media_wait_seconds: float = 60.0
 
 
 @dataclass
@@ -71,6 +73,9 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
                     turn.tenant_id, turn.conversation_id, turn.message_id):
                 return TurnOutcome(TurnResult.SUPERSEDED)
             raise TransientError("the turn's message is not stored yet")
+        # Never answer over a voice note or file still being read; past the bound the prompt says so instead.
+        if waiting := media_blocking_turn(history, deps.clock(), deps.media_wait_seconds):
+            raise WaitingForMedia(f"{len(waiting)} file(s) of this burst are still being read")
 
         stored = store.get_conversation(turn.tenant_id, turn.conversation_id)
         conversation = Conversation(conversation_id=turn.conversation_id, tenant_id=turn.tenant_id,

@@ -14,11 +14,14 @@ from shared.domain.conversation import Conversation, InboundDisposition, Role, S
 from shared.domain.errors import PayloadTooLarge, UnknownProvider, UnknownTenant
 from shared.domain.ids import conversation_id, inbound_message_id
 from shared.domain.inbound import InboundMessage, Provider, StatusUpdate
+from shared.domain.media import MediaStatus
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import Channel
 from shared.ports import (
     ChannelDirectory,
     ConversationStore,
+    MediaQueue,
+    MediaRequest,
     ProviderWebhook,
     RawRequest,
     TurnQueue,
@@ -50,6 +53,7 @@ class InboundDeps:
     max_body_bytes: int = 1_000_000
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     run_alongside: Callable[..., Future] = field(default=_run_inline)
+    media: MediaQueue | None = None  # None: files are stored but not read (the prompt says so)
 
 
 @dataclass
@@ -149,9 +153,17 @@ def _accept_lead_message(message: InboundMessage, channel: Channel, conv_id: str
     # Enqueued on redeliveries too: if an earlier attempt died between the two calls this heals it, and
     # the task name plus the turn's own checks (stored? newest? answered?) make it harmless otherwise.
     enqueued = deps.run_alongside(deps.turns.enqueue_turn, turn, deps.debounce_seconds)
-    created = deps.store.record_inbound(channel.tenant_id, conv_id,
-                                        _stored(message, message_id, Role.LEAD, InboundDisposition.QUEUED))
+    stored = _stored(message, message_id, Role.LEAD, InboundDisposition.QUEUED)
+    # A file is read by the media processor, side by side too; the turn waits for it (media_status pending).
+    media_enqueued = None
+    if message.kind.has_media and deps.media is not None:
+        stored.media_status = MediaStatus.PENDING
+        media = MediaRequest(channel.tenant_id, conv_id, message_id, channel.key, message.contact_phone)
+        media_enqueued = deps.run_alongside(deps.media.enqueue_media, media)
+    created = deps.store.record_inbound(channel.tenant_id, conv_id, stored)
     enqueued.result()
+    if media_enqueued is not None:
+        media_enqueued.result()
     if created:
         outcome.queued += 1
         log.log(logger, logging.INFO, "inbound message stored; agent turn scheduled",

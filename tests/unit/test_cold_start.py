@@ -9,7 +9,7 @@ import pytest
 import main
 
 HEAVY = ["google.genai", "httpx", "google.cloud.tasks_v2", "google.cloud.firestore", "google.cloud.pubsub_v1",
-         "google.cloud.storage"]
+         "google.cloud.storage", "pypdf", "docx"]
 
 
 def _modules_after_loading(target: str) -> set[str]:
@@ -22,7 +22,7 @@ def _modules_after_loading(target: str) -> set[str]:
 
 
 def test_main_lists_every_entry_point_and_resolves_each():
-    assert main.__all__ == ["agent_turn", "whatsapp_webhook"]
+    assert main.__all__ == ["agent_turn", "media_processor", "whatsapp_webhook"]
     for name in main.__all__:
         assert callable(getattr(main, name))
     with pytest.raises(AttributeError):
@@ -37,3 +37,15 @@ def test_the_webhook_loads_neither_the_model_sdk_nor_httpx():
 def test_the_agent_turn_loads_no_cloud_tasks_client():
     loaded = _modules_after_loading("agent_turn")
     assert "google.cloud.tasks_v2" not in loaded and "google.genai" not in loaded
+
+
+def test_the_webhook_loads_no_document_readers_or_storage_client():
+    loaded = _modules_after_loading("whatsapp_webhook")
+    assert not loaded & {"pypdf", "docx", "google.cloud.storage"}
+
+
+def test_the_media_processor_loads_its_clients_and_readers_only_when_a_task_arrives():
+    # Every one of these is imported by the first task (the model SDK only with the vertex backend, the PDF
+    # and DOCX readers only for such files); an instance that is just starting pays for none of them.
+    loaded = _modules_after_loading("media_processor")
+    assert not loaded & {"google.genai", "google.cloud.storage", "google.cloud.tasks_v2", "pypdf", "docx", "httpx"}
