@@ -31,7 +31,9 @@ REGION = "southamerica-east1"
 DEMO_META_APP_SECRET = "local-meta-app-secret"  # local-only values, not secrets of any real app
 DEMO_META_VERIFY_TOKEN = "local-verify-token"
 
-FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn"}
+FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn", "media_processor": "media_processor"}
+QUEUES = ("agent-turns", "media")
+MEDIA_BUCKET = "piloto-local-media"
 
 
 def free_port() -> int:
@@ -109,6 +111,7 @@ class LocalStack:
             self._start_emulators()
             self.sandbox = ProviderSandbox().start()
             os.environ.update(self.client_env())
+            self._create_media_bucket()
             for name in self.functions:
                 self._start_function(name)
             for proc in self.processes:
@@ -155,11 +158,22 @@ class LocalStack:
         self._spawn("pubsub", [str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={ps}"], ps)
         self._spawn("storage", [str(bin_dir / "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
                                 "--port", str(gcs), "--in-memory"], gcs)
-        queues = [f"projects/{PROJECT}/locations/{REGION}/queues/{q}" for q in ("agent-turns",)]
+        queues = [f"projects/{PROJECT}/locations/{REGION}/queues/{q}" for q in QUEUES]
         self._spawn("tasks", [str(TASKS_PYTHON), str(ROOT / "dev" / "tasks_emulator.py"), str(tasks), *queues], tasks)
         for proc in self.processes:
             wait_for_port(proc.port, proc.name, proc=proc.popen)
         self._wait_http_ok(f"http://127.0.0.1:{fs}/", "firestore")
+
+    @staticmethod
+    def _create_media_bucket() -> None:
+        """The Storage emulator starts empty; production's bucket comes from Terraform."""
+        from google.api_core import exceptions as gexc
+        from google.cloud import storage
+
+        try:
+            storage.Client(project=PROJECT).create_bucket(MEDIA_BUCKET)
+        except gexc.Conflict:
+            pass
 
     @staticmethod
     def _wait_http_ok(url: str, name: str, timeout: float = 30.0) -> None:
@@ -193,11 +207,14 @@ class LocalStack:
             "ZAPI_BASE_URL": f"{self.sandbox.url}/zapi",
             "DEBOUNCE_SECONDS": str(self.debounce_seconds),
             "CHANNEL_CACHE_SECONDS": "0",
+            "MEDIA_BUCKET": MEDIA_BUCKET,
         }
         for name in self.functions:
             self.ports.setdefault(name, free_port())
         if "agent_turn" in self.ports:
             env["AGENT_TURN_URL"] = self.function_url("agent_turn")
+        if "media_processor" in self.ports:
+            env["MEDIA_PROCESSOR_URL"] = self.function_url("media_processor")
         return {**env, **self.extra_env}
 
     def _start_function(self, name: str) -> None:

@@ -44,6 +44,8 @@ def configure(function_name: str, level: str = "INFO") -> None:
         handler.setFormatter(CloudLoggingFormatter())
         root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request URL at INFO; Z-API URLs carry the instance token and media URLs a signature.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     _context.set({**_context.get(), "function": function_name})
 
 
