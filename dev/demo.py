@@ -13,6 +13,8 @@ import httpx
 from google.cloud import firestore
 
 from dev import payloads
+from dev.provider_sandbox import HostedMedia
+from dev.sample_media import text_pdf, wav_voice_note
 from dev.seed import DemoTenant, seed
 from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
 from shared.domain.ids import conversation_id
@@ -22,6 +24,7 @@ from shared.domain.tenancy import channel_key
 LEAD_META = ("5511987654321", "Mariana Souza")
 LEAD_EVOLUTION = ("5521998877665", "Carlos Lima")
 LEAD_ZAPI = ("5531977776666", "Ana Ribeiro")
+LEAD_MEDIA = ("5511955554444", "Beatriz Costa")
 
 
 def say(text: str) -> None:
@@ -116,15 +119,56 @@ class Demo:
         time.sleep(self.stack.debounce_seconds + 2)
         say(f"  outbound messages since the seller wrote: {len(self.sends) - before} (the bot stayed quiet)")
 
+        self.media_step()
+
         self.print_transcripts()
         self.print_metrics()
+
+    def media_step(self) -> None:
+        d = self.demo
+        assert self.stack.sandbox is not None
+        phone, name = LEAD_MEDIA
+        say("\n9. A lead sends a voice note and a PDF of her power bill (Meta): the turn waits until both are read")
+        voice = wav_voice_note(2.5)
+        bill = text_pdf(["CONTA DE ENERGIA ELÉTRICA - Distribuidora Paulista", "Cliente: Beatriz Costa",
+                         "Consumo do mês: 520 kWh", "Total a pagar: R$ 468,90"])
+        # The voice note downloads slowly on purpose: the turn comes due first and must wait for it.
+        self.stack.sandbox.host_meta_media("880000000000001", HostedMedia(voice, "audio/ogg",
+                                                                         delay_seconds=self.stack.debounce_seconds + 1))
+        self.stack.sandbox.host_meta_media("880000000000002", HostedMedia(bill, "application/pdf"))
+        before = len(self.sends)
+        say(f"  {name} (Meta): [voice note, {len(voice) // 1000} kB, 2.5 s]")
+        self.post("meta", *payloads.signed_meta(payloads.meta_media(
+            d.meta_phone_number_id, phone, name, "wamid.DEMOMEDIA1", "audio", "880000000000001",
+            "audio/ogg; codecs=opus", voice=True), DEMO_META_APP_SECRET))
+        say(f"  {name} (Meta): [document conta-de-luz.pdf, {len(bill)} bytes] caption “Segue minha conta”")
+        self.post("meta", *payloads.signed_meta(payloads.meta_media(
+            d.meta_phone_number_id, phone, name, "wamid.DEMOMEDIA2", "document", "880000000000002",
+            "application/pdf", filename="conta-de-luz.pdf", caption="Segue minha conta"), DEMO_META_APP_SECRET))
+        self.wait_replies(before + 1, timeout=60)
+        conv_id = conversation_id(channel_key("meta", d.meta_phone_number_id), f"+{phone}")
+        messages = (self.db.collection("tenants").document(d.tenant_id).collection("conversations").document(conv_id)
+                    .collection("messages").order_by("stored_at").stream())
+        say("  what the media processor stored (Cloud Storage emulator) and read:")
+        for snap in messages:
+            m = snap.to_dict()
+            if not m.get("media_status"):
+                continue
+            file = m.get("media_file") or {}
+            say(f"    {m['kind']:<9}{m['media_status']:<6}{file.get('content_type', '-'):<17}"
+                f"{file.get('size_bytes', 0):>7} B  sha256 {file.get('sha256', '')[:12]}  gs://{file.get('bucket')}/"
+                f"{file.get('path')}")
+            say(f"             text: {' '.join((m.get('media_text') or '').split())[:110]}")
+        say("  (the voice note's 'transcript' comes from the OFFLINE transcriber, which says it cannot transcribe;"
+            " the PDF text is real, read by pypdf)")
 
     def print_transcripts(self) -> None:
         d = self.demo
         say("\n== Transcripts (Firestore: tenants/demo-solar/conversations/*/messages) ==")
         for provider, channel, (phone, name) in (("meta", d.meta_phone_number_id, LEAD_META),
                                                  ("evolution", d.evolution_instance, LEAD_EVOLUTION),
-                                                 ("zapi", d.zapi_instance, LEAD_ZAPI)):
+                                                 ("zapi", d.zapi_instance, LEAD_ZAPI),
+                                                 ("meta", d.meta_phone_number_id, LEAD_MEDIA)):
             conv_id = conversation_id(channel_key(provider, channel), f"+{phone}")
             conv_ref = self.db.collection("tenants").document(d.tenant_id).collection("conversations").document(conv_id)
             conv = conv_ref.get().to_dict() or {}
@@ -133,17 +177,21 @@ class Demo:
             for snap in conv_ref.collection("messages").order_by("stored_at").stream():
                 m = snap.to_dict()
                 state = f" [{m['state']}]" if m.get("state") else ""
-                say(f"  {m['sent_at']:%H:%M:%S} {m['role']:>5}{state}: {m.get('text') or '[' + m.get('kind', '') + ']'}")
+                media = f" [{m['kind']} {m['media_status']}]" if m.get("media_status") else ""
+                say(f"  {m['sent_at']:%H:%M:%S} {m['role']:>5}{state}{media}: "
+                    f"{m.get('text') or m.get('media_text', '')[:90] or '[' + m.get('kind', '') + ']'}")
 
     def print_metrics(self) -> None:
         say("\n== Model calls (tenants/demo-solar/model_calls) ==")
-        say(f"  {'conversation':<26}{'model':<20}{'backend':<9}{'prompt':>7}{'output':>7}{'ms':>6}{'usd':>10}")
+        say(f"  {'conversation':<26}{'model':<20}{'backend':<9}{'purpose':<14}{'prompt':>7}{'output':>7}{'ms':>6}"
+            f"{'usd':>10}")
         calls = self.db.collection("tenants").document(self.demo.tenant_id).collection("model_calls").order_by("at")
         total = 0.0
         for snap in calls.stream():
             c = snap.to_dict()
             total += c["cost_usd"]
-            say(f"  {c['conversation_id']:<26}{c['model']:<20}{c['backend']:<9}{c['usage']['prompt_tokens']:>7}"
+            say(f"  {c['conversation_id']:<26}{c['model']:<20}{c['backend']:<9}{c.get('purpose', 'reply'):<14}"
+                f"{c['usage']['prompt_tokens']:>7}"
                 f"{c['usage']['output_tokens']:>7}{c['latency_ms']:>6}{c['cost_usd']:>10.6f}")
         say(f"  total estimated cost: US$ {total:.6f} (the offline model is free; Gemini prices come from LLM_PRICING)")
 
@@ -156,9 +204,12 @@ def main() -> int:
     with LocalStack(debounce_seconds=args.debounce) as stack:
         say(f"  webhook:    {stack.function_url('whatsapp_webhook')}{{meta,evolution,zapi}}")
         say(f"  agent_turn: {stack.function_url('agent_turn')}")
+        say(f"  media_processor: {stack.function_url('media_processor')}")
         assert stack.sandbox is not None
         say(f"  provider sandbox: {stack.sandbox.url} (outbound sends land here)")
         say("  model: OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made")
+        say("  media: OFFLINE media reader (cannot transcribe audio, describe images or read scans; says so);"
+            " PDF/DOCX text extraction is real")
         demo = seed(firestore.Client(project=stack.client_env()["GOOGLE_CLOUD_PROJECT"]), stack.sandbox.url)
         Demo(stack, demo).run()
     say("\nStopped everything the demo started. Logs of each process: .run/logs/")
