@@ -53,7 +53,8 @@ class Settings(BaseSettings):
 
     # Media understanding (media_processor; the webhook enqueues, the agent turn waits)
     media_queue: str = Field(default="media", description="Cloud Tasks queue of media tasks")
-    media_processor_url: str = Field(default="http://127.0.0.1:8082/", description="URL of the media_processor function")
+    media_processor_url: str = Field(default="http://127.0.0.1:8082/",
+                                     description="URL of the media_processor function")
     media_bucket: str = Field(default="piloto-local-media", description="bucket of the leads' original files")
     media_wait_seconds: float = Field(default=60.0, ge=0, le=600,
                                       description="how long a turn waits for its burst's files to be read")

@@ -119,7 +119,8 @@ class GeminiMediaReader:
     def read_scanned_document(self, pdf: bytes, language: str) -> Extraction:
         return self._read(pdf, "application/pdf", _OCR.format(language=language), "ocr")
 
-    def _read(self, data: bytes, mime_type: str, instruction: str, purpose: str, allow_empty: bool = False) -> Extraction:
+    def _read(self, data: bytes, mime_type: str, instruction: str, purpose: str,
+              allow_empty: bool = False) -> Extraction:
         contents = [types.Content(role="user", parts=[types.Part.from_bytes(data=data, mime_type=mime_type),
                                                       types.Part.from_text(text=instruction)])]
         config = types.GenerateContentConfig(max_output_tokens=self._max_output_tokens, temperature=0.0)

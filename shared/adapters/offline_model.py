@@ -87,7 +87,8 @@ class OfflineMediaReader:
 
     def _labelled(self, text: str, purpose: str, data: bytes) -> Extraction:
         started = time.perf_counter()
-        usage = TokenUsage(prompt_tokens=_estimate_tokens("x" * min(len(data), 4000)), output_tokens=_estimate_tokens(text))
+        usage = TokenUsage(prompt_tokens=_estimate_tokens("x" * min(len(data), 4000)),
+                           output_tokens=_estimate_tokens(text))
         call = ModelCall(model=OFFLINE_MEDIA_MODEL_ID, backend=self.backend, purpose=purpose, usage=usage,
                          latency_ms=int((time.perf_counter() - started) * 1000), cost_usd=0.0)
         return Extraction(text=text, call=call)

@@ -361,8 +361,8 @@ class EvolutionMedia:
         url = f"{creds.server_url.rstrip('/')}/chat/getBase64FromMediaMessage/{quote(channel.channel_id, safe='')}"
         payload = {"message": {"key": {"id": message.provider_message_id}}, "convertToMp4": False}
         # base64 is 4/3 of the file, plus the JSON around it.
-        reply = fetch_limited(self._http, _PROVIDER, "POST", url, {"apikey": creds.api_key}, max_bytes * 4 // 3 + 65_536,
-                              json_body=payload)
+        reply = fetch_limited(self._http, _PROVIDER, "POST", url, {"apikey": creds.api_key},
+                              max_bytes * 4 // 3 + 65_536, json_body=payload)
         body = json_of(reply)
         body = body if isinstance(body, dict) else {}
         if not 200 <= reply.status < 300:

@@ -139,8 +139,8 @@ def test_a_meta_voice_note_is_kept_in_storage_transcribed_accounted_and_its_turn
     voice = wav_voice_note(1.0)
     sandbox.host_meta_media("710001", HostedMedia(voice, "audio/ogg"))
     vertex.responses.append((200, answer("Oi! Minha conta vem uns 450 reais, dá pra instalar?")))
-    request = lead_file(Provider.META, MessageKind.AUDIO, MediaRef(media_id="710001", mime_type="audio/ogg; codecs=opus",
-                                                                   voice=True))
+    request = lead_file(Provider.META, MessageKind.AUDIO,
+                        MediaRef(media_id="710001", mime_type="audio/ogg; codecs=opus", voice=True))
 
     outcome = process_media(request, deps)
 
@@ -151,11 +151,13 @@ def test_a_meta_voice_note_is_kept_in_storage_transcribed_accounted_and_its_turn
     file = stored["media_file"]
     assert file["sha256"] == hashlib.sha256(voice).hexdigest() and file["size_bytes"] == len(voice)
     assert file["content_type"] == "audio/ogg" and file["bucket"] == MEDIA_BUCKET
-    assert file["path"] == f"tenants/{request.tenant_id}/conversations/{request.conversation_id}/media/{request.message_id}.ogg"
+    conv = f"tenants/{request.tenant_id}/conversations/{request.conversation_id}"
+    assert file["path"] == f"{conv}/media/{request.message_id}.ogg"
     blob = stored_object(file["path"])
     assert blob.download_as_bytes() == voice and blob.metadata["sha256"] == file["sha256"]
     [call] = calls()
-    assert (call["purpose"], call["model"], call["usage"]["prompt_tokens"]) == ("transcription", "gemini-2.5-flash", 300)
+    assert (call["purpose"], call["model"]) == ("transcription", "gemini-2.5-flash")
+    assert call["usage"]["prompt_tokens"] == 300
     assert call["cost_usd"] == pytest.approx((300 * 1.0 + 20 * 2.5) / 1e6)
     assert stored["media_model_call"]["purpose"] == "transcription"
     wait_until(lambda: any(w["message_id"] == request.message_id for w in woken), 20, "the woken turn")
@@ -297,6 +299,7 @@ def test_two_deliveries_at_once_do_not_both_read_the_file(world, db):  # noqa: A
 
     assert store.claim_media(request.tenant_id, request.conversation_id, request.message_id, now, 60) is not None
     with pytest.raises(MediaInProgress):
-        store.claim_media(request.tenant_id, request.conversation_id, request.message_id, now + timedelta(seconds=5), 60)
+        store.claim_media(request.tenant_id, request.conversation_id, request.message_id,
+                          now + timedelta(seconds=5), 60)
     assert store.claim_media(request.tenant_id, request.conversation_id, request.message_id,
                              now + timedelta(seconds=61), 60) is not None, "a crashed holder loses the lease"
