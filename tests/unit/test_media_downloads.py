@@ -106,3 +106,27 @@ def test_an_expired_zapi_url_is_unavailable_and_a_stream_over_the_limit_stops(sa
     url = sandbox.host_file("big.ogg", HostedMedia(VOICE, "audio/ogg"))
     with pytest.raises(MediaTooLarge):
         ZApiMedia(http).download(zapi, lead_file(Provider.ZAPI, MediaRef(url=url)), 1000)
+
+
+def recorded(name: str) -> dict:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parent.parent / "data" / "providers" / name).read_text())
+
+
+def test_the_sandbox_answers_with_the_documented_media_shapes(sandbox, http):
+    sandbox.host_meta_media("1289764425531234", HostedMedia(VOICE, "audio/ogg"))
+    sandbox.host_evolution_media("3A9B2E6F1C0D8A7B5E42", HostedMedia(VOICE, "audio/ogg; codecs=opus"))
+    bearer = {"Authorization": "Bearer t"}
+
+    lookup = http.get(f"{sandbox.url}/meta/v21.0/1289764425531234", headers=bearer).json()
+    missing = http.get(f"{sandbox.url}/meta/v21.0/1", headers=bearer).json()
+    evolution = http.post(f"{sandbox.url}/evolution/chat/getBase64FromMediaMessage/solar",
+                          headers={"apikey": "k"}, json=recorded("evolution_get_base64_request.json")).json()
+
+    assert lookup.keys() == recorded("meta_media_url.json").keys()
+    assert missing["error"].keys() == recorded("meta_media_error_100.json")["error"].keys()
+    assert evolution.keys() == recorded("evolution_get_base64_response.json").keys()
+    assert evolution["size"].keys() >= {"fileLength"}
+
