@@ -64,7 +64,17 @@ def language_model() -> LanguageModel:
 
     client = vertex_client(settings.google_cloud_project, settings.vertex_location, settings.llm_timeout_seconds,
                            settings.vertex_base_url)
-    return GeminiModel(client, settings.llm_model, settings.price_of(settings.llm_model))
+    return GeminiModel(client, settings.llm_model, settings.llm_pricing)
+
+
+def model_tiers() -> dict[str, str]:
+    """Model id per routing tier; the offline backend has one model whatever the tier."""
+    settings = get_settings()
+    if settings.llm_backend == "offline":
+        from shared.adapters.offline_model import OFFLINE_MODEL_ID
+
+        return dict.fromkeys(("lite", "standard", "advanced"), OFFLINE_MODEL_ID)
+    return settings.llm_tiers
 
 
 @lru_cache(maxsize=1)
@@ -101,6 +111,7 @@ def turn_deps() -> TurnDeps:
     from shared.adapters.firestore_store import (
         FirestoreChannelDirectory,
         FirestoreConversationStore,
+        FirestoreLeadStore,
         FirestoreUsageLedger,
         firestore_client,
     )
@@ -114,5 +125,7 @@ def turn_deps() -> TurnDeps:
         model=language_model(),
         sender_for=sender_for,
         ledger=FirestoreUsageLedger(db),
+        leads=FirestoreLeadStore(db),
+        tiers=model_tiers(),
         lease_seconds=settings.reply_lease_seconds,
     )

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     # Model
     llm_backend: str = Field(default="vertex", pattern="^(vertex|offline)$")
     llm_model: str = "gemini-2.5-flash"
+    llm_tiers: dict[str, str] = Field(
+        default_factory=lambda: {"lite": "gemini-2.5-flash-lite", "standard": "gemini-2.5-flash",
+                                 "advanced": "gemini-2.5-pro"},
+        description='JSON: model id per tier {"lite": …, "standard": …, "advanced": …}; routing picks the tier')
     vertex_location: str = "global"
     vertex_base_url: str | None = Field(default=None, description="override the Vertex endpoint (tests)")
     llm_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
 from shared.domain.inbound import StatusUpdate, WebhookBatch
@@ -80,16 +80,25 @@ class ConversationStore(Protocol):
 
     def message_exists(self, tenant_id: str, conversation_id: str, message_id: str) -> bool: ...
 
-    def recent_messages(self, tenant_id: str, conversation_id: str, limit: int) -> list[StoredMessage]:
-        """The latest messages, oldest first."""
+    def recent_messages(self, tenant_id: str, conversation_id: str, limit: int,
+                        after: datetime | None = None) -> list[StoredMessage]:
+        """The latest messages (stored after `after`, if given), oldest first."""
 
     def claim_reply(
         self, tenant_id: str, conversation_id: str, reply_id: str, in_reply_to: str, now: datetime, lease_seconds: int
     ) -> ReplyClaim: ...
 
     def save_generated_reply(
-        self, tenant_id: str, conversation_id: str, reply_id: str, text: str, model_call: ModelCall
+        self, tenant_id: str, conversation_id: str, reply_id: str, text: str, model_call: ModelCall | None,
+        tool_calls: list[dict] | None = None, tier: str | None = None,
     ) -> None: ...
+
+    def save_suggestion(self, tenant_id: str, conversation_id: str, reply_id: str, suggestion: dict) -> None:
+        """Copilot: store the draft for the seller and close the turn without sending to the lead."""
+
+    def latest_suggestion(self, tenant_id: str, conversation_id: str) -> tuple[str, dict] | None: ...
+
+    def mark_suggestion(self, tenant_id: str, conversation_id: str, suggestion_id: str, feedback: dict) -> None: ...
 
     def mark_reply_sent(
         self, tenant_id: str, conversation_id: str, reply_id: str, provider: str, provider_message_id: str,
@@ -129,9 +138,38 @@ class TurnQueue(Protocol):
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """The model asks Piloto to run a tool."""
+
+    name: str
+    args: dict[str, Any]
+    call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool answered, sent back to the model."""
+
+    name: str
+    response: dict[str, Any]
+    call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call: name, description and a JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ChatTurn:
-    role: str  # "user" (the lead) or "model" (us)
-    text: str
+    role: str  # "user" (the lead, or tool results) or "model" (us, or our tool calls)
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,12 +177,17 @@ class Prompt:
     system: str
     turns: list[ChatTurn]
     max_output_tokens: int = 512
+    tools: tuple[ToolSpec, ...] = ()
+    model: str | None = None  # None: the adapter's default model
+    json_schema: dict[str, Any] | None = None  # ask for JSON output of this shape
+    purpose: str = "reply"
 
 
 @dataclass(frozen=True)
 class Generation:
     text: str
     call: ModelCall
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class LanguageModel(Protocol):
