@@ -12,6 +12,7 @@ from typing import Any
 _ENTRY_POINTS = {
     "whatsapp_webhook": "functions.webhook",
     "agent_turn": "functions.agent_turn",
+    "chat_api": "functions.chat_api",
 }
 
 __all__ = sorted(_ENTRY_POINTS)

@@ -9,19 +9,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+
 import httpx
 from google.cloud import firestore
 
 from dev import payloads
 from dev.seed import DemoTenant, seed
 from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
-from shared.domain.ids import conversation_id
+from shared.domain.ids import contact_id, conversation_id
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import channel_key
 
 LEAD_META = ("5511987654321", "Mariana Souza")
 LEAD_EVOLUTION = ("5521998877665", "Carlos Lima")
 LEAD_ZAPI = ("5531977776666", "Ana Ribeiro")
+LEAD_COPILOT = ("5541966665555", "Bruno Alves")
 
 
 def say(text: str) -> None:
@@ -116,8 +118,57 @@ class Demo:
         time.sleep(self.stack.debounce_seconds + 2)
         say(f"  outbound messages since the seller wrote: {len(self.sends) - before} (the bot stayed quiet)")
 
+        self.show_brain()
+
         self.print_transcripts()
         self.print_metrics()
+
+    def evolution(self, instance: str, phone: str, name: str, key_id: str, text: str, from_me: bool = False) -> None:
+        self.post("evolution", *payloads.as_json(payloads.evolution_text(
+            instance, self.demo.evolution_apikey, phone, name, key_id, text, from_me=from_me)))
+
+    def show_brain(self) -> None:
+        d = self.demo
+        tenant = self.db.collection("tenants").document(d.tenant_id)
+        say("\n9. Tools: what the agent recorded about Mariana (update_lead) and the catalogue it quoted")
+        lead = tenant.collection("contacts").document(contact_id(f"+{LEAD_META[0]}")).get().to_dict() or {}
+        say(f"  tenants/{d.tenant_id}/contacts/…: stage={lead.get('stage')} budget={lead.get('budget')!r} "
+            f"need={lead.get('need')!r}")
+        self.meta("wamid.DEMO0020", "Pode ser uma visita técnica amanhã às 10h?")
+        self.wait_replies(len(self.sends) + 1)
+        for meeting in tenant.collection("meetings").stream():
+            m = meeting.to_dict()
+            say(f"  meeting requested (request_meeting): {m['proposed_times']} · {m['topic']}")
+
+        say("\n10. Copilot mode (a second Evolution number): the agent drafts for the seller, never for the lead")
+        phone, name = LEAD_COPILOT
+        say(f"  {name} (Evolution, copilot line): Achei o preço meio alto, tem desconto à vista?")
+        self.evolution(d.evolution_copilot_instance, phone, name, "3EB0COP0001",
+                       "Achei o preço meio alto, tem desconto à vista?")
+        wait_until(lambda: any(s["to"] == d.seller_phone.lstrip("+") for s in self.sends), 30, "the seller's draft")
+        draft = next(s for s in self.sends if s["to"] == d.seller_phone.lstrip("+"))
+        say(f"  ← to the SELLER's WhatsApp ({mask_phone(d.seller_phone)}): {draft['text']}")
+        say(f"  messages sent to {name}: {len(self.stack.sandbox.sends_to(phone))} (copilot never writes to the lead)")
+        conv_ref = tenant.collection("conversations").document(
+            conversation_id(channel_key("evolution", d.evolution_copilot_instance), f"+{phone}"))
+        suggestion_id, suggestion = next((s.id, s.to_dict()) for s in conv_ref.collection("suggestions").stream())
+        say(f"  suggestion: tone={suggestion['tone']!r} intent={suggestion['intent']!r} "
+            f"objections={suggestion['objections']} recontact={suggestion['best_time_to_recontact']!r}")
+        sent = suggestion["draft_reply"].replace("[resposta do modelo offline — sem Gemini nesta execução local]", "")
+        say("  the seller sends the draft, lightly edited, from the business phone:")
+        self.evolution(d.evolution_copilot_instance, phone, "Solar Prime", "3EB0COPH001", sent.strip() + " Abraço!",
+                       from_me=True)
+        judged = conv_ref.collection("suggestions").document(suggestion_id).get().to_dict()
+        say(f"  feedback recorded on the suggestion: {judged['status']} (similarity {judged['similarity']})")
+
+        say("\n11. The /chat API: the same brain over HTTP, with its metrics")
+        response = self.http.post(self.stack.function_url("chat_api"), json={
+            "tenant_id": d.tenant_id, "user_id": "admin-teste", "message": "Quanto custa o kit residencial?"})
+        body = response.json()
+        say(f"  POST chat_api → {response.status_code}: {body['response']}")
+        say(f"  model={body['model']} tokens_used={body['tokens_used']} context_size={body['context_size']} "
+            f"tool_calls={[c['name'] for c in body['tool_calls']]} cost_usd={body['cost_usd']} "
+            f"latency_ms={body['latency_ms']}")
 
     def print_transcripts(self) -> None:
         d = self.demo
@@ -133,17 +184,19 @@ class Demo:
             for snap in conv_ref.collection("messages").order_by("stored_at").stream():
                 m = snap.to_dict()
                 state = f" [{m['state']}]" if m.get("state") else ""
+                tools = [c["name"] for c in m.get("tool_calls") or []]
+                state += f" (tools: {', '.join(tools)})" if tools else ""
                 say(f"  {m['sent_at']:%H:%M:%S} {m['role']:>5}{state}: {m.get('text') or '[' + m.get('kind', '') + ']'}")
 
     def print_metrics(self) -> None:
         say("\n== Model calls (tenants/demo-solar/model_calls) ==")
-        say(f"  {'conversation':<26}{'model':<20}{'backend':<9}{'prompt':>7}{'output':>7}{'ms':>6}{'usd':>10}")
+        say(f"  {'conversation':<26}{'model':<20}{'purpose':<11}{'prompt':>7}{'output':>7}{'ms':>6}{'usd':>10}")
         calls = self.db.collection("tenants").document(self.demo.tenant_id).collection("model_calls").order_by("at")
         total = 0.0
         for snap in calls.stream():
             c = snap.to_dict()
             total += c["cost_usd"]
-            say(f"  {c['conversation_id']:<26}{c['model']:<20}{c['backend']:<9}{c['usage']['prompt_tokens']:>7}"
+            say(f"  {c['conversation_id']:<26}{c['model']:<20}{c['purpose']:<11}{c['usage']['prompt_tokens']:>7}"
                 f"{c['usage']['output_tokens']:>7}{c['latency_ms']:>6}{c['cost_usd']:>10.6f}")
         say(f"  total estimated cost: US$ {total:.6f} (the offline model is free; Gemini prices come from LLM_PRICING)")
 

@@ -31,7 +31,7 @@ REGION = "southamerica-east1"
 DEMO_META_APP_SECRET = "local-meta-app-secret"  # local-only values, not secrets of any real app
 DEMO_META_VERIFY_TOKEN = "local-verify-token"
 
-FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn"}
+FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn", "chat_api": "chat_api"}
 
 
 def free_port() -> int:

@@ -109,6 +109,7 @@ def inbound_deps() -> InboundDeps:
 @lru_cache(maxsize=1)
 def turn_deps() -> TurnDeps:
     from shared.adapters.firestore_store import (
+        FirestoreAnswerCache,
         FirestoreChannelDirectory,
         FirestoreConversationStore,
         FirestoreLeadStore,
@@ -126,6 +127,7 @@ def turn_deps() -> TurnDeps:
         sender_for=sender_for,
         ledger=FirestoreUsageLedger(db),
         leads=FirestoreLeadStore(db),
+        answers=FirestoreAnswerCache(db),
         tiers=model_tiers(),
         lease_seconds=settings.reply_lease_seconds,
     )

@@ -193,3 +193,11 @@ class Generation:
 class LanguageModel(Protocol):
     def generate(self, prompt: Prompt) -> Generation:
         """Raise ModelUnavailable on failures a later retry may fix."""
+
+
+class AnswerCache(Protocol):
+    """FAQ answers reused for the same agent and knowledge version until they expire."""
+
+    def get(self, tenant_id: str, key: str, now: datetime) -> str | None: ...
+
+    def put(self, tenant_id: str, key: str, question: str, answer: str, expire_at: datetime) -> None: ...

@@ -37,10 +37,12 @@ locals {
 
   # TTL policies, keyed "<collection>.<field>": documents are deleted (within about a day) once the
   # timestamp in that field has passed. Indexing on the field is switched off: an index on an
-  # ever-increasing timestamp is a write hotspot and no query uses it. The code writes no expiry field
-  # yet; e.g. for ignored group messages (kept with their text):
-  #   "ignored_messages.expire_at" = { collection = "ignored_messages", field = "expire_at" }
-  firestore_ttl_fields = {}
+  # ever-increasing timestamp is a write hotspot and no query uses it.
+  firestore_ttl_fields = {
+    # FAQ answers reused across leads (shared/adapters/firestore_store.FirestoreAnswerCache); the code
+    # also checks expire_at itself, since TTL deletion may lag by a day.
+    "answer_cache.expire_at" = { collection = "answer_cache", field = "expire_at" }
+  }
 
   # Composite and vector indexes, keyed by a name. None is needed by today's queries (single-field
   # indexes serve them). The knowledge base (issue 5) adds its vector index here, e.g.:

@@ -69,6 +69,24 @@ locals {
       secrets         = {}
       trigger         = null
     }
+
+    chat_api = {
+      description = "Private; POST {tenant_id, user_id, message}: the agent's brain over HTTP, for testing agents and integrations without WhatsApp."
+      public      = false
+      memory      = "1Gi"
+      cpu         = "1"
+      concurrency = 10
+      # Synchronous: the caller waits for the model, tools included.
+      timeout_seconds = 150
+      min_instances   = 0
+      max_instances   = 5
+      project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+    }
   }
 
   # Sizing after var.function_scaling overrides; static (no resource references) so queues can use it.
@@ -106,6 +124,7 @@ locals {
     agent_turn = {
       LLM_BACKEND              = var.llm.backend
       LLM_MODEL                = var.llm.model
+      LLM_TIERS                = jsonencode(var.llm.tiers)
       VERTEX_LOCATION          = var.llm.location
       LLM_TIMEOUT_SECONDS      = tostring(var.llm.timeout_seconds)
       LLM_PRICING              = jsonencode(var.llm_pricing)
@@ -113,6 +132,17 @@ locals {
       CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
       META_GRAPH_VERSION       = var.providers_send.meta_graph_version
       PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
+    }
+    # The same brain as agent_turn, answering over HTTP instead of WhatsApp.
+    chat_api = {
+      LLM_BACKEND           = var.llm.backend
+      LLM_MODEL             = var.llm.model
+      LLM_TIERS             = jsonencode(var.llm.tiers)
+      VERTEX_LOCATION       = var.llm.location
+      LLM_TIMEOUT_SECONDS   = tostring(var.llm.timeout_seconds)
+      LLM_PRICING           = jsonencode(var.llm_pricing)
+      REPLY_LEASE_SECONDS   = tostring(var.agent_turn.reply_lease_seconds)
+      CHANNEL_CACHE_SECONDS = tostring(var.webhook.channel_cache_seconds)
     }
   }
 }

@@ -107,6 +107,16 @@ resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
   member   = "allUsers"
 }
 
+# People and systems allowed to call the /chat API (admins testing agents, internal integrations).
+resource "google_cloud_run_v2_service_iam_member" "chat_api_invoker" {
+  for_each = toset(var.chat_api_invokers)
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.function["chat_api"].name
+  role     = "roles/run.invoker"
+  member   = each.value
+}
+
 # Eventarc delivers events as the "eventarc" invoker; it must also be allowed to receive them.
 resource "google_project_iam_member" "eventarc_receiver" {
   for_each = contains(keys(local.invokers), "eventarc") ? toset(["eventarc"]) : toset([])

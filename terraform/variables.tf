@@ -49,12 +49,18 @@ variable "llm" {
     backend: 'vertex' (Gemini on Vertex AI) or 'offline' (deterministic template, costs nothing, says it is offline).
     location: Vertex AI location of the model ('global' or a region).
     timeout_seconds: one model attempt (the SDK retries 429/5xx up to 3 attempts).
+    tiers: model id per routing tier; greetings/FAQs go to lite, objections/negotiation to advanced.
   EOT
   type = object({
     backend         = optional(string, "vertex")
     model           = optional(string, "gemini-2.5-flash")
     location        = optional(string, "global")
     timeout_seconds = optional(number, 30)
+    tiers = optional(map(string), {
+      lite     = "gemini-2.5-flash-lite"
+      standard = "gemini-2.5-flash"
+      advanced = "gemini-2.5-pro"
+    })
   })
   default = {}
   validation {
@@ -67,6 +73,16 @@ variable "llm" {
   }
 }
 
+variable "chat_api_invokers" {
+  description = "IAM members allowed to call the chat_api function (e.g. group:sales-ops@example.com). Never allUsers: the function spends model tokens."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = !contains(var.chat_api_invokers, "allUsers") && !contains(var.chat_api_invokers, "allAuthenticatedUsers")
+    error_message = "chat_api must stay private: name users, groups or service accounts."
+  }
+}
+
 variable "llm_pricing" {
   description = "USD per 1M tokens per model id, for the estimated cost of every call (LLM_PRICING). Prices change: check the current Vertex AI price list. functions.tf refuses a model without a price, since its calls would be recorded as free."
   type = map(object({
@@ -75,7 +91,9 @@ variable "llm_pricing" {
     cached_input_per_mtok = optional(number)
   }))
   default = {
-    "gemini-2.5-flash" = { input_per_mtok = 0.30, output_per_mtok = 2.50, cached_input_per_mtok = 0.03 }
+    "gemini-2.5-flash"      = { input_per_mtok = 0.30, output_per_mtok = 2.50, cached_input_per_mtok = 0.03 }
+    "gemini-2.5-flash-lite" = { input_per_mtok = 0.10, output_per_mtok = 0.40, cached_input_per_mtok = 0.01 }
+    "gemini-2.5-pro"        = { input_per_mtok = 1.25, output_per_mtok = 10.0, cached_input_per_mtok = 0.125 }
   }
   validation {
     condition     = alltrue([for model, price in var.llm_pricing : price.input_per_mtok >= 0 && price.output_per_mtok >= 0])

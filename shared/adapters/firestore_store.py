@@ -306,3 +306,22 @@ class FirestoreLeadStore:
         except gexc.Conflict:
             return False
         return True
+
+
+class FirestoreAnswerCache:
+    """tenants/{t}/answer_cache/{key}; `expire_at` is also a Firestore TTL field, so stale entries disappear."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def get(self, tenant_id: str, key: str, now: datetime) -> str | None:
+        snap = _tenant(self._db, tenant_id).collection("answer_cache").document(key).get()
+        data = snap.to_dict() if snap.exists else None
+        if not data or data["expire_at"] <= now:  # TTL deletion lags by up to a day: check it here too
+            return None
+        return data["answer"]
+
+    def put(self, tenant_id: str, key: str, question: str, answer: str, expire_at: datetime) -> None:
+        _tenant(self._db, tenant_id).collection("answer_cache").document(key).set(
+            {"question": question[:500], "answer": answer, "expire_at": expire_at,
+             "created_at": firestore.SERVER_TIMESTAMP})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from enum import StrEnum
@@ -55,3 +56,9 @@ def fallback_order(tier: Tier) -> list[Tier]:
         Tier.STANDARD: [Tier.STANDARD, Tier.LITE, Tier.ADVANCED],
         Tier.LITE: [Tier.LITE, Tier.STANDARD],
     }[tier]
+
+
+def answer_key(agent_id: str, knowledge_version: str, question: str) -> str:
+    """Same agent, same knowledge, same question (ignoring case, accents and punctuation) → same cached answer."""
+    normalized = " ".join(re.findall(r"[a-z0-9]+", _plain(question)))
+    return hashlib.sha256(f"{agent_id}\x1f{knowledge_version}\x1f{normalized}".encode()).hexdigest()[:32]

@@ -64,6 +64,8 @@ class AgentConfig(BaseModel):
     max_tool_steps: int = Field(default=4, ge=0, le=8)
     handoff_release_minutes: int = Field(
         default=240, ge=0, description="a handed-off conversation returns to the bot after this long without a human")
+    answer_cache_hours: int = Field(default=24, ge=0, description="FAQ answers are reused this long; 0 turns it off")
+    knowledge_version: str = Field(default="1", description="bump when the agent's knowledge changes: the cache resets")
     memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")
 
 

@@ -19,10 +19,11 @@ from shared.domain.inbound import Provider
 from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
 from shared.domain.prompt import build_prompt
-from shared.domain.routing import Tier, choose_tier
+from shared.domain.routing import Tier, answer_key, choose_tier, is_faq
 from shared.domain.tenancy import AgentConfig, Channel
 from shared.domain.usage import ModelCall
 from shared.ports import (
+    AnswerCache,
     ChannelDirectory,
     ChatTurn,
     ConversationStore,
@@ -33,7 +34,14 @@ from shared.ports import (
     UsageLedger,
 )
 from shared.services.brain import AllModelsFailed, generate_routed, think
-from shared.services.tools import KnowledgeSearch, LeadStore, ToolBox, TurnScope, qualification_summary
+from shared.services.tools import (
+    KnowledgeSearch,
+    LeadStore,
+    ToolBox,
+    ToolEffects,
+    TurnScope,
+    qualification_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +67,7 @@ class TurnDeps:
     leads: LeadStore
     tiers: dict[str, str]
     knowledge: KnowledgeSearch | None = None
+    answers: AnswerCache | None = None
     lease_seconds: int = 120
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -71,6 +80,7 @@ class TurnOutcome:
     tier: str | None = None
     tool_calls: list[dict] = field(default_factory=list)
     handoff: bool = False
+    cached: bool = False
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [], False)}
@@ -166,28 +176,62 @@ def _record_calls(turn: TurnRequest, deps: TurnDeps, agent_id: str, calls: list[
                 agent_id=agent_id)
 
 
+@dataclass
+class Composition:
+    """A reply written for a lead, with everything that went into it."""
+
+    text: str
+    tier: str
+    calls: list[ModelCall]
+    effects: ToolEffects
+    cached: bool = False
+    prompt_tokens: int = 0
+
+
+def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversation, history: list[StoredMessage],
+                  deps: TurnDeps) -> Composition:
+    """Think one reply: answer cache for FAQs, else tools + routing + fallback. Shared by WhatsApp and /chat."""
+    toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock)
+    burst = _burst_text(history)
+    cache_key = answer_key(scope.agent_id, agent.knowledge_version, burst) if (
+        deps.answers is not None and agent.answer_cache_hours and is_faq(burst) and "\n" not in burst) else None
+    if cache_key and (cached := deps.answers.get(scope.tenant_id, cache_key, deps.clock())):
+        log.log(logger, logging.INFO, "answer served from the cache; no model call")
+        return Composition(text=cached, tier="cache", calls=[], effects=toolbox.effects, cached=True)
+
+    lead = deps.leads.get_lead(scope.tenant_id, scope.contact_id)
+    prompt = build_prompt(agent, conversation, history, [qualification_summary(lead)])
+    tier = choose_tier(burst, lead.stage.value if lead else None)
+    reply = think(deps.model, prompt, toolbox if agent.max_tool_steps else None, tier, deps.tiers,
+                  agent.holding_message, agent.max_tool_steps)
+    text = reply.text[: agent.max_reply_chars]
+    state_changing = {c["name"] for c in toolbox.effects.calls} - {"lookup_catalog", "search_knowledge"}
+    if (cache_key and not reply.held and not state_changing
+            and not (conversation.contact_name and conversation.contact_name.lower() in text.lower())):
+        # Only impersonal answers to self-contained questions are reused for other leads.
+        deps.answers.put(scope.tenant_id, cache_key, burst, text,
+                         deps.clock() + timedelta(hours=agent.answer_cache_hours))
+    return Composition(text=text, tier=reply.tier.value, calls=reply.calls, effects=toolbox.effects,
+                       prompt_tokens=reply.calls[0].usage.prompt_tokens if reply.calls else 0)
+
+
 def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
            history: list[StoredMessage], reply_id: str) -> TurnOutcome:
     scope = TurnScope(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id,
                       contact_id=contact_id(turn.contact_phone), contact_phone=turn.contact_phone,
                       agent_id=channel.agent_id, turn_id=reply_id)
-    toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock)
-    lead = deps.leads.get_lead(turn.tenant_id, scope.contact_id)
-    prompt = build_prompt(agent, conversation, history, [qualification_summary(lead)])
-    tier = choose_tier(_burst_text(history), lead.stage.value if lead else None)
-    reply = think(deps.model, prompt, toolbox if agent.max_tool_steps else None, tier, deps.tiers,
-                  agent.holding_message, agent.max_tool_steps)
-    _record_calls(turn, deps, channel.agent_id, reply.calls)
-    text = reply.text[: agent.max_reply_chars]
-    effects = toolbox.effects
-    deps.store.save_generated_reply(turn.tenant_id, turn.conversation_id, reply_id, text,
-                                    reply.calls[-1] if reply.calls else None, effects.calls, reply.tier.value)
+    composition = compose_reply(scope, agent, conversation, history, deps)
+    _record_calls(turn, deps, channel.agent_id, composition.calls)
+    effects = composition.effects
+    deps.store.save_generated_reply(turn.tenant_id, turn.conversation_id, reply_id, composition.text,
+                                    composition.calls[-1] if composition.calls else None, effects.calls,
+                                    composition.tier)
     if effects.handoff is not None:
         _hand_off(turn, deps, channel, agent, conversation, effects.handoff.reason,
                   effects.handoff.question or _burst_text(history))
-    outcome = TurnOutcome(TurnResult.REPLIED, reply_id, tier=reply.tier.value, tool_calls=effects.calls,
-                          handoff=effects.handoff is not None)
-    return _send(turn, deps, channel, reply_id, text, outcome)
+    outcome = TurnOutcome(TurnResult.REPLIED, reply_id, tier=composition.tier, tool_calls=effects.calls,
+                          handoff=effects.handoff is not None, cached=composition.cached)
+    return _send(turn, deps, channel, reply_id, composition.text, outcome)
 
 
 def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,

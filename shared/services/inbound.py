@@ -71,9 +71,12 @@ class WebhookOutcome:
 
 def parse_provider(name: str) -> Provider:
     try:
-        return Provider(name)
+        provider = Provider(name)
     except ValueError:
-        raise UnknownProvider(f"no provider named {name[:40]!r}; use meta, evolution or zapi") from None
+        provider = None
+    if provider is None or not provider.is_whatsapp:
+        raise UnknownProvider(f"no provider named {name[:40]!r}; use meta, evolution or zapi")
+    return provider
 
 
 def receive_webhook(provider: Provider, raw: RawRequest, deps: InboundDeps) -> WebhookOutcome:

@@ -449,7 +449,7 @@ def load_code(root: Path = REPO) -> Code:
         bound_fields=bound,
         collections=collections,
         collection_group_queries=group_queries,
-        providers={p.value for p in Provider},
+        providers={p.value for p in Provider if p.is_whatsapp},
     )
 
 

@@ -286,3 +286,25 @@ def test_memory_stays_bounded_with_a_rolling_summary(world):
                           if "Summarize" not in body["systemInstruction"]["parts"][0]["text"]][-1]
     assert len(last_reply_request["contents"]) <= 6
     assert "Summary of the earlier conversation" in last_reply_request["systemInstruction"]["parts"][0]["text"]
+
+
+def test_an_faq_already_answered_is_served_from_the_cache_without_a_model_call(world, db, tenant):  # noqa: ANN001
+    from shared.adapters.firestore_store import FirestoreAnswerCache
+
+    world.deps.answers = FirestoreAnswerCache(db)
+    world.vertex.script = [text_response("Atendemos de segunda a sexta, das 8h às 18h.")]
+    world.turn(world.lead("Qual o horário de atendimento?"))
+
+    other = World(db, tenant, world.vertex)
+    other.deps.answers = FirestoreAnswerCache(db)
+    outcome = other.turn(other.lead("qual o horario de atendimento", name="João"))
+
+    assert outcome.cached is True and outcome.tier == "cache"
+    assert other.sent_texts() == ["Atendemos de segunda a sexta, das 8h às 18h."]
+    assert len(world.vertex.requests) == 1
+
+    world.agent(knowledge_version="2")  # new knowledge: the cached answer no longer applies
+    third = World(db, tenant, world.vertex)
+    third.deps.answers = FirestoreAnswerCache(db)
+    assert third.turn(third.lead("Qual o horário de atendimento?")).cached is False
+    assert len(world.vertex.requests) == 2

@@ -22,7 +22,7 @@ def _modules_after_loading(target: str) -> set[str]:
 
 
 def test_main_lists_every_entry_point_and_resolves_each():
-    assert main.__all__ == ["agent_turn", "whatsapp_webhook"]
+    assert main.__all__ == ["agent_turn", "chat_api", "whatsapp_webhook"]
     for name in main.__all__:
         assert callable(getattr(main, name))
     with pytest.raises(AttributeError):
