@@ -216,7 +216,8 @@ def test_lookup_catalog_answers_from_the_tenants_catalogue_only(world, db):  # n
     world.turn(world.lead("Quanto custa o kit de 5 kWp?"))
 
     response = world.vertex.requests[1][1]["contents"][-1]["parts"][0]["functionResponse"]["response"]
-    assert [(i["name"], i["price"]) for i in response["items"]] == [("Kit Solar 5 kWp", "R$ 18.900 à vista")]
+    assert (response["items"][0]["name"], response["items"][0]["price"]) == ("Kit Solar 5 kWp", "R$ 18.900 à vista")
+    assert not any("concorrente" in i["name"] for i in response["items"]), "another tenant's catalogue leaked"
 
 
 def test_request_meeting_records_it_once_and_moves_the_stage(world):
