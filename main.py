@@ -12,6 +12,8 @@ from typing import Any
 _ENTRY_POINTS = {
     "whatsapp_webhook": "functions.webhook",
     "agent_turn": "functions.agent_turn",
+    "knowledge_ingest": "functions.knowledge_ingest",
+    "knowledge_lookup": "functions.knowledge_lookup",
 }
 
 __all__ = sorted(_ENTRY_POINTS)
