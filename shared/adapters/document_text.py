@@ -78,6 +78,13 @@ def _heading_level(line: str) -> int | None:
     return None
 
 
+def _sentence_case(line: str) -> str:
+    """'2. PRAZOS DE ENTREGA' -> '2. Prazos de entrega' (shouted headings read badly in passages)."""
+    lowered = line.lower()
+    first = next((i for i, c in enumerate(lowered) if c.isalpha()), None)
+    return lowered if first is None else lowered[:first] + lowered[first].upper() + lowered[first + 1:]
+
+
 class _Outline:
     """The heading stack: a level-2 heading replaces the previous level-2 one and everything under it."""
 
@@ -112,7 +119,7 @@ def plain_text_blocks(text: str, outline: _Outline | None = None, page: int | No
         level = _heading_level(line)
         if level is not None:
             flush()
-            outline.enter(level, line.title() if line.isupper() else line)
+            outline.enter(level, _sentence_case(line) if line.isupper() else line)
         elif line.startswith(("-", "*", "•")):
             flush()
             paragraph.append(line.lstrip("-*• "))
