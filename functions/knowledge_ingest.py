@@ -34,9 +34,9 @@ def knowledge_ingest(cloud_event: CloudEvent) -> None:
         try:
             obj = parse_object(data.get("bucket", ""), data.get("name", ""), data.get("generation"),
                                data.get("contentType"), data.get("size"))
-            outcome = handle_storage_event(kind, obj, ingest_deps())
+            with log.bound(tenant_id=obj.tenant_id):
+                outcome = handle_storage_event(kind, obj, ingest_deps())
+                log.log(logger, logging.INFO, "storage event handled", **outcome.as_dict())
         except InvalidPayload as err:
             # Poison input: a redelivery carries the same event, so acknowledge it and say why.
             log.log(logger, logging.WARNING, "storage event dropped", reason=str(err))
-            return
-        log.log(logger, logging.INFO, "storage event handled", **outcome.as_dict())

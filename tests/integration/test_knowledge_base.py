@@ -175,3 +175,32 @@ def test_events_of_another_bucket_or_outside_the_layout_are_refused(kb):
         handle_storage_event(FINALIZED, parse_object("some-other-bucket", blob.name, blob.generation), kb.deps)
     with pytest.raises(InvalidPayload):
         parse_object(KNOWLEDGE_BUCKET, f"{kb.tenant_id}/garantia.txt", blob.generation)
+
+
+class FailingEmbedder:
+    """The paid edge failing the way Vertex does under quota pressure."""
+
+    model = "gemini-embedding-001"
+    dimensions = 768
+
+    def embed_documents(self, texts, title=None):  # noqa: ANN001, ANN201, ARG002
+        from shared.domain.errors import ModelUnavailable
+
+        raise ModelUnavailable("gemini-embedding-001 answered 429 RESOURCE_EXHAUSTED")
+
+    embed_query = embed_documents
+
+
+def test_a_model_outage_during_ingestion_raises_for_redelivery_and_the_redelivery_indexes_the_file(kb):
+    from shared.domain.errors import TransientError
+
+    blob = kb.upload("default/garantia.txt", GARANTIA, "text/plain")
+    working = kb.deps.embedder
+    kb.deps.embedder = FailingEmbedder()
+
+    with pytest.raises(TransientError):
+        kb.deliver(FINALIZED, blob)
+    assert kb.source(blob) is None and kb.chunks() == []
+
+    kb.deps.embedder = working
+    assert kb.deliver(FINALIZED, blob).result == "indexed"
