@@ -186,7 +186,8 @@ class Demo:
         for snap in calls.stream():
             c = snap.to_dict()
             total += c["cost_usd"]
-            say(f"  {c['conversation_id'][:25]:<26}{c['model'][:19]:<20}{c['backend']:<9}{c['usage']['prompt_tokens']:>7}"
+            conversation, model = c["conversation_id"][:25], c["model"][:19]  # knowledge ids and models run long
+            say(f"  {conversation:<26}{model:<20}{c['backend']:<9}{c['usage']['prompt_tokens']:>7}"
                 f"{c['usage']['output_tokens']:>7}{c['latency_ms']:>6}{c['cost_usd']:>10.6f}")
         say(f"  total estimated cost: US$ {total:.6f} (the offline model is free; Gemini prices come from LLM_PRICING)")
 

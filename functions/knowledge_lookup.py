@@ -1,4 +1,7 @@
-"""knowledge_lookup: private HTTP function. POST {tenant_id, agent_id, question, k} → passages or no confident match."""
+"""knowledge_lookup: private HTTP function.
+
+POST {tenant_id, agent_id, question, k} → passages with sources and distances, or no confident match.
+"""
 
 from __future__ import annotations
 

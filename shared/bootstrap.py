@@ -158,11 +158,11 @@ def knowledge_base() -> KnowledgeBase:
     """The KnowledgeBase port (search, learned answers) for the lookup function and the agent's tool."""
     from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
     from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
-    from shared.services.knowledge import KnowledgeSearch
+    from shared.services.knowledge import KnowledgeService
 
     settings = get_settings()
     db = firestore_client(settings.google_cloud_project)
-    return KnowledgeSearch(index=FirestoreKnowledgeIndex(db), embedder=embedder(), ledger=FirestoreUsageLedger(db),
+    return KnowledgeService(index=FirestoreKnowledgeIndex(db), embedder=embedder(), ledger=FirestoreUsageLedger(db),
                            max_distance=settings.knowledge_max_distance)
 
 

@@ -15,7 +15,7 @@ from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
 from shared.adapters.firestore_store import FirestoreUsageLedger
 from shared.adapters.offline_knowledge import OfflineHashedNgramEmbedder, OfflineScanReader
 from shared.domain.knowledge import KnowledgeObject, StorageEventKind, parse_object
-from shared.services.knowledge import IngestDeps, IngestOutcome, KnowledgeSearch, handle_storage_event
+from shared.services.knowledge import IngestDeps, IngestOutcome, KnowledgeService, handle_storage_event
 
 KNOWLEDGE_DATA = Path(__file__).parent / "data" / "knowledge"
 DOCUMENTS = sorted(p for p in KNOWLEDGE_DATA.iterdir() if p.suffix != ".json")
@@ -26,7 +26,7 @@ class KnowledgeRig:
     db: firestore.Client
     bucket: storage.Bucket
     deps: IngestDeps
-    search: KnowledgeSearch
+    search: KnowledgeService
     tenant_id: str
 
     def upload(self, path: str, data: bytes, content_type: str | None = None,
@@ -63,6 +63,6 @@ def knowledge_rig(db: firestore.Client, dimensions: int = 768) -> KnowledgeRig:
     deps = IngestDeps(objects=CloudStorageObjects(storage.Client(project=PROJECT)), index=index, embedder=embedder,
                       scan_reader=OfflineScanReader(), ledger=ledger, extract=extract, bucket=KNOWLEDGE_BUCKET,
                       chunk_chars=1200, overlap_chars=200, max_object_bytes=2_000_000)
-    search = KnowledgeSearch(index=index, embedder=embedder, ledger=ledger,
+    search = KnowledgeService(index=index, embedder=embedder, ledger=ledger,
                              max_distance=float(OFFLINE_KNOWLEDGE_MAX_DISTANCE))
     return KnowledgeRig(db, bucket, deps, search, f"kb-{uuid.uuid4().hex[:10]}")

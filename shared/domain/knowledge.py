@@ -47,7 +47,8 @@ def _digest(*parts: str, size: int = 32) -> str:
 
 def valid_id(value: str, what: str) -> str:
     if not _ID.match(value or ""):
-        raise InvalidPayload(f"{what} must be 1-100 letters, digits, '_', '.', ':' or '-'; got {len(value or '')} chars")
+        raise InvalidPayload(f"{what} must be 1-100 letters, digits, '_', '.', ':' or '-' "
+                             f"(got {len(value or '')} characters)")
     return value
 
 

@@ -151,7 +151,7 @@ def _lost_race(obj: KnowledgeObject, deps: IngestDeps) -> IngestOutcome:
 
 
 @dataclass
-class KnowledgeSearch:
+class KnowledgeService:
     """The KnowledgeBase port: the lookup function and the agent's search_knowledge tool both use it."""
 
     index: KnowledgeIndex

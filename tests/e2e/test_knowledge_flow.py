@@ -67,7 +67,8 @@ def test_a_question_the_documents_do_not_answer_is_no_confident_match(stack, ten
     deliver(stack, storage_events.FINALIZED, upload(tenant_id, "shared/garantia.txt",
                                                     (KNOWLEDGE_DATA / "garantia.txt").read_bytes(), "text/plain"))
 
-    result = lookup(stack, {"tenant_id": tenant_id, "agent_id": "default", "question": "Vocês vendem carro elétrico?"})
+    result = lookup(stack, {"tenant_id": tenant_id, "agent_id": "default",
+                            "question": "Vocês vendem carro elétrico?"})
 
     assert result.status_code == 200
     assert result.json()["confident"] is False and result.json()["passages"] == []

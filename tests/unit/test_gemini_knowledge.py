@@ -159,7 +159,8 @@ def test_gemini_reads_a_scanned_pdf_inline_and_its_transcript_keeps_pages_and_he
     inline = body["contents"][0]["parts"][0]["inlineData"]
     # google-genai writes this field in snake_case; Vertex's JSON parser accepts both spellings.
     mime = inline.get("mimeType", inline.get("mime_type"))
-    assert mime == "application/pdf" and base64.urlsafe_b64decode(inline["data"]) == pdf  # the SDK sends URL-safe base64
+    assert mime == "application/pdf"
+    assert base64.urlsafe_b64decode(inline["data"]) == pdf  # the SDK sends URL-safe base64
     assert call.purpose == "knowledge_scan" and call.usage.prompt_tokens == 1290 and call.cost_usd > 0
 
 

@@ -49,8 +49,8 @@ def test_a_generation_that_is_not_a_positive_integer_is_refused():
 
 
 def _long_section(title: tuple[str, ...], sentences: int) -> list[TextBlock]:
-    return [TextBlock(" ".join(f"Frase {i} da seção {title[-1]} sobre painéis e inversores." for i in range(sentences)),
-                      title)]
+    text = " ".join(f"Frase {i} da seção {title[-1]} sobre painéis e inversores." for i in range(sentences))
+    return [TextBlock(text, title)]
 
 
 def test_chunks_never_span_two_sections_and_start_with_their_heading_path():
@@ -135,6 +135,7 @@ def test_no_passage_within_the_threshold_is_no_confident_match_and_the_tool_is_t
 
 
 def test_the_same_approved_question_written_differently_is_one_learned_entry():
-    assert learned_entry_id("default", "Vocês financiam em 60x?") == learned_entry_id("default", "  voces FINANCIAM em 60x ")
+    same = learned_entry_id("default", "  voces FINANCIAM em 60x ")
+    assert learned_entry_id("default", "Vocês financiam em 60x?") == same
     assert learned_entry_id("default", "Vocês financiam?") != learned_entry_id("shared", "Vocês financiam?")
     assert KnowledgePassage(text="t", source="s", distance=0.1, origin=Origin.LEARNED).origin.value == "learned"
