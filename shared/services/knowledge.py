@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared import log
-from shared.domain.errors import InvalidPayload, ScanUnreadable, UnsupportedDocument
+from shared.domain.errors import InvalidPayload, PilotoError, ScanUnreadable, TransientError, UnsupportedDocument
 from shared.domain.knowledge import (
     SHARED_SCOPE,
     Extraction,
@@ -113,6 +113,10 @@ def _index(obj: KnowledgeObject, deps: IngestDeps) -> IngestOutcome:
                 _record(deps.ledger, obj.tenant_id, obj.agent_scope, f"knowledge:{obj.source_id}",
                         getattr(err, "model_call", None))
                 raise
+            except TransientError:
+                raise
+            except PilotoError as err:
+                raise UnsupportedDocument(f"the model refused to read the scan: {err}") from err
             _record(deps.ledger, obj.tenant_id, obj.agent_scope, f"knowledge:{obj.source_id}", call)
         chunks = chunk_blocks(blocks, deps.chunk_chars, deps.overlap_chars)
         if not chunks:
@@ -120,7 +124,13 @@ def _index(obj: KnowledgeObject, deps: IngestDeps) -> IngestOutcome:
     except UnsupportedDocument as err:
         return _mark_unsupported(obj, deps, str(err))
 
-    embeddings = deps.embedder.embed_documents([c.text for c in chunks], title=obj.file_name)
+    try:
+        embeddings = deps.embedder.embed_documents([c.text for c in chunks], title=obj.file_name)
+    except TransientError:
+        raise
+    except PilotoError as err:
+        # The model refused the request itself: sending the same file again would be refused again.
+        return _mark_unsupported(obj, deps, f"the embedding model refused the file: {err}")
     _record(deps.ledger, obj.tenant_id, obj.agent_scope, f"knowledge:{obj.source_id}", embeddings.call)
     ids = deps.index.write_chunks(obj, chunks, embeddings.vectors, deps.embedder.model)
     if not deps.index.activate(obj, ids, SourceState.INDEXED, None, deps.embedder.model):

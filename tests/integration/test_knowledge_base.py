@@ -204,3 +204,19 @@ def test_a_model_outage_during_ingestion_raises_for_redelivery_and_the_redeliver
 
     kb.deps.embedder = working
     assert kb.deliver(FINALIZED, blob).result == "indexed"
+
+
+def test_a_file_the_embedding_model_refuses_is_marked_unsupported_instead_of_retried_forever(kb):
+    from shared.domain.errors import PilotoError
+
+    class RefusingEmbedder(FailingEmbedder):
+        def embed_documents(self, texts, title=None):  # noqa: ANN001, ANN201, ARG002
+            raise PilotoError("gemini-embedding-001 refused the request: 400 INVALID_ARGUMENT")
+
+    blob = kb.upload("default/garantia.txt", GARANTIA, "text/plain")
+    kb.deps.embedder = RefusingEmbedder()
+
+    outcome = kb.deliver(FINALIZED, blob)
+
+    assert outcome.result == "unsupported" and "400 INVALID_ARGUMENT" in kb.source(blob)["reason"]
+    assert kb.chunks() == []
