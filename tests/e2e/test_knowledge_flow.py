@@ -127,3 +127,21 @@ def test_bad_lookup_requests_get_400_with_a_reason(stack, body, status):
 
 def test_the_lookup_function_only_answers_post(stack):
     assert httpx.get(stack.function_url("knowledge_lookup"), timeout=10).status_code == 405
+
+
+def test_a_recorded_eventarc_delivery_is_understood(stack, db, tenant_id):
+    recorded = json.loads((KNOWLEDGE_DATA.parent / "storage" / "eventarc_object_finalized.json").read_text())
+    blob = upload(tenant_id, "shared/garantia.txt", (KNOWLEDGE_DATA / "garantia.txt").read_bytes(), "text/plain")
+    body = {**recorded["body"], "bucket": KNOWLEDGE_BUCKET, "name": blob.name, "generation": str(blob.generation),
+            "size": str(blob.size)}
+    headers = {**recorded["headers"], "ce-source": f"//storage.googleapis.com/projects/_/buckets/{KNOWLEDGE_BUCKET}",
+               "ce-subject": f"objects/{blob.name}"}
+
+    response = httpx.post(stack.function_url("knowledge_ingest"), content=json.dumps(body).encode(), headers=headers,
+                          timeout=30)
+
+    assert response.status_code == 200
+    assert {c["source"] for c in chunks(db, tenant_id)} == {"garantia.txt"}
+    generated_body, generated_headers = storage_events.event_for_blob(storage_events.FINALIZED, blob)
+    assert set(recorded["headers"]) <= set(generated_headers), "the demo's events carry every header Eventarc sends"
+    assert {"bucket", "name", "generation", "size", "contentType"} <= set(json.loads(generated_body))
