@@ -13,6 +13,8 @@ _ENTRY_POINTS = {
     "whatsapp_webhook": "functions.webhook",
     "agent_turn": "functions.agent_turn",
     "chat_api": "functions.chat_api",
+    "knowledge_ingest": "functions.knowledge_ingest",
+    "knowledge_lookup": "functions.knowledge_lookup",
 }
 
 __all__ = sorted(_ENTRY_POINTS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from google.cloud import firestore
@@ -20,6 +21,7 @@ from shared.domain.ids import contact_id, conversation_id
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import channel_key
 
+KNOWLEDGE_SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "knowledge"
 LEAD_META = ("5511987654321", "Mariana Souza")
 LEAD_EVOLUTION = ("5521998877665", "Carlos Lima")
 LEAD_ZAPI = ("5531977776666", "Ana Ribeiro")
@@ -118,10 +120,50 @@ class Demo:
         time.sleep(self.stack.debounce_seconds + 2)
         say(f"  outbound messages since the seller wrote: {len(self.sends) - before} (the bot stayed quiet)")
 
+        self.knowledge_base()
+
         self.show_brain()
 
         self.print_transcripts()
         self.print_metrics()
+
+    def knowledge_base(self) -> None:
+        """Step 9: documents in the knowledge bucket become answers (offline hashed-n-gram embedder here)."""
+        from google.cloud import storage
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        from dev import storage_events
+        from dev.stack import KNOWLEDGE_BUCKET
+
+        say("\n9. Knowledge base: Solar Prime uploads two documents to the knowledge bucket; Eventarc's "
+            "finalize event reaches knowledge_ingest")
+        bucket = storage.Client(project=self.stack.client_env()["GOOGLE_CLOUD_PROJECT"]).bucket(KNOWLEDGE_BUCKET)
+        for name, content_type in (("financiamento.html", "text/html"), ("garantia.txt", "text/plain")):
+            blob = bucket.blob(f"{self.demo.tenant_id}/shared/{name}")
+            blob.upload_from_string((KNOWLEDGE_SAMPLES / name).read_bytes(), content_type=content_type)
+            blob.reload()
+            body, headers = storage_events.event_for_blob(storage_events.FINALIZED, blob)
+            response = self.http.post(self.stack.function_url("knowledge_ingest"), content=body, headers=headers)
+            state = (self.db.collection("tenants").document(self.demo.tenant_id).collection("knowledge_sources")
+                     .where(filter=FieldFilter("object_name", "==", blob.name)).get())
+            source = state[0].to_dict() if state else {}
+            say(f"  gs://{KNOWLEDGE_BUCKET}/{blob.name} → ingest {response.status_code}; "
+                f"{source.get('state')} as {source.get('chunk_count')} chunks (generation {blob.generation})")
+
+        lookup = self.stack.function_url("knowledge_lookup")
+        for question in ("Vocês parcelam em quantas vezes? Precisa dar entrada?",
+                         "Meu inversor parou de funcionar, como eu aciono a garantia?",
+                         "Vocês vendem carro elétrico?"):
+            say(f"\n  lead asks: {question}")
+            result = self.http.post(lookup, json={"tenant_id": self.demo.tenant_id, "agent_id": "default",
+                                                  "question": question, "k": 2}).json()
+            if not result["confident"]:
+                say(f"    no confident match (closest distance {result['best_distance']:.3f} > "
+                    f"{result['max_distance']}): the agent hands off instead of guessing")
+                continue
+            for passage in result["passages"]:
+                text = " ".join(passage["text"].split())
+                say(f"    [{passage['distance']:.3f}] {passage['source']} › {passage['section']}: {text[:150]}…")
 
     def evolution(self, instance: str, phone: str, name: str, key_id: str, text: str, from_me: bool = False) -> None:
         self.post("evolution", *payloads.as_json(payloads.evolution_text(
@@ -130,7 +172,7 @@ class Demo:
     def show_brain(self) -> None:
         d = self.demo
         tenant = self.db.collection("tenants").document(d.tenant_id)
-        say("\n9. Tools: what the agent recorded about Mariana (update_lead) and the catalogue it quoted")
+        say("\n10. Tools: what the agent recorded about Mariana (update_lead) and the catalogue it quoted")
         lead = tenant.collection("contacts").document(contact_id(f"+{LEAD_META[0]}")).get().to_dict() or {}
         say(f"  tenants/{d.tenant_id}/contacts/…: stage={lead.get('stage')} budget={lead.get('budget')!r} "
             f"need={lead.get('need')!r}")
@@ -140,7 +182,7 @@ class Demo:
             m = meeting.to_dict()
             say(f"  meeting requested (request_meeting): {m['proposed_times']} · {m['topic']}")
 
-        say("\n10. Copilot mode (a second Evolution number): the agent drafts for the seller, never for the lead")
+        say("\n11. Copilot mode (a second Evolution number): the agent drafts for the seller, never for the lead")
         phone, name = LEAD_COPILOT
         say(f"  {name} (Evolution, copilot line): Achei o preço meio alto, tem desconto à vista?")
         self.evolution(d.evolution_copilot_instance, phone, name, "3EB0COP0001",
@@ -161,7 +203,7 @@ class Demo:
         judged = conv_ref.collection("suggestions").document(suggestion_id).get().to_dict()
         say(f"  feedback recorded on the suggestion: {judged['status']} (similarity {judged['similarity']})")
 
-        say("\n11. The /chat API: the same brain over HTTP, with its metrics")
+        say("\n12. The /chat API: the same brain over HTTP, with its metrics")
         response = self.http.post(self.stack.function_url("chat_api"), json={
             "tenant_id": d.tenant_id, "user_id": "admin-teste", "message": "Quanto custa o kit residencial?"})
         body = response.json()
@@ -196,7 +238,8 @@ class Demo:
         for snap in calls.stream():
             c = snap.to_dict()
             total += c["cost_usd"]
-            say(f"  {c['conversation_id']:<26}{c['model']:<20}{c['purpose']:<11}{c['usage']['prompt_tokens']:>7}"
+            conversation, model = c["conversation_id"][:25], c["model"][:19]  # knowledge ids and models run long
+            say(f"  {conversation:<26}{model:<20}{c['purpose']:<11}{c['usage']['prompt_tokens']:>7}"
                 f"{c['usage']['output_tokens']:>7}{c['latency_ms']:>6}{c['cost_usd']:>10.6f}")
         say(f"  total estimated cost: US$ {total:.6f} (the offline model is free; Gemini prices come from LLM_PRICING)")
 
@@ -209,6 +252,8 @@ def main() -> int:
     with LocalStack(debounce_seconds=args.debounce) as stack:
         say(f"  webhook:    {stack.function_url('whatsapp_webhook')}{{meta,evolution,zapi}}")
         say(f"  agent_turn: {stack.function_url('agent_turn')}")
+        say(f"  knowledge:  ingest {stack.function_url('knowledge_ingest')}  lookup "
+            f"{stack.function_url('knowledge_lookup')} (OFFLINE hashed-n-gram embedder, no Gemini)")
         assert stack.sandbox is not None
         say(f"  provider sandbox: {stack.sandbox.url} (outbound sends land here)")
         say("  model: OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made")

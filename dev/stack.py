@@ -31,7 +31,13 @@ REGION = "southamerica-east1"
 DEMO_META_APP_SECRET = "local-meta-app-secret"  # local-only values, not secrets of any real app
 DEMO_META_VERIFY_TOKEN = "local-verify-token"
 
-FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn", "chat_api": "chat_api"}
+KNOWLEDGE_BUCKET = f"{PROJECT}-piloto-knowledge"  # Terraform's "<project>-piloto-<key>" naming
+# The offline hashed-n-gram embedder's distances run higher than Gemini's; calibrated on tests/data/knowledge
+# (see tests/integration/test_knowledge_recall.py).
+OFFLINE_KNOWLEDGE_MAX_DISTANCE = "0.80"
+
+FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn", "chat_api": "chat_api",
+             "knowledge_ingest": "knowledge_ingest", "knowledge_lookup": "knowledge_lookup"}
 
 
 def free_port() -> int:
@@ -109,6 +115,7 @@ class LocalStack:
             self._start_emulators()
             self.sandbox = ProviderSandbox().start()
             os.environ.update(self.client_env())
+            self._create_buckets()
             for name in self.functions:
                 self._start_function(name)
             for proc in self.processes:
@@ -161,6 +168,13 @@ class LocalStack:
             wait_for_port(proc.port, proc.name, proc=proc.popen)
         self._wait_http_ok(f"http://127.0.0.1:{fs}/", "firestore")
 
+    def _create_buckets(self) -> None:
+        from google.cloud import storage
+
+        client = storage.Client(project=PROJECT)
+        if client.lookup_bucket(KNOWLEDGE_BUCKET) is None:
+            client.create_bucket(KNOWLEDGE_BUCKET)
+
     @staticmethod
     def _wait_http_ok(url: str, name: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -193,6 +207,9 @@ class LocalStack:
             "ZAPI_BASE_URL": f"{self.sandbox.url}/zapi",
             "DEBOUNCE_SECONDS": str(self.debounce_seconds),
             "CHANNEL_CACHE_SECONDS": "0",
+            "KNOWLEDGE_BUCKET": KNOWLEDGE_BUCKET,
+            "EMBEDDING_BACKEND": "offline",
+            "KNOWLEDGE_MAX_DISTANCE": OFFLINE_KNOWLEDGE_MAX_DISTANCE,
         }
         for name in self.functions:
             self.ports.setdefault(name, free_port())

@@ -9,6 +9,15 @@ from typing import Any, Protocol
 
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
 from shared.domain.inbound import StatusUpdate, WebhookBatch
+from shared.domain.knowledge import (
+    Chunk,
+    KnowledgeObject,
+    KnowledgePassage,
+    KnowledgeResult,
+    SourceRecord,
+    SourceState,
+    TextBlock,
+)
 from shared.domain.tenancy import AgentConfig, Channel
 from shared.domain.usage import ModelCall
 
@@ -201,3 +210,76 @@ class AnswerCache(Protocol):
     def get(self, tenant_id: str, key: str, now: datetime) -> str | None: ...
 
     def put(self, tenant_id: str, key: str, question: str, answer: str, expire_at: datetime) -> None: ...
+
+
+# -- Knowledge base (RAG) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Vectors in the order of the texts given, and the accounting of the call(s) that made them."""
+
+    vectors: list[list[float]]
+    call: ModelCall
+
+
+class Embedder(Protocol):
+    """Turns text into vectors. Documents and questions are embedded differently by retrieval models."""
+
+    model: str
+    dimensions: int
+
+    def embed_documents(self, texts: list[str], title: str | None = None) -> Embeddings:
+        """Raise ModelUnavailable on failures a later retry may fix."""
+
+    def embed_query(self, text: str) -> Embeddings: ...
+
+
+class ScanReader(Protocol):
+    """Reads the text of a scanned (image-only) PDF. Raises ScanUnreadable when it cannot."""
+
+    def read_scan(self, pdf: bytes, file_name: str) -> tuple[list[TextBlock], ModelCall | None]: ...
+
+
+class ObjectReader(Protocol):
+    def read(self, bucket: str, name: str, generation: int, max_bytes: int) -> bytes | None:
+        """The bytes of exactly that generation; None if it no longer exists (overwritten or deleted since)."""
+
+
+class KnowledgeIndex(Protocol):
+    """Where chunks, learned answers and per-file state live, and the vector search over them."""
+
+    def get_source(self, tenant_id: str, source_id: str) -> SourceRecord | None: ...
+
+    def write_chunks(self, obj: KnowledgeObject, chunks: list[Chunk], vectors: list[list[float]],
+                     embedding_model: str) -> list[str]:
+        """Write a generation's chunks (ids carry the generation, so the live ones stay untouched)."""
+
+    def activate(self, obj: KnowledgeObject, chunk_ids: list[str], state: SourceState, reason: str | None,
+                 embedding_model: str | None) -> bool:
+        """Make this generation the live one (transaction); False if the index already holds it or a later one."""
+
+    def remove_chunks(self, tenant_id: str, source_id: str, before_generation: int) -> int:
+        """Delete the source's chunks of generations below before_generation; never a newer upload's."""
+
+    def mark_removed(self, obj: KnowledgeObject) -> bool:
+        """Record the source as deleted at this generation (transaction); False if a later one is live."""
+
+    def save_learned(self, tenant_id: str, entry_id: str, agent_scope: str, question: str, answer: str,
+                     approved_by: str, vector: list[float], embedding_model: str,
+                     conversation_id: str | None) -> None: ...
+
+    def nearest(self, tenant_id: str, agent_scopes: list[str], vector: list[float],
+                k: int) -> list[KnowledgePassage]:
+        """The k closest entries of each scope (tenant implicit in the path), closest first."""
+
+
+class KnowledgeBase(Protocol):
+    """What the agent's search_knowledge tool and the lookup function call."""
+
+    def search(self, tenant_id: str, agent_id: str, question: str, k: int = 3,
+               conversation_id: str | None = None) -> KnowledgeResult: ...
+
+    def add_learned_answer(self, tenant_id: str, agent_id: str, question: str, answer: str, approved_by: str,
+                           conversation_id: str | None = None, shared: bool = False) -> str:
+        """Store an approved question/answer pair as a knowledge entry; returns its id (same question → same id)."""

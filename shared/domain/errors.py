@@ -57,3 +57,11 @@ class ProviderRejected(PilotoError):
 
 class ModelUnavailable(TransientError):
     """The language model failed (429, 5xx, timeout) after its own retries."""
+
+
+class UnsupportedDocument(PilotoError):
+    """A knowledge file that cannot become text (type, empty, too large): stored and marked, never retried."""
+
+
+class ScanUnreadable(UnsupportedDocument):
+    """A scanned PDF the configured reader cannot read (the offline reader never can)."""

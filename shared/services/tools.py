@@ -172,7 +172,13 @@ class ToolBox:
     def _search_knowledge(self, args: dict[str, Any]) -> dict[str, Any]:
         if self._knowledge is None:
             return {"found": False, "note": "no knowledge base is connected for this agent yet"}
-        return self._knowledge(self.scope.tenant_id, self.scope.agent_id, str(args.get("question", ""))[:500])
+        question = str(args.get("question", ""))[:500]
+        answer = self._knowledge(self.scope.tenant_id, self.scope.agent_id, question)
+        if not answer.get("found") and self.effects.handoff is None:
+            # Low retrieval confidence is a reason to ask a human, not to guess.
+            self.effects.handoff = HandoffRequest(reason="no confident answer in the knowledge base",
+                                                  question=question)
+        return answer
 
     def _handoff_to_human(self, args: dict[str, Any]) -> dict[str, Any]:
         self.effects.handoff = HandoffRequest(reason=str(args.get("reason") or "unsure")[:300],

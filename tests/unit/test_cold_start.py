@@ -9,7 +9,7 @@ import pytest
 import main
 
 HEAVY = ["google.genai", "httpx", "google.cloud.tasks_v2", "google.cloud.firestore", "google.cloud.pubsub_v1",
-         "google.cloud.storage"]
+         "google.cloud.storage", "pypdf", "docx"]
 
 
 def _modules_after_loading(target: str) -> set[str]:
@@ -22,7 +22,7 @@ def _modules_after_loading(target: str) -> set[str]:
 
 
 def test_main_lists_every_entry_point_and_resolves_each():
-    assert main.__all__ == ["agent_turn", "chat_api", "whatsapp_webhook"]
+    assert main.__all__ == ["agent_turn", "chat_api", "knowledge_ingest", "knowledge_lookup", "whatsapp_webhook"]
     for name in main.__all__:
         assert callable(getattr(main, name))
     with pytest.raises(AttributeError):
@@ -37,3 +37,13 @@ def test_the_webhook_loads_neither_the_model_sdk_nor_httpx():
 def test_the_agent_turn_loads_no_cloud_tasks_client():
     loaded = _modules_after_loading("agent_turn")
     assert "google.cloud.tasks_v2" not in loaded and "google.genai" not in loaded
+
+
+def test_the_knowledge_lookup_loads_neither_storage_nor_tasks_nor_the_model_sdk_nor_file_parsers():
+    loaded = _modules_after_loading("knowledge_lookup")
+    assert not loaded & {"google.cloud.storage", "google.cloud.tasks_v2", "google.genai", "pypdf", "docx", "httpx"}
+
+
+def test_the_knowledge_ingestion_loads_no_tasks_client_and_no_parser_or_model_sdk_before_a_file_needs_one():
+    loaded = _modules_after_loading("knowledge_ingest")
+    assert not loaded & {"google.cloud.tasks_v2", "google.genai", "pypdf", "docx", "httpx"}
