@@ -12,6 +12,9 @@ from typing import Any
 _ENTRY_POINTS = {
     "whatsapp_webhook": "functions.webhook",
     "agent_turn": "functions.agent_turn",
+    "chat_api": "functions.chat_api",
+    "knowledge_ingest": "functions.knowledge_ingest",
+    "knowledge_lookup": "functions.knowledge_lookup",
     "media_processor": "functions.media_processor",
 }
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
+
 import httpx
 from google.cloud import firestore
 
@@ -17,14 +19,16 @@ from dev.provider_sandbox import HostedMedia
 from dev.sample_media import text_pdf, wav_voice_note
 from dev.seed import DemoTenant, seed
 from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
-from shared.domain.ids import conversation_id
+from shared.domain.ids import contact_id, conversation_id
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import channel_key
 
+KNOWLEDGE_SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "knowledge"
 LEAD_META = ("5511987654321", "Mariana Souza")
 LEAD_EVOLUTION = ("5521998877665", "Carlos Lima")
 LEAD_ZAPI = ("5531977776666", "Ana Ribeiro")
 LEAD_MEDIA = ("5511955554444", "Beatriz Costa")
+LEAD_COPILOT = ("5541966665555", "Bruno Alves")
 
 
 def say(text: str) -> None:
@@ -121,6 +125,10 @@ class Demo:
 
         self.media_step()
 
+        self.knowledge_base()
+
+        self.show_brain()
+
         self.print_transcripts()
         self.print_metrics()
 
@@ -161,6 +169,90 @@ class Demo:
             say(f"             text: {' '.join((m.get('media_text') or '').split())[:110]}")
         say("  (the voice note's 'transcript' comes from the OFFLINE transcriber, which says it cannot transcribe;"
             " the PDF text is real, read by pypdf)")
+    def knowledge_base(self) -> None:
+        """Step 10: documents in the knowledge bucket become answers (offline hashed-n-gram embedder here)."""
+        from google.cloud import storage
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        from dev import storage_events
+        from dev.stack import KNOWLEDGE_BUCKET
+
+        say("\n10. Knowledge base: Solar Prime uploads two documents to the knowledge bucket; Eventarc's "
+            "finalize event reaches knowledge_ingest")
+        bucket = storage.Client(project=self.stack.client_env()["GOOGLE_CLOUD_PROJECT"]).bucket(KNOWLEDGE_BUCKET)
+        for name, content_type in (("financiamento.html", "text/html"), ("garantia.txt", "text/plain")):
+            blob = bucket.blob(f"{self.demo.tenant_id}/shared/{name}")
+            blob.upload_from_string((KNOWLEDGE_SAMPLES / name).read_bytes(), content_type=content_type)
+            blob.reload()
+            body, headers = storage_events.event_for_blob(storage_events.FINALIZED, blob)
+            response = self.http.post(self.stack.function_url("knowledge_ingest"), content=body, headers=headers)
+            state = (self.db.collection("tenants").document(self.demo.tenant_id).collection("knowledge_sources")
+                     .where(filter=FieldFilter("object_name", "==", blob.name)).get())
+            source = state[0].to_dict() if state else {}
+            say(f"  gs://{KNOWLEDGE_BUCKET}/{blob.name} → ingest {response.status_code}; "
+                f"{source.get('state')} as {source.get('chunk_count')} chunks (generation {blob.generation})")
+
+        lookup = self.stack.function_url("knowledge_lookup")
+        for question in ("Vocês parcelam em quantas vezes? Precisa dar entrada?",
+                         "Meu inversor parou de funcionar, como eu aciono a garantia?",
+                         "Vocês vendem carro elétrico?"):
+            say(f"\n  lead asks: {question}")
+            result = self.http.post(lookup, json={"tenant_id": self.demo.tenant_id, "agent_id": "default",
+                                                  "question": question, "k": 2}).json()
+            if not result["confident"]:
+                say(f"    no confident match (closest distance {result['best_distance']:.3f} > "
+                    f"{result['max_distance']}): the agent hands off instead of guessing")
+                continue
+            for passage in result["passages"]:
+                text = " ".join(passage["text"].split())
+                say(f"    [{passage['distance']:.3f}] {passage['source']} › {passage['section']}: {text[:150]}…")
+
+    def evolution(self, instance: str, phone: str, name: str, key_id: str, text: str, from_me: bool = False) -> None:
+        self.post("evolution", *payloads.as_json(payloads.evolution_text(
+            instance, self.demo.evolution_apikey, phone, name, key_id, text, from_me=from_me)))
+
+    def show_brain(self) -> None:
+        d = self.demo
+        tenant = self.db.collection("tenants").document(d.tenant_id)
+        say("\n11. Tools: what the agent recorded about Mariana (update_lead) and the catalogue it quoted")
+        lead = tenant.collection("contacts").document(contact_id(f"+{LEAD_META[0]}")).get().to_dict() or {}
+        say(f"  tenants/{d.tenant_id}/contacts/…: stage={lead.get('stage')} budget={lead.get('budget')!r} "
+            f"need={lead.get('need')!r}")
+        self.meta("wamid.DEMO0020", "Pode ser uma visita técnica amanhã às 10h?")
+        self.wait_replies(len(self.sends) + 1)
+        for meeting in tenant.collection("meetings").stream():
+            m = meeting.to_dict()
+            say(f"  meeting requested (request_meeting): {m['proposed_times']} · {m['topic']}")
+
+        say("\n12. Copilot mode (a second Evolution number): the agent drafts for the seller, never for the lead")
+        phone, name = LEAD_COPILOT
+        say(f"  {name} (Evolution, copilot line): Achei o preço meio alto, tem desconto à vista?")
+        self.evolution(d.evolution_copilot_instance, phone, name, "3EB0COP0001",
+                       "Achei o preço meio alto, tem desconto à vista?")
+        wait_until(lambda: any(s["to"] == d.seller_phone.lstrip("+") for s in self.sends), 30, "the seller's draft")
+        draft = next(s for s in self.sends if s["to"] == d.seller_phone.lstrip("+"))
+        say(f"  ← to the SELLER's WhatsApp ({mask_phone(d.seller_phone)}): {draft['text']}")
+        say(f"  messages sent to {name}: {len(self.stack.sandbox.sends_to(phone))} (copilot never writes to the lead)")
+        conv_ref = tenant.collection("conversations").document(
+            conversation_id(channel_key("evolution", d.evolution_copilot_instance), f"+{phone}"))
+        suggestion_id, suggestion = next((s.id, s.to_dict()) for s in conv_ref.collection("suggestions").stream())
+        say(f"  suggestion: tone={suggestion['tone']!r} intent={suggestion['intent']!r} "
+            f"objections={suggestion['objections']} recontact={suggestion['best_time_to_recontact']!r}")
+        sent = suggestion["draft_reply"].replace("[resposta do modelo offline — sem Gemini nesta execução local]", "")
+        say("  the seller sends the draft, lightly edited, from the business phone:")
+        self.evolution(d.evolution_copilot_instance, phone, "Solar Prime", "3EB0COPH001", sent.strip() + " Abraço!",
+                       from_me=True)
+        judged = conv_ref.collection("suggestions").document(suggestion_id).get().to_dict()
+        say(f"  feedback recorded on the suggestion: {judged['status']} (similarity {judged['similarity']})")
+
+        say("\n13. The /chat API: the same brain over HTTP, with its metrics")
+        response = self.http.post(self.stack.function_url("chat_api"), json={
+            "tenant_id": d.tenant_id, "user_id": "admin-teste", "message": "Quanto custa o kit residencial?"})
+        body = response.json()
+        say(f"  POST chat_api → {response.status_code}: {body['response']}")
+        say(f"  model={body['model']} tokens_used={body['tokens_used']} context_size={body['context_size']} "
+            f"tool_calls={[c['name'] for c in body['tool_calls']]} cost_usd={body['cost_usd']} "
+            f"latency_ms={body['latency_ms']}")
 
     def print_transcripts(self) -> None:
         d = self.demo
@@ -177,9 +269,11 @@ class Demo:
             for snap in conv_ref.collection("messages").order_by("stored_at").stream():
                 m = snap.to_dict()
                 state = f" [{m['state']}]" if m.get("state") else ""
+                tools = [c["name"] for c in m.get("tool_calls") or []]
+                state += f" (tools: {', '.join(tools)})" if tools else ""
                 media = f" [{m['kind']} {m['media_status']}]" if m.get("media_status") else ""
                 say(f"  {m['sent_at']:%H:%M:%S} {m['role']:>5}{state}{media}: "
-                    f"{m.get('text') or m.get('media_text', '')[:90] or '[' + m.get('kind', '') + ']'}")
+                    f"{m.get('text') or (m.get('media_text') or '')[:90] or '[' + m.get('kind', '') + ']'}")
 
     def print_metrics(self) -> None:
         say("\n== Model calls (tenants/demo-solar/model_calls) ==")
@@ -190,7 +284,8 @@ class Demo:
         for snap in calls.stream():
             c = snap.to_dict()
             total += c["cost_usd"]
-            say(f"  {c['conversation_id']:<26}{c['model']:<20}{c['backend']:<9}{c.get('purpose', 'reply'):<14}"
+            conversation, model = c["conversation_id"][:25], c["model"][:19]  # knowledge ids and models run long
+            say(f"  {conversation:<26}{model:<20}{c['backend']:<9}{c.get('purpose', 'reply'):<14}"
                 f"{c['usage']['prompt_tokens']:>7}"
                 f"{c['usage']['output_tokens']:>7}{c['latency_ms']:>6}{c['cost_usd']:>10.6f}")
         say(f"  total estimated cost: US$ {total:.6f} (the offline model is free; Gemini prices come from LLM_PRICING)")
@@ -205,6 +300,8 @@ def main() -> int:
         say(f"  webhook:    {stack.function_url('whatsapp_webhook')}{{meta,evolution,zapi}}")
         say(f"  agent_turn: {stack.function_url('agent_turn')}")
         say(f"  media_processor: {stack.function_url('media_processor')}")
+        say(f"  knowledge:  ingest {stack.function_url('knowledge_ingest')}  lookup "
+            f"{stack.function_url('knowledge_lookup')} (OFFLINE hashed-n-gram embedder, no Gemini)")
         assert stack.sandbox is not None
         say(f"  provider sandbox: {stack.sandbox.url} (outbound sends land here)")
         say("  model: OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made")

@@ -31,7 +31,14 @@ REGION = "southamerica-east1"
 DEMO_META_APP_SECRET = "local-meta-app-secret"  # local-only values, not secrets of any real app
 DEMO_META_VERIFY_TOKEN = "local-verify-token"
 
-FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn", "media_processor": "media_processor"}
+KNOWLEDGE_BUCKET = f"{PROJECT}-piloto-knowledge"  # Terraform's "<project>-piloto-<key>" naming
+# The offline hashed-n-gram embedder's distances run higher than Gemini's; calibrated on tests/data/knowledge
+# (see tests/integration/test_knowledge_recall.py).
+OFFLINE_KNOWLEDGE_MAX_DISTANCE = "0.80"
+
+FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn", "chat_api": "chat_api",
+             "knowledge_ingest": "knowledge_ingest", "knowledge_lookup": "knowledge_lookup",
+             "media_processor": "media_processor"}
 QUEUES = ("agent-turns", "media")
 MEDIA_BUCKET = "piloto-local-media"
 
@@ -111,7 +118,7 @@ class LocalStack:
             self._start_emulators()
             self.sandbox = ProviderSandbox().start()
             os.environ.update(self.client_env())
-            self._create_media_bucket()
+            self._create_buckets()
             for name in self.functions:
                 self._start_function(name)
             for proc in self.processes:
@@ -165,15 +172,14 @@ class LocalStack:
         self._wait_http_ok(f"http://127.0.0.1:{fs}/", "firestore")
 
     @staticmethod
-    def _create_media_bucket() -> None:
-        """The Storage emulator starts empty; production's bucket comes from Terraform."""
-        from google.api_core import exceptions as gexc
+    def _create_buckets() -> None:
+        """The Storage emulator starts empty; production's buckets come from Terraform."""
         from google.cloud import storage
 
-        try:
-            storage.Client(project=PROJECT).create_bucket(MEDIA_BUCKET)
-        except gexc.Conflict:
-            pass
+        client = storage.Client(project=PROJECT)
+        for name in (KNOWLEDGE_BUCKET, MEDIA_BUCKET):
+            if client.lookup_bucket(name) is None:
+                client.create_bucket(name)
 
     @staticmethod
     def _wait_http_ok(url: str, name: str, timeout: float = 30.0) -> None:
@@ -208,6 +214,9 @@ class LocalStack:
             "DEBOUNCE_SECONDS": str(self.debounce_seconds),
             "CHANNEL_CACHE_SECONDS": "0",
             "MEDIA_BUCKET": MEDIA_BUCKET,
+            "KNOWLEDGE_BUCKET": KNOWLEDGE_BUCKET,
+            "EMBEDDING_BACKEND": "offline",
+            "KNOWLEDGE_MAX_DISTANCE": OFFLINE_KNOWLEDGE_MAX_DISTANCE,
         }
         for name in self.functions:
             self.ports.setdefault(name, free_port())

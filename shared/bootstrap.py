@@ -9,9 +9,19 @@ from shared.config import get_settings
 from shared.domain.inbound import Provider
 
 if TYPE_CHECKING:
-    from shared.ports import LanguageModel, MediaDownloader, MediaModel, MessageSender, ProviderWebhook
+    from shared.ports import (
+        Embedder,
+        KnowledgeBase,
+        LanguageModel,
+        MediaDownloader,
+        MediaModel,
+        MessageSender,
+        ProviderWebhook,
+        ScanReader,
+    )
     from shared.services.agent_turn import TurnDeps
     from shared.services.inbound import InboundDeps
+    from shared.services.knowledge import IngestDeps
     from shared.services.media import MediaDeps
 
 
@@ -65,7 +75,17 @@ def language_model() -> LanguageModel:
 
     client = vertex_client(settings.google_cloud_project, settings.vertex_location, settings.llm_timeout_seconds,
                            settings.vertex_base_url)
-    return GeminiModel(client, settings.llm_model, settings.price_of(settings.llm_model))
+    return GeminiModel(client, settings.llm_model, settings.llm_pricing)
+
+
+def model_tiers() -> dict[str, str]:
+    """Model id per routing tier; the offline backend has one model whatever the tier."""
+    settings = get_settings()
+    if settings.llm_backend == "offline":
+        from shared.adapters.offline_model import OFFLINE_MODEL_ID
+
+        return dict.fromkeys(("lite", "standard", "advanced"), OFFLINE_MODEL_ID)
+    return settings.llm_tiers
 
 
 @lru_cache(maxsize=1)
@@ -101,8 +121,10 @@ def inbound_deps() -> InboundDeps:
 @lru_cache(maxsize=1)
 def turn_deps() -> TurnDeps:
     from shared.adapters.firestore_store import (
+        FirestoreAnswerCache,
         FirestoreChannelDirectory,
         FirestoreConversationStore,
+        FirestoreLeadStore,
         FirestoreUsageLedger,
         firestore_client,
     )
@@ -116,6 +138,10 @@ def turn_deps() -> TurnDeps:
         model=language_model(),
         sender_for=sender_for,
         ledger=FirestoreUsageLedger(db),
+        leads=FirestoreLeadStore(db),
+        answers=FirestoreAnswerCache(db),
+        knowledge=search_knowledge,
+        tiers=model_tiers(),
         lease_seconds=settings.reply_lease_seconds,
         media_wait_seconds=settings.media_wait_seconds,
     )
@@ -199,4 +225,85 @@ def media_deps() -> MediaDeps:
         lease_seconds=settings.media_lease_seconds,
         max_text_chars=settings.media_text_max_chars,
         max_attempts=settings.media_max_attempts,
+    )
+
+
+# -- Knowledge base (RAG) ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def embedder() -> Embedder:
+    settings = get_settings()
+    if settings.embedding_backend == "offline":
+        from shared.adapters.offline_knowledge import OfflineHashedNgramEmbedder
+
+        return OfflineHashedNgramEmbedder(settings.embedding_dimensions)
+    from shared.adapters.gemini import vertex_client
+    from shared.adapters.gemini_knowledge import GeminiEmbedder
+
+    client = vertex_client(settings.google_cloud_project, settings.embedding_location, settings.llm_timeout_seconds,
+                           settings.vertex_base_url)
+    return GeminiEmbedder(client, settings.embedding_model, settings.embedding_dimensions,
+                          settings.price_of(settings.embedding_model))
+
+
+def scan_reader() -> ScanReader:
+    """Scans are read by the chat model's backend: Gemini with LLM_BACKEND=vertex, nobody offline."""
+    settings = get_settings()
+    if settings.llm_backend == "offline":
+        from shared.adapters.offline_knowledge import OfflineScanReader
+
+        return OfflineScanReader()
+    from shared.adapters.gemini import vertex_client
+    from shared.adapters.gemini_knowledge import GeminiScanReader
+
+    client = vertex_client(settings.google_cloud_project, settings.vertex_location, settings.llm_timeout_seconds * 4,
+                           settings.vertex_base_url)
+    return GeminiScanReader(client, settings.llm_model, settings.price_of(settings.llm_model))
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    """The KnowledgeBase port (search, learned answers) for the lookup function and the agent's tool."""
+    from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
+    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
+    from shared.services.knowledge import KnowledgeService
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return KnowledgeService(index=FirestoreKnowledgeIndex(db), embedder=embedder(), ledger=FirestoreUsageLedger(db),
+                           max_distance=settings.knowledge_max_distance)
+
+
+@lru_cache(maxsize=1)
+def _shared_knowledge_base() -> KnowledgeBase:
+    return knowledge_base()
+
+
+def search_knowledge(tenant_id: str, agent_id: str, question: str) -> dict:
+    """The agent's search_knowledge tool: the knowledge base, built on first use in this instance."""
+    return _shared_knowledge_base().search(tenant_id, agent_id, question).as_tool_answer()
+
+
+@lru_cache(maxsize=1)
+def ingest_deps() -> IngestDeps:
+    from shared.adapters.cloud_storage import CloudStorageObjects, storage_client
+    from shared.adapters.document_text import extract
+    from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
+    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
+    from shared.services.knowledge import IngestDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return IngestDeps(
+        objects=CloudStorageObjects(storage_client(settings.google_cloud_project)),
+        index=FirestoreKnowledgeIndex(db),
+        embedder=embedder(),
+        scan_reader=scan_reader(),
+        ledger=FirestoreUsageLedger(db),
+        extract=extract,
+        bucket=settings.knowledge_bucket,
+        chunk_chars=settings.knowledge_chunk_chars,
+        overlap_chars=settings.knowledge_chunk_overlap_chars,
+        max_object_bytes=settings.knowledge_max_object_bytes,
     )

@@ -9,7 +9,7 @@ from google.genai import Client, errors, types
 
 from shared.domain.errors import MediaUnreadable, ModelUnavailable, PilotoError
 from shared.domain.usage import ModelCall, ModelPrice, TokenUsage, estimate_cost
-from shared.ports import Extraction, Generation, Prompt
+from shared.ports import ChatTurn, Extraction, Generation, Prompt, ToolCall
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -45,42 +45,78 @@ def usage_from(metadata: types.GenerateContentResponseUsageMetadata | None) -> T
     )
 
 
+def _content(turn: ChatTurn) -> types.Content:
+    parts: list[types.Part] = []
+    if turn.text:
+        parts.append(types.Part.from_text(text=turn.text))
+    parts += [types.Part(function_call=types.FunctionCall(id=c.call_id, name=c.name, args=c.args))
+              for c in turn.tool_calls]
+    parts += [types.Part(function_response=types.FunctionResponse(id=r.call_id, name=r.name, response=r.response))
+              for r in turn.tool_results]
+    return types.Content(role=turn.role, parts=parts)
+
+
+def _config(prompt: Prompt, temperature: float) -> types.GenerateContentConfig:
+    config = types.GenerateContentConfig(
+        system_instruction=prompt.system,
+        max_output_tokens=prompt.max_output_tokens,
+        temperature=temperature,
+    )
+    if prompt.tools:
+        config.tools = [types.Tool(function_declarations=[
+            types.FunctionDeclaration(name=t.name, description=t.description, parameters_json_schema=t.parameters)
+            for t in prompt.tools])]
+        # Manual function calling: Piloto runs the tools itself, scoped to the tenant and contact.
+        config.automatic_function_calling = types.AutomaticFunctionCallingConfig(disable=True)
+    if prompt.json_schema is not None:
+        config.response_mime_type = "application/json"
+        config.response_json_schema = prompt.json_schema
+    return config
+
+
 class GeminiModel:
-    """A LanguageModel over one Gemini model id."""
+    """A LanguageModel over Gemini; the model id comes with each prompt (routing) or is the default."""
 
     backend = "vertex"
 
-    def __init__(self, client: Client, model: str, price: ModelPrice | None, temperature: float = 0.6) -> None:
+    def __init__(self, client: Client, model: str, prices: dict[str, ModelPrice] | ModelPrice | None,
+                 temperature: float = 0.6) -> None:
         self._client = client
         self._model = model
-        self._price = price
+        self._prices = prices if isinstance(prices, dict) else ({model: prices} if prices else {})
         self._temperature = temperature
 
     def generate(self, prompt: Prompt) -> Generation:
-        contents = [types.Content(role=turn.role, parts=[types.Part.from_text(text=turn.text)]) for turn in prompt.turns]
-        config = types.GenerateContentConfig(
-            system_instruction=prompt.system,
-            max_output_tokens=prompt.max_output_tokens,
-            temperature=self._temperature,
-        )
+        model = prompt.model or self._model
+        contents = [_content(turn) for turn in prompt.turns]
         started = time.perf_counter()
         try:
-            response = self._client.models.generate_content(model=self._model, contents=contents, config=config)
+            response = self._client.models.generate_content(model=model, contents=contents,
+                                                            config=_config(prompt, self._temperature))
         except errors.APIError as err:
             if err.code in _RETRYABLE:
-                raise ModelUnavailable(f"{self._model} answered {err.code} {err.status}") from err
-            raise ModelRejected(f"{self._model} refused the request: {err.code} {err.status}") from err
+                raise ModelUnavailable(f"{model} answered {err.code} {err.status}") from err
+            raise ModelRejected(f"{model} refused the request: {err.code} {err.status}") from err
         except Exception as err:  # timeouts and connection errors surface as httpx exceptions
-            raise ModelUnavailable(f"{self._model} unreachable: {type(err).__name__}") from err
+            raise ModelUnavailable(f"{model} unreachable: {type(err).__name__}") from err
         latency_ms = int((time.perf_counter() - started) * 1000)
         usage = usage_from(response.usage_metadata)
-        text = response.text or ""
-        if not text.strip():
+        calls = tuple(ToolCall(name=c.name or "", args=dict(c.args or {}), call_id=c.id)
+                      for c in (response.function_calls or []))
+        text = _text_of(response)
+        if not text.strip() and not calls:
             finish = response.candidates[0].finish_reason if response.candidates else None
-            raise ModelUnavailable(f"{self._model} returned no text (finish reason {finish})")
-        call = ModelCall(model=self._model, backend=self.backend, usage=usage, latency_ms=latency_ms,
-                         cost_usd=estimate_cost(usage, self._price))
-        return Generation(text=text, call=call)
+            raise ModelUnavailable(f"{model} returned no text (finish reason {finish})")
+        call = ModelCall(model=model, backend=self.backend, purpose=prompt.purpose, usage=usage,
+                         latency_ms=latency_ms, cost_usd=estimate_cost(usage, self._prices.get(model)))
+        return Generation(text=text, call=call, tool_calls=calls)
+
+
+def _text_of(response: types.GenerateContentResponse) -> str:
+    """The text parts only (response.text warns when function calls are present)."""
+    if not response.candidates or not response.candidates[0].content:
+        return ""
+    return "".join(part.text for part in response.candidates[0].content.parts or [] if part.text and not part.thought)
 
 
 _TRANSCRIBE = (

@@ -84,3 +84,14 @@ class MediaUnavailable(PilotoError):
 
 class MediaUnreadable(PilotoError):
     """The file was downloaded but its text cannot be read (corrupt, encrypted PDF, refused by the model)."""
+
+
+# Knowledge base
+
+
+class UnsupportedDocument(PilotoError):
+    """A knowledge file that cannot become text (type, empty, too large): stored and marked, never retried."""
+
+
+class ScanUnreadable(UnsupportedDocument):
+    """A scanned PDF the configured reader cannot read (the offline reader never can)."""

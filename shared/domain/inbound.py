@@ -12,6 +12,11 @@ class Provider(StrEnum):
     META = "meta"
     EVOLUTION = "evolution"
     ZAPI = "zapi"
+    API = "api"  # the /chat function: testing an agent without WhatsApp
+
+    @property
+    def is_whatsapp(self) -> bool:
+        return self is not Provider.API
 
 
 class MessageKind(StrEnum):

@@ -20,7 +20,7 @@ _UNREAD_MEDIA = {
 }
 
 
-def system_instruction(agent: AgentConfig, conversation: Conversation) -> str:
+def system_instruction(agent: AgentConfig, conversation: Conversation, context: list[str] | None = None) -> str:
     lines = [
         agent.persona.strip(),
         f"Your name is {agent.display_name}." if agent.display_name else "",
@@ -30,6 +30,12 @@ def system_instruction(agent: AgentConfig, conversation: Conversation) -> str:
         "You are chatting on WhatsApp: plain text, no markdown headings, at most a few short sentences.",
         "Never invent prices, stock, dates or policies you were not given; say you will check instead.",
         f"The lead's name is {conversation.contact_name}." if conversation.contact_name else "",
+        "Use your tools: record what the lead tells you about themselves (update_lead), check prices in the "
+        "catalogue before quoting (lookup_catalog), search the company's documents for policies and procedures "
+        "(search_knowledge), request meetings (request_meeting), and hand off to a human when unsure "
+        "(handoff_to_human) instead of guessing.",
+        f"Summary of the earlier conversation: {conversation.summary}" if conversation.summary else "",
+        *(context or []),
     ]
     return "\n".join(line for line in lines if line)
 
@@ -46,7 +52,8 @@ def render_message(message: StoredMessage) -> str:
     return message.text or placeholder or f"[{message.kind.value} message]"
 
 
-def build_prompt(agent: AgentConfig, conversation: Conversation, history: list[StoredMessage]) -> Prompt:
+def build_prompt(agent: AgentConfig, conversation: Conversation, history: list[StoredMessage],
+                 context: list[str] | None = None) -> Prompt:
     """Consecutive messages of one side become one turn, so a burst of short messages reads as one."""
     turns: list[ChatTurn] = []
     for message in history:
@@ -59,7 +66,7 @@ def build_prompt(agent: AgentConfig, conversation: Conversation, history: list[S
         else:
             turns.append(ChatTurn(role=role, text=text))
     max_tokens = max(64, agent.max_reply_chars // 2)
-    return Prompt(system=system_instruction(agent, conversation), turns=turns, max_output_tokens=max_tokens)
+    return Prompt(system=system_instruction(agent, conversation, context), turns=turns, max_output_tokens=max_tokens)
 
 
 # What the media processor read from a lead's file, or an honest account of why it could not.

@@ -11,6 +11,7 @@ from typing import Any
 
 from shared import log
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
+from shared.domain.copilot import judge
 from shared.domain.errors import PayloadTooLarge, UnknownProvider, UnknownTenant
 from shared.domain.ids import conversation_id, inbound_message_id
 from shared.domain.inbound import InboundMessage, Provider, StatusUpdate
@@ -74,9 +75,12 @@ class WebhookOutcome:
 
 def parse_provider(name: str) -> Provider:
     try:
-        return Provider(name)
+        provider = Provider(name)
     except ValueError:
-        raise UnknownProvider(f"no provider named {name[:40]!r}; use meta, evolution or zapi") from None
+        provider = None
+    if provider is None or not provider.is_whatsapp:
+        raise UnknownProvider(f"no provider named {name[:40]!r}; use meta, evolution or zapi")
+    return provider
 
 
 def receive_webhook(provider: Provider, raw: RawRequest, deps: InboundDeps) -> WebhookOutcome:
@@ -175,7 +179,8 @@ def _accept_lead_message(message: InboundMessage, channel: Channel, conv_id: str
 
 def _accept_business_message(message: InboundMessage, channel: Channel, conv_id: str, message_id: str,
                              deps: InboundDeps, outcome: WebhookOutcome) -> None:
-    """Written from the business's own phone: our own echo, or a human seller taking the conversation."""
+    """Written from the business's own phone: our own echo, or a human seller. In pilot mode the seller
+    takes the conversation over; in copilot mode what they sent is judged against the agent's draft."""
     if deps.store.is_own_outbound(channel.tenant_id, conv_id, message.provider_message_id):
         outcome.echoes += 1
         return
@@ -183,13 +188,29 @@ def _accept_business_message(message: InboundMessage, channel: Channel, conv_id:
                                      _stored(message, message_id, Role.HUMAN, InboundDisposition.HUMAN)):
         outcome.duplicates += 1
         return
+    outcome.human += 1
+    agent = deps.directory.get_agent(channel.tenant_id, channel.agent_id)
+    if agent.mode == "copilot":
+        _judge_suggestion(channel.tenant_id, conv_id, message.text or "", deps)
+        return
     pause = Conversation(conversation_id=conv_id, tenant_id=channel.tenant_id, channel_key=channel.key,
                          agent_id=channel.agent_id, contact_phone=message.contact_phone)
     pause.bot_paused = True
     pause.paused_at = deps.clock()
     deps.store.save_conversation(pause)
-    outcome.human += 1
     log.log(logger, logging.INFO, "human seller wrote; bot paused on this conversation")
+
+
+def _judge_suggestion(tenant_id: str, conv_id: str, sent: str, deps: InboundDeps) -> None:
+    """The copilot feedback loop: was the latest draft sent as is, edited, or ignored?"""
+    latest = deps.store.latest_suggestion(tenant_id, conv_id)
+    if latest is None or latest[1].get("status") != "pending" or not sent:
+        return
+    suggestion_id, suggestion = latest
+    feedback, similarity = judge(suggestion.get("draft_reply", ""), sent)
+    deps.store.mark_suggestion(tenant_id, conv_id, suggestion_id,
+                               {"status": feedback.value, "similarity": similarity, "sent_text": sent[:2000]})
+    log.log(logger, logging.INFO, "copilot suggestion judged", feedback=feedback.value, similarity=similarity)
 
 
 def _apply_status(status: StatusUpdate, channel: Channel, deps: InboundDeps, outcome: WebhookOutcome) -> None:

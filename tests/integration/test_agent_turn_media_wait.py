@@ -12,6 +12,7 @@ from dev.seed import DemoTenant
 from shared.adapters.firestore_store import (
     FirestoreChannelDirectory,
     FirestoreConversationStore,
+    FirestoreLeadStore,
     FirestoreMediaStore,
     FirestoreUsageLedger,
 )
@@ -34,7 +35,8 @@ def world(db, tenant: DemoTenant):  # noqa: ANN001, ANN201
     store = FirestoreConversationStore(db)
     clock = {"now": datetime.now(UTC)}
     deps = TurnDeps(directory=FirestoreChannelDirectory(db, cache_seconds=0), store=store, model=model,
-                    sender_for=lambda provider: sender, ledger=FirestoreUsageLedger(db), lease_seconds=60,
+                    sender_for=lambda provider: sender, ledger=FirestoreUsageLedger(db), leads=FirestoreLeadStore(db),
+                    tiers=dict.fromkeys(("lite", "standard", "advanced"), "gemini-test"), lease_seconds=60,
                     clock=lambda: clock["now"], media_wait_seconds=60)
     key = channel_key("meta", tenant.meta_phone_number_id)
     phone = "+55119" + str(uuid.uuid4().int)[:8]

@@ -42,7 +42,8 @@ from shared.providers.evolution import EvolutionMedia
 from shared.providers.meta_cloud import MetaCloudMedia
 from shared.providers.zapi import ZApiMedia
 from shared.services.media import MediaDeps, process_media
-from tests.unit.test_gemini_adapter import QUOTA_ERROR, FakeVertex
+from tests.unit.test_gemini_adapter import QUOTA_ERROR
+from tests.vertex_fake import FakeVertex
 
 pytestmark = pytest.mark.emulators
 
@@ -138,7 +139,7 @@ def test_a_meta_voice_note_is_kept_in_storage_transcribed_accounted_and_its_turn
     deps, sandbox, vertex, lead_file, message, calls, woken = world
     voice = wav_voice_note(1.0)
     sandbox.host_meta_media("710001", HostedMedia(voice, "audio/ogg"))
-    vertex.responses.append((200, answer("Oi! Minha conta vem uns 450 reais, dá pra instalar?")))
+    vertex.script.append((200, answer("Oi! Minha conta vem uns 450 reais, dá pra instalar?")))
     request = lead_file(Provider.META, MessageKind.AUDIO,
                         MediaRef(media_id="710001", mime_type="audio/ogg; codecs=opus", voice=True))
 
@@ -186,7 +187,7 @@ def test_a_zapi_docx_and_a_scanned_pdf_and_an_image(world):
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
     scan_url = sandbox.host_file(f"{uuid.uuid4().hex}.pdf", HostedMedia(scanned_pdf(), "application/pdf"))
     image_url = sandbox.host_file(f"{uuid.uuid4().hex}.png", HostedMedia(png_image(), "image/png"))
-    vertex.responses += [(200, answer("CONTA DE LUZ — Total R$ 468,90")),
+    vertex.script += [(200, answer("CONTA DE LUZ — Total R$ 468,90")),
                          (200, answer("Foto de um telhado cerâmico. Sem texto visível."))]
 
     docx = lead_file(Provider.ZAPI, MessageKind.DOCUMENT, MediaRef(url=docx_url, filename="orcamento.docx"))
@@ -240,7 +241,7 @@ def test_an_unsupported_video_is_kept_in_storage_and_marked_not_read(world):
 def test_a_retried_task_neither_downloads_nor_transcribes_a_finished_message_again(world):
     deps, sandbox, vertex, lead_file, message, calls, _ = world
     sandbox.host_meta_media("710003", HostedMedia(wav_voice_note(0.5), "audio/ogg"))
-    vertex.responses.append((200, answer("Pode me ligar amanhã?")))
+    vertex.script.append((200, answer("Pode me ligar amanhã?")))
     request = lead_file(Provider.META, MessageKind.AUDIO, MediaRef(media_id="710003", mime_type="audio/ogg"))
 
     first, again = process_media(request, deps), process_media(request, deps, attempt=1)
@@ -253,7 +254,7 @@ def test_a_retried_task_neither_downloads_nor_transcribes_a_finished_message_aga
 def test_a_model_outage_is_retried_from_the_stored_copy_without_downloading_again(world):
     deps, sandbox, vertex, lead_file, message, calls, _ = world
     sandbox.host_meta_media("710004", HostedMedia(wav_voice_note(0.5), "audio/ogg"))
-    vertex.responses += [(429, QUOTA_ERROR), (200, answer("Vocês parcelam?"))]
+    vertex.script += [(429, QUOTA_ERROR), (200, answer("Vocês parcelam?"))]
     request = lead_file(Provider.META, MessageKind.AUDIO, MediaRef(media_id="710004", mime_type="audio/ogg"))
 
     with pytest.raises(ModelUnavailable):
@@ -268,7 +269,7 @@ def test_a_model_outage_is_retried_from_the_stored_copy_without_downloading_agai
 def test_the_last_attempt_records_a_failure_instead_of_leaving_the_turn_waiting(world):
     deps, sandbox, vertex, lead_file, message, calls, woken = world
     sandbox.host_meta_media("710005", HostedMedia(wav_voice_note(0.5), "audio/ogg"))
-    vertex.responses += [(429, QUOTA_ERROR)]
+    vertex.script += [(429, QUOTA_ERROR)]
     request = lead_file(Provider.META, MessageKind.AUDIO, MediaRef(media_id="710005", mime_type="audio/ogg"))
 
     outcome = process_media(request, deps, attempt=deps.max_attempts - 1)

@@ -19,3 +19,22 @@ def test_pricing_is_read_from_json_and_empty_secrets_count_as_unset(monkeypatch)
 def test_secrets_do_not_show_in_the_settings_repr(monkeypatch):
     monkeypatch.setenv("META_APP_SECRET", "s3cr3t-value")
     assert "s3cr3t-value" not in repr(Settings())
+
+
+def test_embedding_dimensions_above_firestores_vector_limit_are_refused(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("EMBEDDING_DIMENSIONS", "3072")
+    with pytest.raises(ValidationError, match="2048"):
+        Settings()
+
+
+def test_a_chunk_overlap_of_half_a_chunk_or_more_is_refused(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("KNOWLEDGE_CHUNK_CHARS", "800")
+    monkeypatch.setenv("KNOWLEDGE_CHUNK_OVERLAP_CHARS", "400")
+    with pytest.raises(ValidationError, match="OVERLAP"):
+        Settings()

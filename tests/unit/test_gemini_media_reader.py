@@ -11,7 +11,8 @@ from dev.sample_media import png_image, wav_voice_note
 from shared.adapters.gemini import GeminiMediaReader, vertex_client
 from shared.domain.errors import MediaUnreadable, ModelUnavailable
 from shared.domain.usage import ModelPrice
-from tests.unit.test_gemini_adapter import QUOTA_ERROR, FakeVertex
+from tests.unit.test_gemini_adapter import QUOTA_ERROR
+from tests.vertex_fake import FakeVertex
 
 # GenerateContentResponse as the Vertex AI REST reference documents it, for an audio prompt.
 TRANSCRIPT = {
@@ -47,7 +48,7 @@ def reader(vertex: FakeVertex) -> GeminiMediaReader:
 
 
 def test_a_voice_note_goes_inline_with_its_type_and_the_transcript_comes_back_with_its_cost(vertex):
-    vertex.responses.append((200, TRANSCRIPT))
+    vertex.script.append((200, TRANSCRIPT))
     audio = wav_voice_note(1.0)
 
     extraction = reader(vertex).transcribe(audio, "audio/ogg", "pt-BR")
@@ -57,7 +58,7 @@ def test_a_voice_note_goes_inline_with_its_type_and_the_transcript_comes_back_wi
     assert (call.purpose, call.backend, call.model) == ("transcription", "vertex", "gemini-2.5-flash")
     assert (call.usage.prompt_tokens, call.usage.output_tokens) == (61, 15)
     assert call.cost_usd == pytest.approx((61 * 1.0 + 15 * 2.5) / 1e6)
-    path, _, body = vertex.requests[0]
+    path, body = vertex.requests[0]
     assert path.endswith("/models/gemini-2.5-flash:generateContent")
     [content] = body["contents"]
     inline, instruction = content["parts"]
@@ -69,23 +70,23 @@ def test_a_voice_note_goes_inline_with_its_type_and_the_transcript_comes_back_wi
 
 
 def test_an_image_is_described_and_recorded_as_an_image_call(vertex):
-    vertex.responses.append((200, {**TRANSCRIPT, "candidates": [
+    vertex.script.append((200, {**TRANSCRIPT, "candidates": [
         {"content": {"role": "model", "parts": [{"text": "Foto de uma conta de luz. Texto: Total R$ 468,90"}]},
          "finishReason": "STOP"}]}))
 
     extraction = reader(vertex).describe_image(png_image(), "image/png", "pt-BR")
 
     assert extraction.text.endswith("Total R$ 468,90") and extraction.call.purpose == "image"
-    assert mime_of(vertex.requests[0][2]["contents"][0]["parts"][0]["inlineData"]) == "image/png"
+    assert mime_of(vertex.requests[0][1]["contents"][0]["parts"][0]["inlineData"]) == "image/png"
 
 
 def test_a_voice_note_without_speech_is_an_empty_transcript_not_a_failure(vertex):
-    vertex.responses.append((200, SILENCE))
+    vertex.script.append((200, SILENCE))
     assert reader(vertex).transcribe(b"RIFF....", "audio/wav", "pt-BR").text == ""
 
 
 def test_a_blocked_or_refused_file_is_unreadable_and_quota_is_transient(vertex):
-    vertex.responses += [(200, BLOCKED), (400, BAD_REQUEST), (429, QUOTA_ERROR)]
+    vertex.script += [(200, BLOCKED), (400, BAD_REQUEST), (429, QUOTA_ERROR)]
     media = reader(vertex)
 
     with pytest.raises(MediaUnreadable, match="no text"):

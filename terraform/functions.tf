@@ -1,0 +1,233 @@
+# Every Cloud Function (gen2), all built from one source archive (source.tf), each with its own entry
+# point, sizing, environment and service account.
+#
+# Adding a function = one entry in local.function_specs (and its env in local.function_env). The key is
+# the entry point in main.py's _ENTRY_POINTS; tests/infra/test_terraform_consistency.py fails until
+# both sides agree. Do not add an entry before main.py exports the function: its build would fail.
+#
+# Fields of a spec:
+#   public          true only for a function that authenticates its callers in code (allUsers invoker);
+#                   every other function is invoked only by the service accounts of the queues,
+#                   scheduler jobs and triggers that target it (iam.tf derives them).
+#   memory, cpu, concurrency, timeout_seconds, min_instances, max_instances
+#                   sizing; var.function_scaling overrides any of them per function.
+#   project_roles   project-level roles of the function's own service account (kept to what has no
+#                   finer-grained resource: Firestore, Vertex AI).
+#   enqueues        Cloud Tasks queues (tasks.tf) it creates tasks on: enqueuer on those queues only,
+#                   plus actAs on the queue's invoker service account to sign the tasks' OIDC token.
+#   publishes       Pub/Sub topics (pubsub.tf) it publishes to: publisher on those topics only.
+#   bucket_roles    { bucket key (storage.tf) = role } on those buckets only.
+#   secrets         { ENV_VAR = secret id (secrets.tf) }: Secret Manager values exposed as env vars.
+#   trigger         null for HTTP; for an event function { event_type, pubsub_topic (a topic key),
+#                   bucket (a bucket key), retry }: the trigger runs as the "eventarc" invoker account.
+locals {
+  function_specs = {
+    whatsapp_webhook = {
+      description = "Public webhook of Meta Cloud API, Evolution API and Z-API: authenticates, stores the message, schedules an agent turn, answers in tens of ms."
+      public      = true
+      memory      = "512Mi"
+      # Concurrency above 1 needs a whole vCPU. The webhook mostly waits on Firestore and Cloud Tasks,
+      # so one instance serves many requests and cold starts (which make providers retry) stay rare.
+      cpu             = "1"
+      concurrency     = 40
+      timeout_seconds = 30
+      # One warm instance: providers time out slow webhooks and retry them, and a cold start pays the
+      # Firestore and Cloud Tasks client set-up. About the price of a small VM; set 0 to save it.
+      min_instances = 1
+      max_instances = 20
+      project_roles = ["roles/datastore.user"]
+      enqueues      = ["agent-turns"]
+      publishes     = []
+      bucket_roles  = {}
+      secrets = {
+        META_APP_SECRET   = "meta-app-secret"
+        META_VERIFY_TOKEN = "meta-verify-token"
+      }
+      trigger = null
+    }
+
+    agent_turn = {
+      description = "Private; invoked by Cloud Tasks: one agent turn (debounce check, Gemini call, usage ledger, reply through the provider)."
+      public      = false
+      memory      = "1Gi"
+      cpu         = "1"
+      # Each turn waits seconds on the model; several per instance keep instances few. max_instances x
+      # concurrency is also the queue's concurrent dispatch cap (tasks.tf), so Vertex AI quota and spend
+      # have one ceiling.
+      concurrency = 10
+      # A turn is at most 3 model attempts of llm.timeout_seconds (30 s) plus backoff plus one send of
+      # providers_send.provider_timeout_seconds (10 s): about 105 s.
+      # It must stay below agent_turn.reply_lease_seconds (180 s), or a retry could take the lease of a
+      # delivery that is still running (tests/infra checks the order).
+      timeout_seconds = 150
+      min_instances   = 0
+      max_instances   = 20
+      project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+    }
+
+    chat_api = {
+      description = "Private; POST {tenant_id, user_id, message}: the agent's brain over HTTP, for testing agents and integrations without WhatsApp."
+      public      = false
+      memory      = "1Gi"
+      cpu         = "1"
+      concurrency = 10
+      # Synchronous: the caller waits for the model, tools included.
+      timeout_seconds = 150
+      min_instances   = 0
+      max_instances   = 5
+      project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+    }
+  }
+
+  # Sizing after var.function_scaling overrides; static (no resource references) so queues can use it.
+  function_sizing = {
+    for fn, spec in local.function_specs : fn => {
+      memory          = coalesce(try(var.function_scaling[fn].memory, null), spec.memory)
+      cpu             = coalesce(try(var.function_scaling[fn].cpu, null), spec.cpu)
+      concurrency     = coalesce(try(var.function_scaling[fn].concurrency, null), spec.concurrency)
+      timeout_seconds = coalesce(try(var.function_scaling[fn].timeout_seconds, null), spec.timeout_seconds)
+      min_instances   = coalesce(try(var.function_scaling[fn].min_instances, null), spec.min_instances)
+      max_instances   = coalesce(try(var.function_scaling[fn].max_instances, null), spec.max_instances)
+    }
+  }
+
+  # Settings (shared/config.py) every function reads. Names are Settings fields upper-cased; values are
+  # strings. GOOGLE_CLOUD_PROJECT is set explicitly: the Python 3.11 runtime does not set it.
+  common_env = {
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    LOG_LEVEL            = var.log_level
+  }
+
+  # Per-function settings. Kept apart from function_specs because these reference other resources
+  # (queues, service accounts), which themselves read function_specs.
+  function_env = {
+    whatsapp_webhook = {
+      # The queue's location: the webhook builds the queue path from it.
+      REGION                = var.region
+      AGENT_TURN_QUEUE      = google_cloud_tasks_queue.queue["agent-turns"].name
+      AGENT_TURN_URL        = local.function_urls["agent_turn"]
+      TASKS_SERVICE_ACCOUNT = google_service_account.invoker["tasks"].email
+      DEBOUNCE_SECONDS      = tostring(var.webhook.debounce_seconds)
+      MAX_BODY_BYTES        = tostring(var.webhook.max_body_bytes)
+      CHANNEL_CACHE_SECONDS = tostring(var.webhook.channel_cache_seconds)
+    }
+    agent_turn = {
+      LLM_BACKEND              = var.llm.backend
+      LLM_MODEL                = var.llm.model
+      LLM_TIERS                = jsonencode(var.llm.tiers)
+      VERTEX_LOCATION          = var.llm.location
+      LLM_TIMEOUT_SECONDS      = tostring(var.llm.timeout_seconds)
+      LLM_PRICING              = jsonencode(var.llm_pricing)
+      REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
+      CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
+      META_GRAPH_VERSION       = var.providers_send.meta_graph_version
+      PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
+    }
+    # The same brain as agent_turn, answering over HTTP instead of WhatsApp.
+    chat_api = {
+      LLM_BACKEND           = var.llm.backend
+      LLM_MODEL             = var.llm.model
+      LLM_TIERS             = jsonencode(var.llm.tiers)
+      VERTEX_LOCATION       = var.llm.location
+      LLM_TIMEOUT_SECONDS   = tostring(var.llm.timeout_seconds)
+      LLM_PRICING           = jsonencode(var.llm_pricing)
+      REPLY_LEASE_SECONDS   = tostring(var.agent_turn.reply_lease_seconds)
+      CHANNEL_CACHE_SECONDS = tostring(var.webhook.channel_cache_seconds)
+    }
+  }
+}
+
+resource "google_cloudfunctions2_function" "function" {
+  for_each    = local.function_specs
+  name        = local.function_names[each.key]
+  location    = var.region
+  description = each.value.description
+
+  build_config {
+    runtime     = "python311"
+    entry_point = each.key
+    # A dedicated build identity instead of the Compute Engine default account (often disabled by
+    # org policy, and far broader than a build needs).
+    service_account   = google_service_account.builder.id
+    docker_repository = google_artifact_registry_repository.functions.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.bucket["source"].name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = local.function_sizing[each.key].memory
+    available_cpu                    = local.function_sizing[each.key].cpu
+    max_instance_request_concurrency = local.function_sizing[each.key].concurrency
+    timeout_seconds                  = local.function_sizing[each.key].timeout_seconds
+    min_instance_count               = local.function_sizing[each.key].min_instances
+    max_instance_count               = local.function_sizing[each.key].max_instances
+    ingress_settings                 = each.value.public ? "ALLOW_ALL" : var.private_function_ingress
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.function[each.key].email
+    environment_variables            = merge(local.common_env, local.function_env[each.key])
+
+    dynamic "secret_environment_variables" {
+      for_each = each.value.secrets
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
+        version    = lookup(var.secret_versions, secret_environment_variables.value, "latest")
+      }
+    }
+  }
+
+  dynamic "event_trigger" {
+    for_each = each.value.trigger == null ? [] : [each.value.trigger]
+    content {
+      trigger_region        = var.region
+      event_type            = event_trigger.value.event_type
+      pubsub_topic          = try(google_pubsub_topic.topic[event_trigger.value.pubsub_topic].id, null)
+      retry_policy          = event_trigger.value.retry ? "RETRY_POLICY_RETRY" : "RETRY_POLICY_DO_NOT_RETRY"
+      service_account_email = google_service_account.invoker["eventarc"].email
+      dynamic "event_filters" {
+        for_each = try(event_trigger.value.bucket, null) == null ? [] : [event_trigger.value.bucket]
+        content {
+          attribute = "bucket"
+          value     = google_storage_bucket.bucket[event_filters.value].name
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    # Guards var.function_scaling overrides too: a delivery must never outlive its reply lease.
+    precondition {
+      condition     = each.key != "agent_turn" || local.function_sizing[each.key].timeout_seconds < var.agent_turn.reply_lease_seconds
+      error_message = "agent_turn's timeout_seconds must be below agent_turn.reply_lease_seconds, or a retry can take over a delivery that is still running and the lead gets two replies."
+    }
+    # Without a price every model call is recorded as costing 0 and the cost dashboard lies.
+    precondition {
+      condition     = each.key != "agent_turn" || var.llm.backend == "offline" || contains(keys(var.llm_pricing), var.llm.model)
+      error_message = "llm_pricing has no price for llm.model: every call would be recorded as free."
+    }
+  }
+
+  # The deploy checks that the runtime account can read its secrets and that the build account can
+  # push its image: grant first, deploy second.
+  depends_on = [
+    google_project_service.api,
+    google_secret_manager_secret_iam_member.accessor,
+    google_artifact_registry_repository_iam_member.builder,
+    google_project_iam_member.builder,
+  ]
+}

@@ -1,0 +1,249 @@
+# Every knob an operator may turn. Values that are code (entry points, roles, which function reads what)
+# live in locals next to the resources; values that are decisions (project, region, model, prices,
+# retention, alert thresholds) live here. Secret *values* are never variables: see secrets.tf.
+
+variable "project_id" {
+  description = "Google Cloud project that hosts Piloto."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project id: 6-30 characters, lowercase letters, digits and hyphens."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, queues, buckets and Pub/Sub storage. Brazilian leads: southamerica-east1 (São Paulo) keeps their data in the country."
+  type        = string
+  default     = "southamerica-east1"
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
+    error_message = "region must be a Google Cloud region such as southamerica-east1."
+  }
+}
+
+variable "firestore_location" {
+  description = "Firestore location id; null means the same as region. A multi-region (nam5, eur3) trades latency from the functions for availability."
+  type        = string
+  default     = null
+}
+
+variable "labels" {
+  description = "Extra labels for every labelled resource (cost centre, environment...)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function."
+  type        = string
+  default     = "INFO"
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "llm" {
+  description = <<-EOT
+    The model the agent answers with. Model ids retire often: they live here, not in code.
+    backend: 'vertex' (Gemini on Vertex AI) or 'offline' (deterministic template, costs nothing, says it is offline).
+    location: Vertex AI location of the model ('global' or a region).
+    timeout_seconds: one model attempt (the SDK retries 429/5xx up to 3 attempts).
+    tiers: model id per routing tier; greetings/FAQs go to lite, objections/negotiation to advanced.
+  EOT
+  type = object({
+    backend         = optional(string, "vertex")
+    model           = optional(string, "gemini-2.5-flash")
+    location        = optional(string, "global")
+    timeout_seconds = optional(number, 30)
+    tiers = optional(map(string), {
+      lite     = "gemini-2.5-flash-lite"
+      standard = "gemini-2.5-flash"
+      advanced = "gemini-2.5-pro"
+    })
+  })
+  default = {}
+  validation {
+    condition     = contains(["vertex", "offline"], var.llm.backend)
+    error_message = "llm.backend must be 'vertex' or 'offline'."
+  }
+  validation {
+    condition     = var.llm.timeout_seconds > 0 && var.llm.timeout_seconds <= 40
+    error_message = "llm.timeout_seconds bounds one of up to 3 model attempts; keep it in (0, 40] so a turn fits agent_turn's timeout."
+  }
+}
+
+variable "chat_api_invokers" {
+  description = "IAM members allowed to call the chat_api function (e.g. group:sales-ops@example.com). Never allUsers: the function spends model tokens."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = !contains(var.chat_api_invokers, "allUsers") && !contains(var.chat_api_invokers, "allAuthenticatedUsers")
+    error_message = "chat_api must stay private: name users, groups or service accounts."
+  }
+}
+
+variable "llm_pricing" {
+  description = "USD per 1M tokens per model id, for the estimated cost of every call (LLM_PRICING). Prices change: check the current Vertex AI price list. functions.tf refuses a model without a price, since its calls would be recorded as free."
+  type = map(object({
+    input_per_mtok        = number
+    output_per_mtok       = number
+    cached_input_per_mtok = optional(number)
+  }))
+  default = {
+    "gemini-2.5-flash"      = { input_per_mtok = 0.30, output_per_mtok = 2.50, cached_input_per_mtok = 0.03 }
+    "gemini-2.5-flash-lite" = { input_per_mtok = 0.10, output_per_mtok = 0.40, cached_input_per_mtok = 0.01 }
+    "gemini-2.5-pro"        = { input_per_mtok = 1.25, output_per_mtok = 10.0, cached_input_per_mtok = 0.125 }
+  }
+  validation {
+    condition     = alltrue([for model, price in var.llm_pricing : price.input_per_mtok >= 0 && price.output_per_mtok >= 0])
+    error_message = "llm_pricing prices cannot be negative."
+  }
+}
+
+variable "webhook" {
+  description = <<-EOT
+    whatsapp_webhook behaviour.
+    debounce_seconds: burst window; messages of one lead closer than this get one reply.
+    max_body_bytes: larger webhook bodies are refused with 413.
+    channel_cache_seconds: how long an instance caches channel and agent documents (an admin's edit shows after at most this).
+  EOT
+  type = object({
+    debounce_seconds      = optional(number, 4)
+    max_body_bytes        = optional(number, 1000000)
+    channel_cache_seconds = optional(number, 60)
+  })
+  default = {}
+  validation {
+    condition     = var.webhook.debounce_seconds >= 0 && var.webhook.debounce_seconds <= 60
+    error_message = "webhook.debounce_seconds must be between 0 and 60."
+  }
+  validation {
+    condition     = var.webhook.max_body_bytes >= 1024
+    error_message = "webhook.max_body_bytes must be at least 1024."
+  }
+}
+
+variable "agent_turn" {
+  description = <<-EOT
+    agent_turn behaviour.
+    reply_lease_seconds: how long one delivery of a turn owns it. It must outlast the function timeout
+    (functions.tf), or a slow delivery can lose its lease to a retry and the lead gets two replies.
+  EOT
+  type = object({
+    reply_lease_seconds = optional(number, 180)
+  })
+  default = {}
+  validation {
+    condition     = var.agent_turn.reply_lease_seconds >= 10
+    error_message = "agent_turn.reply_lease_seconds must be at least 10."
+  }
+}
+
+variable "providers_send" {
+  description = "Send side of the WhatsApp providers: Meta Graph API version (Meta retires versions about two years after release) and the timeout of one send."
+  type = object({
+    meta_graph_version       = optional(string, "v21.0")
+    provider_timeout_seconds = optional(number, 10)
+  })
+  default = {}
+  validation {
+    condition     = can(regex("^v[0-9]+\\.[0-9]+$", var.providers_send.meta_graph_version))
+    error_message = "providers_send.meta_graph_version looks like v21.0."
+  }
+}
+
+variable "function_scaling" {
+  description = "Per-function overrides of the sizing in functions.tf, keyed by entry point (e.g. { agent_turn = { max_instances = 50 } }). Unset fields keep the defaults."
+  type = map(object({
+    memory          = optional(string)
+    cpu             = optional(string)
+    concurrency     = optional(number)
+    timeout_seconds = optional(number)
+    min_instances   = optional(number)
+    max_instances   = optional(number)
+  }))
+  default = {}
+  validation {
+    condition = alltrue([for name, s in var.function_scaling : (
+      (s.min_instances == null || s.min_instances >= 0) &&
+      (s.max_instances == null || s.max_instances >= 1) &&
+      (s.concurrency == null || (s.concurrency >= 1 && s.concurrency <= 1000)) &&
+      (s.timeout_seconds == null || (s.timeout_seconds >= 1 && s.timeout_seconds <= 3600))
+    )])
+    error_message = "function_scaling: min_instances >= 0, max_instances >= 1, concurrency in [1, 1000], timeout_seconds in [1, 3600]."
+  }
+}
+
+variable "private_function_ingress" {
+  description = "Ingress of the private functions. Their gate is IAM (only the invoker service accounts hold run.invoker); ALLOW_INTERNAL_ONLY adds a network fence, since Cloud Run counts Cloud Tasks, Scheduler, Eventarc and Pub/Sub of the same project as internal. Check that in a staging project before switching."
+  type        = string
+  default     = "ALLOW_ALL"
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY"], var.private_function_ingress)
+    error_message = "private_function_ingress must be ALLOW_ALL or ALLOW_INTERNAL_ONLY."
+  }
+}
+
+variable "secret_versions" {
+  description = "Secret Manager version each secret is read at, keyed by secret id (secrets.tf). Default 'latest': a rotation is a new version plus a new revision (next apply or instance start). Pin a number to make rotations explicit deploys."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for v in values(var.secret_versions) : can(regex("^(latest|[0-9]+)$", v))])
+    error_message = "secret_versions values are 'latest' or a version number."
+  }
+}
+
+variable "media_retention_days" {
+  description = "Days a lead's media (voice notes, images, documents) is kept in the media bucket before it is deleted for good. Privacy (LGPD): keep only as long as the business needs it."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.media_retention_days >= 1 && var.media_retention_days <= 3650
+    error_message = "media_retention_days must be between 1 and 3650."
+  }
+}
+
+variable "knowledge_noncurrent_days" {
+  description = "Days an overwritten or deleted knowledge document's old version is kept (a mistaken upload can be restored meanwhile)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.knowledge_noncurrent_days >= 1
+    error_message = "knowledge_noncurrent_days must be at least 1."
+  }
+}
+
+variable "event_retention" {
+  description = "How long Pub/Sub keeps domain events and dead letters (seek/replay window for a CRM re-sync), as a duration like 604800s (max 31 days)."
+  type        = string
+  default     = "604800s"
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.event_retention))
+    error_message = "event_retention is a duration in seconds, e.g. 604800s."
+  }
+}
+
+variable "alerting" {
+  description = <<-EOT
+    Alert policies (monitoring.tf).
+    emails: addresses that get an email notification channel.
+    notification_channels: ids of channels made elsewhere (Slack, PagerDuty...).
+    error_rate: fraction of a function's requests answered 5xx over 10 minutes that opens an incident.
+    webhook_latency_p95_ms: providers retry slow webhooks (360dialog asks a median <= 250 ms, < 1 % over 1 s).
+    dead_letter_messages: dead letters tolerated before an incident (0 = any).
+  EOT
+  type = object({
+    emails                 = optional(list(string), [])
+    notification_channels  = optional(list(string), [])
+    error_rate             = optional(number, 0.05)
+    webhook_latency_p95_ms = optional(number, 1000)
+    dead_letter_messages   = optional(number, 0)
+  })
+  default = {}
+  validation {
+    condition     = var.alerting.error_rate > 0 && var.alerting.error_rate < 1
+    error_message = "alerting.error_rate is a fraction in (0, 1)."
+  }
+}

@@ -1,0 +1,286 @@
+"""Every consistency check can fail: each test breaks one thing in a copy and expects the check to say so.
+
+A check that passes whatever the input proves nothing; these tests are its proof of life.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import hclfmt
+import tfcheck
+
+
+@pytest.fixture
+def tf() -> tfcheck.Terraform:
+    return tfcheck.real_terraform().copy()
+
+
+@pytest.fixture
+def code() -> tfcheck.Code:
+    return tfcheck.real_code().copy()
+
+
+def only(check, tf, code) -> str:
+    problems = check(tf, code)
+    assert problems, f"{check.__name__} missed the drift"
+    return "\n".join(problems)
+
+
+def test_the_real_tree_is_clean(tf, code):
+    assert tfcheck.run_all(tf, code).all() == []
+
+
+def test_an_entry_point_without_a_function_is_reported(tf, code):
+    del tf.locals["function_specs"]["agent_turn"]
+    assert "'agent_turn'" in only(tfcheck.check_functions_match_entry_points, tf, code)
+
+
+def test_a_function_main_does_not_export_is_reported(tf, code):
+    tf.locals["function_specs"]["crm_sync"] = dict(tf.locals["function_specs"]["agent_turn"])
+    tf.locals["function_env"]["crm_sync"] = {}
+    assert "crm_sync" in only(tfcheck.check_functions_match_entry_points, tf, code)
+
+
+def test_a_new_entry_point_in_main_is_reported(tf, code):
+    code.entry_points["media_processor"] = "functions.media"
+    assert "media_processor" in only(tfcheck.check_functions_match_entry_points, tf, code)
+
+
+def test_a_function_built_from_the_wrong_entry_point_is_reported(tf, code):
+    tf.resources["google_cloudfunctions2_function"]["function"]["build_config"][0]["entry_point"] = "main"
+    assert "entry_point" in only(tfcheck.check_function_resource_is_wired_per_entry_point, tf, code)
+
+
+def test_env_not_merged_into_the_function_is_reported(tf, code):
+    service = tf.resources["google_cloudfunctions2_function"]["function"]["service_config"][0]
+    service["environment_variables"] = "${local.common_env}"
+    assert "environment_variables" in only(tfcheck.check_function_resource_is_wired_per_entry_point, tf, code)
+
+
+def test_a_missing_required_setting_is_reported(tf, code):
+    del tf.locals["function_env"]["whatsapp_webhook"]["AGENT_TURN_URL"]
+    assert "AGENT_TURN_URL" in only(tfcheck.check_required_settings_are_provided, tf, code)
+
+
+def test_a_missing_model_setting_is_reported(tf, code):
+    del tf.locals["function_env"]["agent_turn"]["LLM_PRICING"]
+    assert "LLM_PRICING" in only(tfcheck.check_required_settings_are_provided, tf, code)
+
+
+def test_a_missing_secret_is_reported(tf, code):
+    del tf.locals["function_specs"]["whatsapp_webhook"]["secrets"]["META_APP_SECRET"]
+    assert "META_APP_SECRET" in only(tfcheck.check_required_settings_are_provided, tf, code)
+
+
+def test_a_new_setting_the_code_reads_without_default_is_reported(tf, code):
+    # Another issue adds `media_bucket: str | None = None` and agent_turn starts reading it.
+    code.settings["media_bucket"] = tfcheck.SettingField("media_bucket", None, secret=False)
+    code.reads["agent_turn"].add("media_bucket")
+    assert "MEDIA_BUCKET" in only(tfcheck.check_required_settings_are_provided, tf, code)
+
+
+def test_a_misspelt_env_var_is_reported(tf, code):
+    env = tf.locals["function_env"]["whatsapp_webhook"]
+    env["AGENT_TURN_ULR"] = env.pop("AGENT_TURN_URL")
+    assert "AGENT_TURN_ULR" in only(tfcheck.check_env_names_are_settings, tf, code)
+
+
+def test_a_secret_given_as_a_plain_value_is_reported(tf, code):
+    tf.locals["function_env"]["whatsapp_webhook"]["META_APP_SECRET"] = "${var.meta_app_secret}"
+    assert "Secret Manager" in only(tfcheck.check_env_names_are_settings, tf, code)
+
+
+def test_an_emulator_setting_in_production_is_reported(tf, code):
+    tf.locals["function_env"]["whatsapp_webhook"]["TASKS_EMULATOR_HOST"] = "localhost:8123"
+    assert "local-development" in only(tfcheck.check_env_names_are_settings, tf, code)
+
+
+def test_a_setting_given_to_the_wrong_function_is_reported(tf, code):
+    tf.locals["function_env"]["agent_turn"]["AGENT_TURN_URL"] = '${local.function_urls["agent_turn"]}'
+    assert "agent_turn is given AGENT_TURN_URL" in only(tfcheck.check_env_is_read_by_its_function, tf, code)
+
+
+def test_a_missing_queue_is_reported(tf, code):
+    del tf.locals["queues"]["agent-turns"]
+    problems = only(tfcheck.check_infrastructure_names_exist, tf, code)
+    assert "AGENT_TURN_QUEUE='agent-turns'" in problems and "unknown queue 'agent-turns'" in problems
+
+
+def test_a_renamed_queue_in_the_code_is_reported(tf, code):
+    code.settings["agent_turn_queue"].default = "turns"
+    assert "'turns' names no queue" in only(tfcheck.check_infrastructure_names_exist, tf, code)
+
+
+def test_a_queue_for_a_function_that_does_not_exist_is_reported(tf, code):
+    tf.locals["queues"]["media"] = {**tf.locals["queues"]["agent-turns"], "target": "media_processor"}
+    assert "media_processor" in only(tfcheck.check_infrastructure_names_exist, tf, code)
+
+
+def test_unknown_topic_bucket_and_secret_references_are_reported(tf, code):
+    spec = tf.locals["function_specs"]["agent_turn"]
+    spec["publishes"] = ["lead-events"]
+    spec["bucket_roles"] = {"audio": "roles/storage.objectUser"}
+    spec["secrets"] = {"META_APP_SECRET": "meta-secret"}
+    problems = only(tfcheck.check_infrastructure_names_exist, tf, code)
+    assert "'lead-events'" in problems and "'audio'" in problems and "'meta-secret'" in problems
+
+
+def test_a_secret_nobody_reads_is_reported(tf, code):
+    tf.locals["secrets"]["hubspot-token"] = {"description": "unused"}
+    assert "hubspot-token" in only(tfcheck.check_infrastructure_names_exist, tf, code)
+
+
+def test_a_public_private_function_is_reported(tf, code):
+    tf.locals["function_specs"]["agent_turn"]["public"] = True
+    assert "agent_turn is public" in only(tfcheck.check_private_functions_are_private, tf, code)
+
+
+def test_an_all_users_grant_outside_the_public_invoker_is_reported(tf, code):
+    tf.resources["google_cloud_run_v2_service_iam_member"]["private_invoker"]["member"] = "allUsers"
+    assert "private_invoker" in only(tfcheck.check_private_functions_are_private, tf, code)
+
+
+def test_a_public_invoker_for_every_function_is_reported(tf, code):
+    tf.resources["google_cloud_run_v2_service_iam_member"]["public_invoker"]["for_each"] = "${local.function_specs}"
+    assert "public_functions" in only(tfcheck.check_private_functions_are_private, tf, code)
+
+
+def test_a_shared_service_account_is_reported(tf, code):
+    service = tf.resources["google_cloudfunctions2_function"]["function"]["service_config"][0]
+    service["service_account_email"] = "${google_service_account.builder.email}"
+    assert "its own account" in only(tfcheck.check_own_service_account_per_function, tf, code)
+
+
+def test_a_function_name_too_long_for_an_account_id_is_reported(tf, code):
+    tf.locals["function_specs"]["knowledge_ingest_from_google_drive"] = {}
+    assert "exceeds 30" in only(tfcheck.check_own_service_account_per_function, tf, code)
+
+
+@pytest.mark.parametrize("literal", [
+    'secret_data = "abc"',
+    'value = "0123456789abcdef0123456789abcdef"',
+    'token = "EAAGm0PX4ZCpsBAKZBZCwZAqZBZC8ZAOZAb"',
+])
+def test_secret_values_in_terraform_are_reported(tf, code, literal):
+    tf.texts["secrets.tf"] += f'\nlocals {{\n  x = {{ {literal} }}\n}}\n'
+    assert only(tfcheck.check_no_secret_values_in_terraform, tf, code)
+
+
+def test_a_secret_version_resource_or_secret_variable_is_reported(tf, code):
+    tf.resources["google_secret_manager_secret_version"] = {"meta": {"secret_data": "${var.meta_app_secret}"}}
+    tf.variables["meta_app_secret"] = {"type": "${string}", "sensitive": True}
+    problems = only(tfcheck.check_no_secret_values_in_terraform, tf, code)
+    assert "state" in problems and "meta_app_secret" in problems
+
+
+def test_a_metric_on_a_log_line_the_code_no_longer_writes_is_reported(tf, code):
+    code.log_lines["model called"] = code.log_lines.pop("model call")
+    assert "'model call'" in only(tfcheck.check_log_metrics_match_log_lines, tf, code)
+
+
+def test_a_metric_on_a_field_the_code_does_not_log_is_reported(tf, code):
+    code.log_lines["model call"].discard("cost_usd")
+    assert "'cost_usd'" in only(tfcheck.check_log_metrics_match_log_lines, tf, code)
+
+
+def test_a_chart_of_an_undefined_metric_is_reported(tf, code):
+    del tf.locals["log_metrics"]["piloto_handoffs"]
+    assert "piloto_handoffs" in only(tfcheck.check_dashboard_uses_defined_metrics, tf, code)
+
+
+def test_a_chart_reading_a_counter_as_a_distribution_is_reported(tf, code):
+    tf.texts["dashboard.tf"] += "\n# logging_googleapis_com:user_piloto_model_calls_sum\n"
+    assert "counter" in only(tfcheck.check_dashboard_uses_defined_metrics, tf, code)
+
+
+def test_a_collection_group_query_without_its_index_is_reported(tf, code):
+    del tf.locals["firestore_fields"]["channels.channel_key"]
+    assert "channel_key" in only(tfcheck.check_firestore_matches_queries, tf, code)
+
+
+def test_an_index_on_a_collection_the_code_never_uses_is_reported(tf, code):
+    tf.locals["firestore_ttl_fields"]["dedupe.expire_at"] = {"collection": "dedupe", "field": "expire_at"}
+    assert "'dedupe'" in only(tfcheck.check_firestore_matches_queries, tf, code)
+
+
+def test_a_provider_without_a_webhook_url_is_reported(tf, code):
+    code.providers.add("twilio")
+    assert "twilio" in only(tfcheck.check_webhook_urls_cover_providers, tf, code)
+
+
+def test_a_timeout_longer_than_the_reply_lease_is_reported(tf, code):
+    tf.locals["function_specs"]["agent_turn"]["timeout_seconds"] = 300
+    assert "lease" in only(tfcheck.check_reply_lease_outlasts_agent_turn, tf, code)
+
+
+def test_without_a_terraform_lease_the_code_default_applies(tf, code):
+    del tf.locals["function_env"]["agent_turn"]["REPLY_LEASE_SECONDS"]  # code default: 120 s < 150 s timeout
+    assert "(120 s)" in only(tfcheck.check_reply_lease_outlasts_agent_turn, tf, code)
+
+
+def test_code_left_out_of_the_archive_is_reported(tf, code):
+    tf.locals["source_patterns"] = ["main.py", "requirements.txt", "functions/**/*.py"]
+    assert "shared/bootstrap.py" in only(tfcheck.check_archive_ships_what_functions_load, tf, code)
+
+
+def test_the_analysis_follows_calls_imports_and_settings_objects(tmp_path: Path):
+    """Settings reads three calls away, behind a lazy import, a stored settings object and an alias, are found."""
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "functions" / "__init__.py").write_text("")
+    (tmp_path / "shared" / "__init__.py").write_text("")
+    (tmp_path / "functions" / "entry.py").write_text(textwrap.dedent("""
+        from shared import wiring
+        def handler(request):
+            return wiring.build()(request)
+        def unrelated():
+            from shared.config import get_settings
+            return get_settings().never_read_by_handler
+    """))
+    (tmp_path / "shared" / "wiring.py").write_text(textwrap.dedent("""
+        from shared.config import get_settings
+        def build():
+            from shared.media import Store
+            cfg = get_settings()
+            return Store(get_settings(), cfg.region).save
+    """))
+    (tmp_path / "shared" / "media.py").write_text(textwrap.dedent("""
+        class Store:
+            def __init__(self, settings):
+                self._settings = settings
+            def save(self, request):
+                return self._settings.media_bucket, self._settings.price_of("x")
+    """))
+    (tmp_path / "shared" / "config.py").write_text(textwrap.dedent("""
+        class Settings:
+            media_bucket: str | None = None
+            llm_pricing: dict = {}
+            region: str = "x"
+            def price_of(self, model):
+                return self.llm_pricing.get(model)
+        def get_settings():
+            return Settings()
+    """))
+    index = tfcheck.RepoIndex(tmp_path)
+    fields = {"media_bucket", "llm_pricing", "region", "never_read_by_handler"}
+    reads, modules = tfcheck.reachable(index, "functions.entry", "handler", fields)
+    assert reads == {"media_bucket", "llm_pricing", "region"}
+    assert {"functions.entry", "shared.wiring", "shared.media", "shared.config"} <= modules
+
+
+def test_misaligned_terraform_is_reported():
+    text = textwrap.dedent("""\
+        resource "x" "y" {
+          name = "a"
+          location    = "b" # c
+          labels = {
+            a = "b"
+          }
+        }
+    """)
+    problems = hclfmt.misalignments(text)
+    assert any(p.startswith("line 2:") for p in problems) and any(p.startswith("line 3:") for p in problems)

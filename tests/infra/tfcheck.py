@@ -1,0 +1,795 @@
+"""Offline consistency between the code and terraform/: what the code needs, what Terraform provides.
+
+No terraform binary or provider is needed: the HCL is parsed with python-hcl2 and the code is read
+with `ast` (plus importing shared.config for the Settings class). Every check is a function of a
+`Terraform` and a `Code` returning a list of problems (empty = consistent), so tests can also feed
+it mutated copies and prove each check fails when it should.
+
+What "needed" means is decided from the code, not listed by hand: the Settings fields each entry
+point's code reads (reachability over the AST from the entry point), the queue and collection names
+it uses, the log messages the metrics count. The policy tables below only say which settings have
+no usable production default.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import fnmatch
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+REPO = Path(__file__).resolve().parents[2]
+TF_DIR = REPO / "terraform"
+CODE_PACKAGES = ("functions", "shared")
+
+# --- Policy: which settings Terraform must set in production -------------------------------------
+
+# Local-development knobs: production must never set them (an emulator host in production would send
+# every task to nowhere).
+DEV_ONLY = frozenset({"tasks_emulator_host", "vertex_base_url"})
+# Defaults that only make sense on a laptop.
+LOCAL_MARKERS = ("127.0.0.1", "localhost", "piloto-local")
+# Usable defaults that are still deployment decisions: production states them explicitly (model ids
+# and prices change faster than code; the region must match the queues').
+DEPLOYMENT_DECISIONS = frozenset({"google_cloud_project", "region", "llm_backend", "llm_model",
+                                  "vertex_location", "llm_pricing"})
+# Settings naming infrastructure: the resource must exist, so Terraform states the name it created.
+INFRA_NAME_SUFFIXES = ("_queue", "_topic", "_bucket")
+# Functions allowed an allUsers invoker: they authenticate their callers in code. Add one here only
+# with that code.
+PUBLIC_BY_DESIGN = frozenset({"whatsapp_webhook"})
+# (function, env var) pairs Terraform may set although the analysis finds no read (none today).
+UNREAD_ENV_ALLOWED: frozenset[tuple[str, str]] = frozenset()
+
+# Cloud Run's deterministic URL needs "<service>-<project number>" within one 63-character DNS label
+# (project numbers have 12 digits); service account ids are at most 30 characters.
+MAX_SERVICE_NAME = 63 - 1 - 12
+MAX_ACCOUNT_ID = 30
+
+SECRET_LOOKING = [
+    re.compile(r"\b[0-9a-f]{32,}\b"),  # Meta app secrets are 32 hex characters
+    re.compile(r"\bEAA[A-Za-z0-9]{20,}"),  # Meta access tokens
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{30,}"),  # Google API keys
+]
+SECRET_VARIABLE_NAME = re.compile(r"(secret|token|password|api_?key)", re.I)
+
+
+# --- Terraform side ------------------------------------------------------------------------------
+
+_HCL_OPTIONS = hcl2.SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+
+
+@dataclass
+class Terraform:
+    locals: dict[str, Any]
+    resources: dict[str, dict[str, dict[str, Any]]]
+    data: dict[str, dict[str, dict[str, Any]]]
+    variables: dict[str, dict[str, Any]]
+    outputs: dict[str, dict[str, Any]]
+    texts: dict[str, str]
+
+    def resource(self, rtype: str, name: str) -> dict[str, Any]:
+        return self.resources.get(rtype, {}).get(name, {})
+
+    def copy(self) -> Terraform:
+        return copy.deepcopy(self)
+
+
+def load_terraform(tf_dir: Path = TF_DIR) -> Terraform:
+    """Merge every .tf file of the root module into one structure."""
+    tf = Terraform({}, {}, {}, {}, {}, {})
+    for path in sorted(tf_dir.glob("*.tf")):
+        text = path.read_text()
+        tf.texts[path.name] = text
+        parsed = hcl2.loads(text, serialization_options=_HCL_OPTIONS)
+        for block in parsed.get("locals", []):
+            duplicated = set(block) & set(tf.locals)
+            assert not duplicated, f"local(s) {sorted(duplicated)} defined twice ({path.name})"
+            tf.locals.update(block)
+        for kind, target in (("resource", tf.resources), ("data", tf.data)):
+            for block in parsed.get(kind, []):
+                for rtype, by_name in block.items():
+                    target.setdefault(rtype, {}).update(by_name)
+        for block in parsed.get("variable", []):
+            tf.variables.update(block)
+        for block in parsed.get("output", []):
+            tf.outputs.update(block)
+    return tf
+
+
+def _expr(value: Any) -> str:
+    """An HCL expression as text, without the ${...} wrapper python-hcl2 adds."""
+    text = str(value)
+    if text.startswith("${") and text.endswith("}"):
+        text = text[2:-1]
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _keys_referenced(expr: Any, address: str) -> set[str]:
+    """Keys of `address["key"]` references in an expression, e.g. queue keys of google_cloud_tasks_queue.queue."""
+    return set(re.findall(re.escape(address) + r'\["([^"]+)"\]', str(expr)))
+
+
+def _block(body: dict[str, Any], name: str) -> dict[str, Any]:
+    value = body.get(name, {})
+    return value[0] if isinstance(value, list) and value else value if isinstance(value, dict) else {}
+
+
+def _dynamic(body: dict[str, Any], name: str) -> dict[str, Any] | None:
+    for item in body.get("dynamic", []):
+        if name in item:
+            return item[name]
+    return None
+
+
+def function_env(tf: Terraform, fn: str) -> dict[str, Any]:
+    """Plain environment variables Terraform sets on a function (common + its own)."""
+    return {**tf.locals.get("common_env", {}), **tf.locals.get("function_env", {}).get(fn, {})}
+
+
+def function_secrets(tf: Terraform, fn: str) -> dict[str, str]:
+    """{ENV_VAR: secret id} a function gets from Secret Manager."""
+    return dict(tf.locals.get("function_specs", {}).get(fn, {}).get("secrets") or {})
+
+
+def variable_default(tf: Terraform, variable: str, attribute: str) -> Any:
+    """The optional() default of an attribute of an object variable, e.g. agent_turn.reply_lease_seconds."""
+    type_expr = str(tf.variables.get(variable, {}).get("type", ""))
+    match = re.search(rf"\b{re.escape(attribute)}\s*=\s*optional\(\s*\w+\s*,\s*([^,)]+)\)", type_expr)
+    if match is None:
+        return None
+    raw = match.group(1).strip().strip('"')
+    try:
+        return float(raw) if "." in raw else int(raw)
+    except ValueError:
+        return raw
+
+
+def source_files(tf: Terraform, root: Path = REPO) -> set[str]:
+    """The files the source archive holds, by the same patterns Terraform's fileset() uses."""
+    files: set[str] = set()
+    for pattern in tf.locals.get("source_patterns", []):
+        files.update(p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file())
+    return files
+
+
+def archive_matches(tf: Terraform, relpath: str) -> bool:
+    for pattern in tf.locals.get("source_patterns", []):
+        if pattern == relpath:
+            return True
+        if "**/" in pattern:  # fileset's ** spans zero or more directories
+            head, tail = pattern.split("**/", 1)
+            rest = relpath[len(head):] if relpath.startswith(head) else None
+            if rest is not None and (fnmatch.fnmatchcase(rest.rsplit("/", 1)[-1], tail)):
+                return True
+        elif fnmatch.fnmatchcase(relpath, pattern) and relpath.count("/") == pattern.count("/"):
+            return True
+    return False
+
+
+# --- Code side -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SettingField:
+    name: str
+    default: Any
+    secret: bool
+
+    @property
+    def env(self) -> str:
+        return self.name.upper()
+
+    @property
+    def dev_only(self) -> bool:
+        return self.name in DEV_ONLY or self.name.endswith("_emulator_host")
+
+    @property
+    def must_set_in_production(self) -> bool:
+        if self.dev_only:
+            return False
+        if self.default is None or self.name in DEPLOYMENT_DECISIONS or self.name.endswith(INFRA_NAME_SUFFIXES):
+            return True
+        return isinstance(self.default, str) and any(marker in self.default for marker in LOCAL_MARKERS)
+
+
+@dataclass
+class Code:
+    entry_points: dict[str, str]
+    settings: dict[str, SettingField]
+    reads: dict[str, set[str]]  # entry point -> Settings fields its code can read
+    files: dict[str, set[str]]  # entry point -> repo files its code can load
+    log_lines: dict[str, set[str]]  # log message -> structured fields logged with it
+    bound_fields: set[str]  # fields every line inside log.bound(...) carries
+    collections: set[str]
+    collection_group_queries: set[tuple[str, str]]  # (collection, field) of collection-group where()
+    providers: set[str]
+
+    def copy(self) -> Code:
+        return copy.deepcopy(self)
+
+
+class RepoIndex:
+    """The repository's Python modules (functions/, shared/, main.py) and their ASTs."""
+
+    def __init__(self, root: Path, packages: Iterable[str] = CODE_PACKAGES, top_modules: Iterable[str] = ("main",)):
+        self.root = root
+        self.paths: dict[str, Path] = {}
+        for package in packages:
+            for path in sorted((root / package).rglob("*.py")):
+                parts = path.relative_to(root).with_suffix("").parts
+                name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+                self.paths[name] = path
+        for module in top_modules:
+            if (root / f"{module}.py").exists():
+                self.paths[module] = root / f"{module}.py"
+        self.trees = {name: ast.parse(path.read_text(), filename=str(path)) for name, path in self.paths.items()}
+        self.defs = {name: {node.name: node for node in tree.body
+                            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+                     for name, tree in self.trees.items()}
+        self.names = {name: self._import_names(name, tree) for name, tree in self.trees.items()}
+
+    def relpath(self, module: str) -> str:
+        return self.paths[module].relative_to(self.root).as_posix()
+
+    def _absolute(self, module: str, node: ast.ImportFrom) -> str:
+        if not node.level:
+            return node.module or ""
+        package = module.split(".") if self.paths[module].name == "__init__.py" else module.split(".")[:-1]
+        base = package[: len(package) - node.level + 1]
+        return ".".join(base + ([node.module] if node.module else []))
+
+    def _import_names(self, module: str, tree: ast.Module) -> dict[str, tuple[str, str | None]]:
+        """Local name -> (module, symbol or None) for every import anywhere in the module."""
+        names: dict[str, tuple[str, str | None]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        names[alias.asname] = (alias.name, None)
+                    else:
+                        names[alias.name.split(".")[0]] = (alias.name.split(".")[0], None)
+            elif isinstance(node, ast.ImportFrom):
+                source = self._absolute(module, node)
+                for alias in node.names:
+                    local = alias.asname or alias.name
+                    dotted = f"{source}.{alias.name}"
+                    names[local] = (dotted, None) if dotted in self.paths else (source, alias.name)
+        return names
+
+    def imported_modules(self, module: str, node: ast.Import | ast.ImportFrom) -> list[str]:
+        """Repo modules an import statement loads (with their parent packages)."""
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            source = self._absolute(module, node)
+            targets = [source] + [f"{source}.{alias.name}" for alias in node.names]
+        loaded: list[str] = []
+        for target in targets:
+            parts = target.split(".")
+            for i in range(1, len(parts) + 1):
+                candidate = ".".join(parts[:i])
+                if candidate in self.paths and candidate not in loaded:
+                    loaded.append(candidate)
+        return loaded
+
+
+def settings_fields() -> dict[str, SettingField]:
+    from shared.config import Settings
+
+    fields = {}
+    for name, info in Settings.model_fields.items():
+        fields[name] = SettingField(name, info.get_default(call_default_factory=True), "SecretStr" in str(info.annotation))
+    return fields
+
+
+def settings_method_reads(index: RepoIndex, field_names: set[str]) -> dict[str, set[str]]:
+    """Methods of the Settings class -> the fields they read through self (price_of -> llm_pricing)."""
+    for module, defs in index.defs.items():
+        cls = defs.get("Settings")
+        if isinstance(cls, ast.ClassDef):
+            methods = {}
+            for item in cls.body:
+                if isinstance(item, ast.FunctionDef):
+                    methods[item.name] = {n.attr for n in ast.walk(item) if isinstance(n, ast.Attribute)
+                                          and isinstance(n.value, ast.Name) and n.value.id == "self"
+                                          and n.attr in field_names}
+            return methods
+    return {}
+
+
+def reachable(index: RepoIndex, module: str, entry: str, field_names: set[str]) -> tuple[set[str], set[str]]:
+    """Settings fields read, and repo modules loaded, by code reachable from `module.entry`.
+
+    Follows, from the entry point's module and function: imports of repo modules (their module-level
+    code runs), names and module attributes that resolve to repo functions or classes (called or passed
+    as values; a class brings all its methods). A read is an attribute named like a Settings field on
+    an expression mentioning "settings" (settings.x, get_settings().x, self._settings.x). Calls through
+    objects held in variables (deps.model.generate) are not followed: configuration is read in
+    composition code (shared/bootstrap.py), which is reached by name.
+    """
+    method_reads = settings_method_reads(index, field_names)
+    reads: set[str] = set()
+    modules: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    work: list[tuple[str, str]] = [("main", "<module>")] if "main" in index.paths else []
+    work += [(module, "<module>"), (module, entry)]
+
+    def enqueue_module(name: str) -> None:
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            candidate = ".".join(parts[:i])
+            if candidate in index.paths:
+                work.append((candidate, "<module>"))
+
+    def resolve(mod: str, name: str, depth: int = 0) -> tuple[str, str] | tuple[str, None] | None:
+        if depth > 5:
+            return None
+        if name in index.defs.get(mod, {}):
+            return (mod, name)
+        target = index.names.get(mod, {}).get(name)
+        if target is None:
+            return None
+        source, symbol = target
+        if symbol is None:
+            return (source, None) if source in index.paths else None
+        if source in index.paths:
+            return resolve(source, symbol, depth + 1)
+        return None
+
+    def visit(mod: str, nodes: Iterable[ast.AST]) -> None:
+        nodes = list(nodes)
+        # Names bound to a settings object under another name: `cfg = get_settings()`.
+        aliases = {target.id for root in nodes for node in ast.walk(root) if isinstance(node, ast.Assign)
+                   and "settings" in ast.unparse(node.value).lower()
+                   for target in node.targets if isinstance(target, ast.Name)}
+        for root in nodes:
+            for node in ast.walk(root):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    for loaded in index.imported_modules(mod, node):
+                        enqueue_module(loaded)
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    target = resolve(mod, node.id)
+                    if target and target[1]:
+                        work.append((target[0], target[1]))
+                        enqueue_module(target[0])
+                elif isinstance(node, ast.Attribute):
+                    holder = ast.unparse(node.value)
+                    if "settings" in holder.lower() or holder in aliases:
+                        if node.attr in field_names:
+                            reads.add(node.attr)
+                        reads.update(method_reads.get(node.attr, set()))
+                    if isinstance(node.value, ast.Name):
+                        target = resolve(mod, node.value.id)
+                        if target and target[1] is None and node.attr in index.defs.get(target[0], {}):
+                            work.append((target[0], node.attr))
+                            enqueue_module(target[0])
+
+    while work:
+        mod, unit = work.pop()
+        if (mod, unit) in seen or mod not in index.trees:
+            continue
+        seen.add((mod, unit))
+        modules.add(mod)
+        if unit == "<module>":
+            body: list[ast.AST] = []
+            for stmt in index.trees[mod].body:
+                if isinstance(stmt, ast.If) and ast.unparse(stmt.test).endswith("TYPE_CHECKING"):
+                    body += stmt.orelse  # annotations only: nothing is imported at run time
+                elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                    body += [*stmt.decorator_list, stmt.args]
+                elif isinstance(stmt, ast.ClassDef):
+                    body += [*stmt.decorator_list, *stmt.bases]
+                    for item in stmt.body:
+                        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                            body += [*item.decorator_list, item.args]
+                        else:
+                            body.append(item)
+                else:
+                    body.append(stmt)
+            visit(mod, body)
+        else:
+            node = index.defs[mod].get(unit)
+            if node is not None:
+                visit(mod, [node])
+    return reads, modules
+
+
+def _log_facts(index: RepoIndex) -> tuple[dict[str, set[str]], set[str]]:
+    lines: dict[str, set[str]] = {}
+    bound: set[str] = {"function"}  # log.configure(function_name) puts it on every line
+    for tree in index.trees.values():
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            func = node.func
+            kwargs = {kw.arg for kw in node.keywords if kw.arg}
+            if isinstance(func.value, ast.Name) and func.value.id == "log":
+                if func.attr == "log" and len(node.args) >= 3 and isinstance(node.args[2], ast.Constant):
+                    lines.setdefault(str(node.args[2].value), set()).update(kwargs)
+                elif func.attr == "bound":
+                    bound.update(kwargs)
+            elif func.attr in {"debug", "info", "warning", "error", "exception", "critical"} and node.args \
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                lines.setdefault(node.args[0].value, set())
+    return lines, bound
+
+
+def load_code(root: Path = REPO) -> Code:
+    import main
+    from shared.domain.inbound import Provider
+
+    index = RepoIndex(root)
+    fields = settings_fields()
+    reads, files = {}, {}
+    for entry, module in main._ENTRY_POINTS.items():
+        read, modules = reachable(index, module, entry, set(fields))
+        reads[entry] = read
+        files[entry] = {index.relpath(m) for m in modules}
+    lines, bound = _log_facts(index)
+    source = "\n".join(path.read_text() for path in index.paths.values())
+    collections = set(re.findall(r'\.collection(?:_group)?\(\s*"([^"]+)"\s*\)', source))
+    group_queries = set(re.findall(
+        r'\.collection_group\(\s*"([^"]+)"\s*\)\s*\.where\(\s*filter\s*=\s*FieldFilter\(\s*"([^"]+)"', source))
+    return Code(
+        entry_points=dict(main._ENTRY_POINTS),
+        settings=fields,
+        reads=reads,
+        files=files,
+        log_lines=lines,
+        bound_fields=bound,
+        collections=collections,
+        collection_group_queries=group_queries,
+        providers={p.value for p in Provider if p.is_whatsapp},
+    )
+
+
+@cache
+def real_terraform() -> Terraform:
+    return load_terraform()
+
+
+@cache
+def real_code() -> Code:
+    return load_code()
+
+
+# --- Checks --------------------------------------------------------------------------------------
+
+Check = Callable[[Terraform, Code], list[str]]
+
+
+def check_functions_match_entry_points(tf: Terraform, code: Code) -> list[str]:
+    specs = set(tf.locals.get("function_specs", {}))
+    problems = [f"entry point {e!r} (main._ENTRY_POINTS) has no entry in local.function_specs"
+                for e in sorted(set(code.entry_points) - specs)]
+    problems += [f"local.function_specs[{f!r}] is not an entry point of main.py: its build would fail"
+                 for f in sorted(specs - set(code.entry_points))]
+    envs = set(tf.locals.get("function_env", {}))
+    problems += [f"local.function_env[{f!r}] has no function" for f in sorted(envs - specs)]
+    problems += [f"function {f!r} has no local.function_env entry" for f in sorted(specs - envs)]
+    return problems
+
+
+def check_function_resource_is_wired_per_entry_point(tf: Terraform, code: Code) -> list[str]:
+    fn = tf.resource("google_cloudfunctions2_function", "function")
+    if not fn:
+        return ["no resource google_cloudfunctions2_function.function"]
+    build, service = _block(fn, "build_config"), _block(fn, "service_config")
+    expected = {
+        "for_each": (fn.get("for_each"), "local.function_specs"),
+        "build_config.entry_point": (build.get("entry_point"), "each.key"),
+        "build_config.runtime": (build.get("runtime"), "python311"),
+        "service_config.environment_variables": (service.get("environment_variables"),
+                                                 "merge(local.common_env, local.function_env[each.key])"),
+    }
+    problems = [f"google_cloudfunctions2_function.function {what} is {_expr(actual)!r}, expected {want!r}"
+                for what, (actual, want) in expected.items() if _expr(actual) != want]
+    secrets = _dynamic(service, "secret_environment_variables")
+    if secrets is None or _expr(secrets.get("for_each")) != "each.value.secrets":
+        problems.append("service_config must expose each.value.secrets as secret_environment_variables")
+    return problems
+
+
+def check_own_service_account_per_function(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    account = tf.resource("google_service_account", "function")
+    if _expr(account.get("for_each")) != "local.function_specs":
+        problems.append("google_service_account.function must have one account per function (for_each = local.function_specs)")
+    service = _block(tf.resource("google_cloudfunctions2_function", "function"), "service_config")
+    if _expr(service.get("service_account_email")) != "google_service_account.function[each.key].email":
+        problems.append("each function must run as its own account: service_account_email = "
+                        "google_service_account.function[each.key].email")
+    ids: dict[str, str] = {}
+    for fn in tf.locals.get("function_specs", {}):
+        name = fn.replace("_", "-")
+        account_id = f"fn-{name}"
+        if len(account_id) > MAX_ACCOUNT_ID:
+            problems.append(f"{fn}: service account id {account_id!r} exceeds {MAX_ACCOUNT_ID} characters")
+        if len(name) > MAX_SERVICE_NAME:
+            problems.append(f"{fn}: service name {name!r} is too long for Cloud Run's deterministic URL")
+        if account_id in ids:
+            problems.append(f"{fn} and {ids[account_id]} would share the account {account_id!r}")
+        ids[account_id] = fn
+    return problems
+
+
+def required_settings(code: Code, fn: str) -> set[str]:
+    """Settings fields the function's code reads that have no usable production default."""
+    return {name for name in code.reads.get(fn, set())
+            if name in code.settings and code.settings[name].must_set_in_production}
+
+
+def check_required_settings_are_provided(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    for fn in code.entry_points:
+        if fn not in tf.locals.get("function_specs", {}):
+            continue  # reported by check_functions_match_entry_points
+        env, secrets = function_env(tf, fn), function_secrets(tf, fn)
+        for name in sorted(required_settings(code, fn)):
+            setting = code.settings[name]
+            if setting.secret:
+                if setting.env not in secrets:
+                    problems.append(f"{fn} reads {setting.env} (a secret with no production default) but "
+                                    "Terraform does not give it from Secret Manager (function_specs.secrets)")
+            elif setting.env not in env:
+                problems.append(f"{fn} reads {setting.env}, which has no usable production default "
+                                f"({setting.default!r}), but Terraform does not set it (local.function_env)")
+    return problems
+
+
+def check_env_names_are_settings(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    for fn in tf.locals.get("function_specs", {}):
+        for env, how in [(e, "env") for e in function_env(tf, fn)] + [(e, "secret") for e in function_secrets(tf, fn)]:
+            setting = code.settings.get(env.lower())
+            if setting is None or env != env.upper():
+                problems.append(f"{fn}: {how} {env} is not a Settings field (shared/config.py); typo?")
+            elif setting.dev_only:
+                problems.append(f"{fn}: {env} is a local-development setting and must not be set in production")
+            elif setting.secret and how == "env":
+                problems.append(f"{fn}: {env} is a secret; give it from Secret Manager, never as a plain value")
+    return problems
+
+
+def check_env_is_read_by_its_function(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    for fn, env in tf.locals.get("function_env", {}).items():
+        for name in {**env, **function_secrets(tf, fn)}:
+            if name.lower() in code.settings and name.lower() not in code.reads.get(fn, set()) \
+                    and (fn, name) not in UNREAD_ENV_ALLOWED:
+                problems.append(f"{fn} is given {name} but its code never reads settings.{name.lower()} "
+                                "(set on the wrong function?)")
+    return problems
+
+
+def check_infrastructure_names_exist(tf: Terraform, code: Code) -> list[str]:
+    """Queue, topic and bucket names in Settings and in function_specs name resources that exist."""
+    queues = set(tf.locals.get("queues", {}))
+    topics = set(tf.locals.get("topics", {}))
+    buckets = set(tf.locals.get("buckets", {}))
+    kinds = {"_queue": ("queue", queues, "google_cloud_tasks_queue.queue"),
+             "_topic": ("topic", topics, "google_pubsub_topic.topic"),
+             "_bucket": ("bucket", buckets, "google_storage_bucket.bucket")}
+    problems = []
+    for setting in code.settings.values():
+        for suffix, (kind, existing, address) in kinds.items():
+            if not setting.name.endswith(suffix):
+                continue
+            # Bucket names are global, so a bucket default can never be the production name.
+            if kind != "bucket" and isinstance(setting.default, str) and setting.default not in existing:
+                problems.append(f"the code's default {setting.env}={setting.default!r} names no {kind} in Terraform")
+            for fn in tf.locals.get("function_specs", {}):
+                value = function_env(tf, fn).get(setting.env)
+                if value is None:
+                    continue
+                referenced = _keys_referenced(value, address)
+                if not referenced and value not in existing:
+                    problems.append(f"{fn}: {setting.env} should reference the {kind} Terraform creates ({address}[...])")
+                problems += [f"{fn}: {setting.env} references unknown {kind} {key!r}" for key in sorted(referenced - existing)]
+    for fn, spec in tf.locals.get("function_specs", {}).items():
+        problems += [f"{fn} enqueues to unknown queue {q!r}" for q in spec.get("enqueues") or [] if q not in queues]
+        problems += [f"{fn} publishes to unknown topic {t!r}" for t in spec.get("publishes") or [] if t not in topics]
+        problems += [f"{fn} has a role on unknown bucket {b!r}" for b in (spec.get("bucket_roles") or {}) if b not in buckets]
+        problems += [f"{fn} reads unknown secret {s!r}" for s in function_secrets(tf, fn).values()
+                     if s not in tf.locals.get("secrets", {})]
+        trigger = spec.get("trigger") or {}
+        if trigger.get("pubsub_topic") and trigger["pubsub_topic"] not in topics:
+            problems.append(f"{fn} is triggered by unknown topic {trigger['pubsub_topic']!r}")
+        if trigger.get("bucket") and trigger["bucket"] not in buckets:
+            problems.append(f"{fn} is triggered by unknown bucket {trigger['bucket']!r}")
+    specs = tf.locals.get("function_specs", {})
+    for name, queue in tf.locals.get("queues", {}).items():
+        if queue.get("target") not in specs:
+            problems.append(f"queue {name!r} targets {queue.get('target')!r}, which is no function")
+    for name, job in tf.locals.get("scheduler_jobs", {}).items():
+        if job.get("target") not in specs:
+            problems.append(f"scheduler job {name!r} targets {job.get('target')!r}, which is no function")
+    for name, topic in tf.locals.get("topics", {}).items():
+        if topic.get("dead_letter") and topic["dead_letter"] not in topics:
+            problems.append(f"topic {name!r} dead-letters to unknown topic {topic['dead_letter']!r}")
+    used_secrets = {s for fn in specs for s in function_secrets(tf, fn).values()}
+    problems += [f"secret {s!r} is read by no function (an operator would set a value nobody uses)"
+                 for s in sorted(set(tf.locals.get("secrets", {})) - used_secrets)]
+    return problems
+
+
+_PUBLIC_FILTER = "{for fn, spec in local.function_specs : fn => spec if spec.public}"
+
+
+def _members(body: Any) -> Iterable[str]:
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in {"member", "members"}:
+                yield from (value if isinstance(value, list) else [value])
+            else:
+                yield from _members(value)
+    elif isinstance(body, list):
+        for item in body:
+            yield from _members(item)
+
+
+def check_private_functions_are_private(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    for rtype, by_name in tf.resources.items():
+        for name, body in by_name.items():
+            if not any(str(m) in {"allUsers", "allAuthenticatedUsers"} for m in _members(body)):
+                continue
+            if (rtype, name) != ("google_cloud_run_v2_service_iam_member", "public_invoker"):
+                problems.append(f"{rtype}.{name} grants to allUsers/allAuthenticatedUsers; only public "
+                                "functions' run.invoker may (iam.tf, public_invoker)")
+            elif _expr(body.get("for_each")) != "local.public_functions":
+                problems.append("the allUsers invoker must be limited to local.public_functions")
+    if _expr(tf.locals.get("public_functions")) != _PUBLIC_FILTER:
+        problems.append(f"local.public_functions must be {_PUBLIC_FILTER!r}")
+    for fn, spec in tf.locals.get("function_specs", {}).items():
+        if spec.get("public") is True and fn not in PUBLIC_BY_DESIGN:
+            problems.append(f"{fn} is public (allUsers invoker) but does not authenticate callers in code "
+                            "(tests/infra/tfcheck.py PUBLIC_BY_DESIGN)")
+        if spec.get("public") not in (True, False):
+            problems.append(f"{fn}: function_specs.public must be true or false")
+    return problems
+
+
+def check_no_secret_values_in_terraform(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    if "google_secret_manager_secret_version" in tf.resources:
+        problems.append("google_secret_manager_secret_version puts a secret value in the state; add versions with gcloud")
+    for name, text in tf.texts.items():
+        code_only = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+        if re.search(r"\bsecret_data\b", code_only):
+            problems.append(f"{name}: secret_data writes a secret value into the configuration and state")
+        for pattern in SECRET_LOOKING:
+            for match in pattern.finditer(code_only):
+                problems.append(f"{name}: {match.group(0)[:12]}... looks like a secret value")
+    for variable in tf.variables:
+        if SECRET_VARIABLE_NAME.search(variable) and variable != "secret_versions":
+            problems.append(f"variable {variable!r} looks like it carries a secret value; use Secret Manager")
+    return problems
+
+
+def check_log_metrics_match_log_lines(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    for name, metric in tf.locals.get("log_metrics", {}).items():
+        message = metric.get("message")
+        if message is None:
+            if not metric.get("severity"):
+                problems.append(f"log metric {name} has neither a message nor a severity")
+            fields = code.bound_fields
+        elif message not in code.log_lines:
+            problems.append(f"log metric {name} counts {message!r}, which no code logs any more")
+            continue
+        else:
+            fields = code.log_lines[message] | code.bound_fields
+        wanted = set((metric.get("labels") or {}).values()) | ({metric["value"]} if metric.get("value") else set())
+        problems += [f"log metric {name}: field {f!r} is not logged with {message or 'every line'!r}"
+                     for f in sorted(wanted - fields)]
+    return problems
+
+
+def check_dashboard_uses_defined_metrics(tf: Terraform, code: Code) -> list[str]:
+    metrics = tf.locals.get("log_metrics", {})
+    problems = []
+    for name, text in tf.texts.items():
+        for ref in sorted(set(re.findall(r"logging_googleapis_com:user_(\w+)", text))):
+            base = ref
+            suffix = next((s for s in ("_sum", "_count", "_bucket") if ref.endswith(s) and ref[: -len(s)] in metrics), "")
+            base = ref[: -len(suffix)] if suffix else ref
+            if base not in metrics:
+                problems.append(f"{name} charts log-based metric {ref!r}, which logmetrics.tf does not define")
+            elif suffix and not metrics[base].get("value"):
+                problems.append(f"{name}: {base} is a counter; it has no {suffix}")
+            elif not suffix and metrics[base].get("value"):
+                problems.append(f"{name}: {base} is a distribution; chart its _sum, _count or _bucket")
+    return problems
+
+
+def check_firestore_matches_queries(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    fields = tf.locals.get("firestore_fields", {})
+    for kind in ("firestore_fields", "firestore_ttl_fields", "firestore_indexes"):
+        for key, item in tf.locals.get(kind, {}).items():
+            if item.get("collection") not in code.collections:
+                problems.append(f"{kind}[{key!r}]: collection {item.get('collection')!r} is used nowhere in the code")
+    for collection, field_name in sorted(code.collection_group_queries):
+        indexed = any(item.get("collection") == collection and item.get("field") == field_name
+                      and any(i.get("query_scope") == "COLLECTION_GROUP" for i in item.get("indexes", []))
+                      for item in fields.values())
+        if not indexed:
+            problems.append(f"the code queries collection group {collection!r} on {field_name!r}; "
+                            "local.firestore_fields needs its COLLECTION_GROUP index")
+    return problems
+
+
+def check_webhook_urls_cover_providers(tf: Terraform, code: Code) -> list[str]:
+    listed = set(tf.locals.get("webhook_providers", []))
+    problems = [f"output webhook_urls lacks provider {p!r}" for p in sorted(code.providers - listed)]
+    problems += [f"output webhook_urls names {p!r}, which is no provider of the code" for p in sorted(listed - code.providers)]
+    return problems
+
+
+def check_reply_lease_outlasts_agent_turn(tf: Terraform, code: Code) -> list[str]:
+    spec = tf.locals.get("function_specs", {}).get("agent_turn")
+    if spec is None:
+        return []
+    # The lease agent_turn runs with: Terraform's default when it sets REPLY_LEASE_SECONDS, else the code's.
+    if "REPLY_LEASE_SECONDS" in function_env(tf, "agent_turn"):
+        lease = variable_default(tf, "agent_turn", "reply_lease_seconds")
+    else:
+        lease = code.settings["reply_lease_seconds"].default
+    timeout = spec.get("timeout_seconds")
+    if not isinstance(timeout, int | float) or timeout >= lease:
+        return [f"agent_turn's timeout ({timeout} s) must be below the reply lease ({lease} s), or a retry can "
+                "take over a delivery that is still running and the lead gets two replies"]
+    return []
+
+
+def check_archive_ships_what_functions_load(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    for required in ("main.py", "requirements.txt"):
+        if not archive_matches(tf, required):
+            problems.append(f"the source archive must hold {required} at its root (local.source_patterns)")
+    for fn, files in sorted(code.files.items()):
+        problems += [f"{fn} loads {path}, which local.source_patterns leaves out of the archive"
+                     for path in sorted(files) if not archive_matches(tf, path)]
+    return problems
+
+
+CHECKS: list[Check] = [
+    check_functions_match_entry_points,
+    check_function_resource_is_wired_per_entry_point,
+    check_own_service_account_per_function,
+    check_required_settings_are_provided,
+    check_env_names_are_settings,
+    check_env_is_read_by_its_function,
+    check_infrastructure_names_exist,
+    check_private_functions_are_private,
+    check_no_secret_values_in_terraform,
+    check_log_metrics_match_log_lines,
+    check_dashboard_uses_defined_metrics,
+    check_firestore_matches_queries,
+    check_webhook_urls_cover_providers,
+    check_reply_lease_outlasts_agent_turn,
+    check_archive_ships_what_functions_load,
+]
+
+
+@dataclass
+class Report:
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    def all(self) -> list[str]:
+        return [p for ps in self.problems.values() for p in ps]
+
+
+def run_all(tf: Terraform, code: Code) -> Report:
+    return Report({check.__name__: check(tf, code) for check in CHECKS})
