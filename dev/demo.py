@@ -224,13 +224,31 @@ class Demo:
             m = meeting.to_dict()
             say(f"  meeting requested (request_meeting): {m['proposed_times']} · {m['topic']}")
 
+        say("  Mariana asks about the warranty: the agent searches the company's documents (search_knowledge)")
+        to_lead = len(self.stack.sandbox.sends_to(LEAD_META[0]))
+        self.meta("wamid.DEMO0021", "Se o inversor der problema, como eu aciono a garantia?")
+        wait_until(lambda: len(self.stack.sandbox.sends_to(LEAD_META[0])) > to_lead, 30, "the reply")
+        say(f"  ← Piloto via meta to {mask_phone(LEAD_META[0])}: {self.stack.sandbox.sends_to(LEAD_META[0])[-1]['text']}")
+        say("  and asks something the documents do not answer: no confident match, so a human is called")
+        to_lead = len(self.stack.sandbox.sends_to(LEAD_META[0]))
+        self.meta("wamid.DEMO0022", "Vocês vendem carro elétrico também?")
+        wait_until(lambda: len(self.stack.sandbox.sends_to(LEAD_META[0])) > to_lead, 30, "the reply")
+        say(f"  ← Piloto via meta to {mask_phone(LEAD_META[0])}: {self.stack.sandbox.sends_to(LEAD_META[0])[-1]['text']}")
+        alert = self.stack.sandbox.sends_to(d.seller_phone.lstrip("+"))[-1]
+        say(f"  ← to the SELLER's WhatsApp ({mask_phone(d.seller_phone)}): {' '.join(alert['text'].split())}")
+        conv = tenant.collection("conversations").document(
+            conversation_id(channel_key("meta", d.meta_phone_number_id), f"+{LEAD_META[0]}")).get().to_dict()
+        say(f"  conversation: bot_paused={conv.get('bot_paused')} reason={conv.get('handoff_reason')!r}")
+
         say("\n12. Copilot mode (a second Evolution number): the agent drafts for the seller, never for the lead")
         phone, name = LEAD_COPILOT
         say(f"  {name} (Evolution, copilot line): Achei o preço meio alto, tem desconto à vista?")
         self.evolution(d.evolution_copilot_instance, phone, name, "3EB0COP0001",
                        "Achei o preço meio alto, tem desconto à vista?")
-        wait_until(lambda: any(s["to"] == d.seller_phone.lstrip("+") for s in self.sends), 30, "the seller's draft")
-        draft = next(s for s in self.sends if s["to"] == d.seller_phone.lstrip("+"))
+        seller_before = len([s for s in self.sends if s["to"] == d.seller_phone.lstrip("+")])
+        wait_until(lambda: len([s for s in self.sends if s["to"] == d.seller_phone.lstrip("+")]) > seller_before, 30,
+                   "the seller's draft")
+        draft = [s for s in self.sends if s["to"] == d.seller_phone.lstrip("+")][-1]
         say(f"  ← to the SELLER's WhatsApp ({mask_phone(d.seller_phone)}): {draft['text']}")
         say(f"  messages sent to {name}: {len(self.stack.sandbox.sends_to(phone))} (copilot never writes to the lead)")
         conv_ref = tenant.collection("conversations").document(

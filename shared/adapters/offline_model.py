@@ -26,6 +26,10 @@ _WHEN = re.compile(r"\b(esse mes|este mes|mes que vem|proximo mes|este ano|urgen
                    r"em \d+ (?:dias|semanas|meses))\b")
 
 
+_POLICY_WORDS = ("garantia", "parcel", "financ", "prazo", "homolog", "manutenc", "limpeza", "atendem", "entrada",
+                 "vendem", "como eu", "como faco", "aciono")
+
+
 def _plain(text: str) -> str:
     return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
 
@@ -61,6 +65,8 @@ def _tool_calls(text: str, offered: set[str]) -> list[ToolCall]:
     times = [m.group(0).strip() for m in _TIMES.finditer(plain)]
     if times and any(w in plain for w in ("visita", "agendar", "reuniao")):
         calls.append(ToolCall("request_meeting", {"proposed_times": times, "topic": "visita técnica"}))
+    if not calls and "?" in text and any(w in plain for w in _POLICY_WORDS):
+        calls.append(ToolCall("search_knowledge", {"question": text.strip()}))
     if re.search(r"falar com (um |uma )?(humano|atendente|pessoa|vendedor|gerente)", plain):
         calls.append(ToolCall("handoff_to_human", {"reason": "o lead pediu para falar com uma pessoa",
                                                    "question": text}))
@@ -76,6 +82,13 @@ def _from_results(turn: ChatTurn) -> str:
             sentences.append(f"O {item['name']} sai por {item.get('price') or 'um valor que confirmo com a equipe'}.")
         elif result.name == "request_meeting" and r.get("ok"):
             sentences.append(f"Registrei seu pedido de visita ({', '.join(r['times'])}); um consultor confirma já já.")
+        elif result.name == "search_knowledge" and r.get("found"):
+            passage = r["passages"][0]
+            body = " ".join(passage["text"].split())
+            body = body[len(passage.get("section") or ""):].strip() if body.startswith(passage.get("section") or "\0") else body
+            sentences.append(f"Segundo nossos documentos ({passage['source']}): {body[:260]}")
+        elif result.name == "search_knowledge":
+            sentences.append("Não encontrei isso nos nossos documentos; vou confirmar com a equipe e já te retorno.")
         elif result.name == "handoff_to_human":
             sentences.append("Vou chamar um especialista da equipe para continuar com você.")
         elif result.name == "update_lead" and r.get("changed"):
