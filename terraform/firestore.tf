@@ -44,17 +44,28 @@ locals {
     "answer_cache.expire_at" = { collection = "answer_cache", field = "expire_at" }
   }
 
-  # Composite and vector indexes, keyed by a name. None is needed by today's queries (single-field
-  # indexes serve them). The knowledge base (issue 5) adds its vector index here, e.g.:
-  #   knowledge_chunks_embedding = {
-  #     collection  = "chunks"
-  #     query_scope = "COLLECTION_GROUP"
-  #     fields = [
-  #       { field_path = "agent_id", order = "ASCENDING", vector_dimension = null },
-  #       { field_path = "embedding", order = null, vector_dimension = 768 },
-  #     ]
-  #   }
-  firestore_indexes = {}
+  # Composite and vector indexes, keyed by a name. Each field has either an `order` (ASCENDING or
+  # DESCENDING) or a `vector_dimension` (a flat vector index of that many dimensions), never both.
+  firestore_indexes = {
+    # The knowledge base's search (shared/adapters/firestore_knowledge.py): find_nearest on
+    # tenants/{t}/knowledge_chunks.embedding (cosine) with an equality pre-filter on agent_id, one
+    # query per scope (the agent, then "shared"). Collection scope: the tenant is the path.
+    # Firestore stores a vector index as [pre-filter fields, __name__, vector field]; declaring
+    # __name__ where Firestore puts it keeps the plan clean (the provider only ignores a trailing
+    # __name__, and an index is immutable: any diff would replace it at every apply).
+    # The dimension is the one every function embeds with (EMBEDDING_DIMENSIONS, functions.tf):
+    # changing knowledge.embedding_dimensions or the model rebuilds the index, and every document must
+    # then be re-indexed (docs/DEPLOY.md, "Knowledge base").
+    knowledge_chunks_embedding = {
+      collection  = "knowledge_chunks"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "agent_id", order = "ASCENDING", vector_dimension = null },
+        { field_path = "__name__", order = "ASCENDING", vector_dimension = null },
+        { field_path = "embedding", order = null, vector_dimension = var.knowledge.embedding_dimensions },
+      ]
+    }
+  }
 }
 
 resource "google_firestore_field" "index" {

@@ -20,6 +20,9 @@
 #   secrets         { ENV_VAR = secret id (secrets.tf) }: Secret Manager values exposed as env vars.
 #   trigger         null for HTTP; for an event function { event_type, pubsub_topic (a topic key),
 #                   bucket (a bucket key), retry }: the trigger runs as the "eventarc" invoker account.
+#   extra_triggers  more events for the same function, same shape as trigger. A gen2 function has one
+#                   event_trigger; each extra one is a google_eventarc_trigger on the function's
+#                   Cloud Run service (eventarc.tf), also as the "eventarc" invoker. [] for none.
 locals {
   function_specs = {
     whatsapp_webhook = {
@@ -43,7 +46,8 @@ locals {
         META_APP_SECRET   = "meta-app-secret"
         META_VERIFY_TOKEN = "meta-verify-token"
       }
-      trigger = null
+      trigger        = null
+      extra_triggers = []
     }
 
     agent_turn = {
@@ -68,6 +72,7 @@ locals {
       bucket_roles    = {}
       secrets         = {}
       trigger         = null
+      extra_triggers  = []
     }
 
     chat_api = {
@@ -86,6 +91,62 @@ locals {
       bucket_roles    = {}
       secrets         = {}
       trigger         = null
+      extra_triggers  = []
+    }
+
+    knowledge_ingest = {
+      description = "Private; Cloud Storage events on the knowledge bucket (Eventarc): turns each uploaded document into passages, embeddings and vector-index entries; removes a deleted or overwritten one."
+      public      = false
+      memory      = "1Gi"
+      cpu         = "1"
+      # Each event may hold a scanned PDF transcribed by Gemini plus hundreds of chunks to embed: few at
+      # once per instance keeps memory and per-instance Vertex AI calls in check.
+      concurrency = 4
+      # A long scan is several Gemini calls of up to 4 x llm.timeout_seconds plus the embeddings. 540 s
+      # is the most an event-driven function may run.
+      timeout_seconds = 540
+      min_instances   = 0
+      max_instances   = 5
+      project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
+      enqueues        = []
+      publishes       = []
+      # Reads the documents it is told about; never writes, lists or deletes them.
+      bucket_roles = { knowledge = "roles/storage.objectViewer" }
+      secrets      = {}
+      # Retried: a failure is transient by contract (the code acknowledges poison input itself), and
+      # a redelivery of an already indexed generation is skipped before anything is downloaded.
+      trigger = {
+        event_type   = "google.cloud.storage.object.v1.finalized"
+        pubsub_topic = null
+        bucket       = "knowledge"
+        retry        = true
+      }
+      # The bucket is versioned: deleting or overwriting the live object sends "archived"; the
+      # lifecycle's purge of the old version later sends "deleted". Both remove the file's passages
+      # unless a later generation is live.
+      extra_triggers = [
+        { event_type = "google.cloud.storage.object.v1.deleted", pubsub_topic = null, bucket = "knowledge", retry = true },
+        { event_type = "google.cloud.storage.object.v1.archived", pubsub_topic = null, bucket = "knowledge", retry = true },
+      ]
+    }
+
+    knowledge_lookup = {
+      description = "Private; POST {tenant_id, agent_id, question, k}: the knowledge base's passages for a question, with sources and distances, for admins checking what the agent would find."
+      public      = false
+      memory      = "512Mi"
+      cpu         = "1"
+      # One embedding call and two Firestore vector queries per request: mostly waiting.
+      concurrency     = 20
+      timeout_seconds = 60
+      min_instances   = 0
+      max_instances   = 5
+      project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+      extra_triggers  = []
     }
   }
 
@@ -132,6 +193,13 @@ locals {
       CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
       META_GRAPH_VERSION       = var.providers_send.meta_graph_version
       PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
+      # The search_knowledge tool embeds the lead's question in-process: same model and dimension as
+      # the documents' vectors (knowledge_ingest) and the vector index (firestore.tf).
+      EMBEDDING_BACKEND      = var.knowledge.embedding_backend
+      EMBEDDING_MODEL        = var.knowledge.embedding_model
+      EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
+      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
     }
     # The same brain as agent_turn, answering over HTTP instead of WhatsApp.
     chat_api = {
@@ -143,6 +211,39 @@ locals {
       LLM_PRICING           = jsonencode(var.llm_pricing)
       REPLY_LEASE_SECONDS   = tostring(var.agent_turn.reply_lease_seconds)
       CHANNEL_CACHE_SECONDS = tostring(var.webhook.channel_cache_seconds)
+      # As agent_turn: its search_knowledge tool embeds questions in-process.
+      EMBEDDING_BACKEND      = var.knowledge.embedding_backend
+      EMBEDDING_MODEL        = var.knowledge.embedding_model
+      EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
+      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
+    }
+    knowledge_ingest = {
+      # Events naming another bucket are refused: the name must be the bucket the triggers watch.
+      KNOWLEDGE_BUCKET              = google_storage_bucket.bucket["knowledge"].name
+      EMBEDDING_BACKEND             = var.knowledge.embedding_backend
+      EMBEDDING_MODEL               = var.knowledge.embedding_model
+      EMBEDDING_DIMENSIONS          = tostring(var.knowledge.embedding_dimensions)
+      EMBEDDING_LOCATION            = var.knowledge.embedding_location
+      KNOWLEDGE_CHUNK_CHARS         = tostring(var.knowledge.chunk_chars)
+      KNOWLEDGE_CHUNK_OVERLAP_CHARS = tostring(var.knowledge.chunk_overlap_chars)
+      KNOWLEDGE_MAX_OBJECT_BYTES    = tostring(var.knowledge.max_object_bytes)
+      # Scanned PDFs are transcribed by the chat model (LLM_BACKEND=offline: recorded as unsupported).
+      LLM_BACKEND         = var.llm.backend
+      LLM_MODEL           = var.llm.model
+      VERTEX_LOCATION     = var.llm.location
+      LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
+      LLM_PRICING         = jsonencode(var.llm_pricing)
+    }
+    knowledge_lookup = {
+      EMBEDDING_BACKEND      = var.knowledge.embedding_backend
+      EMBEDDING_MODEL        = var.knowledge.embedding_model
+      EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
+      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
+      # The embedding client's timeout, and the price of the question's embedding.
+      LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
+      LLM_PRICING         = jsonencode(var.llm_pricing)
     }
   }
 }
@@ -215,19 +316,27 @@ resource "google_cloudfunctions2_function" "function" {
       condition     = each.key != "agent_turn" || local.function_sizing[each.key].timeout_seconds < var.agent_turn.reply_lease_seconds
       error_message = "agent_turn's timeout_seconds must be below agent_turn.reply_lease_seconds, or a retry can take over a delivery that is still running and the lead gets two replies."
     }
-    # Without a price every model call is recorded as costing 0 and the cost dashboard lies.
+    # Without a price every model call is recorded as costing 0 and the cost dashboard lies. Checked on
+    # every function that calls the model (given LLM_MODEL / EMBEDDING_MODEL).
     precondition {
-      condition     = each.key != "agent_turn" || var.llm.backend == "offline" || contains(keys(var.llm_pricing), var.llm.model)
+      condition     = !contains(keys(local.function_env[each.key]), "LLM_MODEL") || var.llm.backend == "offline" || contains(keys(var.llm_pricing), var.llm.model)
       error_message = "llm_pricing has no price for llm.model: every call would be recorded as free."
+    }
+    precondition {
+      condition     = !contains(keys(local.function_env[each.key]), "EMBEDDING_MODEL") || var.knowledge.embedding_backend == "offline" || contains(keys(var.llm_pricing), var.knowledge.embedding_model)
+      error_message = "llm_pricing has no price for knowledge.embedding_model: every embedding would be recorded as free."
     }
   }
 
   # The deploy checks that the runtime account can read its secrets and that the build account can
-  # push its image: grant first, deploy second.
+  # push its image, and a Cloud Storage trigger is refused unless Cloud Storage's service agent may
+  # publish to Pub/Sub (eventarc.tf): grant first, deploy second.
   depends_on = [
     google_project_service.api,
     google_secret_manager_secret_iam_member.accessor,
     google_artifact_registry_repository_iam_member.builder,
     google_project_iam_member.builder,
+    google_project_iam_member.storage_service_agent_publisher,
+    google_project_iam_member.eventarc_receiver,
   ]
 }

@@ -40,7 +40,7 @@ locals {
     for pair in distinct(concat(
       [for q in values(local.queues) : { function = q.target, invoker = q.invoker }],
       [for j in values(local.scheduler_jobs) : { function = j.target, invoker = "scheduler" }],
-      [for fn, spec in local.function_specs : { function = fn, invoker = "eventarc" } if spec.trigger != null],
+      [for fn, spec in local.function_specs : { function = fn, invoker = "eventarc" } if spec.trigger != null || length(spec.extra_triggers) > 0],
     )) : "${pair.function}/${pair.invoker}" => pair
     if !local.function_specs[pair.function].public
   }
@@ -107,14 +107,38 @@ resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
   member   = "allUsers"
 }
 
-# People and systems allowed to call the /chat API (admins testing agents, internal integrations).
-resource "google_cloud_run_v2_service_iam_member" "chat_api_invoker" {
-  for_each = toset(var.chat_api_invokers)
+# People and systems allowed to call the admin and testing HTTP functions: chat_api (the agent's brain
+# without WhatsApp) and knowledge_lookup (what the knowledge base finds for a question). Both are
+# private and spend model tokens; var.admin_invokers refuses allUsers.
+locals {
+  admin_functions = ["chat_api", "knowledge_lookup"]
+  admin_invocations = {
+    for pair in setproduct(local.admin_functions, distinct(var.admin_invokers)) : "${pair[0]}/${pair[1]}" => {
+      function = pair[0]
+      member   = pair[1]
+    }
+  }
+}
+
+resource "google_cloud_run_v2_service_iam_member" "admin_invoker" {
+  for_each = local.admin_invocations
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.function["chat_api"].name
+  name     = google_cloudfunctions2_function.function[each.value.function].name
   role     = "roles/run.invoker"
-  member   = each.value
+  member   = each.value.member
+}
+
+# chat_api_invoker (one grant per member of the former var.chat_api_invokers) became admin_invoker.
+# Its keys changed shape, so no `moved` block can map them; deleting the old grants while the new
+# ones, for the same members, are created could revoke access. Terraform forgets them instead (the
+# bindings stay, and admin_invoker now manages them). Remove this block once every environment has
+# applied it.
+removed {
+  from = google_cloud_run_v2_service_iam_member.chat_api_invoker
+  lifecycle {
+    destroy = false
+  }
 }
 
 # Eventarc delivers events as the "eventarc" invoker; it must also be allowed to receive them.
@@ -123,6 +147,23 @@ resource "google_project_iam_member" "eventarc_receiver" {
   project  = var.project_id
   role     = "roles/eventarc.eventReceiver"
   member   = "serviceAccount:${google_service_account.invoker[each.key].email}"
+}
+
+# Cloud Storage publishes object events to Eventarc through Pub/Sub as its own service agent
+# (service-<project number>@gs-project-accounts.iam.gserviceaccount.com). Without this grant neither a
+# function's Storage trigger nor an Eventarc Storage trigger (eventarc.tf) can be created. Reading the
+# data source also creates the agent in a project that never used it. Only once a Storage trigger exists.
+data "google_storage_project_service_account" "gcs" {
+  for_each   = local.storage_triggered ? toset(["storage"]) : toset([])
+  project    = var.project_id
+  depends_on = [google_project_service.api]
+}
+
+resource "google_project_iam_member" "storage_service_agent_publisher" {
+  for_each = data.google_storage_project_service_account.gcs
+  project  = var.project_id
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${each.value.email_address}"
 }
 
 # The build account: write build logs, read the source (Cloud Functions copies the archive into its

@@ -22,7 +22,7 @@ locals {
       description = "Signs the OIDC token of Cloud Scheduler jobs."
     }
     eventarc = {
-      used        = anytrue([for spec in local.function_specs : spec.trigger != null])
+      used        = anytrue([for spec in local.function_specs : spec.trigger != null || length(spec.extra_triggers) > 0])
       description = "Identity of the Eventarc triggers that deliver events to functions."
     }
   }

@@ -73,18 +73,22 @@ variable "llm" {
   }
 }
 
-variable "chat_api_invokers" {
-  description = "IAM members allowed to call the chat_api function (e.g. group:sales-ops@example.com). Never allUsers: the function spends model tokens."
+variable "admin_invokers" {
+  description = "IAM members allowed to call the admin and testing HTTP functions, chat_api and knowledge_lookup (e.g. group:sales-ops@example.com, serviceAccount:crm@p.iam.gserviceaccount.com). Never allUsers: both spend model tokens and read every tenant's data."
   type        = list(string)
   default     = []
   validation {
-    condition     = !contains(var.chat_api_invokers, "allUsers") && !contains(var.chat_api_invokers, "allAuthenticatedUsers")
-    error_message = "chat_api must stay private: name users, groups or service accounts."
+    condition     = !contains(var.admin_invokers, "allUsers") && !contains(var.admin_invokers, "allAuthenticatedUsers")
+    error_message = "chat_api and knowledge_lookup must stay private: name users, groups or service accounts, never allUsers or allAuthenticatedUsers."
+  }
+  validation {
+    condition     = alltrue([for m in var.admin_invokers : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+", m))])
+    error_message = "admin_invokers entries are IAM members such as user:ana@example.com, group:ops@example.com or serviceAccount:x@p.iam.gserviceaccount.com."
   }
 }
 
 variable "llm_pricing" {
-  description = "USD per 1M tokens per model id, for the estimated cost of every call (LLM_PRICING). Prices change: check the current Vertex AI price list. functions.tf refuses a model without a price, since its calls would be recorded as free."
+  description = "USD per 1M tokens per model id, for the estimated cost of every call (LLM_PRICING), the embedding model's included. Prices change: check the current Vertex AI price list. functions.tf refuses a chat or embedding model without a price, since its calls would be recorded as free."
   type = map(object({
     input_per_mtok        = number
     output_per_mtok       = number
@@ -94,10 +98,62 @@ variable "llm_pricing" {
     "gemini-2.5-flash"      = { input_per_mtok = 0.30, output_per_mtok = 2.50, cached_input_per_mtok = 0.03 }
     "gemini-2.5-flash-lite" = { input_per_mtok = 0.10, output_per_mtok = 0.40, cached_input_per_mtok = 0.01 }
     "gemini-2.5-pro"        = { input_per_mtok = 1.25, output_per_mtok = 10.0, cached_input_per_mtok = 0.125 }
+    # The knowledge base's embedding model (knowledge.embedding_model): input tokens only, no output.
+    # Check the live Vertex AI price list before relying on it; online and batch prices differ.
+    "gemini-embedding-001" = { input_per_mtok = 0.15, output_per_mtok = 0 }
   }
   validation {
     condition     = alltrue([for model, price in var.llm_pricing : price.input_per_mtok >= 0 && price.output_per_mtok >= 0])
     error_message = "llm_pricing prices cannot be negative."
+  }
+}
+
+variable "knowledge" {
+  description = <<-EOT
+    Knowledge base (RAG): how documents in the knowledge bucket become searchable passages.
+    embedding_backend: 'vertex' (Gemini embeddings on Vertex AI) or 'offline' (lexical hashing, costs nothing).
+    embedding_model: Vertex AI embedding model id (gemini-embedding-001 or text-multilingual-embedding-002); give it a price in llm_pricing.
+    embedding_dimensions: vector size (output_dimensionality), at most 2048 (Firestore). The vector index (firestore.tf) is built
+      for this size: changing it, or the model, needs a new index and a re-index of every document (docs/DEPLOY.md).
+    embedding_location: Vertex AI location of the embedding model. Documents' text goes there to be embedded.
+    max_distance: cosine distance above which a passage is no confident match (the agent hands off instead); depends on the model.
+    chunk_chars, chunk_overlap_chars: passage size and the overlap of consecutive passages of a section (below half a chunk).
+    max_object_bytes: larger files are recorded as unsupported without being downloaded.
+  EOT
+  type = object({
+    embedding_backend    = optional(string, "vertex")
+    embedding_model      = optional(string, "gemini-embedding-001")
+    embedding_dimensions = optional(number, 768)
+    embedding_location   = optional(string, "us-central1")
+    max_distance         = optional(number, 0.40)
+    chunk_chars          = optional(number, 1200)
+    chunk_overlap_chars  = optional(number, 200)
+    max_object_bytes     = optional(number, 20000000)
+  })
+  default = {}
+  validation {
+    condition     = contains(["vertex", "offline"], var.knowledge.embedding_backend)
+    error_message = "knowledge.embedding_backend must be 'vertex' or 'offline'."
+  }
+  validation {
+    condition     = var.knowledge.embedding_dimensions == floor(var.knowledge.embedding_dimensions) && var.knowledge.embedding_dimensions >= 8 && var.knowledge.embedding_dimensions <= 2048
+    error_message = "knowledge.embedding_dimensions must be a whole number from 8 to 2048 (Firestore vector indexes take at most 2048)."
+  }
+  validation {
+    condition     = var.knowledge.max_distance > 0 && var.knowledge.max_distance <= 2
+    error_message = "knowledge.max_distance is a cosine distance in (0, 2]."
+  }
+  validation {
+    condition     = var.knowledge.chunk_chars >= 200 && var.knowledge.chunk_chars <= 8000
+    error_message = "knowledge.chunk_chars must be between 200 and 8000."
+  }
+  validation {
+    condition     = var.knowledge.chunk_overlap_chars >= 0 && var.knowledge.chunk_overlap_chars <= 2000 && var.knowledge.chunk_overlap_chars * 2 < var.knowledge.chunk_chars
+    error_message = "knowledge.chunk_overlap_chars must be between 0 and 2000 and below half of knowledge.chunk_chars."
+  }
+  validation {
+    condition     = var.knowledge.max_object_bytes >= 1024
+    error_message = "knowledge.max_object_bytes must be at least 1024."
   }
 }
 

@@ -1,6 +1,7 @@
-# Terraform >= 1.5 for `check` blocks; optional() attribute defaults need >= 1.3.
+# Terraform >= 1.7 for `removed` blocks (iam.tf); >= 1.5 for `check` blocks; optional() attribute
+# defaults need >= 1.3. cloudbuild.yaml runs 1.9.
 terraform {
-  required_version = ">= 1.5.0"
+  required_version = ">= 1.7.0"
 
   required_providers {
     google = {

@@ -66,6 +66,18 @@ def test_the_reachability_analysis_sees_what_each_function_reads(code):
     assert not {"llm_model", "llm_pricing"} & code.reads["whatsapp_webhook"]
 
 
+def test_the_analysis_sees_the_knowledge_base_queries_and_events(code):
+    # Guards for the vector-index and event-trigger checks: without these findings they pass vacuously.
+    assert {(q.collection, q.query_scope, q.prefilter_fields, q.vector_field) for q in code.vector_queries} >= {
+        ("knowledge_chunks", "COLLECTION", ("agent_id",), "embedding")}
+    assert code.event_types["knowledge_ingest"] == {
+        "google.cloud.storage.object.v1.finalized", "google.cloud.storage.object.v1.deleted",
+        "google.cloud.storage.object.v1.archived"}
+    # The agent's search_knowledge tool embeds in-process: the embedding settings are demanded of it.
+    assert {"embedding_model", "embedding_dimensions", "knowledge_max_distance"} <= tfcheck.required_settings(
+        code, "agent_turn")
+
+
 def test_required_settings_include_those_without_a_production_default(code):
     assert tfcheck.required_settings(code, "whatsapp_webhook") >= {
         "google_cloud_project", "region", "agent_turn_url", "tasks_service_account", "agent_turn_queue",
@@ -93,6 +105,32 @@ def test_the_agent_turn_queue_calls_agent_turn_with_the_tasks_identity(tf):
 def test_only_the_webhook_is_public(tf):
     public = {fn for fn, spec in tf.locals["function_specs"].items() if spec["public"]}
     assert public == {"whatsapp_webhook"}
+
+
+def test_knowledge_ingest_reads_only_the_knowledge_bucket_it_is_triggered_by(tf):
+    spec = tf.locals["function_specs"]["knowledge_ingest"]
+    assert spec["bucket_roles"] == {"knowledge": "roles/storage.objectViewer"}
+    assert {t["bucket"] for t in tfcheck._triggers(spec)} == {"knowledge"}
+    assert all(t["retry"] is True for t in tfcheck._triggers(spec))
+    env = tfcheck.function_env(tf, "knowledge_ingest")
+    assert tfcheck._keys_referenced(env["KNOWLEDGE_BUCKET"], "google_storage_bucket.bucket") == {"knowledge"}
+
+
+def test_the_admin_functions_are_invoked_by_admin_invokers_only(tf):
+    assert tf.locals["admin_functions"] == ["chat_api", "knowledge_lookup"]
+    assert not any(tf.locals["function_specs"][fn]["public"] for fn in tf.locals["admin_functions"])
+    grant = tf.resource("google_cloud_run_v2_service_iam_member", "admin_invoker")
+    assert tfcheck._expr(grant["for_each"]) == "local.admin_invocations"
+    assert "var.admin_invokers" in str(tf.locals["admin_invocations"])
+    validation = str(tf.variables["admin_invokers"]["validation"])
+    assert "allUsers" in validation and "allAuthenticatedUsers" in validation
+    assert "chat_api_invokers" not in tf.variables
+
+
+def test_the_default_embedding_model_has_a_price(tf):
+    model = tfcheck.variable_default(tf, "knowledge", "embedding_model")
+    assert model == "gemini-embedding-001"
+    assert model in tf.variables["llm_pricing"]["default"]
 
 
 def test_every_variable_is_typed_and_documented(tf):

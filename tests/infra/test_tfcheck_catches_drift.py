@@ -207,6 +207,97 @@ def test_an_index_on_a_collection_the_code_never_uses_is_reported(tf, code):
     assert "'dedupe'" in only(tfcheck.check_firestore_matches_queries, tf, code)
 
 
+def test_an_index_on_a_collection_named_by_a_constant_is_accepted(tf, code):
+    # CHUNKS = "knowledge_chunks"; .collection(CHUNKS): the collection is the constant's value.
+    assert "knowledge_chunks" in code.collections
+    code.collections.discard("knowledge_chunks")
+    assert "'knowledge_chunks'" in only(tfcheck.check_firestore_matches_queries, tf, code)
+
+
+def test_a_vector_query_without_its_index_is_reported(tf, code):
+    del tf.locals["firestore_indexes"]["knowledge_chunks_embedding"]
+    problems = only(tfcheck.check_vector_indexes_serve_vector_queries, tf, code)
+    assert "knowledge_chunks.embedding" in problems and "agent_id, __name__, embedding (vector)" in problems
+
+
+def test_a_vector_index_without_the_query_pre_filter_field_is_reported(tf, code):
+    fields = tf.locals["firestore_indexes"]["knowledge_chunks_embedding"]["fields"]
+    fields[0]["field_path"] = "origin"
+    assert "needs a COLLECTION vector index" in only(tfcheck.check_vector_indexes_serve_vector_queries, tf, code)
+
+
+def test_a_vector_index_of_the_wrong_scope_is_reported(tf, code):
+    tf.locals["firestore_indexes"]["knowledge_chunks_embedding"]["query_scope"] = "COLLECTION_GROUP"
+    assert "knowledge_chunks" in only(tfcheck.check_vector_indexes_serve_vector_queries, tf, code)
+
+
+def test_a_vector_index_with_a_hard_coded_dimension_is_reported(tf, code):
+    tf.locals["firestore_indexes"]["knowledge_chunks_embedding"]["fields"][-1]["vector_dimension"] = 768
+    problems = only(tfcheck.check_vector_indexes_serve_vector_queries, tf, code)
+    assert "built for 768 dimensions" in problems and "var.knowledge.embedding_dimensions" in problems
+
+
+def test_functions_embedding_with_different_dimensions_are_reported(tf, code):
+    tf.locals["function_env"]["agent_turn"]["EMBEDDING_DIMENSIONS"] = "1536"
+    problems = only(tfcheck.check_vector_indexes_serve_vector_queries, tf, code)
+    assert "different EMBEDDING_DIMENSIONS" in problems and "'agent_turn': '1536'" in problems
+
+
+@pytest.mark.parametrize("mutation, message", [
+    (lambda fields: fields.pop(1), "declare __name__"),  # Firestore's __name__ before the vector field
+    (lambda fields: fields.append(fields.pop(0)), "must be the last field"),
+    (lambda fields: fields[-1].update(order="ASCENDING"), "exactly one of order and vector_dimension"),
+    (lambda fields: fields[0].update(order="ASC"), "ASCENDING or DESCENDING"),
+])
+def test_a_malformed_vector_index_is_reported(tf, code, mutation, message):
+    mutation(tf.locals["firestore_indexes"]["knowledge_chunks_embedding"]["fields"])
+    assert message in only(tfcheck.check_vector_indexes_serve_vector_queries, tf, code)
+
+
+def test_a_vector_index_no_query_uses_is_reported(tf, code):
+    code.vector_queries.clear()
+    assert "no find_nearest query" in only(tfcheck.check_vector_indexes_serve_vector_queries, tf, code)
+
+
+def test_an_event_the_code_handles_without_a_trigger_is_reported(tf, code):
+    # A versioned bucket sends "archived" when the live object is deleted or overwritten.
+    extra = tf.locals["function_specs"]["knowledge_ingest"]["extra_triggers"]
+    extra[:] = [t for t in extra if not t["event_type"].endswith(".archived")]
+    assert "google.cloud.storage.object.v1.archived, but no trigger" in only(
+        tfcheck.check_event_triggers_deliver_what_the_code_handles, tf, code)
+
+
+def test_an_event_the_code_does_not_handle_is_reported(tf, code):
+    extra = tf.locals["function_specs"]["knowledge_ingest"]["extra_triggers"]
+    extra.append({**extra[0], "event_type": "google.cloud.storage.object.v1.metadataUpdated"})
+    assert "metadataUpdated, which its code does not handle" in only(
+        tfcheck.check_event_triggers_deliver_what_the_code_handles, tf, code)
+
+
+def test_an_event_delivered_twice_is_reported(tf, code):
+    spec = tf.locals["function_specs"]["knowledge_ingest"]
+    spec["extra_triggers"].append(dict(spec["trigger"]))
+    assert "twice" in only(tfcheck.check_event_triggers_deliver_what_the_code_handles, tf, code)
+
+
+def test_storage_triggers_without_the_storage_agent_publisher_grant_are_reported(tf, code):
+    del tf.resources["google_project_iam_member"]["storage_service_agent_publisher"]
+    assert "service agent" in only(tfcheck.check_event_triggers_deliver_what_the_code_handles, tf, code)
+
+
+def test_extra_triggers_without_the_eventarc_wiring_are_reported(tf, code):
+    tf.resources["google_eventarc_trigger"]["trigger"]["service_account"] = "${google_service_account.builder.email}"
+    tf.locals["private_invocations"] = str(tf.locals["private_invocations"]).replace(
+        " || length(spec.extra_triggers) > 0", "")
+    problems = only(tfcheck.check_event_triggers_deliver_what_the_code_handles, tf, code)
+    assert "must deliver as" in problems and "private_invocations" in problems
+
+
+def test_an_extra_trigger_on_an_unknown_bucket_is_reported(tf, code):
+    tf.locals["function_specs"]["knowledge_ingest"]["extra_triggers"][0]["bucket"] = "documents"
+    assert "unknown bucket 'documents'" in only(tfcheck.check_infrastructure_names_exist, tf, code)
+
+
 def test_a_provider_without_a_webhook_url_is_reported(tf, code):
     code.providers.add("twilio")
     assert "twilio" in only(tfcheck.check_webhook_urls_cover_providers, tf, code)
@@ -270,6 +361,49 @@ def test_the_analysis_follows_calls_imports_and_settings_objects(tmp_path: Path)
     reads, modules = tfcheck.reachable(index, "functions.entry", "handler", fields)
     assert reads == {"media_bucket", "llm_pricing", "region"}
     assert {"functions.entry", "shared.wiring", "shared.media", "shared.config"} <= modules
+
+
+def test_the_analysis_finds_vector_queries_and_handled_event_types(tmp_path: Path):
+    """find_nearest through a helper method, a local variable and constants (also imported ones) is resolved."""
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "functions" / "__init__.py").write_text("")
+    (tmp_path / "shared" / "__init__.py").write_text("")
+    (tmp_path / "shared" / "names.py").write_text('DOCS = "docs"\nVEC: str = "vec"\n')
+    (tmp_path / "shared" / "kinds.py").write_text(textwrap.dedent("""
+        from enum import StrEnum
+        class Kind(StrEnum):
+            NEW = "google.cloud.storage.object.v1.finalized"
+            GONE = "google.cloud.storage.object.v1.deleted"
+    """))
+    (tmp_path / "shared" / "index.py").write_text(textwrap.dedent("""
+        from shared.names import DOCS, VEC
+        SCOPE = "scope"
+        def _tenant(db, t):
+            return db.collection("tenants").document(t)
+        class Index:
+            def _docs(self, t):
+                return _tenant(self._db, t).collection(DOCS)
+            def near(self, t, v):
+                query = self._docs(t).where(filter=FieldFilter(SCOPE, "==", "a")).where("lang", "==", "pt")
+                return query.limit(3).find_nearest(vector_field=VEC, query_vector=v, limit=3)
+            def group(self, v):
+                return self._db.collection_group("chunks").find_nearest(VEC, v)
+            def unknown(self, name, v):
+                return self._db.collection(name).find_nearest(vector_field=VEC, query_vector=v)
+    """))
+    (tmp_path / "functions" / "ingest.py").write_text(textwrap.dedent("""
+        \"\"\"Handles google.cloud.storage.object.v1.archived too, says the docstring (not counted).\"\"\"
+        from shared.kinds import Kind
+        def ingest(event):
+            return Kind(event["type"])
+    """))
+    index = tfcheck.RepoIndex(tmp_path)
+    found = {(q.collection, q.query_scope, q.prefilter_fields, q.vector_field) for q in tfcheck.vector_queries(index)}
+    assert found == {("docs", "COLLECTION", ("lang", "scope"), "vec"), ("chunks", "COLLECTION_GROUP", (), "vec"),
+                     (None, "COLLECTION", (), "vec")}
+    assert tfcheck.event_types(index, "functions.ingest") == {"google.cloud.storage.object.v1.finalized",
+                                                              "google.cloud.storage.object.v1.deleted"}
 
 
 def test_misaligned_terraform_is_reported():

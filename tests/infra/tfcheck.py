@@ -37,9 +37,15 @@ DEV_ONLY = frozenset({"tasks_emulator_host", "vertex_base_url"})
 # Defaults that only make sense on a laptop.
 LOCAL_MARKERS = ("127.0.0.1", "localhost", "piloto-local")
 # Usable defaults that are still deployment decisions: production states them explicitly (model ids
-# and prices change faster than code; the region must match the queues').
+# and prices change faster than code; the region must match the queues'). The knowledge base's too:
+# the functions that write vectors and those that query them must embed with the same model and
+# dimension as the vector index (var.knowledge), and an operator's chunking or distance threshold
+# must reach every function that reads it.
 DEPLOYMENT_DECISIONS = frozenset({"google_cloud_project", "region", "llm_backend", "llm_model",
-                                  "vertex_location", "llm_pricing"})
+                                  "vertex_location", "llm_pricing",
+                                  "embedding_backend", "embedding_model", "embedding_dimensions",
+                                  "embedding_location", "knowledge_max_distance", "knowledge_chunk_chars",
+                                  "knowledge_chunk_overlap_chars", "knowledge_max_object_bytes"})
 # Settings naming infrastructure: the resource must exist, so Terraform states the name it created.
 INFRA_NAME_SUFFIXES = ("_queue", "_topic", "_bucket")
 # Functions allowed an allUsers invoker: they authenticate their callers in code. Add one here only
@@ -212,6 +218,8 @@ class Code:
     collections: set[str]
     collection_group_queries: set[tuple[str, str]]  # (collection, field) of collection-group where()
     providers: set[str]
+    vector_queries: set[VectorQuery] = field(default_factory=set)  # find_nearest queries
+    event_types: dict[str, set[str]] = field(default_factory=dict)  # entry point -> CloudEvent types it names
 
     def copy(self) -> Code:
         return copy.deepcopy(self)
@@ -236,9 +244,38 @@ class RepoIndex:
                             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
                      for name, tree in self.trees.items()}
         self.names = {name: self._import_names(name, tree) for name, tree in self.trees.items()}
+        self.constants = {name: self._string_constants(tree) for name, tree in self.trees.items()}
 
     def relpath(self, module: str) -> str:
         return self.paths[module].relative_to(self.root).as_posix()
+
+    @staticmethod
+    def _string_constants(tree: ast.Module) -> dict[str, str]:
+        """Module-level `NAME = "text"` (or `NAME: str = "text"`) assignments."""
+        constants: dict[str, str] = {}
+        for stmt in tree.body:
+            targets, value = [], None
+            if isinstance(stmt, ast.Assign):
+                targets, value = stmt.targets, stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                targets, value = [stmt.target], stmt.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                constants.update({t.id: value.value for t in targets if isinstance(t, ast.Name)})
+        return constants
+
+    def resolve_str(self, module: str, node: ast.AST | None, depth: int = 0) -> str | None:
+        """The text of a string literal, or of a module constant named here or imported from a repo module."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        name = node.id if isinstance(node, ast.Name) else None
+        if name is None or depth > 5:
+            return None
+        if name in self.constants.get(module, {}):
+            return self.constants[module][name]
+        source, symbol = self.names.get(module, {}).get(name, (None, None))
+        if symbol and source in self.paths:
+            return self.resolve_str(source, ast.Name(id=symbol), depth + 1)
+        return None
 
     def _absolute(self, module: str, node: ast.ImportFrom) -> str:
         if not node.level:
@@ -424,20 +461,147 @@ def _log_facts(index: RepoIndex) -> tuple[dict[str, set[str]], set[str]]:
     return lines, bound
 
 
+@dataclass(frozen=True)
+class VectorQuery:
+    """A find_nearest query of the code: what its vector index must hold. None = not resolvable statically."""
+
+    collection: str | None
+    query_scope: str  # COLLECTION or COLLECTION_GROUP
+    prefilter_fields: tuple[str | None, ...]  # fields of its where() pre-filters, sorted
+    vector_field: str | None
+    where: str  # module:line, for messages
+
+
+_QUERY_LINKS = {"where", "select", "limit", "order_by", "offset", "start_at", "start_after", "end_at",
+                "end_before", "find_nearest", "collection", "collection_group"}
+
+
+def _scopes(tree: ast.Module) -> Iterable[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.ClassDef | None]]:
+    for stmt in tree.body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield stmt, None
+        elif isinstance(stmt, ast.ClassDef):
+            for item in stmt.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    yield item, stmt
+
+
+def _returned(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST | None:
+    returns = [node.value for node in ast.walk(fn) if isinstance(node, ast.Return) and node.value is not None]
+    return returns[-1] if returns else None
+
+
+def _assignments(fn: ast.AST) -> dict[str, ast.AST]:
+    return {target.id: node.value for node in ast.walk(fn) if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)}
+
+
+def _filter_field(index: RepoIndex, module: str, call: ast.Call) -> str | None:
+    """The field of .where(filter=FieldFilter("f", op, v)) or of the positional .where("f", op, v)."""
+    arg = next((kw.value for kw in call.keywords if kw.arg == "filter"), None)
+    if isinstance(arg, ast.Call) and arg.args:
+        return index.resolve_str(module, arg.args[0])
+    return index.resolve_str(module, call.args[0]) if call.args else None
+
+
+def vector_queries(index: RepoIndex) -> set[VectorQuery]:
+    """Every find_nearest query: its collection, pre-filter fields and vector field.
+
+    Follows the query's receiver back through query methods (where, select, limit...), local variables,
+    and helper methods of the same class or module (self._chunks(t) -> ....collection(CHUNKS)), resolving
+    names of module constants. What cannot be followed is reported as None.
+    """
+    found: set[VectorQuery] = set()
+    for module, tree in index.trees.items():
+        methods_of = {}
+        for fn, cls in _scopes(tree):
+            if cls is not None:
+                methods_of.setdefault(cls.name, {})[fn.name] = fn
+        for fn, cls in _scopes(tree):
+            for node in ast.walk(fn):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "find_nearest"):
+                    continue
+                vector_arg = next((kw.value for kw in node.keywords if kw.arg == "vector_field"),
+                                  node.args[0] if node.args else None)
+                filters: list[str | None] = []
+                collection, scope = None, "COLLECTION"
+                expr, assigns, steps = node.func.value, _assignments(fn), 0
+                while steps < 50:
+                    steps += 1
+                    if isinstance(expr, ast.Name) and expr.id in assigns:
+                        expr = assigns.pop(expr.id)
+                        continue
+                    if not isinstance(expr, ast.Call):
+                        break
+                    func = expr.func
+                    if isinstance(func, ast.Attribute) and func.attr in ("collection", "collection_group"):
+                        collection = index.resolve_str(module, expr.args[0]) if expr.args else None
+                        scope = "COLLECTION_GROUP" if func.attr == "collection_group" else "COLLECTION"
+                        break
+                    helper = None
+                    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+                            and func.value.id in ("self", "cls") and cls is not None:
+                        helper = methods_of.get(cls.name, {}).get(func.attr)
+                    elif isinstance(func, ast.Name) and isinstance(index.defs[module].get(func.id), ast.FunctionDef):
+                        helper = index.defs[module][func.id]
+                    if helper is not None:
+                        expr, assigns = _returned(helper), _assignments(helper)
+                        continue
+                    if isinstance(func, ast.Attribute) and func.attr in _QUERY_LINKS:
+                        if func.attr == "where":
+                            filters.append(_filter_field(index, module, expr))
+                        expr = func.value
+                        continue
+                    break
+                found.add(VectorQuery(collection, scope, tuple(sorted(filters, key=str)),
+                                      index.resolve_str(module, vector_arg), f"{index.relpath(module)}:{node.lineno}"))
+    return found
+
+
+# CloudEvent types of Google Cloud sources, as the code names them (google.cloud.storage.object.v1.finalized).
+_EVENT_TYPE = re.compile(r"google\.cloud\.[a-z]+(\.[a-zA-Z]+)*\.v1\.[a-zA-Z]+")
+
+
+def event_types(index: RepoIndex, module: str) -> set[str]:
+    """The CloudEvent types an entry point's module names: string literals in it, and in the classes
+    (StorageEventKind) and constants it imports from repo modules. Whole literals only (not docstrings)."""
+
+    def literals(node: ast.AST) -> set[str]:
+        return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                and _EVENT_TYPE.fullmatch(n.value)}
+
+    found = literals(index.trees[module])
+    for source, symbol in index.names.get(module, {}).values():
+        if symbol is None or source not in index.trees:
+            continue
+        if symbol in index.defs[source]:
+            found |= literals(index.defs[source][symbol])
+        elif _EVENT_TYPE.fullmatch(index.constants[source].get(symbol, "")):
+            found.add(index.constants[source][symbol])
+    return found
+
+
 def load_code(root: Path = REPO) -> Code:
     import main
     from shared.domain.inbound import Provider
 
     index = RepoIndex(root)
     fields = settings_fields()
-    reads, files = {}, {}
+    reads, files, events = {}, {}, {}
     for entry, module in main._ENTRY_POINTS.items():
         read, modules = reachable(index, module, entry, set(fields))
         reads[entry] = read
         files[entry] = {index.relpath(m) for m in modules}
+        events[entry] = event_types(index, module)
     lines, bound = _log_facts(index)
     source = "\n".join(path.read_text() for path in index.paths.values())
     collections = set(re.findall(r'\.collection(?:_group)?\(\s*"([^"]+)"\s*\)', source))
+    # Collections named by a constant (CHUNKS = "knowledge_chunks"; .collection(CHUNKS)).
+    collections |= {name for module, tree in index.trees.items() for node in ast.walk(tree)
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("collection", "collection_group") and node.args
+                    and (name := index.resolve_str(module, node.args[0])) is not None}
     group_queries = set(re.findall(
         r'\.collection_group\(\s*"([^"]+)"\s*\)\s*\.where\(\s*filter\s*=\s*FieldFilter\(\s*"([^"]+)"', source))
     return Code(
@@ -450,6 +614,8 @@ def load_code(root: Path = REPO) -> Code:
         collections=collections,
         collection_group_queries=group_queries,
         providers={p.value for p in Provider if p.is_whatsapp},
+        vector_queries=vector_queries(index),
+        event_types=events,
     )
 
 
@@ -602,11 +768,11 @@ def check_infrastructure_names_exist(tf: Terraform, code: Code) -> list[str]:
         problems += [f"{fn} has a role on unknown bucket {b!r}" for b in (spec.get("bucket_roles") or {}) if b not in buckets]
         problems += [f"{fn} reads unknown secret {s!r}" for s in function_secrets(tf, fn).values()
                      if s not in tf.locals.get("secrets", {})]
-        trigger = spec.get("trigger") or {}
-        if trigger.get("pubsub_topic") and trigger["pubsub_topic"] not in topics:
-            problems.append(f"{fn} is triggered by unknown topic {trigger['pubsub_topic']!r}")
-        if trigger.get("bucket") and trigger["bucket"] not in buckets:
-            problems.append(f"{fn} is triggered by unknown bucket {trigger['bucket']!r}")
+        for trigger in _triggers(spec):
+            if trigger.get("pubsub_topic") and trigger["pubsub_topic"] not in topics:
+                problems.append(f"{fn} is triggered by unknown topic {trigger['pubsub_topic']!r}")
+            if trigger.get("bucket") and trigger["bucket"] not in buckets:
+                problems.append(f"{fn} is triggered by unknown bucket {trigger['bucket']!r}")
     specs = tf.locals.get("function_specs", {})
     for name, queue in tf.locals.get("queues", {}).items():
         if queue.get("target") not in specs:
@@ -730,6 +896,131 @@ def check_firestore_matches_queries(tf: Terraform, code: Code) -> list[str]:
     return problems
 
 
+_INDEX_ORDERS = ("ASCENDING", "DESCENDING")
+
+
+def _untostring(value: Any) -> str:
+    """An env value's expression without tostring(): what it converts (var.knowledge.embedding_dimensions)."""
+    text = _expr(value)
+    match = re.fullmatch(r"tostring\((.*)\)", text)
+    return match.group(1).strip() if match else text
+
+
+def check_vector_indexes_serve_vector_queries(tf: Terraform, code: Code) -> list[str]:
+    """Every find_nearest query has its vector index, built for the dimension the functions embed with."""
+    problems = []
+    indexes = tf.locals.get("firestore_indexes", {})
+    vector_indexes = {}
+    for key, index in indexes.items():
+        fields = index.get("fields") or []
+        if index.get("query_scope") not in ("COLLECTION", "COLLECTION_GROUP"):
+            problems.append(f"firestore_indexes[{key!r}]: query_scope must be COLLECTION or COLLECTION_GROUP")
+        for f in fields:
+            has_order, has_vector = f.get("order") is not None, f.get("vector_dimension") is not None
+            if not f.get("field_path"):
+                problems.append(f"firestore_indexes[{key!r}]: a field without field_path")
+            if has_order == has_vector:
+                problems.append(f"firestore_indexes[{key!r}].{f.get('field_path')}: needs exactly one of order and "
+                                "vector_dimension (the other null)")
+            elif has_order and f["order"] not in _INDEX_ORDERS:
+                problems.append(f"firestore_indexes[{key!r}].{f.get('field_path')}: order must be ASCENDING or "
+                                "DESCENDING")
+        vectors = [i for i, f in enumerate(fields) if f.get("vector_dimension") is not None]
+        if len(vectors) > 1:
+            problems.append(f"firestore_indexes[{key!r}]: an index holds at most one vector field")
+        elif vectors:
+            i = vectors[0]
+            if i != len(fields) - 1:
+                problems.append(f"firestore_indexes[{key!r}]: the vector field must be the last field")
+            elif i == 0 or fields[i - 1].get("field_path") != "__name__":
+                problems.append(f"firestore_indexes[{key!r}]: declare __name__ (ASCENDING) right before the vector "
+                                "field, where Firestore stores it; otherwise every plan shows a diff and the "
+                                "immutable index is replaced at each apply")
+            else:
+                vector_indexes[key] = index
+
+    # The dimension every function embeds with: one, or vectors written and queried would not compare.
+    default = code.settings["embedding_dimensions"].default if "embedding_dimensions" in code.settings else None
+    dimensions = {fn: _untostring(function_env(tf, fn)["EMBEDDING_DIMENSIONS"])
+                  if "EMBEDDING_DIMENSIONS" in function_env(tf, fn) else str(default)
+                  for fn in tf.locals.get("function_specs", {}) if "embedding_dimensions" in code.reads.get(fn, set())}
+    if len(set(dimensions.values())) > 1:
+        problems.append("functions embed with different EMBEDDING_DIMENSIONS, so stored and queried vectors would "
+                        f"not compare: {dict(sorted(dimensions.items()))}")
+    expected = next(iter(dimensions.values())) if len(set(dimensions.values())) == 1 else None
+
+    used: set[str] = set()
+    for query in sorted(code.vector_queries, key=lambda q: q.where):
+        if query.collection is None or query.vector_field is None or None in query.prefilter_fields:
+            problems.append(f"{query.where}: find_nearest whose collection or fields cannot be read statically; "
+                            "name them with string literals or module constants")
+            continue
+        wanted = set(query.prefilter_fields)
+        serving = [key for key, index in vector_indexes.items()
+                   if index.get("collection") == query.collection and index.get("query_scope") == query.query_scope
+                   and index["fields"][-1].get("field_path") == query.vector_field
+                   and {f.get("field_path") for f in index["fields"][:-2]} == wanted]
+        if not serving:
+            layout = ", ".join([*query.prefilter_fields, "__name__", f"{query.vector_field} (vector)"])
+            problems.append(f"{query.where}: find_nearest on {query.collection}.{query.vector_field} needs a "
+                            f"{query.query_scope} vector index in local.firestore_indexes: {layout}")
+        used.update(serving)
+        for key in serving:
+            dimension = _expr(indexes[key]["fields"][-1]["vector_dimension"])
+            if expected is not None and dimension != expected:
+                problems.append(f"firestore_indexes[{key!r}] is built for {dimension} dimensions but the functions "
+                                f"embed with EMBEDDING_DIMENSIONS = {expected}: queries would find nothing")
+    problems += [f"firestore_indexes[{key!r}] is a vector index no find_nearest query of the code uses"
+                 for key in sorted(set(vector_indexes) - used)]
+    return problems
+
+
+def _triggers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """A function's event triggers: its own (function_specs.trigger) and the extra ones (eventarc.tf)."""
+    return ([spec["trigger"]] if spec.get("trigger") else []) + list(spec.get("extra_triggers") or [])
+
+
+_EVENTARC_ACCOUNT = 'google_service_account.invoker["eventarc"].email'
+
+
+def check_event_triggers_deliver_what_the_code_handles(tf: Terraform, code: Code) -> list[str]:
+    """Each event function is sent the event types its code handles, by triggers that can deliver them."""
+    problems = []
+    specs = tf.locals.get("function_specs", {})
+    for fn, spec in specs.items():
+        triggers = _triggers(spec)
+        if not triggers:
+            continue
+        delivered = [t.get("event_type") for t in triggers]
+        routes = [(t.get("event_type"), t.get("bucket"), t.get("pubsub_topic")) for t in triggers]
+        problems += [f"{fn} is sent {r[0]} twice (every event would arrive twice)"
+                     for r in sorted({r for r in routes if routes.count(r) > 1}, key=str)]
+        handled = code.event_types.get(fn, set())
+        problems += [f"{fn}'s code handles {t}, but no trigger delivers it (function_specs.trigger or extra_triggers)"
+                     for t in sorted(handled - set(delivered))]
+        if handled:  # the code names the types it handles: anything else would be dropped
+            problems += [f"{fn} is sent {t}, which its code does not handle" for t in sorted(set(delivered) - handled)]
+    if any(spec.get("extra_triggers") for spec in specs.values()):
+        trigger = tf.resource("google_eventarc_trigger", "trigger")
+        if _expr(trigger.get("for_each")) != "local.eventarc_triggers":
+            problems.append("extra_triggers need google_eventarc_trigger.trigger with "
+                            "for_each = local.eventarc_triggers")
+        elif _expr(trigger.get("service_account")) != _EVENTARC_ACCOUNT:
+            problems.append(f"google_eventarc_trigger.trigger must deliver as {_EVENTARC_ACCOUNT}, the account "
+                            "granted run.invoker on its functions")
+        if "extra_triggers" not in str(tf.locals.get("private_invocations")):
+            problems.append("local.private_invocations must grant the eventarc invoker run.invoker on functions "
+                            "with extra_triggers too, or their events are refused")
+    if any(t.get("bucket") for spec in specs.values() for t in _triggers(spec)):
+        grants = [body for body in tf.resources.get("google_project_iam_member", {}).values()
+                  if body.get("role") == "roles/pubsub.publisher"
+                  and "google_storage_project_service_account" in f"{body.get('for_each')} {body.get('member')}"]
+        if not grants:
+            problems.append("Cloud Storage triggers need Cloud Storage's service agent (data "
+                            "google_storage_project_service_account) to hold roles/pubsub.publisher")
+    return problems
+
+
 def check_webhook_urls_cover_providers(tf: Terraform, code: Code) -> list[str]:
     listed = set(tf.locals.get("webhook_providers", []))
     problems = [f"output webhook_urls lacks provider {p!r}" for p in sorted(code.providers - listed)]
@@ -777,6 +1068,8 @@ CHECKS: list[Check] = [
     check_log_metrics_match_log_lines,
     check_dashboard_uses_defined_metrics,
     check_firestore_matches_queries,
+    check_vector_indexes_serve_vector_queries,
+    check_event_triggers_deliver_what_the_code_handles,
     check_webhook_urls_cover_providers,
     check_reply_lease_outlasts_agent_turn,
     check_archive_ships_what_functions_load,
