@@ -141,6 +141,7 @@ def turn_deps() -> TurnDeps:
         leads=FirestoreLeadStore(db),
         answers=FirestoreAnswerCache(db),
         knowledge=search_knowledge,
+        learn=learn_answer,
         tiers=model_tiers(),
         lease_seconds=settings.reply_lease_seconds,
         media_wait_seconds=settings.media_wait_seconds,
@@ -278,6 +279,13 @@ def knowledge_base() -> KnowledgeBase:
 @lru_cache(maxsize=1)
 def _shared_knowledge_base() -> KnowledgeBase:
     return knowledge_base()
+
+
+def learn_answer(tenant_id: str, agent_id: str, question: str, answer: str, approved_by: str,
+                 conversation_id: str | None) -> str:
+    """Handoff learning: index a seller's answer like a document passage (origin 'learned')."""
+    return _shared_knowledge_base().add_learned_answer(tenant_id, agent_id, question, answer, approved_by,
+                                                       conversation_id=conversation_id)
 
 
 def search_knowledge(tenant_id: str, agent_id: str, question: str) -> dict:

@@ -90,6 +90,11 @@ class ConversationStore(Protocol):
 
     def message_exists(self, tenant_id: str, conversation_id: str, message_id: str) -> bool: ...
 
+    def get_message(self, tenant_id: str, conversation_id: str, message_id: str) -> StoredMessage | None: ...
+
+    def save_learning_candidate(self, tenant_id: str, candidate_id: str, candidate: dict) -> None:
+        """A seller's answer waiting for an admin's approval (tenants/{t}/learned_candidates/{id})."""
+
     def recent_messages(self, tenant_id: str, conversation_id: str, limit: int,
                         after: datetime | None = None) -> list[StoredMessage]:
         """The latest messages (stored after `after`, if given), oldest first."""
@@ -140,6 +145,7 @@ class TurnRequest:
     message_id: str
     channel_key: str
     contact_phone: str
+    purpose: str = "reply"  # or "learn": capture a seller's answer to a handed-off question
 
 
 class TurnQueue(Protocol):

@@ -143,6 +143,14 @@ class FirestoreConversationStore:
     def message_exists(self, tenant_id: str, conversation_id: str, message_id: str) -> bool:
         return _message(self._db, tenant_id, conversation_id, message_id).get(field_paths=["role"]).exists
 
+    def get_message(self, tenant_id: str, conversation_id: str, message_id: str) -> StoredMessage | None:
+        snap = _message(self._db, tenant_id, conversation_id, message_id).get()
+        return StoredMessage.model_validate(snap.to_dict()) if snap.exists else None
+
+    def save_learning_candidate(self, tenant_id: str, candidate_id: str, candidate: dict) -> None:
+        _tenant(self._db, tenant_id).collection("learned_candidates").document(candidate_id).set(
+            {**candidate, "created_at": firestore.SERVER_TIMESTAMP}, merge=True)
+
     def recent_messages(self, tenant_id: str, conversation_id: str, limit: int,
                         after: datetime | None = None) -> list[StoredMessage]:
         messages_ref = _conversation(self._db, tenant_id, conversation_id).collection("messages")

@@ -64,6 +64,9 @@ class AgentConfig(BaseModel):
     max_tool_steps: int = Field(default=4, ge=0, le=8)
     handoff_release_minutes: int = Field(
         default=240, ge=0, description="a handed-off conversation returns to the bot after this long without a human")
+    learn_from_humans: Literal["auto", "review", "off"] = Field(
+        default="review", description="a seller's answer to a handed-off question becomes knowledge: at once (auto), "
+        "after an admin approves it (review), or never")
     answer_cache_hours: int = Field(default=24, ge=0, description="FAQ answers are reused this long; 0 turns it off")
     knowledge_version: str = Field(default="1", description="bump when the agent's knowledge changes: the cache resets")
     memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")

@@ -37,6 +37,7 @@ from shared.ports import (
 from shared.services.brain import AllModelsFailed, generate_routed, think
 from shared.services.tools import (
     KnowledgeSearch,
+    LearnAnswer,
     LeadStore,
     ToolBox,
     ToolEffects,
@@ -68,6 +69,7 @@ class TurnDeps:
     leads: LeadStore
     tiers: dict[str, str]
     knowledge: KnowledgeSearch | None = None
+    learn: LearnAnswer | None = None
     answers: AnswerCache | None = None
     lease_seconds: int = 120
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)

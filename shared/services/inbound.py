@@ -193,12 +193,18 @@ def _accept_business_message(message: InboundMessage, channel: Channel, conv_id:
     if agent.mode == "copilot":
         _judge_suggestion(channel.tenant_id, conv_id, message.text or "", deps)
         return
+    stored = deps.store.get_conversation(channel.tenant_id, conv_id)
     pause = Conversation(conversation_id=conv_id, tenant_id=channel.tenant_id, channel_key=channel.key,
                          agent_id=channel.agent_id, contact_phone=message.contact_phone)
     pause.bot_paused = True
     pause.paused_at = deps.clock()
     deps.store.save_conversation(pause)
     log.log(logger, logging.INFO, "human seller wrote; bot paused on this conversation")
+    if stored is not None and stored.handoff_question and message.text:
+        # The seller is answering what the agent could not: learn it (in the agent_turn function, which
+        # holds the knowledge base; the webhook stays free of embedding clients).
+        deps.turns.enqueue_turn(TurnRequest(channel.tenant_id, conv_id, message_id, channel.key,
+                                            message.contact_phone, purpose="learn"), 0)
 
 
 def _judge_suggestion(tenant_id: str, conv_id: str, sent: str, deps: InboundDeps) -> None:

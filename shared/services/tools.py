@@ -33,6 +33,13 @@ class KnowledgeSearch(Protocol):
     def __call__(self, tenant_id: str, agent_id: str, question: str) -> dict[str, Any]: ...
 
 
+class LearnAnswer(Protocol):
+    """Index a question/answer pair a human gave as knowledge; returns the entry id."""
+
+    def __call__(self, tenant_id: str, agent_id: str, question: str, answer: str, approved_by: str,
+                 conversation_id: str | None) -> str: ...
+
+
 @dataclass(frozen=True)
 class TurnScope:
     """Who a turn acts for. Fixed by the webhook from the provider's payload, never by the model."""
