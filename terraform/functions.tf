@@ -39,9 +39,10 @@ locals {
       min_instances = 1
       max_instances = 20
       project_roles = ["roles/datastore.user"]
-      enqueues      = ["agent-turns"]
-      publishes     = []
-      bucket_roles  = {}
+      # A turn per message, and a media task per message with a file (media_processor reads it).
+      enqueues     = ["agent-turns", "media"]
+      publishes    = []
+      bucket_roles = {}
       secrets = {
         META_APP_SECRET   = "meta-app-secret"
         META_VERIFY_TOKEN = "meta-verify-token"
@@ -148,6 +149,37 @@ locals {
       trigger         = null
       extra_triggers  = []
     }
+
+    media_processor = {
+      description = "Private; invoked by Cloud Tasks (queue media): downloads a lead's voice note, image or document once, keeps the original in the media bucket, writes its text on the message and wakes the waiting turn."
+      public      = false
+      # A file of up to media.max_document_bytes (15 MB) is held in memory and sent inline to Gemini,
+      # base64-encoded (4/3 of the size) inside the JSON request: several copies of it at once. 8 files
+      # per instance fit in 1Gi with room for the runtime; raise memory before limits or concurrency.
+      memory      = "1Gi"
+      cpu         = "1"
+      concurrency = 8
+      # A download (each read bounded by 3 x providers_send.provider_timeout_seconds), the copy to the
+      # bucket (60 s at most) and up to 3 model attempts of 2 x llm.timeout_seconds: about 300 s in
+      # the worst case. It must stay below media.lease_seconds (360 s), or a retry could take over a
+      # file a timed-out delivery is still reading, and within the tasks' 600 s dispatch deadline
+      # (preconditions below, and tests/infra).
+      timeout_seconds = 300
+      min_instances   = 0
+      # With concurrency, 80 at once; the media queue caps dispatches lower (tasks.tf).
+      max_instances = 10
+      project_roles = ["roles/datastore.user", "roles/aiplatform.user"]
+      # Wakes the waiting turn: a task on agent-turns, signed as the tasks invoker.
+      enqueues  = ["agent-turns"]
+      publishes = []
+      # Writes the originals and reads them back on a retry. A retry overwrites the same object, which
+      # needs storage.objects.delete: objectCreator cannot, objectUser is the smallest role that can.
+      # On this bucket only.
+      bucket_roles   = { media = "roles/storage.objectUser" }
+      secrets        = {}
+      trigger        = null
+      extra_triggers = []
+    }
   }
 
   # Sizing after var.function_scaling overrides; static (no resource references) so queues can use it.
@@ -161,6 +193,9 @@ locals {
       max_instances   = coalesce(try(var.function_scaling[fn].max_instances, null), spec.max_instances)
     }
   }
+
+  # The model media_processor reads files with: media.model, or the chat model when unset.
+  media_model = coalesce(var.media.model, var.llm.model)
 
   # Settings (shared/config.py) every function reads. Names are Settings fields upper-cased; values are
   # strings. GOOGLE_CLOUD_PROJECT is set explicitly: the Python 3.11 runtime does not set it.
@@ -181,6 +216,9 @@ locals {
       DEBOUNCE_SECONDS      = tostring(var.webhook.debounce_seconds)
       MAX_BODY_BYTES        = tostring(var.webhook.max_body_bytes)
       CHANNEL_CACHE_SECONDS = tostring(var.webhook.channel_cache_seconds)
+      # A message with a file also gets a media task (same task identity as the turns').
+      MEDIA_QUEUE         = google_cloud_tasks_queue.queue["media"].name
+      MEDIA_PROCESSOR_URL = local.function_urls["media_processor"]
     }
     agent_turn = {
       LLM_BACKEND              = var.llm.backend
@@ -200,6 +238,8 @@ locals {
       EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
       EMBEDDING_LOCATION     = var.knowledge.embedding_location
       KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
+      # How long a turn answers 425 (retried by the agent-turns queue) while its burst's files are read.
+      MEDIA_WAIT_SECONDS = tostring(var.media.wait_seconds)
     }
     # The same brain as agent_turn, answering over HTTP instead of WhatsApp.
     chat_api = {
@@ -244,6 +284,37 @@ locals {
       # The embedding client's timeout, and the price of the question's embedding.
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
+    }
+    media_processor = {
+      # Originals go to the media bucket (retention: storage.tf); the name is the bucket Terraform made.
+      MEDIA_BUCKET              = google_storage_bucket.bucket["media"].name
+      MEDIA_MAX_AUDIO_BYTES     = tostring(var.media.max_audio_bytes)
+      MEDIA_MAX_IMAGE_BYTES     = tostring(var.media.max_image_bytes)
+      MEDIA_MAX_DOCUMENT_BYTES  = tostring(var.media.max_document_bytes)
+      MEDIA_MAX_VIDEO_BYTES     = tostring(var.media.max_video_bytes)
+      MEDIA_READABLE_MIME_TYPES = join(",", var.media.readable_mime_types)
+      MEDIA_TEXT_MAX_CHARS      = tostring(var.media.text_max_chars)
+      # The same variable as the media queue's max_attempts (tasks.tf): the code records a failure on
+      # what it believes is the queue's last attempt (tests/infra checks they agree).
+      MEDIA_MAX_ATTEMPTS  = tostring(var.media.max_attempts)
+      MEDIA_LEASE_SECONDS = tostring(var.media.lease_seconds)
+      # Transcription, image description and scans (LLM_BACKEND=offline: a labelled stand-in, cost 0).
+      MEDIA_MODEL         = local.media_model
+      LLM_BACKEND         = var.llm.backend
+      LLM_MODEL           = var.llm.model
+      VERTEX_LOCATION     = var.llm.location
+      LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
+      LLM_PRICING         = jsonencode(var.llm_pricing)
+      # Downloads from the provider (Meta's media URL needs the Graph API version).
+      META_GRAPH_VERSION       = var.providers_send.meta_graph_version
+      PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
+      CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
+      # Waking the turn: a task on agent-turns, due when the burst's debounce window ends.
+      REGION                = var.region
+      AGENT_TURN_QUEUE      = google_cloud_tasks_queue.queue["agent-turns"].name
+      AGENT_TURN_URL        = local.function_urls["agent_turn"]
+      TASKS_SERVICE_ACCOUNT = google_service_account.invoker["tasks"].email
+      DEBOUNCE_SECONDS      = tostring(var.webhook.debounce_seconds)
     }
   }
 }
@@ -321,6 +392,21 @@ resource "google_cloudfunctions2_function" "function" {
     precondition {
       condition     = !contains(keys(local.function_env[each.key]), "LLM_MODEL") || var.llm.backend == "offline" || contains(keys(var.llm_pricing), var.llm.model)
       error_message = "llm_pricing has no price for llm.model: every call would be recorded as free."
+    }
+    precondition {
+      condition     = !contains(keys(local.function_env[each.key]), "MEDIA_MODEL") || var.llm.backend == "offline" || contains(keys(var.llm_pricing), local.media_model)
+      error_message = "llm_pricing has no price for media.model (or llm.model when media.model is unset): every file read would be recorded as free."
+    }
+    # Cloud Tasks cancels an attempt at the tasks' dispatch deadline (its 10-minute default, tasks.tf)
+    # and retries it while the function may still be running it.
+    precondition {
+      condition     = !contains([for queue in values(local.queues) : queue.target], each.key) || local.function_sizing[each.key].timeout_seconds <= 600
+      error_message = "A function Cloud Tasks calls must time out within 600 s, the tasks' dispatch deadline, or attempts still running are retried."
+    }
+    # As agent_turn's: a media delivery must never outlive its lease.
+    precondition {
+      condition     = each.key != "media_processor" || local.function_sizing[each.key].timeout_seconds < var.media.lease_seconds
+      error_message = "media_processor's timeout_seconds must be below media.lease_seconds, or a retry can read a file a timed-out delivery is still reading."
     }
     precondition {
       condition     = !contains(keys(local.function_env[each.key]), "EMBEDDING_MODEL") || var.knowledge.embedding_backend == "offline" || contains(keys(var.llm_pricing), var.knowledge.embedding_model)

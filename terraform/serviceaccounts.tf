@@ -15,7 +15,7 @@ locals {
   invoker_kinds = {
     tasks = {
       used        = length(local.queues) > 0
-      description = "Signs the OIDC token of Cloud Tasks tasks (agent turns; later media and follow-ups)."
+      description = "Signs the OIDC token of Cloud Tasks tasks (agent turns, media reading; later follow-ups)."
     }
     scheduler = {
       used        = length(local.scheduler_jobs) > 0

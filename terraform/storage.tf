@@ -2,9 +2,16 @@
 # global. All buckets: uniform access (IAM only, no ACLs) and public access prevention enforced.
 locals {
   buckets = {
-    # Leads' voice notes, images and documents (issue 4), stored under the tenant. Privacy first: they
-    # are deleted after var.media_retention_days, and soft delete is off so a deletion (a lead's
-    # LGPD request, or the retention rule) is final at once instead of lingering for 7 days.
+    # Leads' voice notes, images and documents (issue 4), as
+    # tenants/<tenant>/conversations/<conversation>/media/<message><ext>: ids only, no phone number or
+    # file name. media_processor is the only function with a role on it (roles/storage.objectUser,
+    # functions.tf); the build account's project-level objectViewer (iam.tf) and project owners also
+    # reach it. LGPD: the originals are personal data, kept only to read them again on a retry or to
+    # check a transcript, so they are deleted after var.media_retention_days (90 by default; shorten
+    # it when the business needs no such audit trail). Soft delete is off so a deletion (a lead's LGPD
+    # request, or the retention rule) is final at once instead of lingering for 7 days, and there is
+    # no versioning, so an overwrite leaves no old copy. The extracted text stays on the message in
+    # Firestore with the conversation: an erasure request covers both (docs/DEPLOY.md).
     media = {
       versioning           = false
       delete_after_days    = var.media_retention_days

@@ -196,6 +196,69 @@ variable "agent_turn" {
   }
 }
 
+variable "media" {
+  description = <<-EOT
+    Media understanding: the leads' voice notes, images and documents, read by media_processor (queue "media", tasks.tf).
+    wait_seconds: how long a turn waits for its burst's files to be read before it answers anyway (a file still
+      pending is then "could not be processed in time"). The agent-turns queue keeps retrying at least twice as
+      long (tasks.tf), so a turn waiting on a dead media processor still ends in a reply.
+    max_audio_bytes, max_image_bytes, max_document_bytes, max_video_bytes: per-kind size limits; larger files are
+      never downloaded and the lead is told. Files are held in memory and the read ones are sent inline to Gemini,
+      base64-encoded (4/3 of the size): raising a limit needs media_processor memory (function_scaling) and a check
+      of the model's inline request limit. Videos are kept, not read.
+    readable_mime_types: types whose text is extracted; others are stored and marked unsupported. The default is
+      every type the code has a reader for (tests/infra checks it against shared/config.py).
+    text_max_chars: extracted text kept per file (what a turn puts in the prompt).
+    max_attempts: attempts of a media task. One value for both the media queue and MEDIA_MAX_ATTEMPTS: the
+      code records a failure instead of retrying on the queue's last attempt, so they must agree.
+    lease_seconds: how long one delivery owns a media task; above media_processor's timeout (functions.tf), or
+      a retry could read a file a timed-out delivery is still reading.
+    model: Gemini model id for transcription, image description and scans; null = llm.model. Give it a price in
+      llm_pricing.
+  EOT
+  type = object({
+    wait_seconds       = optional(number, 60)
+    max_audio_bytes    = optional(number, 10000000)
+    max_image_bytes    = optional(number, 5000000)
+    max_document_bytes = optional(number, 15000000)
+    max_video_bytes    = optional(number, 16000000)
+    readable_mime_types = optional(list(string), [
+      "audio/ogg", "audio/mpeg", "audio/mp4", "audio/x-aac", "audio/wav", "audio/webm", "audio/flac",
+      "image/jpeg", "image/png", "image/webp", "application/pdf",
+      "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "text/plain", "text/csv",
+    ])
+    text_max_chars = optional(number, 20000)
+    max_attempts   = optional(number, 5)
+    lease_seconds  = optional(number, 360)
+    model          = optional(string)
+  })
+  default = {}
+  validation {
+    condition     = var.media.wait_seconds >= 0 && var.media.wait_seconds <= 600
+    error_message = "media.wait_seconds must be between 0 and 600 (the code refuses more)."
+  }
+  validation {
+    condition     = alltrue([for limit in [var.media.max_audio_bytes, var.media.max_image_bytes, var.media.max_document_bytes, var.media.max_video_bytes] : limit >= 1024 && limit <= 20000000])
+    error_message = "media.max_*_bytes must be between 1024 and 20000000: files are held in memory and sent inline (base64) in one Gemini request."
+  }
+  validation {
+    condition     = length(var.media.readable_mime_types) > 0 && alltrue([for t in var.media.readable_mime_types : can(regex("^[a-z]+/[a-z0-9.+-]+$", t))])
+    error_message = "media.readable_mime_types is a non-empty list of lower-case MIME types such as audio/ogg."
+  }
+  validation {
+    condition     = var.media.text_max_chars >= 100 && var.media.text_max_chars <= 200000
+    error_message = "media.text_max_chars must be between 100 and 200000."
+  }
+  validation {
+    condition     = var.media.max_attempts == floor(var.media.max_attempts) && var.media.max_attempts >= 1 && var.media.max_attempts <= 20
+    error_message = "media.max_attempts must be a whole number from 1 to 20."
+  }
+  validation {
+    condition     = var.media.lease_seconds >= 10 && var.media.lease_seconds <= 3600
+    error_message = "media.lease_seconds must be between 10 and 3600."
+  }
+}
+
 variable "providers_send" {
   description = "Send side of the WhatsApp providers: Meta Graph API version (Meta retires versions about two years after release) and the timeout of one send."
   type = object({

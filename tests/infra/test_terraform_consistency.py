@@ -102,6 +102,62 @@ def test_the_agent_turn_queue_calls_agent_turn_with_the_tasks_identity(tf):
     assert tfcheck._expr(env["TASKS_SERVICE_ACCOUNT"]) == 'google_service_account.invoker["tasks"].email'
 
 
+def test_the_analysis_sees_what_the_media_flow_reads(code):
+    # Guards for the media checks: without these reads they pass vacuously.
+    assert {"media_bucket", "media_max_attempts", "media_lease_seconds", "media_model", "media_readable_mime_types",
+            "agent_turn_queue", "agent_turn_url", "tasks_service_account"} <= code.reads["media_processor"]
+    assert {"media_queue", "media_processor_url"} <= code.reads["whatsapp_webhook"]
+    assert "media_wait_seconds" in code.reads["agent_turn"]
+
+
+def test_media_tasks_go_from_the_webhook_to_media_processor_with_the_tasks_identity(tf):
+    queue = tf.locals["queues"]["media"]
+    assert (queue["target"], queue["invoker"]) == ("media_processor", "tasks")
+    specs = tf.locals["function_specs"]
+    assert specs["media_processor"]["public"] is False and specs["media_processor"]["trigger"] is None
+    assert specs["whatsapp_webhook"]["enqueues"] == ["agent-turns", "media"]
+    # media_processor wakes the waiting turn: a task on agent-turns, signed as the tasks invoker (actAs).
+    assert specs["media_processor"]["enqueues"] == ["agent-turns"]
+    assert "local.queues[e.queue].invoker" in str(tf.locals["function_acts_as"])
+    env = tfcheck.function_env(tf, "whatsapp_webhook")
+    assert tfcheck._keys_referenced(env["MEDIA_QUEUE"], "google_cloud_tasks_queue.queue") == {"media"}
+    assert tfcheck._expr(env["MEDIA_PROCESSOR_URL"]) == 'local.function_urls["media_processor"]'
+    env = tfcheck.function_env(tf, "media_processor")
+    assert tfcheck._keys_referenced(env["AGENT_TURN_QUEUE"], "google_cloud_tasks_queue.queue") == {"agent-turns"}
+    assert tfcheck._expr(env["AGENT_TURN_URL"]) == 'local.function_urls["agent_turn"]'
+    assert tfcheck._expr(env["TASKS_SERVICE_ACCOUNT"]) == 'google_service_account.invoker["tasks"].email'
+
+
+def test_media_processor_is_sized_and_granted_for_its_files(tf):
+    spec = tf.locals["function_specs"]["media_processor"]
+    assert (spec["memory"], spec["cpu"], spec["timeout_seconds"], spec["min_instances"]) == ("1Gi", "1", 300, 0)
+    assert spec["project_roles"] == ["roles/datastore.user", "roles/aiplatform.user"]
+    # A retry overwrites the same object: objectCreator cannot, and the role is on the media bucket only.
+    assert spec["bucket_roles"] == {"media": "roles/storage.objectUser"}
+    assert spec["secrets"] == {}
+    queue = tf.locals["queues"]["media"]
+    assert tfcheck._expr(queue["max_attempts"]) == "var.media.max_attempts"
+    assert (queue["min_backoff"], queue["max_backoff"], queue["max_concurrent_dispatches"]) == ("2s", "30s", 20)
+    assert tfcheck.variable_default(tf, "media", "max_attempts") == 5
+    # The queue caps dispatches below media_processor's capacity, never above it.
+    assert "min(local.queue_capacity[each.key]" in str(
+        tf.resource("google_cloud_tasks_queue", "queue")["rate_limits"][0]["max_concurrent_dispatches"])
+
+
+def test_the_media_bucket_is_private_and_expires(tf):
+    bucket = tf.resource("google_storage_bucket", "bucket")
+    assert bucket["uniform_bucket_level_access"] is True and bucket["public_access_prevention"] == "enforced"
+    assert bucket["force_destroy"] is False
+    media = tf.locals["buckets"]["media"]
+    assert tfcheck._expr(media["delete_after_days"]) == "var.media_retention_days"
+    assert media["soft_delete_disabled"] is True and media["versioning"] is False
+    env = tfcheck.function_env(tf, "media_processor")
+    assert tfcheck._keys_referenced(env["MEDIA_BUCKET"], "google_storage_bucket.bucket") == {"media"}
+    # Nothing but media_processor holds a role on it.
+    assert [fn for fn, spec in tf.locals["function_specs"].items() if "media" in spec["bucket_roles"]] == [
+        "media_processor"]
+
+
 def test_only_the_webhook_is_public(tf):
     public = {fn for fn, spec in tf.locals["function_specs"].items() if spec["public"]}
     assert public == {"whatsapp_webhook"}

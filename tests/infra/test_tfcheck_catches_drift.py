@@ -46,8 +46,8 @@ def test_a_function_main_does_not_export_is_reported(tf, code):
 
 
 def test_a_new_entry_point_in_main_is_reported(tf, code):
-    code.entry_points["media_processor"] = "functions.media"
-    assert "media_processor" in only(tfcheck.check_functions_match_entry_points, tf, code)
+    code.entry_points["followup_turn"] = "functions.followups"
+    assert "followup_turn" in only(tfcheck.check_functions_match_entry_points, tf, code)
 
 
 def test_a_function_built_from_the_wrong_entry_point_is_reported(tf, code):
@@ -116,8 +116,8 @@ def test_a_renamed_queue_in_the_code_is_reported(tf, code):
 
 
 def test_a_queue_for_a_function_that_does_not_exist_is_reported(tf, code):
-    tf.locals["queues"]["media"] = {**tf.locals["queues"]["agent-turns"], "target": "media_processor"}
-    assert "media_processor" in only(tfcheck.check_infrastructure_names_exist, tf, code)
+    tf.locals["queues"]["followups"] = {**tf.locals["queues"]["agent-turns"], "target": "followup_turn"}
+    assert "followup_turn" in only(tfcheck.check_infrastructure_names_exist, tf, code)
 
 
 def test_unknown_topic_bucket_and_secret_references_are_reported(tf, code):
@@ -305,12 +305,88 @@ def test_a_provider_without_a_webhook_url_is_reported(tf, code):
 
 def test_a_timeout_longer_than_the_reply_lease_is_reported(tf, code):
     tf.locals["function_specs"]["agent_turn"]["timeout_seconds"] = 300
-    assert "lease" in only(tfcheck.check_reply_lease_outlasts_agent_turn, tf, code)
+    assert "reply lease" in only(tfcheck.check_leases_outlast_their_functions, tf, code)
 
 
 def test_without_a_terraform_lease_the_code_default_applies(tf, code):
     del tf.locals["function_env"]["agent_turn"]["REPLY_LEASE_SECONDS"]  # code default: 120 s < 150 s timeout
-    assert "(120 s)" in only(tfcheck.check_reply_lease_outlasts_agent_turn, tf, code)
+    assert "(120 s)" in only(tfcheck.check_leases_outlast_their_functions, tf, code)
+
+
+def test_a_media_processor_timeout_at_its_lease_is_reported(tf, code):
+    # The code's default lease is 300 s: with Terraform's 360 s gone, a 300 s timeout equals it.
+    del tf.locals["function_env"]["media_processor"]["MEDIA_LEASE_SECONDS"]
+    problems = only(tfcheck.check_leases_outlast_their_functions, tf, code)
+    assert "media_processor's timeout (300 s) must be below the media lease (300 s)" in problems
+
+
+def test_a_queue_that_stops_before_a_crashed_delivery_lease_expires_is_reported(tf, code):
+    queue = tf.locals["queues"]["media"]
+    queue["max_retry_duration"] = "0s"  # only the 5 attempts: 30 s, against a 360 s lease
+    assert "queue 'media' stops retrying 30 s" in only(tfcheck.check_leases_outlast_their_functions, tf, code)
+
+
+def test_the_retry_schedule_follows_cloud_tasks(tf):
+    # RetryConfig's own example: min 10 s, max 300 s, 3 doublings -> 10, 20, 40, 80, 160, 240, 300, 300 s.
+    assert tfcheck.retry_times(9, 10, 300, 3, 0) == [0, 10, 30, 70, 150, 310, 550, 850, 1150]
+    # Both limits must be reached: 3 attempts, but retried until 100 s have passed.
+    assert tfcheck.retry_times(3, 10, 30, 1, 100) == [0, 10, 30, 60, 90, 120]
+    assert tfcheck.queue_retry_times(tf, tf.locals["queues"]["agent-turns"])[-1] == 1934
+
+
+def test_a_mirrored_attempt_count_set_apart_from_its_queue_is_reported(tf, code):
+    tf.locals["queues"]["media"]["max_attempts"] = 8
+    problems = only(tfcheck.check_queue_settings_mirror_their_queues, tf, code)
+    assert "MEDIA_MAX_ATTEMPTS = var.media.max_attempts but queue 'media' has max_attempts = 8" in problems
+
+
+def test_a_mirrored_attempt_count_left_to_the_code_default_is_reported(tf, code):
+    del tf.locals["function_env"]["media_processor"]["MEDIA_MAX_ATTEMPTS"]
+    assert "code's default MEDIA_MAX_ATTEMPTS=5" in only(tfcheck.check_queue_settings_mirror_their_queues, tf, code)
+
+
+def test_turn_retries_that_end_before_the_media_wait_is_over_are_reported(tf, code):
+    queue = tf.locals["queues"]["agent-turns"]
+    queue.update(max_attempts=4, max_retry_duration="60s")  # retries at 2, 6, 14, 30 and 62 s
+    problems = only(tfcheck.check_turns_outlast_the_media_wait, tf, code)
+    assert "queue 'agent-turns' stops retrying 62 s" in problems and "MEDIA_WAIT_SECONDS (60 s)" in problems
+
+
+def test_a_longer_media_wait_than_the_turn_retries_is_reported(tf, code):
+    tf.locals["function_env"]["agent_turn"]["MEDIA_WAIT_SECONDS"] = "1000"
+    assert "twice MEDIA_WAIT_SECONDS (1000 s)" in only(tfcheck.check_turns_outlast_the_media_wait, tf, code)
+
+
+def test_a_queue_target_running_past_the_dispatch_deadline_is_reported(tf, code):
+    tf.locals["function_specs"]["media_processor"]["timeout_seconds"] = 900
+    assert "queue 'media'" in only(tfcheck.check_queue_targets_finish_within_the_dispatch_deadline, tf, code)
+
+
+def test_a_dispatch_deadline_set_by_the_code_is_reported(tf, code):
+    code.dispatch_deadlines.add("shared/adapters/cloud_tasks.py:60")
+    assert "cloud_tasks.py:60" in only(tfcheck.check_queue_targets_finish_within_the_dispatch_deadline, tf, code)
+
+
+def test_the_analysis_finds_dispatch_deadlines(tmp_path: Path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "__init__.py").write_text("")
+    (tmp_path / "shared" / "tasks.py").write_text(textwrap.dedent("""
+        def task(tasks_v2, d):
+            return tasks_v2.Task(name="x", dispatch_deadline=d)
+    """))
+    assert tfcheck.dispatch_deadlines(tfcheck.RepoIndex(tmp_path)) == {"shared/tasks.py:3"}
+
+
+def test_a_readable_type_the_code_gained_is_reported(tf, code):
+    setting = code.settings["media_readable_mime_types"]
+    setting.default += ",audio/amr"
+    assert "leaves out audio/amr" in only(tfcheck.check_readable_media_types_match_the_code, tf, code)
+
+
+def test_a_readable_type_the_code_does_not_list_is_reported(tf, code):
+    tf.locals["function_env"]["media_processor"]["MEDIA_READABLE_MIME_TYPES"] = "audio/ogg,video/mp4"
+    problems = only(tfcheck.check_readable_media_types_match_the_code, tf, code)
+    assert "names video/mp4" in problems and "leaves out image/png" in problems
 
 
 def test_code_left_out_of_the_archive_is_reported(tf, code):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import copy
 import fnmatch
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -53,6 +54,21 @@ INFRA_NAME_SUFFIXES = ("_queue", "_topic", "_bucket")
 PUBLIC_BY_DESIGN = frozenset({"whatsapp_webhook"})
 # (function, env var) pairs Terraform may set although the analysis finds no read (none today).
 UNREAD_ENV_ALLOWED: frozenset[tuple[str, str]] = frozenset()
+# Settings that repeat a queue's retry configuration: (setting, queue key, queue attribute). The code
+# counts attempts itself (on what MEDIA_MAX_ATTEMPTS says is the queue's last attempt it records a
+# failure instead of raising), so Terraform must set both from one expression.
+QUEUE_MIRRORS = (("media_max_attempts", "media", "max_attempts"),)
+# Leases a function holds on its work: (function, setting, what it is, what goes wrong). The function's
+# timeout must be below the lease, or a retry takes over work a timed-out delivery is still doing.
+LEASES = (
+    ("agent_turn", "reply_lease_seconds", "the reply lease",
+     "a retry can take over a delivery that is still running and the lead gets two replies"),
+    ("media_processor", "media_lease_seconds", "the media lease",
+     "a retry can read a file a timed-out delivery is still reading"),
+)
+# Cloud Tasks' dispatch deadline of an HTTP task that sets none: Cloud Tasks cancels an attempt that runs
+# longer (and retries it while the function may still be working).
+DEFAULT_DISPATCH_DEADLINE_SECONDS = 600
 
 # Cloud Run's deterministic URL needs "<service>-<project number>" within one 63-character DNS label
 # (project numbers have 12 digits); service account ids are at most 30 characters.
@@ -159,6 +175,74 @@ def variable_default(tf: Terraform, variable: str, attribute: str) -> Any:
         return raw
 
 
+def variable_list_default(tf: Terraform, variable: str, attribute: str) -> list[str] | None:
+    """The optional() default of a list(string) attribute of an object variable, e.g. media.readable_mime_types."""
+    type_expr = str(tf.variables.get(variable, {}).get("type", ""))
+    match = re.search(rf"\b{re.escape(attribute)}\s*=\s*optional\(\s*list\(string\)\s*,\s*\[([^\]]*)\]", type_expr)
+    return None if match is None else re.findall(r'"([^"]*)"', match.group(1))
+
+
+def number_of(tf: Terraform, value: Any) -> float | None:
+    """A number from a literal, "12", tostring(...) around one, or var.x.y (that attribute's default)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    text = _untostring(value)
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        pass
+    match = re.fullmatch(r"var\.(\w+)\.(\w+)", text)
+    if match:
+        default = variable_default(tf, *match.groups())
+        return default if isinstance(default, int | float) and not isinstance(default, bool) else None
+    return None
+
+
+def seconds_of(duration: Any) -> float | None:
+    """A Cloud Tasks duration such as "240s" in seconds."""
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)s", str(duration).strip())
+    return float(match.group(1)) if match else None
+
+
+def retry_times(max_attempts: int, min_backoff: float, max_backoff: float, max_doublings: int,
+                max_retry_duration: float, limit: int = 100_000) -> list[float]:
+    """When each attempt of a task that keeps failing runs, in seconds after the first (0).
+
+    Cloud Tasks' RetryConfig: the interval starts at min_backoff, doubles max_doublings times, then grows
+    linearly by min_backoff x 2^max_doublings, capped at max_backoff. It stops only once the task has had
+    max_attempts attempts AND max_retry_duration has passed since the first (0: no time limit; -1
+    attempts: no attempt limit; both unlimited: retried until the task's retention, returned as inf).
+    """
+    if max_attempts == -1 and max_retry_duration == 0:
+        return [0.0, math.inf]
+    times = [0.0]
+    while len(times) < limit:
+        attempts_done = max_attempts == -1 or len(times) >= max_attempts
+        time_done = max_retry_duration == 0 or times[-1] >= max_retry_duration
+        if attempts_done and time_done:
+            break
+        i = len(times) - 1
+        if i <= max_doublings:
+            interval = min_backoff * 2 ** i
+        else:
+            interval = min_backoff * 2 ** max_doublings * (i - max_doublings + 1)
+        times.append(times[-1] + min(max_backoff, interval))
+    return times
+
+
+def queue_retry_times(tf: Terraform, queue: dict[str, Any]) -> list[float] | None:
+    """retry_times of a local.queues entry; None when a value cannot be read statically."""
+    attempts = number_of(tf, queue.get("max_attempts"))
+    doublings = number_of(tf, queue.get("max_doublings"))
+    durations = [seconds_of(queue.get(k)) for k in ("min_backoff", "max_backoff", "max_retry_duration")]
+    if attempts is None or doublings is None or None in durations:
+        return None
+    min_backoff, max_backoff, duration = durations
+    return retry_times(int(attempts), min_backoff, max_backoff, int(doublings), duration)
+
+
 def source_files(tf: Terraform, root: Path = REPO) -> set[str]:
     """The files the source archive holds, by the same patterns Terraform's fileset() uses."""
     files: set[str] = set()
@@ -220,6 +304,7 @@ class Code:
     providers: set[str]
     vector_queries: set[VectorQuery] = field(default_factory=set)  # find_nearest queries
     event_types: dict[str, set[str]] = field(default_factory=dict)  # entry point -> CloudEvent types it names
+    dispatch_deadlines: set[str] = field(default_factory=set)  # module:line where the code sets a task's deadline
 
     def copy(self) -> Code:
         return copy.deepcopy(self)
@@ -582,6 +667,19 @@ def event_types(index: RepoIndex, module: str) -> set[str]:
     return found
 
 
+def dispatch_deadlines(index: RepoIndex) -> set[str]:
+    """Where the code sets a Cloud Tasks task's dispatch_deadline (a keyword, an attribute or a dict key)."""
+    found = set()
+    for module, tree in index.trees.items():
+        for node in ast.walk(tree):
+            named = (isinstance(node, ast.keyword) and node.arg in ("dispatch_deadline", "dispatchDeadline")) \
+                or (isinstance(node, ast.Attribute) and node.attr == "dispatch_deadline") \
+                or (isinstance(node, ast.Constant) and node.value in ("dispatch_deadline", "dispatchDeadline"))
+            if named:
+                found.add(f"{index.relpath(module)}:{getattr(node, 'lineno', getattr(node.value, 'lineno', 0))}")
+    return found
+
+
 def load_code(root: Path = REPO) -> Code:
     import main
     from shared.domain.inbound import Provider
@@ -616,6 +714,7 @@ def load_code(root: Path = REPO) -> Code:
         providers={p.value for p in Provider if p.is_whatsapp},
         vector_queries=vector_queries(index),
         event_types=events,
+        dispatch_deadlines=dispatch_deadlines(index),
     )
 
 
@@ -1028,20 +1127,132 @@ def check_webhook_urls_cover_providers(tf: Terraform, code: Code) -> list[str]:
     return problems
 
 
-def check_reply_lease_outlasts_agent_turn(tf: Terraform, code: Code) -> list[str]:
-    spec = tf.locals.get("function_specs", {}).get("agent_turn")
-    if spec is None:
+def setting_number(tf: Terraform, code: Code, fn: str, setting: str) -> float | None:
+    """The value of a numeric setting a function runs with: what Terraform sets (a variable's default), else the
+    code's default."""
+    env = function_env(tf, fn)
+    if setting.upper() in env:
+        return number_of(tf, env[setting.upper()])
+    default = code.settings[setting].default if setting in code.settings else None
+    return default if isinstance(default, int | float) and not isinstance(default, bool) else None
+
+
+def check_leases_outlast_their_functions(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    specs = tf.locals.get("function_specs", {})
+    for fn, setting, what, consequence in LEASES:
+        if fn not in specs or setting not in code.reads.get(fn, set()):
+            continue
+        lease = setting_number(tf, code, fn, setting)
+        timeout = specs[fn].get("timeout_seconds")
+        if lease is None or not isinstance(timeout, int | float) or timeout >= lease:
+            problems.append(f"{fn}'s timeout ({timeout} s) must be below {what} ({lease} s), or {consequence}")
+            continue
+        # A crashed delivery keeps its lease: its queue must still be retrying once the lease has expired.
+        for name, queue in tf.locals.get("queues", {}).items():
+            times = queue_retry_times(tf, queue) if queue.get("target") == fn else None
+            if times is not None and times[-1] < 2 * lease:
+                problems.append(f"queue {name!r} stops retrying {times[-1]:g} s after a task's first attempt, less "
+                                f"than twice {what} ({lease:g} s): work a crashed delivery leased is never retried")
+    return problems
+
+
+def check_queue_settings_mirror_their_queues(tf: Terraform, code: Code) -> list[str]:
+    """A setting that repeats a queue's retry configuration is set from the same expression as the queue."""
+    problems = []
+    queues = tf.locals.get("queues", {})
+    for setting, queue_key, attribute in QUEUE_MIRRORS:
+        readers = sorted(fn for fn in tf.locals.get("function_specs", {}) if setting in code.reads.get(fn, set()))
+        if not readers:
+            continue
+        env_name = setting.upper()
+        if queue_key not in queues:
+            problems += [f"{fn} reads {env_name}, the {attribute} of queue {queue_key!r}, which Terraform does not "
+                         "create" for fn in readers]
+            continue
+        want = _untostring(queues[queue_key].get(attribute))
+        for fn in readers:
+            value = function_env(tf, fn).get(env_name)
+            if value is None:
+                default = code.settings[setting].default if setting in code.settings else None
+                problems.append(f"{fn} runs with the code's default {env_name}={default!r}, but queue "
+                                f"{queue_key!r} has {attribute} = {want}: set {env_name} from the same expression "
+                                "as the queue")
+            elif _untostring(value) != want:
+                problems.append(f"{fn}: {env_name} = {_untostring(value)} but queue {queue_key!r} has "
+                                f"{attribute} = {want}: give both one expression (a variable), or they drift apart")
+    return problems
+
+
+def check_turns_outlast_the_media_wait(tf: Terraform, code: Code) -> list[str]:
+    """A turn waiting for media (425) must still be retried after the wait ends: if media_processor dies and
+    never wakes it, the queue's retries alone must reach past the bound, with as long again to spare."""
+    problems = []
+    for fn in tf.locals.get("function_specs", {}):
+        if "media_wait_seconds" not in code.reads.get(fn, set()):
+            continue
+        wait = setting_number(tf, code, fn, "media_wait_seconds")
+        for name, queue in tf.locals.get("queues", {}).items():
+            if queue.get("target") != fn:
+                continue
+            times = queue_retry_times(tf, queue)
+            if wait is None or times is None:
+                problems.append(f"queue {name!r}: its retry window or {fn}'s MEDIA_WAIT_SECONDS cannot be read "
+                                "statically")
+            elif times[-1] < 2 * wait:
+                problems.append(f"queue {name!r} stops retrying {times[-1]:g} s after a turn's first attempt, less "
+                                f"than twice MEDIA_WAIT_SECONDS ({wait:g} s): a turn waiting for a file a dead "
+                                "media processor never reads may never answer (raise max_retry_duration)")
+    return problems
+
+
+def check_queue_targets_finish_within_the_dispatch_deadline(tf: Terraform, code: Code) -> list[str]:
+    """Cloud Tasks cancels an attempt at its dispatch deadline and retries while the function may still run."""
+    default = DEFAULT_DISPATCH_DEADLINE_SECONDS
+    problems = [f"{where}: the code sets a task dispatch_deadline; this check assumes Cloud Tasks' default "
+                f"({default} s): compare it with the targets' timeouts and update the check"
+                for where in sorted(code.dispatch_deadlines)]
+    specs = tf.locals.get("function_specs", {})
+    for name, queue in tf.locals.get("queues", {}).items():
+        timeout = specs.get(queue.get("target"), {}).get("timeout_seconds")
+        if isinstance(timeout, int | float) and timeout > default:
+            problems.append(f"queue {name!r}: {queue['target']} may run {timeout} s, beyond the tasks' dispatch "
+                            f"deadline ({default} s): Cloud Tasks would retry attempts that are still running")
+    return problems
+
+
+def _mime_types(text: str) -> set[str]:
+    return {t.strip().lower() for t in text.split(",") if t.strip()}
+
+
+def check_readable_media_types_match_the_code(tf: Terraform, code: Code) -> list[str]:
+    """Terraform's default MEDIA_READABLE_MIME_TYPES is the code's: the types it has a reader for."""
+    setting = code.settings.get("media_readable_mime_types")
+    if setting is None or not isinstance(setting.default, str):
         return []
-    # The lease agent_turn runs with: Terraform's default when it sets REPLY_LEASE_SECONDS, else the code's.
-    if "REPLY_LEASE_SECONDS" in function_env(tf, "agent_turn"):
-        lease = variable_default(tf, "agent_turn", "reply_lease_seconds")
-    else:
-        lease = code.settings["reply_lease_seconds"].default
-    timeout = spec.get("timeout_seconds")
-    if not isinstance(timeout, int | float) or timeout >= lease:
-        return [f"agent_turn's timeout ({timeout} s) must be below the reply lease ({lease} s), or a retry can "
-                "take over a delivery that is still running and the lead gets two replies"]
-    return []
+    readable = _mime_types(setting.default)
+    problems = []
+    for fn in tf.locals.get("function_specs", {}):
+        value = function_env(tf, fn).get("MEDIA_READABLE_MIME_TYPES")
+        if value is None:
+            continue
+        text = _expr(value)
+        joined = re.fullmatch(r'join\(\s*",\s*"\s*,\s*var\.(\w+)\.(\w+)\s*\)', text)
+        if joined:
+            listed = variable_list_default(tf, *joined.groups())
+            types = None if listed is None else {t.strip().lower() for t in listed}
+        else:
+            types = None if "${" in str(value) else _mime_types(str(value))
+        if types is None:
+            problems.append(f"{fn}: MEDIA_READABLE_MIME_TYPES = {text} cannot be read statically; use "
+                            'join(",", var.<variable>.<list attribute>) or a literal')
+            continue
+        problems += [f"{fn}: Terraform's MEDIA_READABLE_MIME_TYPES leaves out {t}, which the code reads "
+                     "(shared/config.py): such files would be stored but never read in production"
+                     for t in sorted(readable - types)]
+        problems += [f"{fn}: Terraform's MEDIA_READABLE_MIME_TYPES names {t}, which the code's default does not "
+                     "list: it may have no reader for it" for t in sorted(types - readable)]
+    return problems
 
 
 def check_archive_ships_what_functions_load(tf: Terraform, code: Code) -> list[str]:
@@ -1071,7 +1282,11 @@ CHECKS: list[Check] = [
     check_vector_indexes_serve_vector_queries,
     check_event_triggers_deliver_what_the_code_handles,
     check_webhook_urls_cover_providers,
-    check_reply_lease_outlasts_agent_turn,
+    check_leases_outlast_their_functions,
+    check_queue_settings_mirror_their_queues,
+    check_turns_outlast_the_media_wait,
+    check_queue_targets_finish_within_the_dispatch_deadline,
+    check_readable_media_types_match_the_code,
     check_archive_ships_what_functions_load,
 ]
 
