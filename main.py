@@ -12,7 +12,11 @@ from typing import Any
 _ENTRY_POINTS = {
     "whatsapp_webhook": "functions.webhook",
     "agent_turn": "functions.agent_turn",
+    "chat_api": "functions.chat_api",
     "crm_sync": "functions.crm_sync",
+    "knowledge_ingest": "functions.knowledge_ingest",
+    "knowledge_lookup": "functions.knowledge_lookup",
+    "media_processor": "functions.media_processor",
     "outbox_drain": "functions.outbox_drain",
 }
 

@@ -9,22 +9,29 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
+
 import httpx
 from google.cloud import firestore
 
 from dev import payloads
+from dev.provider_sandbox import HostedMedia
+from dev.sample_media import text_pdf, wav_voice_note
 from dev.seed import DemoTenant, seed
 from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
 from shared.adapters.firestore_store import FirestoreCrmStore
 from shared.domain.crm import CrmConfig, CrmKind, WebhookSettings
-from shared.domain.ids import conversation_id
+from shared.domain.ids import contact_id, conversation_id
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import channel_key
 
+KNOWLEDGE_SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "knowledge"
 LEAD_META = ("5511987654321", "Mariana Souza")
 LEAD_EVOLUTION = ("5521998877665", "Carlos Lima")
 LEAD_ZAPI = ("5531977776666", "Ana Ribeiro")
 LEAD_CRM = ("5519988887777", "Roberto Alves")
+LEAD_MEDIA = ("5511955554444", "Beatriz Costa")
+LEAD_COPILOT = ("5541966665555", "Bruno Alves")
 
 
 def say(text: str) -> None:
@@ -119,6 +126,12 @@ class Demo:
         time.sleep(self.stack.debounce_seconds + 2)
         say(f"  outbound messages since the seller wrote: {len(self.sends) - before} (the bot stayed quiet)")
 
+        self.media_step()
+
+        self.knowledge_base()
+
+        self.show_brain()
+
         self.crm_step()
 
         self.print_transcripts()
@@ -129,7 +142,7 @@ class Demo:
         d = self.demo
         receiver = self.stack.crm_receiver
         assert receiver is not None
-        say("\n9. The business connects its CRM (an n8n/Make webhook, here a local receiver); a new lead writes")
+        say("\n14. The business connects its CRM (an n8n/Make webhook, here a local receiver); a new lead writes")
         hook = receiver.add_hook(secret="demo-n8n-signing-secret", name="solar-prime-n8n")
         FirestoreCrmStore(self.db).save_crm_config(d.tenant_id, CrmConfig(
             kind=CrmKind.WEBHOOK, webhook=WebhookSettings(url=hook.url, secret=hook.secret)))
@@ -155,12 +168,153 @@ class Demo:
             f"{delivery.get('attempts')} delivery attempt(s) by crm_sync, {delivery.get('detail')}")
         say("  LeadQualified, LeadStageChanged and the rest travel the same way once the agent brain emits them.")
 
+    def media_step(self) -> None:
+        d = self.demo
+        assert self.stack.sandbox is not None
+        phone, name = LEAD_MEDIA
+        say("\n9. A lead sends a voice note and a PDF of her power bill (Meta): the turn waits until both are read")
+        voice = wav_voice_note(2.5)
+        bill = text_pdf(["CONTA DE ENERGIA ELÉTRICA - Distribuidora Paulista", "Cliente: Beatriz Costa",
+                         "Consumo do mês: 520 kWh", "Total a pagar: R$ 468,90"])
+        # The voice note downloads slowly on purpose: the turn comes due first and must wait for it.
+        self.stack.sandbox.host_meta_media("880000000000001", HostedMedia(voice, "audio/ogg",
+                                                                         delay_seconds=self.stack.debounce_seconds + 1))
+        self.stack.sandbox.host_meta_media("880000000000002", HostedMedia(bill, "application/pdf"))
+        before = len(self.sends)
+        say(f"  {name} (Meta): [voice note, {len(voice) // 1000} kB, 2.5 s]")
+        self.post("meta", *payloads.signed_meta(payloads.meta_media(
+            d.meta_phone_number_id, phone, name, "wamid.DEMOMEDIA1", "audio", "880000000000001",
+            "audio/ogg; codecs=opus", voice=True), DEMO_META_APP_SECRET))
+        say(f"  {name} (Meta): [document conta-de-luz.pdf, {len(bill)} bytes] caption “Segue minha conta”")
+        self.post("meta", *payloads.signed_meta(payloads.meta_media(
+            d.meta_phone_number_id, phone, name, "wamid.DEMOMEDIA2", "document", "880000000000002",
+            "application/pdf", filename="conta-de-luz.pdf", caption="Segue minha conta"), DEMO_META_APP_SECRET))
+        self.wait_replies(before + 1, timeout=60)
+        conv_id = conversation_id(channel_key("meta", d.meta_phone_number_id), f"+{phone}")
+        messages = (self.db.collection("tenants").document(d.tenant_id).collection("conversations").document(conv_id)
+                    .collection("messages").order_by("stored_at").stream())
+        say("  what the media processor stored (Cloud Storage emulator) and read:")
+        for snap in messages:
+            m = snap.to_dict()
+            if not m.get("media_status"):
+                continue
+            file = m.get("media_file") or {}
+            say(f"    {m['kind']:<9}{m['media_status']:<6}{file.get('content_type', '-'):<17}"
+                f"{file.get('size_bytes', 0):>7} B  sha256 {file.get('sha256', '')[:12]}  gs://{file.get('bucket')}/"
+                f"{file.get('path')}")
+            say(f"             text: {' '.join((m.get('media_text') or '').split())[:110]}")
+        say("  (the voice note's 'transcript' comes from the OFFLINE transcriber, which says it cannot transcribe;"
+            " the PDF text is real, read by pypdf)")
+    def knowledge_base(self) -> None:
+        """Step 10: documents in the knowledge bucket become answers (offline hashed-n-gram embedder here)."""
+        from google.cloud import storage
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        from dev import storage_events
+        from dev.stack import KNOWLEDGE_BUCKET
+
+        say("\n10. Knowledge base: Solar Prime uploads two documents to the knowledge bucket; Eventarc's "
+            "finalize event reaches knowledge_ingest")
+        bucket = storage.Client(project=self.stack.client_env()["GOOGLE_CLOUD_PROJECT"]).bucket(KNOWLEDGE_BUCKET)
+        for name, content_type in (("financiamento.html", "text/html"), ("garantia.txt", "text/plain")):
+            blob = bucket.blob(f"{self.demo.tenant_id}/shared/{name}")
+            blob.upload_from_string((KNOWLEDGE_SAMPLES / name).read_bytes(), content_type=content_type)
+            blob.reload()
+            body, headers = storage_events.event_for_blob(storage_events.FINALIZED, blob)
+            response = self.http.post(self.stack.function_url("knowledge_ingest"), content=body, headers=headers)
+            state = (self.db.collection("tenants").document(self.demo.tenant_id).collection("knowledge_sources")
+                     .where(filter=FieldFilter("object_name", "==", blob.name)).get())
+            source = state[0].to_dict() if state else {}
+            say(f"  gs://{KNOWLEDGE_BUCKET}/{blob.name} → ingest {response.status_code}; "
+                f"{source.get('state')} as {source.get('chunk_count')} chunks (generation {blob.generation})")
+
+        lookup = self.stack.function_url("knowledge_lookup")
+        for question in ("Vocês parcelam em quantas vezes? Precisa dar entrada?",
+                         "Meu inversor parou de funcionar, como eu aciono a garantia?",
+                         "Vocês vendem carro elétrico?"):
+            say(f"\n  lead asks: {question}")
+            result = self.http.post(lookup, json={"tenant_id": self.demo.tenant_id, "agent_id": "default",
+                                                  "question": question, "k": 2}).json()
+            if not result["confident"]:
+                say(f"    no confident match (closest distance {result['best_distance']:.3f} > "
+                    f"{result['max_distance']}): the agent hands off instead of guessing")
+                continue
+            for passage in result["passages"]:
+                text = " ".join(passage["text"].split())
+                say(f"    [{passage['distance']:.3f}] {passage['source']} › {passage['section']}: {text[:150]}…")
+
+    def evolution(self, instance: str, phone: str, name: str, key_id: str, text: str, from_me: bool = False) -> None:
+        self.post("evolution", *payloads.as_json(payloads.evolution_text(
+            instance, self.demo.evolution_apikey, phone, name, key_id, text, from_me=from_me)))
+
+    def show_brain(self) -> None:
+        d = self.demo
+        tenant = self.db.collection("tenants").document(d.tenant_id)
+        say("\n11. Tools: what the agent recorded about Mariana (update_lead) and the catalogue it quoted")
+        lead = tenant.collection("contacts").document(contact_id(f"+{LEAD_META[0]}")).get().to_dict() or {}
+        say(f"  tenants/{d.tenant_id}/contacts/…: stage={lead.get('stage')} budget={lead.get('budget')!r} "
+            f"need={lead.get('need')!r}")
+        self.meta("wamid.DEMO0020", "Pode ser uma visita técnica amanhã às 10h?")
+        self.wait_replies(len(self.sends) + 1)
+        for meeting in tenant.collection("meetings").stream():
+            m = meeting.to_dict()
+            say(f"  meeting requested (request_meeting): {m['proposed_times']} · {m['topic']}")
+
+        say("  Mariana asks about the warranty: the agent searches the company's documents (search_knowledge)")
+        to_lead = len(self.stack.sandbox.sends_to(LEAD_META[0]))
+        self.meta("wamid.DEMO0021", "Se o inversor der problema, como eu aciono a garantia?")
+        wait_until(lambda: len(self.stack.sandbox.sends_to(LEAD_META[0])) > to_lead, 30, "the reply")
+        say(f"  ← Piloto via meta to {mask_phone(LEAD_META[0])}: {self.stack.sandbox.sends_to(LEAD_META[0])[-1]['text']}")
+        say("  and asks something the documents do not answer: no confident match, so a human is called")
+        to_lead = len(self.stack.sandbox.sends_to(LEAD_META[0]))
+        self.meta("wamid.DEMO0022", "Vocês vendem carro elétrico também?")
+        wait_until(lambda: len(self.stack.sandbox.sends_to(LEAD_META[0])) > to_lead, 30, "the reply")
+        say(f"  ← Piloto via meta to {mask_phone(LEAD_META[0])}: {self.stack.sandbox.sends_to(LEAD_META[0])[-1]['text']}")
+        alert = self.stack.sandbox.sends_to(d.seller_phone.lstrip("+"))[-1]
+        say(f"  ← to the SELLER's WhatsApp ({mask_phone(d.seller_phone)}): {' '.join(alert['text'].split())}")
+        conv = tenant.collection("conversations").document(
+            conversation_id(channel_key("meta", d.meta_phone_number_id), f"+{LEAD_META[0]}")).get().to_dict()
+        say(f"  conversation: bot_paused={conv.get('bot_paused')} reason={conv.get('handoff_reason')!r}")
+
+        say("\n12. Copilot mode (a second Evolution number): the agent drafts for the seller, never for the lead")
+        phone, name = LEAD_COPILOT
+        say(f"  {name} (Evolution, copilot line): Achei o preço meio alto, tem desconto à vista?")
+        self.evolution(d.evolution_copilot_instance, phone, name, "3EB0COP0001",
+                       "Achei o preço meio alto, tem desconto à vista?")
+        seller_before = len([s for s in self.sends if s["to"] == d.seller_phone.lstrip("+")])
+        wait_until(lambda: len([s for s in self.sends if s["to"] == d.seller_phone.lstrip("+")]) > seller_before, 30,
+                   "the seller's draft")
+        draft = [s for s in self.sends if s["to"] == d.seller_phone.lstrip("+")][-1]
+        say(f"  ← to the SELLER's WhatsApp ({mask_phone(d.seller_phone)}): {draft['text']}")
+        say(f"  messages sent to {name}: {len(self.stack.sandbox.sends_to(phone))} (copilot never writes to the lead)")
+        conv_ref = tenant.collection("conversations").document(
+            conversation_id(channel_key("evolution", d.evolution_copilot_instance), f"+{phone}"))
+        suggestion_id, suggestion = next((s.id, s.to_dict()) for s in conv_ref.collection("suggestions").stream())
+        say(f"  suggestion: tone={suggestion['tone']!r} intent={suggestion['intent']!r} "
+            f"objections={suggestion['objections']} recontact={suggestion['best_time_to_recontact']!r}")
+        sent = suggestion["draft_reply"].replace("[resposta do modelo offline — sem Gemini nesta execução local]", "")
+        say("  the seller sends the draft, lightly edited, from the business phone:")
+        self.evolution(d.evolution_copilot_instance, phone, "Solar Prime", "3EB0COPH001", sent.strip() + " Abraço!",
+                       from_me=True)
+        judged = conv_ref.collection("suggestions").document(suggestion_id).get().to_dict()
+        say(f"  feedback recorded on the suggestion: {judged['status']} (similarity {judged['similarity']})")
+
+        say("\n13. The /chat API: the same brain over HTTP, with its metrics")
+        response = self.http.post(self.stack.function_url("chat_api"), json={
+            "tenant_id": d.tenant_id, "user_id": "admin-teste", "message": "Quanto custa o kit residencial?"})
+        body = response.json()
+        say(f"  POST chat_api → {response.status_code}: {body['response']}")
+        say(f"  model={body['model']} tokens_used={body['tokens_used']} context_size={body['context_size']} "
+            f"tool_calls={[c['name'] for c in body['tool_calls']]} cost_usd={body['cost_usd']} "
+            f"latency_ms={body['latency_ms']}")
+
     def print_transcripts(self) -> None:
         d = self.demo
         say("\n== Transcripts (Firestore: tenants/demo-solar/conversations/*/messages) ==")
         for provider, channel, (phone, name) in (("meta", d.meta_phone_number_id, LEAD_META),
                                                  ("evolution", d.evolution_instance, LEAD_EVOLUTION),
-                                                 ("zapi", d.zapi_instance, LEAD_ZAPI)):
+                                                 ("zapi", d.zapi_instance, LEAD_ZAPI),
+                                                 ("meta", d.meta_phone_number_id, LEAD_MEDIA)):
             conv_id = conversation_id(channel_key(provider, channel), f"+{phone}")
             conv_ref = self.db.collection("tenants").document(d.tenant_id).collection("conversations").document(conv_id)
             conv = conv_ref.get().to_dict() or {}
@@ -169,17 +323,24 @@ class Demo:
             for snap in conv_ref.collection("messages").order_by("stored_at").stream():
                 m = snap.to_dict()
                 state = f" [{m['state']}]" if m.get("state") else ""
-                say(f"  {m['sent_at']:%H:%M:%S} {m['role']:>5}{state}: {m.get('text') or '[' + m.get('kind', '') + ']'}")
+                tools = [c["name"] for c in m.get("tool_calls") or []]
+                state += f" (tools: {', '.join(tools)})" if tools else ""
+                media = f" [{m['kind']} {m['media_status']}]" if m.get("media_status") else ""
+                say(f"  {m['sent_at']:%H:%M:%S} {m['role']:>5}{state}{media}: "
+                    f"{m.get('text') or (m.get('media_text') or '')[:90] or '[' + m.get('kind', '') + ']'}")
 
     def print_metrics(self) -> None:
         say("\n== Model calls (tenants/demo-solar/model_calls) ==")
-        say(f"  {'conversation':<26}{'model':<20}{'backend':<9}{'prompt':>7}{'output':>7}{'ms':>6}{'usd':>10}")
+        say(f"  {'conversation':<26}{'model':<20}{'backend':<9}{'purpose':<14}{'prompt':>7}{'output':>7}{'ms':>6}"
+            f"{'usd':>10}")
         calls = self.db.collection("tenants").document(self.demo.tenant_id).collection("model_calls").order_by("at")
         total = 0.0
         for snap in calls.stream():
             c = snap.to_dict()
             total += c["cost_usd"]
-            say(f"  {c['conversation_id']:<26}{c['model']:<20}{c['backend']:<9}{c['usage']['prompt_tokens']:>7}"
+            conversation, model = c["conversation_id"][:25], c["model"][:19]  # knowledge ids and models run long
+            say(f"  {conversation:<26}{model:<20}{c['backend']:<9}{c.get('purpose', 'reply'):<14}"
+                f"{c['usage']['prompt_tokens']:>7}"
                 f"{c['usage']['output_tokens']:>7}{c['latency_ms']:>6}{c['cost_usd']:>10.6f}")
         say(f"  total estimated cost: US$ {total:.6f} (the offline model is free; Gemini prices come from LLM_PRICING)")
 
@@ -192,12 +353,17 @@ def main() -> int:
     with LocalStack(debounce_seconds=args.debounce) as stack:
         say(f"  webhook:    {stack.function_url('whatsapp_webhook')}{{meta,evolution,zapi}}")
         say(f"  agent_turn: {stack.function_url('agent_turn')}")
+        say(f"  media_processor: {stack.function_url('media_processor')}")
+        say(f"  knowledge:  ingest {stack.function_url('knowledge_ingest')}  lookup "
+            f"{stack.function_url('knowledge_lookup')} (OFFLINE hashed-n-gram embedder, no Gemini)")
         assert stack.sandbox is not None
         say(f"  provider sandbox: {stack.sandbox.url} (outbound sends land here)")
         assert stack.crm_receiver is not None
         say(f"  crm_sync: {stack.function_url('crm_sync')} (push subscription of the domain-events topic); "
             f"webhook receiver: {stack.crm_receiver.url}")
         say("  model: OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made")
+        say("  media: OFFLINE media reader (cannot transcribe audio, describe images or read scans; says so);"
+            " PDF/DOCX text extraction is real")
         demo = seed(firestore.Client(project=stack.client_env()["GOOGLE_CLOUD_PROJECT"]), stack.sandbox.url)
         Demo(stack, demo).run()
     say("\nStopped everything the demo started. Logs of each process: .run/logs/")

@@ -108,5 +108,59 @@ def zapi_text(instance_id: str, phone_digits: str, name: str, message_id: str, t
     }
 
 
+def meta_media(phone_number_id: str, wa_id: str, name: str, wamid: str, kind: str, media_id: str, mime_type: str,
+               voice: bool = False, filename: str | None = None, caption: str | None = None) -> dict:
+    """A Cloud API `messages` webhook with one audio/image/document/video message (media by id, as Meta sends)."""
+    payload = meta_text(phone_number_id, wa_id, name, wamid, "")
+    content: dict[str, Any] = {"mime_type": mime_type, "sha256": "c2FuZGJveA==", "id": media_id}
+    if kind == "audio":
+        content["voice"] = voice
+    if filename:
+        content["filename"] = filename
+    if caption:
+        content["caption"] = caption
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("text")
+    message.update({"type": kind, kind: content})
+    return payload
+
+
+def evolution_media(instance: str, apikey: str, phone_digits: str, name: str, key_id: str, content_key: str,
+                    mime_type: str, file_length: int, filename: str | None = None, media_url: str | None = None,
+                    ptt: bool = False) -> dict:
+    """Evolution API v2 `messages.upsert` with a media message (audioMessage, documentMessage, imageMessage…):
+    the url is WhatsApp's encrypted CDN; `mediaUrl` appears only when the server stores media in S3."""
+    payload = evolution_text(instance, apikey, phone_digits, name, key_id, "")
+    content: dict[str, Any] = {
+        "url": "https://mmg.whatsapp.net/v/t62.7117-24/00000000_n.enc?ccb=11-4",
+        "mimetype": mime_type, "fileSha256": "c2FuZGJveA==", "fileLength": str(file_length),
+        "mediaKey": "c2FuZGJveC1tZWRpYS1rZXk=", "directPath": "/v/t62.7117-24/00000000_n.enc",
+        "mediaKeyTimestamp": "1732276918",
+    }
+    if content_key == "audioMessage":
+        content.update({"ptt": ptt, "seconds": 2})
+    if filename:
+        content.update({"fileName": filename, "title": filename})
+    message: dict[str, Any] = {content_key: content}
+    if media_url:
+        message["mediaUrl"] = media_url
+    payload["data"].update({"message": message, "messageType": content_key})
+    return payload
+
+
+def zapi_media(instance_id: str, phone_digits: str, name: str, message_id: str, kind: str, url: str, mime_type: str,
+               filename: str | None = None, ptt: bool = False) -> dict:
+    """Z-API `ReceivedCallback` with audio/image/document/video: a temporary public URL to the file."""
+    payload = zapi_text(instance_id, phone_digits, name, message_id, "")
+    payload.pop("text")
+    content: dict[str, Any] = {f"{kind}Url": url, "mimeType": mime_type}
+    if kind == "audio":
+        content.update({"ptt": ptt, "seconds": 2, "viewOnce": False})
+    if filename:
+        content.update({"fileName": filename, "title": filename.rsplit(".", 1)[0]})
+    payload[kind] = content
+    return payload
+
+
 def as_json(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     return json.dumps(payload).encode(), {"Content-Type": "application/json"}

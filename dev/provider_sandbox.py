@@ -1,22 +1,43 @@
-"""A local stand-in for the WhatsApp providers' send APIs, so outbound messages can be seen.
+"""A local stand-in for the WhatsApp providers' send and media APIs, so outbound messages can be seen.
 
 It answers the documented request shapes of Meta's Graph API (/{version}/{phone-number-id}/messages),
 Evolution API v2 (/message/sendText/{instance}) and Z-API (/instances/{id}/token/{token}/send-text)
 with their documented response shapes, records every send, and can be told to fail the next sends.
+
+It also serves the leads' files the way each provider hands them over: Meta's GET /{version}/{media-id}
+(→ url, mime_type, sha256, file_size) and the bearer-protected download URL it names; Evolution's
+POST /chat/getBase64FromMediaMessage/{instance} (→ base64, mimetype, fileName); and plain file URLs (Z-API's
+temporary storage, Evolution's S3 mediaUrl). Every media request is recorded.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import re
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _META = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<channel>[^/]+)/messages$")
 _EVOLUTION = re.compile(r"^/evolution/message/sendText/(?P<channel>[^/]+)$")
 _ZAPI = re.compile(r"^/zapi/instances/(?P<channel>[^/]+)/token/(?P<token>[^/]+)/send-text$")
+_META_MEDIA = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<media_id>\d+)$")
+_META_MEDIA_FILE = re.compile(r"^/meta/media-download/(?P<media_id>\d+)$")
+_EVOLUTION_BASE64 = re.compile(r"^/evolution/chat/getBase64FromMediaMessage/(?P<channel>[^/]+)$")
+_FILE = re.compile(r"^/files/(?P<name>[^/?]+)$")
+
+
+@dataclass
+class HostedMedia:
+    content: bytes
+    mime_type: str
+    filename: str | None = None
+    delay_seconds: float = 0.0  # answer slowly, to show a turn waiting for its file
 
 
 class ProviderSandbox:
@@ -25,6 +46,10 @@ class ProviderSandbox:
         self._failures: list[tuple[int, dict]] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._meta_media: dict[str, HostedMedia] = {}
+        self._evolution_media: dict[str, HostedMedia] = {}
+        self._files: dict[str, HostedMedia] = {}
+        self.media_requests: list[str] = []  # "meta-lookup:<id>", "meta-download:<id>", "evolution:<key>", "file:<n>"
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -48,6 +73,82 @@ class ProviderSandbox:
 
     def sends_to(self, phone_digits: str) -> list[dict[str, Any]]:
         return [s for s in self.sent if s["to"] == phone_digits]
+
+    # -- media -------------------------------------------------------------------------------------
+
+    def host_meta_media(self, media_id: str, media: HostedMedia) -> None:
+        """Serve a file the Cloud API way: lookup by media id, then a bearer-protected download."""
+        with self._lock:
+            self._meta_media[media_id] = media
+
+    def host_evolution_media(self, key_id: str, media: HostedMedia) -> None:
+        """Serve a file through getBase64FromMediaMessage for the message with this key id."""
+        with self._lock:
+            self._evolution_media[key_id] = media
+
+    def host_file(self, name: str, media: HostedMedia) -> str:
+        """Serve a file at a plain URL (Z-API's storage, an Evolution S3 mediaUrl); returns the URL."""
+        with self._lock:
+            self._files[name] = media
+        return f"{self.url}/files/{name}"
+
+    def media_requests_for(self, marker: str) -> list[str]:
+        return [r for r in self.media_requests if r.endswith(f":{marker}")]
+
+    def _media_get(self, path: str, headers: dict[str, str]) -> tuple[int, Any, str]:
+        """(status, JSON payload or raw bytes, content type) for a media GET."""
+        bearer = headers.get("authorization", "").startswith("Bearer ")
+        if match := _META_MEDIA.match(path):
+            media_id = match["media_id"]
+            self.media_requests.append(f"meta-lookup:{media_id}")
+            media = self._meta_media.get(media_id)
+            if not bearer:
+                return 401, {"error": {"message": "An access token is required to request this resource.",
+                                       "type": "OAuthException", "code": 104, "fbtrace_id": "SANDBOX"}}, ""
+            if media is None:
+                return 400, {"error": {"message": f"Unsupported get request. Object with ID '{media_id}' does not "
+                                                  "exist, cannot be loaded due to missing permissions, or does not "
+                                                  "support this operation.", "type": "GraphMethodException",
+                                       "code": 100, "error_subcode": 33, "fbtrace_id": "SANDBOX"}}, ""
+            return 200, {"messaging_product": "whatsapp", "url": f"{self.url}/meta/media-download/{media_id}",
+                         "mime_type": media.mime_type, "sha256": hashlib.sha256(media.content).hexdigest(),
+                         "file_size": str(len(media.content)), "id": media_id}, ""
+        if match := _META_MEDIA_FILE.match(path):
+            media_id = match["media_id"]
+            self.media_requests.append(f"meta-download:{media_id}")
+            media = self._meta_media.get(media_id)
+            if not bearer:
+                return 401, {"error": {"message": "unauthorized"}}, ""
+            if media is None:
+                return 404, {"error": {"message": "not found"}}, ""
+            time.sleep(media.delay_seconds)
+            return 200, media.content, media.mime_type
+        if match := _FILE.match(path):
+            name = match["name"]
+            self.media_requests.append(f"file:{name}")
+            media = self._files.get(name)
+            if media is None:
+                return 404, {"error": "file expired or not found"}, ""
+            time.sleep(media.delay_seconds)
+            return 200, media.content, media.mime_type
+        return 404, {"error": f"sandbox has no route {path}"}, ""
+
+    def _evolution_base64(self, channel: str, headers: dict[str, str], body: dict) -> tuple[int, dict]:
+        key_id = ((body.get("message") or {}).get("key") or {}).get("id")
+        self.media_requests.append(f"evolution:{key_id}")
+        if not headers.get("apikey"):
+            return 401, {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}
+        media = self._evolution_media.get(key_id or "")
+        if media is None:
+            return 400, {"status": 400, "error": "Bad Request",
+                         "response": {"message": ["Message not found or not stored on this server"]}}
+        time.sleep(media.delay_seconds)
+        kind = media.mime_type.split("/", 1)[0]
+        media_type = {"audio": "audioMessage", "image": "imageMessage", "video": "videoMessage"}.get(
+            kind, "documentMessage")
+        return 200, {"mediaType": media_type, "fileName": media.filename or "file",
+                     "caption": None, "size": {"fileLength": str(len(media.content))},
+                     "mimetype": media.mime_type, "base64": base64.b64encode(media.content).decode()}
 
     def _record(self, path: str, headers: dict[str, str], body: dict) -> tuple[int, dict]:
         with self._lock:
@@ -94,8 +195,17 @@ class ProviderSandbox:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 if self.path == "/sent":
                     self._reply(200, sandbox.sent)
+                    return
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, payload, content_type = sandbox._media_get(self.path.split("?", 1)[0], headers)
+                if isinstance(payload, bytes):
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
                 else:
-                    self._reply(404, {"error": "not found"})
+                    self._reply(status, payload)
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
@@ -105,6 +215,9 @@ class ProviderSandbox:
                     self._reply(400, {"error": "body is not JSON"})
                     return
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if match := _EVOLUTION_BASE64.match(self.path):
+                    self._reply(*sandbox._evolution_base64(match["channel"], headers, body))
+                    return
                 self._reply(*sandbox._record(self.path, headers, body))
 
             def log_message(self, *args: Any) -> None:

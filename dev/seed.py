@@ -15,6 +15,8 @@ from shared.domain.tenancy import AgentConfig, Channel, ChannelCredentials, Tena
 class DemoTenant:
     tenant_id: str = "demo-solar"
     meta_phone_number_id: str = "106540352242922"
+    evolution_copilot_instance: str = "solar-copiloto"  # a second number whose agent works in copilot mode
+    seller_phone: str = "+5511944443333"
     evolution_instance: str = "solar-vendas"
     evolution_apikey: str = "local-evolution-apikey"
     zapi_instance: str = "3C67AB2F0E4A1B2C"
@@ -40,15 +42,35 @@ def demo_agent() -> AgentConfig:
     )
 
 
+CATALOG = {
+    "kit-4kwp": {"name": "Kit Solar Residencial 4 kWp", "price": "R$ 15.900 à vista ou 60x de R$ 389",
+                 "description": "Para contas de luz de R$ 250 a R$ 450 por mês. 8 painéis de 550 W, inversor, instalação.",
+                 "keywords": ["residencial", "casa", "conta", "450"], "details": {"payback": "cerca de 4 anos"}},
+    "kit-8kwp": {"name": "Kit Solar Comercial 8 kWp", "price": "R$ 29.500 à vista",
+                 "description": "Para contas de R$ 600 a R$ 1.000; pequenos comércios.",
+                 "keywords": ["comercial", "empresa", "loja"], "details": {"payback": "cerca de 3,5 anos"}},
+}
+
+
 def seed(db: firestore.Client, sandbox_url: str, demo: DemoTenant = DemoTenant()) -> DemoTenant:
     tenant = Tenant(tenant_id=demo.tenant_id, name="Solar Prime Energia")
     tenant_ref = db.collection("tenants").document(demo.tenant_id)
     tenant_ref.set(tenant.model_dump(mode="json"))
-    tenant_ref.collection("agents").document("default").set(demo_agent().model_dump(mode="json"))
+    agent = demo_agent()
+    agent.seller_phone = demo.seller_phone
+    tenant_ref.collection("agents").document("default").set(agent.model_dump(mode="json"))
+    copilot = agent.model_copy(update={"agent_id": "copilot", "mode": "copilot"})
+    tenant_ref.collection("agents").document("copilot").set(copilot.model_dump(mode="json"))
+    for item_id, item in CATALOG.items():
+        tenant_ref.collection("catalog").document(item_id).set(item)
     directory = FirestoreChannelDirectory(db)
     directory.save_channel(Channel(
         tenant_id=demo.tenant_id, provider=Provider.META, channel_id=demo.meta_phone_number_id,
         display_phone="+55 11 4000-1234", credentials=ChannelCredentials(access_token="local-meta-access-token")))
+    directory.save_channel(Channel(
+        tenant_id=demo.tenant_id, provider=Provider.EVOLUTION, channel_id=demo.evolution_copilot_instance,
+        agent_id="copilot",
+        credentials=ChannelCredentials(api_key=demo.evolution_apikey, server_url=f"{sandbox_url}/evolution")))
     directory.save_channel(Channel(
         tenant_id=demo.tenant_id, provider=Provider.EVOLUTION, channel_id=demo.evolution_instance,
         credentials=ChannelCredentials(api_key=demo.evolution_apikey, server_url=f"{sandbox_url}/evolution")))

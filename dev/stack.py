@@ -32,8 +32,16 @@ REGION = "southamerica-east1"
 DEMO_META_APP_SECRET = "local-meta-app-secret"  # local-only values, not secrets of any real app
 DEMO_META_VERIFY_TOKEN = "local-verify-token"
 
-FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn",
-             "crm_sync": "crm_sync", "outbox_drain": "outbox_drain"}
+KNOWLEDGE_BUCKET = f"{PROJECT}-piloto-knowledge"  # Terraform's "<project>-piloto-<key>" naming
+# The offline hashed-n-gram embedder's distances run higher than Gemini's; calibrated on tests/data/knowledge
+# (see tests/integration/test_knowledge_recall.py).
+OFFLINE_KNOWLEDGE_MAX_DISTANCE = "0.80"
+
+FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn", "chat_api": "chat_api",
+             "knowledge_ingest": "knowledge_ingest", "knowledge_lookup": "knowledge_lookup",
+             "media_processor": "media_processor", "crm_sync": "crm_sync", "outbox_drain": "outbox_drain"}
+QUEUES = ("agent-turns", "media")
+MEDIA_BUCKET = "piloto-local-media"
 
 # Domain events (issue 7): the topic, the dead-letter topic and crm_sync's push subscription, as Terraform
 # declares them (ordering on, retry with backoff; locally short backoffs and few attempts).
@@ -122,6 +130,7 @@ class LocalStack:
             self.crm_receiver = WebhookReceiver().start()
             os.environ.update(self.client_env())
             self._create_event_topics()
+            self._create_buckets()
             for name in self.functions:
                 self._start_function(name)
             for proc in self.processes:
@@ -171,7 +180,7 @@ class LocalStack:
         self._start_pubsub(ps)
         self._spawn("storage", [str(bin_dir / "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
                                 "--port", str(gcs), "--in-memory"], gcs)
-        queues = [f"projects/{PROJECT}/locations/{REGION}/queues/{q}" for q in ("agent-turns",)]
+        queues = [f"projects/{PROJECT}/locations/{REGION}/queues/{q}" for q in QUEUES]
         self._spawn("tasks", [str(TASKS_PYTHON), str(ROOT / "dev" / "tasks_emulator.py"), str(tasks), *queues], tasks)
         for proc in self.processes:
             wait_for_port(proc.port, proc.name, proc=proc.popen)
@@ -196,6 +205,16 @@ class LocalStack:
             self.processes.remove(proc)
             port = free_port()
         raise RuntimeError("the Pub/Sub emulator could not bind a port; see .run/logs/pubsub.log")
+
+    @staticmethod
+    def _create_buckets() -> None:
+        """The Storage emulator starts empty; production's buckets come from Terraform."""
+        from google.cloud import storage
+
+        client = storage.Client(project=PROJECT)
+        for name in (KNOWLEDGE_BUCKET, MEDIA_BUCKET):
+            if client.lookup_bucket(name) is None:
+                client.create_bucket(name)
 
     @staticmethod
     def _wait_http_ok(url: str, name: str, timeout: float = 30.0) -> None:
@@ -232,11 +251,17 @@ class LocalStack:
             "EVENTS_TOPIC": EVENTS_TOPIC,
             "CRM_CONFIG_CACHE_SECONDS": "0",
             "CRM_WEBHOOK_ALLOW_HTTP": "true",  # the local webhook receiver is plain http on 127.0.0.1
+            "MEDIA_BUCKET": MEDIA_BUCKET,
+            "KNOWLEDGE_BUCKET": KNOWLEDGE_BUCKET,
+            "EMBEDDING_BACKEND": "offline",
+            "KNOWLEDGE_MAX_DISTANCE": OFFLINE_KNOWLEDGE_MAX_DISTANCE,
         }
         for name in self.functions:
             self.ports.setdefault(name, free_port())
         if "agent_turn" in self.ports:
             env["AGENT_TURN_URL"] = self.function_url("agent_turn")
+        if "media_processor" in self.ports:
+            env["MEDIA_PROCESSOR_URL"] = self.function_url("media_processor")
         return {**env, **self.extra_env}
 
     def _create_event_topics(self) -> None:

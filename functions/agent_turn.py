@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import flask
 import functions_framework
 from pydantic import BaseModel, ValidationError
@@ -13,6 +15,7 @@ from shared.config import get_settings
 from shared.domain.errors import InvalidPayload
 from shared.ports import TurnRequest
 from shared.services.agent_turn import run_agent_turn
+from shared.services.learning import learn_from_human
 
 log.configure("agent_turn", get_settings().log_level)
 
@@ -23,6 +26,7 @@ class TurnBody(BaseModel):
     message_id: str
     channel_key: str
     contact_phone: str
+    purpose: Literal["reply", "learn"] = "reply"
 
 
 @functions_framework.http
@@ -34,5 +38,6 @@ def agent_turn(request: flask.Request) -> Response:
         raise InvalidPayload(f"agent turn body: {err.errors(include_url=False, include_input=False)}") from err
     trace = log.trace_field(request.headers.get("X-Cloud-Trace-Context"), get_settings().google_cloud_project)
     with log.bound(task=request.headers.get("X-CloudTasks-TaskName"), **trace):
-        outcome = run_agent_turn(TurnRequest(**body.model_dump()), turn_deps())
+        turn = TurnRequest(**body.model_dump())
+        outcome = learn_from_human(turn, turn_deps()) if turn.purpose == "learn" else run_agent_turn(turn, turn_deps())
     return {"ok": True, **outcome.as_dict()}, 200

@@ -10,11 +10,24 @@ from shared.domain.inbound import Provider
 
 if TYPE_CHECKING:
     from shared.domain.crm import CrmConfig
-    from shared.ports import CrmRecords, EventForwarder, LanguageModel, MessageSender, ProviderWebhook
+    from shared.ports import (
+        CrmRecords,
+        Embedder,
+        EventForwarder,
+        KnowledgeBase,
+        LanguageModel,
+        MediaDownloader,
+        MediaModel,
+        MessageSender,
+        ProviderWebhook,
+        ScanReader,
+    )
     from shared.services.agent_turn import TurnDeps
     from shared.services.crm_sync import CrmSyncDeps
     from shared.services.events import EventDeps
     from shared.services.inbound import InboundDeps
+    from shared.services.knowledge import IngestDeps
+    from shared.services.media import MediaDeps
 
 
 def webhook_for(provider: Provider) -> ProviderWebhook:
@@ -67,12 +80,22 @@ def language_model() -> LanguageModel:
 
     client = vertex_client(settings.google_cloud_project, settings.vertex_location, settings.llm_timeout_seconds,
                            settings.vertex_base_url)
-    return GeminiModel(client, settings.llm_model, settings.price_of(settings.llm_model))
+    return GeminiModel(client, settings.llm_model, settings.llm_pricing)
+
+
+def model_tiers() -> dict[str, str]:
+    """Model id per routing tier; the offline backend has one model whatever the tier."""
+    settings = get_settings()
+    if settings.llm_backend == "offline":
+        from shared.adapters.offline_model import OFFLINE_MODEL_ID
+
+        return dict.fromkeys(("lite", "standard", "advanced"), OFFLINE_MODEL_ID)
+    return settings.llm_tiers
 
 
 @lru_cache(maxsize=1)
 def inbound_deps() -> InboundDeps:
-    from shared.adapters.cloud_tasks import CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
+    from shared.adapters.cloud_tasks import CloudTasksMediaQueue, CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
     from shared.adapters.firestore_store import FirestoreChannelDirectory, FirestoreConversationStore, firestore_client
     from shared.ports import WebhookSecrets
     from shared.services.inbound import InboundDeps
@@ -96,14 +119,17 @@ def inbound_deps() -> InboundDeps:
         debounce_seconds=settings.debounce_seconds,
         max_body_bytes=settings.max_body_bytes,
         run_alongside=alongside.submit,
+        media=CloudTasksMediaQueue(scheduler, settings.media_queue, settings.media_processor_url),
     )
 
 
 @lru_cache(maxsize=1)
 def turn_deps() -> TurnDeps:
     from shared.adapters.firestore_store import (
+        FirestoreAnswerCache,
         FirestoreChannelDirectory,
         FirestoreConversationStore,
+        FirestoreLeadStore,
         FirestoreUsageLedger,
         firestore_client,
     )
@@ -118,7 +144,13 @@ def turn_deps() -> TurnDeps:
         model=language_model(),
         sender_for=sender_for,
         ledger=FirestoreUsageLedger(db),
+        leads=FirestoreLeadStore(db),
+        answers=FirestoreAnswerCache(db),
+        knowledge=search_knowledge,
+        learn=learn_answer,
+        tiers=model_tiers(),
         lease_seconds=settings.reply_lease_seconds,
+        media_wait_seconds=settings.media_wait_seconds,
         emit_event=lambda event: emit(event, event_deps()),
     )
 
@@ -180,4 +212,173 @@ def crm_sync_deps() -> CrmSyncDeps:
         store=FirestoreCrmStore(db, settings.crm_config_cache_seconds, settings.crm_retention_days),
         destination_for=crm_destination,
         lease_seconds=settings.crm_lease_seconds,
+    )
+
+
+# --- Media understanding -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def media_downloader_for(provider: Provider) -> MediaDownloader:
+    settings = get_settings()
+    if provider is Provider.META:
+        from shared.providers.meta_cloud import MetaCloudMedia
+
+        return MetaCloudMedia(_media_http_client(), base_url=settings.meta_graph_base_url,
+                              graph_version=settings.meta_graph_version)
+    if provider is Provider.EVOLUTION:
+        from shared.providers.evolution import EvolutionMedia
+
+        return EvolutionMedia(_media_http_client())
+    from shared.providers.zapi import ZApiMedia
+
+    return ZApiMedia(_media_http_client())
+
+
+@lru_cache(maxsize=1)
+def _media_http_client():  # noqa: ANN202 - httpx is imported lazily on purpose
+    import httpx
+
+    # Downloads take longer than sends: the timeout bounds each read of the stream, not the whole file.
+    settings = get_settings()
+    return httpx.Client(timeout=httpx.Timeout(settings.provider_timeout_seconds * 3), follow_redirects=True,
+                        limits=httpx.Limits(max_connections=10))
+
+
+def media_model() -> MediaModel:
+    settings = get_settings()
+    if settings.llm_backend == "offline":
+        from shared.adapters.offline_model import OfflineMediaReader
+
+        return OfflineMediaReader()
+    from shared.adapters.gemini import GeminiMediaReader, vertex_client
+
+    model = settings.media_model or settings.llm_model
+    # Transcribing a long voice note takes longer than writing a reply.
+    client = vertex_client(settings.google_cloud_project, settings.vertex_location, settings.llm_timeout_seconds * 2,
+                           settings.vertex_base_url)
+    return GeminiMediaReader(client, model, settings.price_of(model))
+
+
+@lru_cache(maxsize=1)
+def media_deps() -> MediaDeps:
+    from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
+    from shared.adapters.cloud_tasks import CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
+    from shared.adapters.document_text import LocalDocumentText
+    from shared.adapters.firestore_store import (
+        FirestoreChannelDirectory,
+        FirestoreConversationStore,
+        FirestoreMediaStore,
+        FirestoreUsageLedger,
+        firestore_client,
+    )
+    from shared.services.media import MediaDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    scheduler = CloudTasksScheduler(tasks_client(settings.tasks_emulator_host), settings.google_cloud_project,
+                                    settings.region, settings.tasks_service_account)
+    return MediaDeps(
+        directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+        store=FirestoreMediaStore(db),
+        conversations=FirestoreConversationStore(db),
+        downloader_for=media_downloader_for,
+        storage=CloudStorageMedia(storage_client(settings.google_cloud_project), settings.media_bucket),
+        model=media_model(),
+        ledger=FirestoreUsageLedger(db),
+        wakeups=CloudTasksTurnQueue(scheduler, settings.agent_turn_queue, settings.agent_turn_url),
+        documents=LocalDocumentText(),
+        limits=settings.media_limits(),
+        debounce_seconds=settings.debounce_seconds,
+        lease_seconds=settings.media_lease_seconds,
+        max_text_chars=settings.media_text_max_chars,
+        max_attempts=settings.media_max_attempts,
+    )
+
+
+# -- Knowledge base (RAG) ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def embedder() -> Embedder:
+    settings = get_settings()
+    if settings.embedding_backend == "offline":
+        from shared.adapters.offline_knowledge import OfflineHashedNgramEmbedder
+
+        return OfflineHashedNgramEmbedder(settings.embedding_dimensions)
+    from shared.adapters.gemini import vertex_client
+    from shared.adapters.gemini_knowledge import GeminiEmbedder
+
+    client = vertex_client(settings.google_cloud_project, settings.embedding_location, settings.llm_timeout_seconds,
+                           settings.vertex_base_url)
+    return GeminiEmbedder(client, settings.embedding_model, settings.embedding_dimensions,
+                          settings.price_of(settings.embedding_model))
+
+
+def scan_reader() -> ScanReader:
+    """Scans are read by the chat model's backend: Gemini with LLM_BACKEND=vertex, nobody offline."""
+    settings = get_settings()
+    if settings.llm_backend == "offline":
+        from shared.adapters.offline_knowledge import OfflineScanReader
+
+        return OfflineScanReader()
+    from shared.adapters.gemini import vertex_client
+    from shared.adapters.gemini_knowledge import GeminiScanReader
+
+    client = vertex_client(settings.google_cloud_project, settings.vertex_location, settings.llm_timeout_seconds * 4,
+                           settings.vertex_base_url)
+    return GeminiScanReader(client, settings.llm_model, settings.price_of(settings.llm_model))
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    """The KnowledgeBase port (search, learned answers) for the lookup function and the agent's tool."""
+    from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
+    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
+    from shared.services.knowledge import KnowledgeService
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return KnowledgeService(index=FirestoreKnowledgeIndex(db), embedder=embedder(), ledger=FirestoreUsageLedger(db),
+                           max_distance=settings.knowledge_max_distance)
+
+
+@lru_cache(maxsize=1)
+def _shared_knowledge_base() -> KnowledgeBase:
+    return knowledge_base()
+
+
+def learn_answer(tenant_id: str, agent_id: str, question: str, answer: str, approved_by: str,
+                 conversation_id: str | None) -> str:
+    """Handoff learning: index a seller's answer like a document passage (origin 'learned')."""
+    return _shared_knowledge_base().add_learned_answer(tenant_id, agent_id, question, answer, approved_by,
+                                                       conversation_id=conversation_id)
+
+
+def search_knowledge(tenant_id: str, agent_id: str, question: str) -> dict:
+    """The agent's search_knowledge tool: the knowledge base, built on first use in this instance."""
+    return _shared_knowledge_base().search(tenant_id, agent_id, question).as_tool_answer()
+
+
+@lru_cache(maxsize=1)
+def ingest_deps() -> IngestDeps:
+    from shared.adapters.cloud_storage import CloudStorageObjects, storage_client
+    from shared.adapters.document_text import extract
+    from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
+    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
+    from shared.services.knowledge import IngestDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return IngestDeps(
+        objects=CloudStorageObjects(storage_client(settings.google_cloud_project)),
+        index=FirestoreKnowledgeIndex(db),
+        embedder=embedder(),
+        scan_reader=scan_reader(),
+        ledger=FirestoreUsageLedger(db),
+        extract=extract,
+        bucket=settings.knowledge_bucket,
+        chunk_chars=settings.knowledge_chunk_chars,
+        overlap_chars=settings.knowledge_chunk_overlap_chars,
+        max_object_bytes=settings.knowledge_max_object_bytes,
     )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.domain.inbound import MessageKind
+from shared.domain.media import MediaLimits, normalize_mime
 from shared.domain.usage import ModelPrice
 
 
@@ -36,6 +38,10 @@ class Settings(BaseSettings):
     # Model
     llm_backend: str = Field(default="vertex", pattern="^(vertex|offline)$")
     llm_model: str = "gemini-2.5-flash"
+    llm_tiers: dict[str, str] = Field(
+        default_factory=lambda: {"lite": "gemini-2.5-flash-lite", "standard": "gemini-2.5-flash",
+                                 "advanced": "gemini-2.5-pro"},
+        description='JSON: model id per tier {"lite": …, "standard": …, "advanced": …}; routing picks the tier')
     vertex_location: str = "global"
     vertex_base_url: str | None = Field(default=None, description="override the Vertex endpoint (tests)")
     llm_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -48,6 +54,45 @@ class Settings(BaseSettings):
     meta_graph_version: str = "v21.0"
     zapi_base_url: str = "https://api.z-api.io"
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Media understanding (media_processor; the webhook enqueues, the agent turn waits)
+    media_queue: str = Field(default="media", description="Cloud Tasks queue of media tasks")
+    media_processor_url: str = Field(default="http://127.0.0.1:8082/",
+                                     description="URL of the media_processor function")
+    media_bucket: str = Field(default="piloto-local-media", description="bucket of the leads' original files")
+    media_wait_seconds: float = Field(default=60.0, ge=0, le=600,
+                                      description="how long a turn waits for its burst's files to be read")
+    media_max_audio_bytes: int = Field(default=10_000_000, ge=1)
+    media_max_image_bytes: int = Field(default=5_000_000, ge=1, description="images and stickers")
+    media_max_document_bytes: int = Field(default=15_000_000, ge=1)
+    media_max_video_bytes: int = Field(default=16_000_000, ge=1, description="videos are kept, not read")
+    media_readable_mime_types: str = Field(
+        default=("audio/ogg,audio/mpeg,audio/mp4,audio/x-aac,audio/wav,audio/webm,audio/flac,"
+                 "image/jpeg,image/png,image/webp,application/pdf,"
+                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document,text/plain,text/csv"),
+        description="comma-separated types whose text is extracted; others are stored and marked unsupported",
+    )
+    media_text_max_chars: int = Field(default=20_000, ge=100, description="extracted text kept per file")
+    media_max_attempts: int = Field(default=5, ge=1, description="the media queue's max attempts; the last one "
+                                                                 "records a failure instead of retrying")
+    media_lease_seconds: int = Field(default=300, ge=10, description="how long one delivery owns a media task")
+    media_model: str | None = Field(default=None, description="Gemini model for media; LLM_MODEL when unset")
+
+    # Knowledge base (RAG): ingestion from the knowledge bucket, embeddings, lookups
+    knowledge_bucket: str | None = Field(default=None, description="bucket of the businesses' documents; "
+                                         "events naming another bucket are refused")
+    embedding_backend: str = Field(default="vertex", pattern="^(vertex|offline)$")
+    embedding_model: str = Field(default="gemini-embedding-001",
+                                 description="gemini-embedding-001 or text-multilingual-embedding-002")
+    embedding_dimensions: int = Field(default=768, ge=8, le=2048,
+                                      description="output_dimensionality; Firestore vector indexes take at most 2048")
+    embedding_location: str = Field(default="us-central1", description="Vertex AI location of the embedding model")
+    knowledge_max_distance: float = Field(default=0.40, gt=0, le=2, description="cosine distance above which a "
+                                          "passage is no confident match (depends on the embedding model)")
+    knowledge_chunk_chars: int = Field(default=1200, ge=200, le=8000)
+    knowledge_chunk_overlap_chars: int = Field(default=200, ge=0, le=2000)
+    knowledge_max_object_bytes: int = Field(default=20_000_000, ge=1024, description="larger files are marked "
+                                            "unsupported without being downloaded")
 
     # Domain events and CRM sync (issue 7)
     events_topic: str = Field(default="domain-events", description="Pub/Sub topic of domain events")
@@ -68,7 +113,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
-                     "vertex_base_url", mode="before")
+                     "vertex_base_url", "media_model", "knowledge_bucket", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # .env files write "NAME=" for "not set"; an empty secret must never be accepted as a secret.
@@ -88,6 +133,22 @@ class Settings(BaseSettings):
 
     def price_of(self, model: str) -> ModelPrice | None:
         return self.llm_pricing.get(model)
+
+    def media_limits(self) -> MediaLimits:
+        image = self.media_max_image_bytes
+        return MediaLimits(
+            max_bytes={MessageKind.AUDIO: self.media_max_audio_bytes, MessageKind.IMAGE: image,
+                       MessageKind.STICKER: image, MessageKind.DOCUMENT: self.media_max_document_bytes,
+                       MessageKind.VIDEO: self.media_max_video_bytes},
+            readable_mime_types=frozenset(normalize_mime(m) for m in self.media_readable_mime_types.split(",")
+                                          if m.strip()),
+        )
+
+    @model_validator(mode="after")
+    def _overlap_below_half_a_chunk(self) -> Settings:
+        if self.knowledge_chunk_overlap_chars * 2 >= self.knowledge_chunk_chars:
+            raise ValueError("KNOWLEDGE_CHUNK_OVERLAP_CHARS must be below half of KNOWLEDGE_CHUNK_CHARS")
+        return self
 
 
 @lru_cache(maxsize=1)

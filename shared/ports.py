@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
 from shared.domain.crm import CrmConfig, CrmKind, CrmLink, CrmDeliveryState
 from shared.domain.events import DomainEvent, FieldValue, LeadStage
 from shared.domain.inbound import StatusUpdate, WebhookBatch
+from shared.domain.media import MediaStatus, StoredMedia
+from shared.domain.knowledge import (
+    Chunk,
+    KnowledgeObject,
+    KnowledgePassage,
+    KnowledgeResult,
+    SourceRecord,
+    SourceState,
+    TextBlock,
+)
 from shared.domain.tenancy import AgentConfig, Channel
 from shared.domain.usage import ModelCall
 
@@ -82,16 +92,30 @@ class ConversationStore(Protocol):
 
     def message_exists(self, tenant_id: str, conversation_id: str, message_id: str) -> bool: ...
 
-    def recent_messages(self, tenant_id: str, conversation_id: str, limit: int) -> list[StoredMessage]:
-        """The latest messages, oldest first."""
+    def get_message(self, tenant_id: str, conversation_id: str, message_id: str) -> StoredMessage | None: ...
+
+    def save_learning_candidate(self, tenant_id: str, candidate_id: str, candidate: dict) -> None:
+        """A seller's answer waiting for an admin's approval (tenants/{t}/learned_candidates/{id})."""
+
+    def recent_messages(self, tenant_id: str, conversation_id: str, limit: int,
+                        after: datetime | None = None) -> list[StoredMessage]:
+        """The latest messages (stored after `after`, if given), oldest first."""
 
     def claim_reply(
         self, tenant_id: str, conversation_id: str, reply_id: str, in_reply_to: str, now: datetime, lease_seconds: int
     ) -> ReplyClaim: ...
 
     def save_generated_reply(
-        self, tenant_id: str, conversation_id: str, reply_id: str, text: str, model_call: ModelCall
+        self, tenant_id: str, conversation_id: str, reply_id: str, text: str, model_call: ModelCall | None,
+        tool_calls: list[dict] | None = None, tier: str | None = None,
     ) -> None: ...
+
+    def save_suggestion(self, tenant_id: str, conversation_id: str, reply_id: str, suggestion: dict) -> None:
+        """Copilot: store the draft for the seller and close the turn without sending to the lead."""
+
+    def latest_suggestion(self, tenant_id: str, conversation_id: str) -> tuple[str, dict] | None: ...
+
+    def mark_suggestion(self, tenant_id: str, conversation_id: str, suggestion_id: str, feedback: dict) -> None: ...
 
     def mark_reply_sent(
         self, tenant_id: str, conversation_id: str, reply_id: str, provider: str, provider_message_id: str,
@@ -123,6 +147,7 @@ class TurnRequest:
     message_id: str
     channel_key: str
     contact_phone: str
+    purpose: str = "reply"  # or "learn": capture a seller's answer to a handed-off question
 
 
 class TurnQueue(Protocol):
@@ -131,9 +156,38 @@ class TurnQueue(Protocol):
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """The model asks Piloto to run a tool."""
+
+    name: str
+    args: dict[str, Any]
+    call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool answered, sent back to the model."""
+
+    name: str
+    response: dict[str, Any]
+    call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call: name, description and a JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ChatTurn:
-    role: str  # "user" (the lead) or "model" (us)
-    text: str
+    role: str  # "user" (the lead, or tool results) or "model" (us, or our tool calls)
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,17 +195,198 @@ class Prompt:
     system: str
     turns: list[ChatTurn]
     max_output_tokens: int = 512
+    tools: tuple[ToolSpec, ...] = ()
+    model: str | None = None  # None: the adapter's default model
+    json_schema: dict[str, Any] | None = None  # ask for JSON output of this shape
+    purpose: str = "reply"
 
 
 @dataclass(frozen=True)
 class Generation:
     text: str
     call: ModelCall
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class LanguageModel(Protocol):
     def generate(self, prompt: Prompt) -> Generation:
         """Raise ModelUnavailable on failures a later retry may fix."""
+
+
+class AnswerCache(Protocol):
+    """FAQ answers reused for the same agent and knowledge version until they expire."""
+
+    def get(self, tenant_id: str, key: str, now: datetime) -> str | None: ...
+
+    def put(self, tenant_id: str, key: str, question: str, answer: str, expire_at: datetime) -> None: ...
+
+
+# -- Knowledge base (RAG) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Vectors in the order of the texts given, and the accounting of the call(s) that made them."""
+
+    vectors: list[list[float]]
+    call: ModelCall
+
+
+class Embedder(Protocol):
+    """Turns text into vectors. Documents and questions are embedded differently by retrieval models."""
+
+    model: str
+    dimensions: int
+
+    def embed_documents(self, texts: list[str], title: str | None = None) -> Embeddings:
+        """Raise ModelUnavailable on failures a later retry may fix."""
+
+    def embed_query(self, text: str) -> Embeddings: ...
+
+
+class ScanReader(Protocol):
+    """Reads the text of a scanned (image-only) PDF. Raises ScanUnreadable when it cannot."""
+
+    def read_scan(self, pdf: bytes, file_name: str) -> tuple[list[TextBlock], ModelCall | None]: ...
+
+
+class ObjectReader(Protocol):
+    def read(self, bucket: str, name: str, generation: int, max_bytes: int) -> bytes | None:
+        """The bytes of exactly that generation; None if it no longer exists (overwritten or deleted since)."""
+
+
+class KnowledgeIndex(Protocol):
+    """Where chunks, learned answers and per-file state live, and the vector search over them."""
+
+    def get_source(self, tenant_id: str, source_id: str) -> SourceRecord | None: ...
+
+    def write_chunks(self, obj: KnowledgeObject, chunks: list[Chunk], vectors: list[list[float]],
+                     embedding_model: str) -> list[str]:
+        """Write a generation's chunks (ids carry the generation, so the live ones stay untouched)."""
+
+    def activate(self, obj: KnowledgeObject, chunk_ids: list[str], state: SourceState, reason: str | None,
+                 embedding_model: str | None) -> bool:
+        """Make this generation the live one (transaction); False if the index already holds it or a later one."""
+
+    def remove_chunks(self, tenant_id: str, source_id: str, before_generation: int) -> int:
+        """Delete the source's chunks of generations below before_generation; never a newer upload's."""
+
+    def mark_removed(self, obj: KnowledgeObject) -> bool:
+        """Record the source as deleted at this generation (transaction); False if a later one is live."""
+
+    def save_learned(self, tenant_id: str, entry_id: str, agent_scope: str, question: str, answer: str,
+                     approved_by: str, vector: list[float], embedding_model: str,
+                     conversation_id: str | None) -> None: ...
+
+    def nearest(self, tenant_id: str, agent_scopes: list[str], vector: list[float],
+                k: int) -> list[KnowledgePassage]:
+        """The k closest entries of each scope (tenant implicit in the path), closest first."""
+
+
+class KnowledgeBase(Protocol):
+    """What the agent's search_knowledge tool and the lookup function call."""
+
+    def search(self, tenant_id: str, agent_id: str, question: str, k: int = 3,
+               conversation_id: str | None = None) -> KnowledgeResult: ...
+
+    def add_learned_answer(self, tenant_id: str, agent_id: str, question: str, answer: str, approved_by: str,
+                           conversation_id: str | None = None, shared: bool = False) -> str:
+        """Store an approved question/answer pair as a knowledge entry; returns its id (same question → same id)."""
+
+
+# --- Media understanding -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaRequest:
+    """The body of a media task: which lead message carries a file to read."""
+
+    tenant_id: str
+    conversation_id: str
+    message_id: str
+    channel_key: str
+    contact_phone: str
+
+
+class MediaQueue(Protocol):
+    def enqueue_media(self, request: MediaRequest) -> None:
+        """Schedule reading one message's file; a second call for the same message must not create a second task."""
+
+
+class TurnWakeups(Protocol):
+    def wake_turn(self, turn: TurnRequest, delay_seconds: float, because_of: str) -> None:
+        """Schedule an agent turn again (a file it waited for was read); named after `because_of`, so once each."""
+
+
+@dataclass(frozen=True)
+class DownloadedMedia:
+    content: bytes = field(repr=False)
+    mime_type: str | None = None
+    filename: str | None = None
+
+
+class MediaDownloader(Protocol):
+    """Fetches a lead's file from one WhatsApp provider."""
+
+    def download(self, channel: Channel, message: StoredMessage, max_bytes: int) -> DownloadedMedia:
+        """Raise MediaTooLarge over max_bytes, MediaUnavailable when the provider will never hand it over,
+        TransientError when a retry may work."""
+
+
+class MediaStorage(Protocol):
+    """Originals of the leads' files (Cloud Storage)."""
+
+    def save(self, path: str, content: bytes, content_type: str, metadata: Mapping[str, str]) -> str:
+        """Write the object; returns the bucket name."""
+
+    def load(self, bucket: str, path: str) -> bytes | None: ...
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Text a model read from a file, with the call's accounting."""
+
+    text: str
+    call: ModelCall
+
+
+class MediaModel(Protocol):
+    """Reads what only a model can: speech, pictures, scanned pages. Raise ModelUnavailable on retryable failures."""
+
+    def transcribe(self, audio: bytes, mime_type: str, language: str) -> Extraction: ...
+
+    def describe_image(self, image: bytes, mime_type: str, language: str) -> Extraction: ...
+
+    def read_scanned_document(self, pdf: bytes, language: str) -> Extraction: ...
+
+
+class MediaStore(Protocol):
+    """The message document's media fields."""
+
+    def claim_media(self, tenant_id: str, conversation_id: str, message_id: str, now: datetime,
+                    lease_seconds: int) -> StoredMessage | None:
+        """The message, leased to this delivery while pending (MediaInProgress if another holds it); None if the
+        message is not stored (yet). A message whose media is final is returned without a lease."""
+
+    def save_media_file(self, tenant_id: str, conversation_id: str, message_id: str, stored: StoredMedia) -> None: ...
+
+    def finish_media(self, tenant_id: str, conversation_id: str, message_id: str, status: MediaStatus,
+                     text: str | None, reason: str | None, call: ModelCall | None) -> None:
+        """Write the final state and release the lease."""
+
+    def release_media(self, tenant_id: str, conversation_id: str, message_id: str) -> None:
+        """Give a leased task back after a transient failure, so the retry need not wait out the lease."""
+
+
+class DocumentText(Protocol):
+    """Text of documents read locally, without a model. Raise MediaUnreadable for corrupt or locked files."""
+
+    def pdf_text(self, pdf: bytes) -> tuple[str, bool]:
+        """The text layer, and whether the PDF is scanned (no usable text layer: a model must read it)."""
+
+    def docx_text(self, docx: bytes) -> str: ...
+
+    def plain_text(self, data: bytes) -> str: ...
 
 
 # -- Domain events and CRM sync (issue 7) ------------------------------------------------------------

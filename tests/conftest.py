@@ -35,6 +35,7 @@ def tenant(stack: LocalStack, db) -> DemoTenant:  # noqa: ANN001
     return seed(db, stack.sandbox.url, DemoTenant(
         tenant_id=f"t-{suffix}",
         meta_phone_number_id=str(int(suffix, 16))[:15],
+        evolution_copilot_instance=f"evo-copilot-{suffix}",
         evolution_instance=f"evo-{suffix}",
         zapi_instance=f"Z{suffix.upper()}",
     ))

@@ -1,4 +1,4 @@
-"""Cloud Tasks adapter: schedules HTTP tasks (agent turns now; media and follow-ups reuse it)."""
+"""Cloud Tasks adapter: schedules HTTP tasks (agent turns, media reading; follow-ups reuse it)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from google.protobuf import timestamp_pb2
 
 from shared.domain.errors import TransientError
 from shared.domain.ids import task_name
-from shared.ports import TurnRequest
+from shared.ports import MediaRequest, TurnRequest
 
 _client: tasks_v2.CloudTasksClient | None = None
 _client_lock = threading.Lock()
@@ -83,3 +83,22 @@ class CloudTasksTurnQueue:
         name = task_name("turn", turn.tenant_id, turn.conversation_id, turn.message_id)
         at = datetime.now(UTC) + timedelta(seconds=delay_seconds)
         self._scheduler.schedule(self._queue, self._url, name, asdict(turn), at)
+
+    def wake_turn(self, turn: TurnRequest, delay_seconds: float, because_of: str) -> None:
+        """A second task for a turn, named after what woke it: the first name stays taken ~1 h after it ran."""
+        name = task_name("turn", turn.tenant_id, turn.conversation_id, turn.message_id, "woken-by", because_of)
+        at = datetime.now(UTC) + timedelta(seconds=delay_seconds)
+        self._scheduler.schedule(self._queue, self._url, name, asdict(turn), at)
+
+
+class CloudTasksMediaQueue:
+    """The media queue: one task per lead message with a file, named after the message, due at once."""
+
+    def __init__(self, scheduler: CloudTasksScheduler, queue: str, url: str) -> None:
+        self._scheduler = scheduler
+        self._queue = queue
+        self._url = url
+
+    def enqueue_media(self, request: MediaRequest) -> None:
+        name = task_name("media", request.tenant_id, request.conversation_id, request.message_id)
+        self._scheduler.schedule(self._queue, self._url, name, asdict(request), datetime.now(UTC))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,17 +18,22 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import ValidationError
 
+from shared.domain.catalog import CatalogItem
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
 from shared.domain.crm import FINAL_DELIVERY_STATES, CrmConfig, CrmDeliveryState, CrmKind, CrmLink, link_id
 from shared.domain.errors import (
     CrmMisconfigured,
     DeliveryInProgress,
     InvalidPayload,
+    MediaInProgress,
     TransientError,
     TurnInProgress,
 )
 from shared.domain.events import DomainEvent, decode_event
 from shared.domain.inbound import DeliveryState, StatusUpdate
+from shared.domain.media import MediaStatus, StoredMedia
+from shared.domain.lead import LeadProfile
+from shared.domain.meeting import MeetingRequest
 from shared.domain.tenancy import AgentConfig, Channel, channel_key
 from shared.domain.usage import ModelCall
 from shared.ports import DeliveryClaim, OutboxEntry, ReplyClaim
@@ -43,8 +49,10 @@ _DELIVERY_RANK = {
     OutboundState.READ: 4,
     OutboundState.FAILED: 5,
     OutboundState.REJECTED: 5,
+    OutboundState.SUGGESTED: 5,
 }
-_DONE = {OutboundState.SENT, OutboundState.DELIVERED, OutboundState.READ, OutboundState.FAILED, OutboundState.REJECTED}
+_DONE = {OutboundState.SENT, OutboundState.DELIVERED, OutboundState.READ, OutboundState.FAILED, OutboundState.REJECTED,
+         OutboundState.SUGGESTED}
 
 
 def firestore_client(project: str) -> firestore.Client:
@@ -146,10 +154,21 @@ class FirestoreConversationStore:
     def message_exists(self, tenant_id: str, conversation_id: str, message_id: str) -> bool:
         return _message(self._db, tenant_id, conversation_id, message_id).get(field_paths=["role"]).exists
 
-    def recent_messages(self, tenant_id: str, conversation_id: str, limit: int) -> list[StoredMessage]:
+    def get_message(self, tenant_id: str, conversation_id: str, message_id: str) -> StoredMessage | None:
+        snap = _message(self._db, tenant_id, conversation_id, message_id).get()
+        return StoredMessage.model_validate(snap.to_dict()) if snap.exists else None
+
+    def save_learning_candidate(self, tenant_id: str, candidate_id: str, candidate: dict) -> None:
+        _tenant(self._db, tenant_id).collection("learned_candidates").document(candidate_id).set(
+            {**candidate, "created_at": firestore.SERVER_TIMESTAMP}, merge=True)
+
+    def recent_messages(self, tenant_id: str, conversation_id: str, limit: int,
+                        after: datetime | None = None) -> list[StoredMessage]:
+        messages_ref = _conversation(self._db, tenant_id, conversation_id).collection("messages")
+        if after is not None:
+            messages_ref = messages_ref.where(filter=FieldFilter("stored_at", ">", after))
         query = (
-            _conversation(self._db, tenant_id, conversation_id)
-            .collection("messages")
+            messages_ref
             # Piloto's own clock orders memory: provider timestamps have second resolution and
             # would put a seller's reply before the bot's message sent in the same second.
             .order_by("stored_at", direction=firestore.Query.DESCENDING)
@@ -182,11 +201,32 @@ class FirestoreConversationStore:
         return claim(self._db.transaction())
 
     def save_generated_reply(
-        self, tenant_id: str, conversation_id: str, reply_id: str, text: str, model_call: ModelCall
+        self, tenant_id: str, conversation_id: str, reply_id: str, text: str, model_call: ModelCall | None,
+        tool_calls: list[dict] | None = None, tier: str | None = None,
     ) -> None:
         _message(self._db, tenant_id, conversation_id, reply_id).update(
-            {"state": OutboundState.SENDING.value, "text": text, "model_call": model_call.model_dump(mode="python")}
+            {"state": OutboundState.SENDING.value, "text": text,
+             "model_call": model_call.model_dump(mode="python") if model_call else None,
+             "tool_calls": tool_calls or [], "tier": tier}
         )
+
+    def save_suggestion(self, tenant_id: str, conversation_id: str, reply_id: str, suggestion: dict) -> None:
+        conv_ref = _conversation(self._db, tenant_id, conversation_id)
+        batch = self._db.batch()
+        batch.set(conv_ref.collection("suggestions").document(reply_id),
+                  {**suggestion, "status": "pending", "created_at": firestore.SERVER_TIMESTAMP})
+        batch.update(conv_ref.collection("messages").document(reply_id), {"state": OutboundState.SUGGESTED.value})
+        batch.commit()
+
+    def latest_suggestion(self, tenant_id: str, conversation_id: str) -> tuple[str, dict] | None:
+        query = (_conversation(self._db, tenant_id, conversation_id).collection("suggestions")
+                 .order_by("created_at", direction=firestore.Query.DESCENDING).limit(1))
+        snap = next(iter(query.stream()), None)
+        return (snap.id, snap.to_dict() or {}) if snap is not None else None
+
+    def mark_suggestion(self, tenant_id: str, conversation_id: str, suggestion_id: str, feedback: dict) -> None:
+        _conversation(self._db, tenant_id, conversation_id).collection("suggestions").document(suggestion_id).update(
+            {**feedback, "judged_at": firestore.SERVER_TIMESTAMP})
 
     def mark_reply_sent(
         self, tenant_id: str, conversation_id: str, reply_id: str, provider: str, provider_message_id: str,
@@ -259,6 +299,102 @@ class FirestoreUsageLedger:
             {**call.model_dump(mode="python"), "tenant_id": tenant_id, "agent_id": agent_id,
              "conversation_id": conversation_id, "at": firestore.SERVER_TIMESTAMP}
         )
+
+
+class FirestoreMediaStore:
+    """The media fields of a lead's message document; a lease keeps two deliveries of one task from paying twice."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def claim_media(self, tenant_id: str, conversation_id: str, message_id: str, now: datetime,
+                    lease_seconds: int) -> StoredMessage | None:
+        ref = _message(self._db, tenant_id, conversation_id, message_id)
+
+        @firestore.transactional
+        def claim(tx: firestore.Transaction) -> StoredMessage | None:
+            snap = ref.get(transaction=tx)
+            if not snap.exists:
+                return None
+            data = snap.to_dict() or {}
+            message = StoredMessage.model_validate(data)
+            if message.media_status is not MediaStatus.PENDING:
+                return message
+            lease = data.get("media_lease_until")
+            if lease is not None and lease > now:
+                raise MediaInProgress(f"media of {message_id} is being read by another delivery")
+            tx.update(ref, {"media_lease_until": now + timedelta(seconds=lease_seconds)})
+            return message
+
+        try:
+            return claim(self._db.transaction())
+        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as err:
+            raise TransientError("firestore unavailable while claiming a media task") from err
+
+    def save_media_file(self, tenant_id: str, conversation_id: str, message_id: str, stored: StoredMedia) -> None:
+        _message(self._db, tenant_id, conversation_id, message_id).update(
+            {"media_file": stored.model_dump(mode="python", exclude_none=True)})
+
+    def finish_media(self, tenant_id: str, conversation_id: str, message_id: str, status: MediaStatus,
+                     text: str | None, reason: str | None, call: ModelCall | None) -> None:
+        update: dict[str, Any] = {"media_status": status.value, "media_lease_until": firestore.DELETE_FIELD,
+                                  "media_processed_at": firestore.SERVER_TIMESTAMP}
+        if text is not None:
+            update["media_text"] = text
+        if reason is not None:
+            update["media_reason"] = reason[:500]
+        if call is not None:
+            update["media_model_call"] = call.model_dump(mode="python")
+        _message(self._db, tenant_id, conversation_id, message_id).update(update)
+
+    def release_media(self, tenant_id: str, conversation_id: str, message_id: str) -> None:
+        _message(self._db, tenant_id, conversation_id, message_id).update({"media_lease_until": firestore.DELETE_FIELD})
+
+
+class FirestoreLeadStore:
+    """Leads (tenants/{t}/contacts/{contact}), the catalogue (tenants/{t}/catalog) and meeting requests."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def get_lead(self, tenant_id: str, contact_id: str) -> LeadProfile | None:
+        snap = _tenant(self._db, tenant_id).collection("contacts").document(contact_id).get()
+        return LeadProfile.model_validate(snap.to_dict()) if snap.exists else None
+
+    def save_lead(self, tenant_id: str, contact_id: str, profile: LeadProfile) -> None:
+        _tenant(self._db, tenant_id).collection("contacts").document(contact_id).set(
+            {**profile.model_dump(mode="json"), "updated_at": firestore.SERVER_TIMESTAMP}, merge=True)
+
+    def list_catalog(self, tenant_id: str, limit: int) -> list[CatalogItem]:
+        query = _tenant(self._db, tenant_id).collection("catalog").limit(limit)
+        return [CatalogItem.model_validate({**snap.to_dict(), "item_id": snap.id}) for snap in query.stream()]
+
+    def record_meeting(self, tenant_id: str, meeting: MeetingRequest) -> bool:
+        ref = _tenant(self._db, tenant_id).collection("meetings").document(meeting.meeting_id)
+        try:
+            ref.create({**asdict(meeting), "status": "requested"})
+        except gexc.Conflict:
+            return False
+        return True
+
+
+class FirestoreAnswerCache:
+    """tenants/{t}/answer_cache/{key}; `expire_at` is also a Firestore TTL field, so stale entries disappear."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def get(self, tenant_id: str, key: str, now: datetime) -> str | None:
+        snap = _tenant(self._db, tenant_id).collection("answer_cache").document(key).get()
+        data = snap.to_dict() if snap.exists else None
+        if not data or data["expire_at"] <= now:  # TTL deletion lags by up to a day: check it here too
+            return None
+        return data["answer"]
+
+    def put(self, tenant_id: str, key: str, question: str, answer: str, expire_at: datetime) -> None:
+        _tenant(self._db, tenant_id).collection("answer_cache").document(key).set(
+            {"question": question[:500], "answer": answer, "expire_at": expire_at,
+             "created_at": firestore.SERVER_TIMESTAMP})
 
 
 # -- Domain events and CRM sync (issue 7) ------------------------------------------------------------

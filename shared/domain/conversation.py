@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from shared.domain.inbound import DeliveryState, MediaRef, MessageKind, Provider
+from shared.domain.media import MediaStatus, StoredMedia
 from shared.domain.usage import ModelCall
 
 
@@ -35,6 +36,7 @@ class OutboundState(StrEnum):
     READ = DeliveryState.READ.value
     FAILED = DeliveryState.FAILED.value
     REJECTED = "rejected"  # the provider refused for good
+    SUGGESTED = "suggested"  # copilot: drafted for the seller, never sent to the lead
 
 
 class StoredMessage(BaseModel):
@@ -54,6 +56,14 @@ class StoredMessage(BaseModel):
     state: OutboundState | None = None
     model_call: ModelCall | None = None
     in_reply_to: str | None = Field(default=None, description="the inbound message id this reply answers")
+    tool_calls: list[dict] = Field(default_factory=list, description="tools the agent used for this reply")
+    tier: str | None = None
+    # Media understanding (lead files): the webhook sets PENDING, the media processor the rest.
+    media_status: MediaStatus | None = None
+    media_text: str | None = Field(default=None, description="transcript, image description or document text")
+    media_reason: str | None = Field(default=None, description="why the file was not read (failed, unsupported…)")
+    media_file: StoredMedia | None = Field(default=None, description="the original, kept in Cloud Storage")
+    media_model_call: ModelCall | None = None
 
 
 class Conversation(BaseModel):
@@ -71,3 +81,8 @@ class Conversation(BaseModel):
     last_replied_message_id: str | None = None
     bot_paused: bool = False
     paused_at: datetime | None = None
+    handoff_reason: str | None = None
+    handoff_turn: str | None = Field(default=None, description="the message whose turn handed off (its reply still goes)")
+    handoff_question: str | None = None
+    summary: str | None = Field(default=None, description="rolling summary of messages older than the window")
+    summary_through: datetime | None = Field(default=None, description="stored_at of the last summarized message")

@@ -59,6 +59,47 @@ class ModelUnavailable(TransientError):
     """The language model failed (429, 5xx, timeout) after its own retries."""
 
 
+# Media understanding
+
+
+class WaitingForMedia(TransientError):
+    """The burst has a lead file still being read: the turn is retried later (or woken when it is read)."""
+
+
+class MediaInProgress(TransientError):
+    """Another delivery of the same media task holds its lease; retry later."""
+
+
+class MediaTooLarge(PilotoError):
+    """The provider's file is over the configured limit for its kind: it is not downloaded."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"file has {size} bytes")
+        self.size = size
+
+
+class MediaUnavailable(PilotoError):
+    """The provider will not hand the file over (expired, deleted, not stored, refused): retrying will not help."""
+
+
+class MediaUnreadable(PilotoError):
+    """The file was downloaded but its text cannot be read (corrupt, encrypted PDF, refused by the model)."""
+
+
+# Knowledge base
+
+
+class UnsupportedDocument(PilotoError):
+    """A knowledge file that cannot become text (type, empty, too large): stored and marked, never retried."""
+
+
+class ScanUnreadable(UnsupportedDocument):
+    """A scanned PDF the configured reader cannot read (the offline reader never can)."""
+
+
+# Domain events and CRM sync
+
+
 class CrmUnavailable(TransientError):
     """A CRM answered 429/5xx or timed out: the event is retried (Pub/Sub redelivers with backoff)."""
 

@@ -12,6 +12,11 @@ def conversation_id(channel_key: str, contact_phone: str) -> str:
     return _digest("conv", channel_key, contact_phone)
 
 
+def contact_id(contact_phone: str) -> str:
+    """One lead record per phone number within a tenant, whatever channel they write on."""
+    return _digest("contact", contact_phone)
+
+
 def inbound_message_id(provider: str, channel_id: str, provider_message_id: str) -> str:
     """The dedupe key: the provider's message id, scoped to the channel it came on."""
     return _digest("in", provider, channel_id, provider_message_id)

@@ -12,6 +12,11 @@ class Provider(StrEnum):
     META = "meta"
     EVOLUTION = "evolution"
     ZAPI = "zapi"
+    API = "api"  # the /chat function: testing an agent without WhatsApp
+
+    @property
+    def is_whatsapp(self) -> bool:
+        return self is not Provider.API
 
 
 class MessageKind(StrEnum):
@@ -45,6 +50,8 @@ class MediaRef(BaseModel):
     filename: str | None = None
     sha256: str | None = None
     voice: bool = False
+    file_size: int | None = Field(default=None, description="bytes, when the webhook says (Evolution fileLength)")
+    encrypted: bool = Field(default=False, description="url is WhatsApp's end-to-end encrypted CDN: not fetchable")
 
 
 class InboundMessage(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared.domain.conversation import Conversation, Role, StoredMessage
 from shared.domain.inbound import MessageKind
+from shared.domain.media import MediaStatus
 from shared.domain.tenancy import AgentConfig
 from shared.ports import ChatTurn, Prompt
 
@@ -19,7 +20,7 @@ _UNREAD_MEDIA = {
 }
 
 
-def system_instruction(agent: AgentConfig, conversation: Conversation) -> str:
+def system_instruction(agent: AgentConfig, conversation: Conversation, context: list[str] | None = None) -> str:
     lines = [
         agent.persona.strip(),
         f"Your name is {agent.display_name}." if agent.display_name else "",
@@ -29,6 +30,12 @@ def system_instruction(agent: AgentConfig, conversation: Conversation) -> str:
         "You are chatting on WhatsApp: plain text, no markdown headings, at most a few short sentences.",
         "Never invent prices, stock, dates or policies you were not given; say you will check instead.",
         f"The lead's name is {conversation.contact_name}." if conversation.contact_name else "",
+        "Use your tools: record what the lead tells you about themselves (update_lead), check prices in the "
+        "catalogue before quoting (lookup_catalog), search the company's documents for policies and procedures "
+        "(search_knowledge), request meetings (request_meeting), and hand off to a human when unsure "
+        "(handoff_to_human) instead of guessing.",
+        f"Summary of the earlier conversation: {conversation.summary}" if conversation.summary else "",
+        *(context or []),
     ]
     return "\n".join(line for line in lines if line)
 
@@ -37,13 +44,16 @@ def render_message(message: StoredMessage) -> str:
     """The text the model sees for one stored message."""
     if message.kind == MessageKind.REACTION:
         return f"[reacted with {message.text}]" if message.text else "[removed a reaction]"
+    if message.media_status is not None:
+        return render_media(message)
     placeholder = _UNREAD_MEDIA.get(message.kind)
     if placeholder and message.text:
         return f"{placeholder} Caption: {message.text}"
     return message.text or placeholder or f"[{message.kind.value} message]"
 
 
-def build_prompt(agent: AgentConfig, conversation: Conversation, history: list[StoredMessage]) -> Prompt:
+def build_prompt(agent: AgentConfig, conversation: Conversation, history: list[StoredMessage],
+                 context: list[str] | None = None) -> Prompt:
     """Consecutive messages of one side become one turn, so a burst of short messages reads as one."""
     turns: list[ChatTurn] = []
     for message in history:
@@ -56,4 +66,39 @@ def build_prompt(agent: AgentConfig, conversation: Conversation, history: list[S
         else:
             turns.append(ChatTurn(role=role, text=text))
     max_tokens = max(64, agent.max_reply_chars // 2)
-    return Prompt(system=system_instruction(agent, conversation), turns=turns, max_output_tokens=max_tokens)
+    return Prompt(system=system_instruction(agent, conversation, context), turns=turns, max_output_tokens=max_tokens)
+
+
+# What the media processor read from a lead's file, or an honest account of why it could not.
+_MEDIA_NOUN = {
+    MessageKind.AUDIO: "an audio file",
+    MessageKind.IMAGE: "an image",
+    MessageKind.VIDEO: "a video",
+    MessageKind.DOCUMENT: "a document",
+    MessageKind.STICKER: "a sticker",
+}
+_MEDIA_TEXT_IN_PROMPT = 3000  # characters of one file's text; the whole text stays on the message
+_COULD_NOT_OPEN = ("Tell the lead honestly that you could not open it and ask them to type the main point "
+                   "(or send it another way); do not guess its content.")
+
+
+def render_media(message: StoredMessage) -> str:
+    noun = "a voice note" if message.media and message.media.voice else _MEDIA_NOUN.get(message.kind, "a file")
+    if message.kind == MessageKind.DOCUMENT and message.media and message.media.filename:
+        noun = f"a document named {message.media.filename!r}"
+    caption = f" Caption: {message.text}" if message.text else ""
+    status = message.media_status
+    if status is MediaStatus.DONE:
+        # One line per file: WhatsApp messages are short, and the model reads a flat text just as well.
+        text = " ".join((message.media_text or "").split())
+        if len(text) > _MEDIA_TEXT_IN_PROMPT:
+            text = text[:_MEDIA_TEXT_IN_PROMPT] + " […]"
+        if not text:
+            return f"[the lead sent {noun} with no readable content]{caption}"
+        what = "transcript" if message.kind == MessageKind.AUDIO else (
+            "description" if message.kind in (MessageKind.IMAGE, MessageKind.STICKER) else "text")
+        return f"[the lead sent {noun}; its {what}:] {text}{caption}"
+    if status is MediaStatus.PENDING:
+        return f"[the lead sent {noun}; it could not be processed in time. {_COULD_NOT_OPEN}]{caption}"
+    reason = f" ({message.media_reason})" if message.media_reason else ""
+    return f"[the lead sent {noun} that could not be opened{reason}. {_COULD_NOT_OPEN}]{caption}"

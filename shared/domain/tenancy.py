@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from shared.domain.inbound import Provider
@@ -51,8 +53,23 @@ class AgentConfig(BaseModel):
         description="system instructions written by the business",
     )
     language: str = "pt-BR"
-    history_limit: int = Field(default=20, ge=2, le=100, description="latest messages put in the prompt")
+    history_limit: int = Field(default=20, ge=4, le=100, description="latest messages put in the prompt")
     max_reply_chars: int = Field(default=700, ge=50, le=4096)
+    mode: Literal["pilot", "copilot"] = Field(
+        default="pilot", description="pilot answers the lead; copilot drafts a suggestion for the seller")
+    seller_phone: str | None = Field(default=None, description="E.164; handoff alerts and copilot drafts go here")
+    send_suggestions_to_seller: bool = True
+    holding_message: str = Field(default="Só um instante, já te respondo! 🙂",
+                                 description="sent when no model can answer; the conversation goes to a human")
+    max_tool_steps: int = Field(default=4, ge=0, le=8)
+    handoff_release_minutes: int = Field(
+        default=240, ge=0, description="a handed-off conversation returns to the bot after this long without a human")
+    learn_from_humans: Literal["auto", "review", "off"] = Field(
+        default="review", description="a seller's answer to a handed-off question becomes knowledge: at once (auto), "
+        "after an admin approves it (review), or never")
+    answer_cache_hours: int = Field(default=24, ge=0, description="FAQ answers are reused this long; 0 turns it off")
+    knowledge_version: str = Field(default="1", description="bump when the agent's knowledge changes: the cache resets")
+    memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")
 
 
 class Tenant(BaseModel):

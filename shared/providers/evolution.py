@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shared.domain.errors import BadSignature, InvalidPayload, MissingSignature
+from shared.domain.conversation import StoredMessage
+from shared.domain.errors import BadSignature, InvalidPayload, MediaTooLarge, MediaUnavailable, MissingSignature
 from shared.domain.inbound import (
     DeliveryState,
     InboundMessage,
@@ -19,16 +22,19 @@ from shared.domain.inbound import (
 )
 from shared.domain.phone import to_e164
 from shared.domain.tenancy import Channel
-from shared.ports import RawRequest, WebhookSecrets
+from shared.ports import DownloadedMedia, RawRequest, WebhookSecrets
 from shared.providers.payload import (
     as_dict,
     constant_time_equals,
     detail_text,
     epoch_to_utc,
     fail,
+    fetch_limited,
     is_transient_status,
     json_object,
+    json_of,
     loose_phone,
+    media_failure,
     missing_credential,
     optional_str,
     post_json,
@@ -251,9 +257,13 @@ def _text(content_key: str | None, content: object) -> str | None:
 def _media(message: dict[str, Any], content_key: str | None, content: object) -> MediaRef:
     if not isinstance(content, dict):
         content = {}
+    stored_url = optional_str(message, "mediaUrl")
+    size = content.get("fileLength")
     return MediaRef(
         # mediaUrl is set when the server stores media in S3/MinIO; the WhatsApp CDN url is end-to-end encrypted.
-        url=optional_str(message, "mediaUrl") or optional_str(content, "url"),
+        url=stored_url or optional_str(content, "url"),
+        encrypted=stored_url is None,
+        file_size=int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None,
         mime_type=optional_str(content, "mimetype"),
         filename=optional_str(content, "fileName"),
         sha256=optional_str(content, "fileSha256"),
@@ -322,3 +332,53 @@ class EvolutionProvider:
         detail = detail_text(response.get("message") if isinstance(response, dict) else None)
         detail = detail or detail_text(body.get("error")) or detail_text(body.get("message")) or f"HTTP {reply.status}"
         fail(_PROVIDER, reply.status, detail, [creds.api_key], transient=is_transient_status(reply.status))
+
+
+class EvolutionMedia:
+    """Downloads a lead's file from the channel's Evolution server.
+
+    The webhook's `url` points at WhatsApp's end-to-end encrypted CDN and cannot be used as is; the server
+    decrypts it for us through POST /chat/getBase64FromMediaMessage/{instance}, given the message key. When the
+    server keeps media in S3/MinIO the webhook carries a plain `mediaUrl`, fetched directly.
+    """
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def download(self, channel: Channel, message: StoredMessage, max_bytes: int) -> DownloadedMedia:
+        media = message.media
+        creds = channel.credentials
+        if media is not None and media.url and not media.encrypted:
+            file = fetch_limited(self._http, _PROVIDER, "GET", media.url, {}, max_bytes)
+            if file.status != 200:
+                media_failure(_PROVIDER, file.status, "stored media download", [creds.api_key])
+            return DownloadedMedia(content=file.content, mime_type=media.mime_type or file.content_type,
+                                   filename=media.filename)
+        if not creds.server_url or not creds.api_key:
+            raise MediaUnavailable("the channel has no Evolution server_url/api_key configured")
+        if not message.provider_message_id:
+            raise MediaUnavailable("the message has no Evolution key id")
+        url = f"{creds.server_url.rstrip('/')}/chat/getBase64FromMediaMessage/{quote(channel.channel_id, safe='')}"
+        payload = {"message": {"key": {"id": message.provider_message_id}}, "convertToMp4": False}
+        # base64 is 4/3 of the file, plus the JSON around it.
+        reply = fetch_limited(self._http, _PROVIDER, "POST", url, {"apikey": creds.api_key},
+                              max_bytes * 4 // 3 + 65_536, json_body=payload)
+        body = json_of(reply)
+        body = body if isinstance(body, dict) else {}
+        if not 200 <= reply.status < 300:
+            response = body.get("response")
+            detail = detail_text(response.get("message") if isinstance(response, dict) else None)
+            detail = detail or detail_text(body.get("error")) or detail_text(body.get("message")) or ""
+            media_failure(_PROVIDER, reply.status, f"getBase64FromMediaMessage: {detail}", [creds.api_key])
+        encoded = optional_str(body, "base64")
+        if not encoded:
+            raise MediaUnavailable("getBase64FromMediaMessage answered without base64")
+        try:
+            content = base64.b64decode(encoded.split(",", 1)[-1], validate=False)
+        except (binascii.Error, ValueError):
+            raise MediaUnavailable("getBase64FromMediaMessage answered with invalid base64") from None
+        if len(content) > max_bytes:
+            raise MediaTooLarge(len(content))
+        return DownloadedMedia(content=content,
+                               mime_type=optional_str(body, "mimetype") or (media.mime_type if media else None),
+                               filename=(media.filename if media else None) or optional_str(body, "fileName"))

@@ -1,4 +1,5 @@
-"""WhatsApp Cloud API (Meta): webhook signature, subscription handshake, payload normalization, and text sends."""
+"""WhatsApp Cloud API (Meta): webhook signature, subscription handshake, payload normalization, text sends and
+media downloads."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shared.domain.errors import BadSignature, InvalidPayload, MissingSignature
+from shared.domain.conversation import StoredMessage
+from shared.domain.errors import (
+    BadSignature,
+    InvalidPayload,
+    MediaTooLarge,
+    MediaUnavailable,
+    MissingSignature,
+    TransientError,
+)
 from shared.domain.inbound import (
     DeliveryState,
     InboundMessage,
@@ -20,7 +29,7 @@ from shared.domain.inbound import (
 )
 from shared.domain.phone import to_e164
 from shared.domain.tenancy import Channel
-from shared.ports import RawRequest, WebhookSecrets
+from shared.ports import DownloadedMedia, RawRequest, WebhookSecrets
 from shared.providers.payload import (
     as_dict,
     as_list,
@@ -28,12 +37,16 @@ from shared.providers.payload import (
     detail_text,
     epoch_to_utc,
     fail,
+    fetch_limited,
     is_transient_status,
     json_object,
+    json_of,
+    media_failure,
     missing_credential,
     optional_str,
     post_json,
     recipient_digits,
+    redact,
     require_str,
     shape_of,
 )
@@ -316,3 +329,47 @@ def _as_int(value: object) -> int | None:
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return None
+
+
+class MetaCloudMedia:
+    """Downloads a lead's file: GET /{media-id} for a short-lived URL, then GET that URL, both with the bearer token."""
+
+    def __init__(self, http: httpx.Client, base_url: str = "https://graph.facebook.com",
+                 graph_version: str = "v21.0") -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._graph_version = graph_version.strip("/")
+
+    def download(self, channel: Channel, message: StoredMessage, max_bytes: int) -> DownloadedMedia:
+        media = message.media
+        if media is None or not media.media_id:
+            raise MediaUnavailable("the message names no Meta media id")
+        token = channel.credentials.access_token
+        if not token:
+            raise MediaUnavailable("the channel has no access_token configured")
+        headers = {"Authorization": f"Bearer {token}"}
+        url = f"{self._base_url}/{self._graph_version}/{quote(media.media_id, safe='')}"
+        reply = fetch_limited(self._http, _PROVIDER, "GET", url, headers, 64_000)
+        info = json_of(reply)
+        info = info if isinstance(info, dict) else {}
+        if reply.status != 200:
+            error = info.get("error") if isinstance(info.get("error"), dict) else {}
+            detail = detail_text(error.get("message")) or f"HTTP {reply.status}"
+            if _as_int(error.get("code")) in _TRANSIENT_CODES:
+                raise TransientError(f"meta media lookup rate-limited: {redact(detail, [token])[:200]}")
+            media_failure(_PROVIDER, reply.status, f"media lookup: {detail}", [token])
+        download_url = optional_str(info, "url")
+        if not download_url:
+            raise TransientError("meta media lookup answered without a url")
+        size = _as_int(info.get("file_size"))
+        if size is not None and size > max_bytes:
+            raise MediaTooLarge(size)
+        # The URL is valid for about five minutes and needs the same token.
+        file = fetch_limited(self._http, _PROVIDER, "GET", download_url, headers, max_bytes)
+        if file.status != 200:
+            media_failure(_PROVIDER, file.status, "media download", [token])
+        expected = optional_str(info, "sha256")
+        if expected and len(expected) == 64 and hashlib.sha256(file.content).hexdigest() != expected.lower():
+            raise TransientError("meta media download does not match its sha256; retrying")
+        return DownloadedMedia(content=file.content, mime_type=optional_str(info, "mime_type") or media.mime_type,
+                               filename=media.filename)

@@ -1,6 +1,7 @@
-"""Helpers the three provider modules share: reading untrusted JSON, comparing secrets, posting a send.
+"""Helpers the three provider modules share: reading untrusted JSON, comparing secrets, posting a send,
+downloading media.
 
-Everything here is pure except `post_json`, which imports httpx only when a send actually happens.
+Everything here is pure except `post_json` and `fetch_limited`, which import httpx only when used.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from shared.domain.errors import InvalidPayload, ProviderRejected, ProviderSendError
+from shared.domain.errors import (
+    InvalidPayload,
+    MediaTooLarge,
+    MediaUnavailable,
+    ProviderRejected,
+    ProviderSendError,
+    TransientError,
+)
 from shared.domain.phone import to_e164
 
 if TYPE_CHECKING:
@@ -179,3 +187,60 @@ def detail_text(value: object) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- Media downloads ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchedBody:
+    status: int
+    content: bytes
+    content_type: str | None
+
+
+def fetch_limited(
+    http: httpx.Client, provider: str, method: str, url: str, headers: Mapping[str, str], max_bytes: int,
+    json_body: dict[str, Any] | None = None,
+) -> FetchedBody:
+    """Stream a response, giving up as soon as it is over max_bytes (MediaTooLarge): a lead's 200 MB video
+    must not fill the function's memory. Timeouts and connection failures are TransientError.
+
+    Messages name the failure class only: a URL may carry a token (Z-API) or a signature (Meta's media URL).
+    """
+    import httpx
+
+    try:
+        with http.stream(method, url, headers=dict(headers), json=json_body) as response:
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes and response.status_code < 300:
+                raise MediaTooLarge(int(declared))
+            chunks: list[bytes] = []
+            received = 0
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                if received > max_bytes:
+                    if response.status_code < 300:
+                        raise MediaTooLarge(received)
+                    break  # an oversized error body: what was read is enough to say why
+                chunks.append(chunk)
+            return FetchedBody(response.status_code, b"".join(chunks), response.headers.get("content-type"))
+    except httpx.TimeoutException as err:
+        raise TransientError(f"{provider} media download timed out ({type(err).__name__})") from err
+    except httpx.TransportError as err:
+        raise TransientError(f"{provider} media download failed to connect ({type(err).__name__})") from err
+
+
+def media_failure(provider: str, status: int, detail: str, secrets: Iterable[str | None]) -> NoReturn:
+    """A failed download: retry what may heal (429, 5xx), give up on the rest (expired, deleted, refused)."""
+    clean = redact(detail, secrets)[:_DETAIL_LIMIT] or "no error detail"
+    if is_transient_status(status):
+        raise TransientError(f"{provider} media download failed with HTTP {status}: {clean}")
+    raise MediaUnavailable(f"{provider} refused the media download with HTTP {status}: {clean}")
+
+
+def json_of(body: FetchedBody) -> Any:
+    try:
+        return json.loads(body.content)
+    except (UnicodeDecodeError, ValueError):
+        return None

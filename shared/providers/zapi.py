@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shared.domain.errors import BadSignature, InvalidPayload, MissingSignature
+from shared.domain.conversation import StoredMessage
+from shared.domain.errors import BadSignature, InvalidPayload, MediaUnavailable, MissingSignature
 from shared.domain.inbound import (
     DeliveryState,
     InboundMessage,
@@ -19,16 +20,18 @@ from shared.domain.inbound import (
 )
 from shared.domain.phone import to_e164
 from shared.domain.tenancy import Channel
-from shared.ports import RawRequest, WebhookSecrets
+from shared.ports import DownloadedMedia, RawRequest, WebhookSecrets
 from shared.providers.payload import (
     as_list,
     constant_time_equals,
     detail_text,
     epoch_to_utc,
     fail,
+    fetch_limited,
     is_transient_status,
     json_object,
     loose_phone,
+    media_failure,
     missing_credential,
     optional_str,
     post_json,
@@ -273,3 +276,20 @@ class ZApiProvider:
             fail(_PROVIDER, reply.status, detail, secrets, transient=True)
         detail = detail_text(body.get("error")) or detail_text(body.get("message")) or f"HTTP {reply.status}"
         fail(_PROVIDER, reply.status, detail, secrets, transient=is_transient_status(reply.status))
+
+
+class ZApiMedia:
+    """Downloads a lead's file from the temporary public URL Z-API puts in the webhook (no credentials needed)."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def download(self, channel: Channel, message: StoredMessage, max_bytes: int) -> DownloadedMedia:
+        media = message.media
+        if media is None or not media.url:
+            raise MediaUnavailable("the Z-API webhook carried no media URL")
+        file = fetch_limited(self._http, _PROVIDER, "GET", media.url, {}, max_bytes)
+        if file.status != 200:
+            media_failure(_PROVIDER, file.status, "media download", [])
+        return DownloadedMedia(content=file.content, mime_type=media.mime_type or file.content_type,
+                               filename=media.filename)

@@ -1,23 +1,51 @@
-"""One agent turn: read the conversation, ask the model once, send one reply. Safe under redelivery."""
+"""One agent turn: read the conversation, think (tools, routing, fallback), then reply to the lead (pilot)
+or draft a suggestion for the seller (copilot). Safe under redelivery."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from shared import log
-from shared.domain.conversation import Conversation, OutboundState, Role
-from shared.domain.errors import ProviderRejected, TransientError
+from shared.domain.conversation import Conversation, OutboundState, Role, StoredMessage
+from shared.domain.copilot import SUGGESTION_SCHEMA, Suggestion
+from shared.domain.errors import ProviderRejected, TransientError, WaitingForMedia
 from shared.domain.events import Contact, DomainEvent, lead_created
-from shared.domain.ids import reply_message_id
+from shared.domain.ids import contact_id, reply_message_id
 from shared.domain.inbound import Provider
+from shared.domain.media import media_blocking_turn
+from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
 from shared.domain.prompt import build_prompt
-from shared.ports import ChannelDirectory, ConversationStore, LanguageModel, MessageSender, TurnRequest, UsageLedger
+from shared.domain.routing import Tier, answer_key, choose_tier, is_faq
+from shared.domain.tenancy import AgentConfig, Channel
+from shared.domain.usage import ModelCall
+from shared.ports import (
+    AnswerCache,
+    ChannelDirectory,
+    ChatTurn,
+    ConversationStore,
+    LanguageModel,
+    MessageSender,
+    Prompt,
+    TurnRequest,
+    UsageLedger,
+)
+from shared.services.brain import AllModelsFailed, generate_routed, think
+from shared.services.tools import (
+    KnowledgeSearch,
+    LearnAnswer,
+    LeadStore,
+    ToolBox,
+    ToolEffects,
+    TurnScope,
+    qualification_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +53,7 @@ logger = logging.getLogger(__name__)
 class TurnResult(StrEnum):
     REPLIED = "replied"
     RESENT = "resent"  # the reply was written on an earlier delivery; only the send was repeated
+    SUGGESTED = "suggested"  # copilot: a draft for the seller, nothing sent to the lead
     SUPERSEDED = "superseded"  # a newer message of the same burst owns the turn
     ALREADY_SENT = "already_sent"
     BOT_PAUSED = "bot_paused"
@@ -39,9 +68,15 @@ class TurnDeps:
     model: LanguageModel
     sender_for: Callable[[Provider], MessageSender]
     ledger: UsageLedger
+    leads: LeadStore
+    tiers: dict[str, str]
+    knowledge: KnowledgeSearch | None = None
+    learn: LearnAnswer | None = None
+    answers: AnswerCache | None = None
     lease_seconds: int = 120
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     emit_event: Callable[[DomainEvent], Any] | None = None  # domain events (issue 7); None emits nothing
+    media_wait_seconds: float = 60.0
 
 
 @dataclass
@@ -49,13 +84,17 @@ class TurnOutcome:
     result: TurnResult
     reply_id: str | None = None
     text: str | None = None
+    tier: str | None = None
+    tool_calls: list[dict] = field(default_factory=list)
+    handoff: bool = False
+    cached: bool = False
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [], False)}
 
 
 def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
-    """Raises TransientError (model, provider, storage) so Cloud Tasks retries; everything else is final."""
+    """Raises TransientError (storage, provider) so Cloud Tasks retries; everything else is final."""
     store = deps.store
     with log.bound(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id):
         provider, _, channel_id = turn.channel_key.partition(":")
@@ -64,7 +103,9 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
             log.log(logger, logging.ERROR, "the conversation's channel was removed; not replying")
             return TurnOutcome(TurnResult.NO_CHANNEL)
         agent = deps.directory.get_agent(turn.tenant_id, channel.agent_id)
-        history = store.recent_messages(turn.tenant_id, turn.conversation_id, agent.history_limit)
+        stored = store.get_conversation(turn.tenant_id, turn.conversation_id)
+        history = store.recent_messages(turn.tenant_id, turn.conversation_id, agent.history_limit,
+                                        after=stored.summary_through if stored else None)
 
         newest_lead = next((m for m in reversed(history) if m.role == Role.LEAD), None)
         if newest_lead is None or newest_lead.message_id != turn.message_id:
@@ -74,8 +115,10 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
                     turn.tenant_id, turn.conversation_id, turn.message_id):
                 return TurnOutcome(TurnResult.SUPERSEDED)
             raise TransientError("the turn's message is not stored yet")
+        # Never answer over a voice note or file still being read; past the bound the prompt says so instead.
+        if waiting := media_blocking_turn(history, deps.clock(), deps.media_wait_seconds):
+            raise WaitingForMedia(f"{len(waiting)} file(s) of this burst are still being read")
 
-        stored = store.get_conversation(turn.tenant_id, turn.conversation_id)
         conversation = Conversation(conversation_id=turn.conversation_id, tenant_id=turn.tenant_id,
                                     channel_key=turn.channel_key, agent_id=channel.agent_id,
                                     contact_phone=turn.contact_phone)
@@ -91,45 +134,225 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
                 tenant_id=turn.tenant_id, conversation_id=turn.conversation_id, channel_key=turn.channel_key,
                 contact=Contact(phone=turn.contact_phone, name=conversation.contact_name), agent_id=channel.agent_id,
                 occurred_at=first.sent_at, first_message=first.text))
+        if stored is not None and stored.bot_paused and _release_due(stored, history, agent, deps.clock()):
+            conversation.bot_paused = False  # idle handoff: the conversation comes back to the bot
+            stored.bot_paused = False
         store.save_conversation(conversation)  # the conversation's one write per burst
-        if stored is not None and stored.bot_paused:
+        paused_by_this_turn = stored is not None and stored.handoff_turn == turn.message_id
+        if stored is not None and stored.bot_paused and agent.mode == "pilot" and not paused_by_this_turn:
             log.log(logger, logging.INFO, "a human owns this conversation; the bot stays quiet")
             return TurnOutcome(TurnResult.BOT_PAUSED)
-        if conversation.contact_name is None and stored is not None:
-            conversation.contact_name = stored.contact_name
+        if stored is not None:
+            conversation.contact_name = conversation.contact_name or stored.contact_name
+            conversation.summary = stored.summary
 
         reply_id = reply_message_id(turn.message_id)
         claim = store.claim_reply(turn.tenant_id, turn.conversation_id, reply_id, turn.message_id,
                                   deps.clock(), deps.lease_seconds)
         if claim.state not in (OutboundState.GENERATING, OutboundState.SENDING):
             return TurnOutcome(TurnResult.ALREADY_SENT, reply_id)
-
-        if claim.fresh:
-            try:
-                generation = deps.model.generate(build_prompt(agent, conversation, history))
-            except Exception:
-                store.release_reply(turn.tenant_id, turn.conversation_id, reply_id)
-                raise
-            text, call = generation.text.strip()[: agent.max_reply_chars], generation.call
-            deps.ledger.record_model_call(turn.tenant_id, channel.agent_id, turn.conversation_id, call)
-            store.save_generated_reply(turn.tenant_id, turn.conversation_id, reply_id, text, call)
-            log.log(logger, logging.INFO, "model call", model=call.model, backend=call.backend,
-                    prompt_tokens=call.usage.prompt_tokens, output_tokens=call.usage.output_tokens,
-                    thoughts_tokens=call.usage.thoughts_tokens, latency_ms=call.latency_ms, cost_usd=call.cost_usd,
-                    agent_id=channel.agent_id, purpose=call.purpose)
-            result = TurnResult.REPLIED
-        else:
-            text, result = claim.text or "", TurnResult.RESENT
+        if not claim.fresh:
+            return _send(turn, deps, channel, reply_id, claim.text or "", TurnOutcome(TurnResult.RESENT, reply_id))
 
         try:
-            provider_message_id = deps.sender_for(channel.provider).send_text(channel, turn.contact_phone, text)
-        except ProviderRejected as err:
-            store.mark_reply_rejected(turn.tenant_id, turn.conversation_id, reply_id, str(err))
-            log.log(logger, logging.ERROR, "provider rejected the reply for good", provider=err.provider,
-                    status=err.status)
-            return TurnOutcome(TurnResult.REJECTED, reply_id, text)
-        store.mark_reply_sent(turn.tenant_id, turn.conversation_id, reply_id, channel.provider.value,
-                              provider_message_id, turn.message_id, deps.clock())
-        log.log(logger, logging.INFO, "reply sent", reply_id=reply_id, contact=mask_phone(turn.contact_phone),
-                provider=channel.provider.value)
-        return TurnOutcome(result, reply_id, text)
+            if agent.mode == "copilot":
+                outcome = _suggest(turn, deps, channel, agent, conversation, history, reply_id)
+            else:
+                outcome = _reply(turn, deps, channel, agent, conversation, history, reply_id)
+        except Exception:
+            store.release_reply(turn.tenant_id, turn.conversation_id, reply_id)
+            raise
+        _maintain_memory(turn, deps, agent, conversation, history)
+        return outcome
+
+
+def _release_due(stored: Conversation, history: list[StoredMessage], agent: AgentConfig, now: datetime) -> bool:
+    """A handoff ends after handoff_release_minutes in which no human wrote."""
+    if not agent.handoff_release_minutes or stored.paused_at is None:
+        return False
+    humans = [m.stored_at or m.sent_at for m in history if m.role == Role.HUMAN]
+    last_human = max([stored.paused_at, *humans])
+    return now - last_human >= timedelta(minutes=agent.handoff_release_minutes)
+
+
+def _burst_text(history: list[StoredMessage]) -> str:
+    """The lead's messages since our last reply: what routing judges."""
+    burst: list[str] = []
+    for message in reversed(history):
+        if message.role != Role.LEAD:
+            break
+        burst.append(message.text or "")
+    return "\n".join(reversed(burst))
+
+
+def _record_calls(turn: TurnRequest, deps: TurnDeps, agent_id: str, calls: list[ModelCall]) -> None:
+    for call in calls:
+        deps.ledger.record_model_call(turn.tenant_id, agent_id, turn.conversation_id, call)
+        log.log(logger, logging.INFO, "model call", model=call.model, backend=call.backend, purpose=call.purpose,
+                prompt_tokens=call.usage.prompt_tokens, output_tokens=call.usage.output_tokens,
+                thoughts_tokens=call.usage.thoughts_tokens, latency_ms=call.latency_ms, cost_usd=call.cost_usd,
+                agent_id=agent_id)
+
+
+@dataclass
+class Composition:
+    """A reply written for a lead, with everything that went into it."""
+
+    text: str
+    tier: str
+    calls: list[ModelCall]
+    effects: ToolEffects
+    cached: bool = False
+    prompt_tokens: int = 0
+
+
+def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversation, history: list[StoredMessage],
+                  deps: TurnDeps) -> Composition:
+    """Think one reply: answer cache for FAQs, else tools + routing + fallback. Shared by WhatsApp and /chat."""
+    toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock)
+    burst = _burst_text(history)
+    cache_key = answer_key(scope.agent_id, agent.knowledge_version, burst) if (
+        deps.answers is not None and agent.answer_cache_hours and is_faq(burst) and "\n" not in burst) else None
+    if cache_key and (cached := deps.answers.get(scope.tenant_id, cache_key, deps.clock())):
+        log.log(logger, logging.INFO, "answer served from the cache; no model call")
+        return Composition(text=cached, tier="cache", calls=[], effects=toolbox.effects, cached=True)
+
+    lead = deps.leads.get_lead(scope.tenant_id, scope.contact_id)
+    prompt = build_prompt(agent, conversation, history, [qualification_summary(lead)])
+    tier = choose_tier(burst, lead.stage.value if lead else None)
+    reply = think(deps.model, prompt, toolbox if agent.max_tool_steps else None, tier, deps.tiers,
+                  agent.holding_message, agent.max_tool_steps)
+    text = reply.text[: agent.max_reply_chars]
+    state_changing = {c["name"] for c in toolbox.effects.calls} - {"lookup_catalog", "search_knowledge"}
+    if (cache_key and not reply.held and not state_changing
+            and not (conversation.contact_name and conversation.contact_name.lower() in text.lower())):
+        # Only impersonal answers to self-contained questions are reused for other leads.
+        deps.answers.put(scope.tenant_id, cache_key, burst, text,
+                         deps.clock() + timedelta(hours=agent.answer_cache_hours))
+    return Composition(text=text, tier=reply.tier.value, calls=reply.calls, effects=toolbox.effects,
+                       prompt_tokens=reply.calls[0].usage.prompt_tokens if reply.calls else 0)
+
+
+def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
+           history: list[StoredMessage], reply_id: str) -> TurnOutcome:
+    scope = TurnScope(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id,
+                      contact_id=contact_id(turn.contact_phone), contact_phone=turn.contact_phone,
+                      agent_id=channel.agent_id, turn_id=reply_id)
+    composition = compose_reply(scope, agent, conversation, history, deps)
+    _record_calls(turn, deps, channel.agent_id, composition.calls)
+    effects = composition.effects
+    deps.store.save_generated_reply(turn.tenant_id, turn.conversation_id, reply_id, composition.text,
+                                    composition.calls[-1] if composition.calls else None, effects.calls,
+                                    composition.tier)
+    if effects.handoff is not None:
+        _hand_off(turn, deps, channel, agent, conversation, effects.handoff.reason,
+                  effects.handoff.question or _burst_text(history))
+    outcome = TurnOutcome(TurnResult.REPLIED, reply_id, tier=composition.tier, tool_calls=effects.calls,
+                          handoff=effects.handoff is not None, cached=composition.cached)
+    return _send(turn, deps, channel, reply_id, composition.text, outcome)
+
+
+def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
+              reason: str, question: str) -> None:
+    """Pause the bot on this conversation and tell the seller. The turn's own reply still goes out."""
+    pause = Conversation(conversation_id=turn.conversation_id, tenant_id=turn.tenant_id,
+                         channel_key=turn.channel_key, agent_id=channel.agent_id, contact_phone=turn.contact_phone)
+    pause.bot_paused = True
+    pause.paused_at = deps.clock()
+    pause.handoff_reason = reason
+    pause.handoff_question = question
+    pause.handoff_turn = turn.message_id
+    deps.store.save_conversation(pause)
+    log.log(logger, logging.WARNING, "handoff to a human", reason=reason)
+    if agent.seller_phone:
+        who = conversation.contact_name or "Um lead"
+        _notify_seller(deps, channel, agent.seller_phone,
+                       f"🔔 Piloto: {who} ({turn.contact_phone}) precisa de você.\nMotivo: {reason}\n"
+                       f"Pergunta: {question}")
+
+
+def _notify_seller(deps: TurnDeps, channel: Channel, seller_phone: str, text: str) -> None:
+    """Best effort: the lead's conversation must not fail because the seller's alert did."""
+    try:
+        deps.sender_for(channel.provider).send_text(channel, seller_phone, text)
+    except Exception as err:  # noqa: BLE001 - logged; the alert is also visible on the conversation
+        log.log(logger, logging.ERROR, "could not notify the seller", error=str(err),
+                seller=mask_phone(seller_phone))
+
+
+def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
+             history: list[StoredMessage], reply_id: str) -> TurnOutcome:
+    """Copilot: a draft and hints for the seller, stored on the conversation; nothing reaches the lead."""
+    base = build_prompt(agent, conversation, history)
+    prompt = Prompt(system=base.system + "\nYou assist a human seller: do not answer the lead. Draft the reply the "
+                    "seller could send and describe the lead for them, as JSON.", turns=base.turns,
+                    max_output_tokens=800, json_schema=SUGGESTION_SCHEMA, purpose="suggestion")
+    calls: list[ModelCall] = []
+    tier = choose_tier(_burst_text(history))
+    try:
+        generation, used = generate_routed(deps.model, prompt, tier, deps.tiers, calls)
+        suggestion = _parse_suggestion(generation.text)
+    except AllModelsFailed:
+        used, suggestion = tier, Suggestion(draft_reply="", summary="the model could not draft a suggestion")
+    _record_calls(turn, deps, channel.agent_id, calls)
+    deps.store.save_suggestion(turn.tenant_id, turn.conversation_id, reply_id,
+                               {**suggestion.model_dump(), "in_reply_to": turn.message_id, "tier": used.value,
+                                "model_call": calls[-1].model_dump(mode="python") if calls else None})
+    if agent.seller_phone and agent.send_suggestions_to_seller and suggestion.draft_reply:
+        who = conversation.contact_name or turn.contact_phone
+        _notify_seller(deps, channel, agent.seller_phone,
+                       f"💡 Sugestão para {who}:\n{suggestion.draft_reply}\n\nTom: {suggestion.tone} · "
+                       f"Intenção: {suggestion.intent}")
+    return TurnOutcome(TurnResult.SUGGESTED, reply_id, suggestion.draft_reply, tier=used.value)
+
+
+def _parse_suggestion(text: str) -> Suggestion:
+    try:
+        return Suggestion.model_validate(json.loads(text))
+    except ValueError:
+        # A model that ignored the schema still produced a usable draft.
+        return Suggestion(draft_reply=text.strip()[:1000])
+
+
+def _send(turn: TurnRequest, deps: TurnDeps, channel: Channel, reply_id: str, text: str,
+          outcome: TurnOutcome) -> TurnOutcome:
+    try:
+        provider_message_id = deps.sender_for(channel.provider).send_text(channel, turn.contact_phone, text)
+    except ProviderRejected as err:
+        deps.store.mark_reply_rejected(turn.tenant_id, turn.conversation_id, reply_id, str(err))
+        log.log(logger, logging.ERROR, "provider rejected the reply for good", provider=err.provider,
+                status=err.status)
+        return TurnOutcome(TurnResult.REJECTED, reply_id, text)
+    deps.store.mark_reply_sent(turn.tenant_id, turn.conversation_id, reply_id, channel.provider.value,
+                               provider_message_id, turn.message_id, deps.clock())
+    log.log(logger, logging.INFO, "reply sent", reply_id=reply_id, contact=mask_phone(turn.contact_phone),
+            provider=channel.provider.value, tier=outcome.tier)
+    outcome.text = text
+    return outcome
+
+
+def _maintain_memory(turn: TurnRequest, deps: TurnDeps, agent: AgentConfig, conversation: Conversation,
+                     history: list[StoredMessage]) -> None:
+    """After the reply: fold the older half of a full window into the rolling summary (lite tier).
+    Best effort; a failure only means the next turn tries again."""
+    if not needs_summary(history, agent.history_limit, agent.memory_token_budget):
+        return
+    older, _ = split_for_summary(history)
+    previous = f"Summary so far: {conversation.summary}\n\n" if conversation.summary else ""
+    prompt = Prompt(system=(f"Summarize this WhatsApp sales conversation for the agent's memory in at most 120 "
+                            f"words, in {agent.language}. Keep facts: needs, budget, decisions, objections, "
+                            "promises made and open questions."),
+                    turns=[ChatTurn(role="user", text=previous + transcript(older))], max_output_tokens=300,
+                    purpose="summary")
+    calls: list[ModelCall] = []
+    try:
+        generation, _ = generate_routed(deps.model, prompt, Tier.LITE, deps.tiers, calls)
+    except AllModelsFailed:
+        return
+    _record_calls(turn, deps, conversation.agent_id, calls)
+    update = Conversation(conversation_id=turn.conversation_id, tenant_id=turn.tenant_id,
+                          channel_key=turn.channel_key, agent_id=conversation.agent_id,
+                          contact_phone=turn.contact_phone)
+    update.summary = generation.text.strip()[:1500]
+    update.summary_through = older[-1].stored_at
+    deps.store.save_conversation(update)

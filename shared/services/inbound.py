@@ -11,14 +11,18 @@ from typing import Any
 
 from shared import log
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
+from shared.domain.copilot import judge
 from shared.domain.errors import PayloadTooLarge, UnknownProvider, UnknownTenant
 from shared.domain.ids import conversation_id, inbound_message_id
 from shared.domain.inbound import InboundMessage, Provider, StatusUpdate
+from shared.domain.media import MediaStatus
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import Channel
 from shared.ports import (
     ChannelDirectory,
     ConversationStore,
+    MediaQueue,
+    MediaRequest,
     ProviderWebhook,
     RawRequest,
     TurnQueue,
@@ -50,6 +54,7 @@ class InboundDeps:
     max_body_bytes: int = 1_000_000
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     run_alongside: Callable[..., Future] = field(default=_run_inline)
+    media: MediaQueue | None = None  # None: files are stored but not read (the prompt says so)
 
 
 @dataclass
@@ -70,9 +75,12 @@ class WebhookOutcome:
 
 def parse_provider(name: str) -> Provider:
     try:
-        return Provider(name)
+        provider = Provider(name)
     except ValueError:
-        raise UnknownProvider(f"no provider named {name[:40]!r}; use meta, evolution or zapi") from None
+        provider = None
+    if provider is None or not provider.is_whatsapp:
+        raise UnknownProvider(f"no provider named {name[:40]!r}; use meta, evolution or zapi")
+    return provider
 
 
 def receive_webhook(provider: Provider, raw: RawRequest, deps: InboundDeps) -> WebhookOutcome:
@@ -149,9 +157,17 @@ def _accept_lead_message(message: InboundMessage, channel: Channel, conv_id: str
     # Enqueued on redeliveries too: if an earlier attempt died between the two calls this heals it, and
     # the task name plus the turn's own checks (stored? newest? answered?) make it harmless otherwise.
     enqueued = deps.run_alongside(deps.turns.enqueue_turn, turn, deps.debounce_seconds)
-    created = deps.store.record_inbound(channel.tenant_id, conv_id,
-                                        _stored(message, message_id, Role.LEAD, InboundDisposition.QUEUED))
+    stored = _stored(message, message_id, Role.LEAD, InboundDisposition.QUEUED)
+    # A file is read by the media processor, side by side too; the turn waits for it (media_status pending).
+    media_enqueued = None
+    if message.kind.has_media and deps.media is not None:
+        stored.media_status = MediaStatus.PENDING
+        media = MediaRequest(channel.tenant_id, conv_id, message_id, channel.key, message.contact_phone)
+        media_enqueued = deps.run_alongside(deps.media.enqueue_media, media)
+    created = deps.store.record_inbound(channel.tenant_id, conv_id, stored)
     enqueued.result()
+    if media_enqueued is not None:
+        media_enqueued.result()
     if created:
         outcome.queued += 1
         log.log(logger, logging.INFO, "inbound message stored; agent turn scheduled",
@@ -163,7 +179,8 @@ def _accept_lead_message(message: InboundMessage, channel: Channel, conv_id: str
 
 def _accept_business_message(message: InboundMessage, channel: Channel, conv_id: str, message_id: str,
                              deps: InboundDeps, outcome: WebhookOutcome) -> None:
-    """Written from the business's own phone: our own echo, or a human seller taking the conversation."""
+    """Written from the business's own phone: our own echo, or a human seller. In pilot mode the seller
+    takes the conversation over; in copilot mode what they sent is judged against the agent's draft."""
     if deps.store.is_own_outbound(channel.tenant_id, conv_id, message.provider_message_id):
         outcome.echoes += 1
         return
@@ -171,13 +188,35 @@ def _accept_business_message(message: InboundMessage, channel: Channel, conv_id:
                                      _stored(message, message_id, Role.HUMAN, InboundDisposition.HUMAN)):
         outcome.duplicates += 1
         return
+    outcome.human += 1
+    agent = deps.directory.get_agent(channel.tenant_id, channel.agent_id)
+    if agent.mode == "copilot":
+        _judge_suggestion(channel.tenant_id, conv_id, message.text or "", deps)
+        return
+    stored = deps.store.get_conversation(channel.tenant_id, conv_id)
     pause = Conversation(conversation_id=conv_id, tenant_id=channel.tenant_id, channel_key=channel.key,
                          agent_id=channel.agent_id, contact_phone=message.contact_phone)
     pause.bot_paused = True
     pause.paused_at = deps.clock()
     deps.store.save_conversation(pause)
-    outcome.human += 1
     log.log(logger, logging.INFO, "human seller wrote; bot paused on this conversation")
+    if stored is not None and stored.handoff_question and message.text:
+        # The seller is answering what the agent could not: learn it (in the agent_turn function, which
+        # holds the knowledge base; the webhook stays free of embedding clients).
+        deps.turns.enqueue_turn(TurnRequest(channel.tenant_id, conv_id, message_id, channel.key,
+                                            message.contact_phone, purpose="learn"), 0)
+
+
+def _judge_suggestion(tenant_id: str, conv_id: str, sent: str, deps: InboundDeps) -> None:
+    """The copilot feedback loop: was the latest draft sent as is, edited, or ignored?"""
+    latest = deps.store.latest_suggestion(tenant_id, conv_id)
+    if latest is None or latest[1].get("status") != "pending" or not sent:
+        return
+    suggestion_id, suggestion = latest
+    feedback, similarity = judge(suggestion.get("draft_reply", ""), sent)
+    deps.store.mark_suggestion(tenant_id, conv_id, suggestion_id,
+                               {"status": feedback.value, "similarity": similarity, "sent_text": sent[:2000]})
+    log.log(logger, logging.INFO, "copilot suggestion judged", feedback=feedback.value, similarity=similarity)
 
 
 def _apply_status(status: StatusUpdate, channel: Channel, deps: InboundDeps, outcome: WebhookOutcome) -> None:

@@ -95,7 +95,7 @@ def test_a_failed_send_is_retried_by_cloud_tasks_and_reaches_the_lead_once(stack
     assert stack.sandbox is not None
     stack.sandbox.fail_next(2, status=503)
 
-    send_meta(stack, tenant, lead_phone, "wamid.RETRY.1", "Vocês financiam?")
+    send_meta(stack, tenant, lead_phone, "wamid.RETRY.1", "Quero instalar painéis")
 
     wait_until(lambda: len(sends(stack, lead_phone)) == 1, 30, "the retried reply")
     settle(stack)

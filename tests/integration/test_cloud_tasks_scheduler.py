@@ -50,7 +50,7 @@ def test_an_enqueued_turn_reaches_its_url_after_the_debounce_delay(stack, receiv
     wait_until(lambda: any(body["conversation_id"] == turn.conversation_id for _, _, body in received), 15, "dispatch")
     at, headers, body = next(r for r in received if r[2]["conversation_id"] == turn.conversation_id)
     assert body == {"tenant_id": "t1", "conversation_id": turn.conversation_id, "message_id": "m1",
-                    "channel_key": "meta:1", "contact_phone": "+5511987654321"}
+                    "channel_key": "meta:1", "contact_phone": "+5511987654321", "purpose": "reply"}
     assert at - queued_at >= 0.9
     headers = {k.lower(): v for k, v in headers.items()}
     assert headers["content-type"] == "application/json"

@@ -12,6 +12,7 @@ from shared.adapters.firestore_store import (
     FirestoreChannelDirectory,
     FirestoreConversationStore,
     FirestoreEventOutbox,
+    FirestoreLeadStore,
     FirestoreUsageLedger,
 )
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
@@ -35,7 +36,9 @@ def turns(db, tenant: DemoTenant, topic):  # noqa: ANN001, ANN201, F811
     store = FirestoreConversationStore(db)
     events = EventDeps(outbox=FirestoreEventOutbox(db), publisher=publisher_to(name))
     deps = TurnDeps(directory=FirestoreChannelDirectory(db, cache_seconds=0), store=store, model=ScriptedModel(),
-                    sender_for=lambda provider: RecordingSender(), ledger=FirestoreUsageLedger(db), lease_seconds=60,
+                    sender_for=lambda provider: RecordingSender(), ledger=FirestoreUsageLedger(db),
+                    leads=FirestoreLeadStore(db), tiers=dict.fromkeys(("lite", "standard", "advanced"), "gemini-test"),
+                    lease_seconds=60,
                     emit_event=lambda event: emit(event, events))
     key = channel_key("meta", tenant.meta_phone_number_id)
     phone = "+55119" + str(uuid.uuid4().int)[:8]

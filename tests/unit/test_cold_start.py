@@ -9,7 +9,7 @@ import pytest
 import main
 
 HEAVY = ["google.genai", "httpx", "google.cloud.tasks_v2", "google.cloud.firestore", "google.cloud.pubsub_v1",
-         "google.cloud.storage"]
+         "google.cloud.storage", "pypdf", "docx"]
 
 
 def _modules_after_loading(target: str) -> set[str]:
@@ -22,7 +22,8 @@ def _modules_after_loading(target: str) -> set[str]:
 
 
 def test_main_lists_every_entry_point_and_resolves_each():
-    assert main.__all__ == ["agent_turn", "crm_sync", "outbox_drain", "whatsapp_webhook"]
+    assert main.__all__ == ["agent_turn", "chat_api", "crm_sync", "knowledge_ingest", "knowledge_lookup",
+                            "media_processor", "outbox_drain", "whatsapp_webhook"]
     for name in main.__all__:
         assert callable(getattr(main, name))
     with pytest.raises(AttributeError):
@@ -51,3 +52,25 @@ def test_the_outbox_drain_loads_neither_the_model_sdk_nor_httpx_nor_cloud_tasks(
 
 def test_the_webhook_does_not_load_pubsub_events_leave_from_the_turn_not_the_hot_path():
     assert "google.cloud.pubsub_v1" not in _modules_after_loading("whatsapp_webhook")
+
+
+def test_the_webhook_loads_no_document_readers_or_storage_client():
+    loaded = _modules_after_loading("whatsapp_webhook")
+    assert not loaded & {"pypdf", "docx", "google.cloud.storage"}
+
+
+def test_the_media_processor_loads_its_clients_and_readers_only_when_a_task_arrives():
+    # Every one of these is imported by the first task (the model SDK only with the vertex backend, the PDF
+    # and DOCX readers only for such files); an instance that is just starting pays for none of them.
+    loaded = _modules_after_loading("media_processor")
+    assert not loaded & {"google.genai", "google.cloud.storage", "google.cloud.tasks_v2", "pypdf", "docx", "httpx"}
+
+
+def test_the_knowledge_lookup_loads_neither_storage_nor_tasks_nor_the_model_sdk_nor_file_parsers():
+    loaded = _modules_after_loading("knowledge_lookup")
+    assert not loaded & {"google.cloud.storage", "google.cloud.tasks_v2", "google.genai", "pypdf", "docx", "httpx"}
+
+
+def test_the_knowledge_ingestion_loads_no_tasks_client_and_no_parser_or_model_sdk_before_a_file_needs_one():
+    loaded = _modules_after_loading("knowledge_ingest")
+    assert not loaded & {"google.cloud.tasks_v2", "google.genai", "pypdf", "docx", "httpx"}

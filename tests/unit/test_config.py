@@ -31,3 +31,22 @@ def test_crm_settings_default_to_production_values_and_refuse_plain_http_webhook
     assert settings.crm_webhook_allow_http is False
     assert settings.outbox_drain_max_events == 50
     assert settings.hubspot_base_url == "https://api.hubapi.com"
+
+
+def test_embedding_dimensions_above_firestores_vector_limit_are_refused(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("EMBEDDING_DIMENSIONS", "3072")
+    with pytest.raises(ValidationError, match="2048"):
+        Settings()
+
+
+def test_a_chunk_overlap_of_half_a_chunk_or_more_is_refused(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("KNOWLEDGE_CHUNK_CHARS", "800")
+    monkeypatch.setenv("KNOWLEDGE_CHUNK_OVERLAP_CHARS", "400")
+    with pytest.raises(ValidationError, match="OVERLAP"):
+        Settings()

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from google.oauth2.credentials import Credentials
 
 from shared.adapters.gemini import GeminiModel, ModelRejected, vertex_client
 from shared.domain.errors import ModelUnavailable
 from shared.domain.usage import ModelPrice
-from shared.ports import ChatTurn, Prompt
+from shared.ports import ChatTurn, Prompt, ToolCall, ToolResult, ToolSpec
+from tests.vertex_fake import FakeVertex, function_call_response
 
 # Shape from the Vertex AI REST reference (GenerateContentResponse).
 OK_RESPONSE = {
@@ -29,46 +26,18 @@ QUOTA_ERROR = {"error": {"code": 429, "message": "Resource exhausted. Please try
 BAD_REQUEST = {"error": {"code": 400, "message": "Request contains an invalid argument.", "status": "INVALID_ARGUMENT"}}
 
 
-class FakeVertex:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict, dict]] = []
-        self.responses: list[tuple[int, dict]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append((self.path, dict(self.headers), body))
-                status, payload = fake.responses.pop(0) if fake.responses else (200, OK_RESPONSE)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:  # noqa: ANN002
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-
 @pytest.fixture
 def vertex():
     fake = FakeVertex()
+    fake.default = OK_RESPONSE
     yield fake
-    fake.server.shutdown()
+    fake.close()
 
 
 def model(vertex: FakeVertex, price: ModelPrice | None = None) -> GeminiModel:
     client = vertex_client("acme-prod", "us-central1", 5, vertex.url, credentials=Credentials(token="test-token"),
                            attempts=1)
-    return GeminiModel(client, "gemini-2.5-flash", price)
+    return GeminiModel(client, "gemini-2.5-flash", {"gemini-2.5-flash": price} if price else None)
 
 
 PROMPT = Prompt(system="Você é a Sol.", turns=[ChatTurn("user", "Oi"), ChatTurn("model", "Olá!"),
@@ -85,28 +54,64 @@ def test_a_reply_carries_text_tokens_and_cost_and_the_request_has_vertex_shape(v
     assert (usage.prompt_tokens, usage.output_tokens, usage.thoughts_tokens, usage.cached_tokens) == (182, 14, 40, 100)
     assert generation.call.cost_usd == pytest.approx((82 * 0.30 + 100 * 0.03 + 54 * 2.50) / 1e6)
     assert generation.call.model == "gemini-2.5-flash" and generation.call.backend == "vertex"
-    path, headers, body = vertex.requests[0]
+    path, body = vertex.requests[0]
     assert path.endswith("/projects/acme-prod/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent")
-    assert headers["Authorization"] == "Bearer test-token"
     assert [c["role"] for c in body["contents"]] == ["user", "model", "user"]
     assert body["systemInstruction"]["parts"][0]["text"] == "Você é a Sol."
     assert body["generationConfig"]["maxOutputTokens"] == 300
 
 
 def test_quota_errors_are_transient(vertex):
-    vertex.responses.append((429, QUOTA_ERROR))
+    vertex.script.append((429, QUOTA_ERROR))
     with pytest.raises(ModelUnavailable):
         model(vertex).generate(PROMPT)
 
 
 def test_an_invalid_request_is_not_worth_retrying(vertex):
-    vertex.responses.append((400, BAD_REQUEST))
+    vertex.script.append((400, BAD_REQUEST))
     with pytest.raises(ModelRejected):
         model(vertex).generate(PROMPT)
 
 
 def test_an_empty_answer_is_treated_as_a_failure_not_sent_as_silence(vertex):
-    vertex.responses.append((200, {"candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "SAFETY"}],
+    vertex.script.append((200, {"candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "SAFETY"}],
                                    "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10}}))
     with pytest.raises(ModelUnavailable, match="no text"):
         model(vertex).generate(PROMPT)
+
+
+def test_tools_are_declared_and_function_calls_and_responses_round_trip(vertex):
+    vertex.script.append(function_call_response(("lookup_catalog", {"query": "kit 5 kWp"})))
+    spec = ToolSpec("lookup_catalog", "Search the catalogue", {"type": "object", "properties": {
+        "query": {"type": "string"}}, "required": ["query"]})
+    prompt = Prompt(system="s", turns=[ChatTurn("user", "quanto custa o kit?")], tools=(spec,))
+
+    generation = model(vertex).generate(prompt)
+
+    assert generation.tool_calls == (ToolCall("lookup_catalog", {"query": "kit 5 kWp"}),)
+    declared = vertex.requests[0][1]["tools"][0]["functionDeclarations"][0]
+    # Proto JSON accepts the snake_case field name the SDK sends as well as camelCase.
+    schema = declared.get("parametersJsonSchema") or declared["parameters_json_schema"]
+    assert declared["name"] == "lookup_catalog" and schema["required"] == ["query"]
+
+    follow_up = Prompt(system="s", turns=[
+        ChatTurn("user", "quanto custa o kit?"),
+        ChatTurn("model", tool_calls=generation.tool_calls),
+        ChatTurn("user", tool_results=(ToolResult("lookup_catalog", {"items": [{"name": "Kit 5 kWp"}]}),))],
+        tools=(spec,))
+    model(vertex).generate(follow_up)
+    sent = vertex.requests[1][1]["contents"]
+    assert sent[1]["parts"][0]["functionCall"] == {"name": "lookup_catalog", "args": {"query": "kit 5 kWp"}}
+    assert sent[2]["parts"][0]["functionResponse"]["response"] == {"items": [{"name": "Kit 5 kWp"}]}
+
+
+def test_the_prompt_can_choose_the_model_and_ask_for_json(vertex):
+    prompt = Prompt(system="s", turns=[ChatTurn("user", "oi")], model="gemini-2.5-flash-lite",
+                    json_schema={"type": "object", "properties": {"draft_reply": {"type": "string"}}})
+
+    model(vertex).generate(prompt)
+
+    path, body = vertex.requests[0]
+    assert "/models/gemini-2.5-flash-lite:generateContent" in path
+    assert body["generationConfig"]["responseMimeType"] == "application/json"
+    assert "draft_reply" in body["generationConfig"]["responseJsonSchema"]["properties"]

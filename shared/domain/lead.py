@@ -1,0 +1,83 @@
+"""A lead's qualification (BANT + notes) and pipeline stage, and the rules for changing them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Stage(StrEnum):
+    NEW = "new"
+    QUALIFYING = "qualifying"
+    QUALIFIED = "qualified"
+    MEETING = "meeting"
+    PROPOSAL = "proposal"
+    NEGOTIATION = "negotiation"
+    WON = "won"
+    LOST = "lost"
+
+
+QUALIFICATION_FIELDS = ("name", "company", "need", "budget", "authority", "timeline")
+
+
+class LeadProfile(BaseModel):
+    """tenants/{t}/contacts/{contact_id}: what the agent learned about the lead."""
+
+    phone: str
+    name: str | None = None
+    company: str | None = None
+    need: str | None = None
+    budget: str | None = None
+    authority: str | None = None
+    timeline: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    stage: Stage = Stage.NEW
+
+    @property
+    def bant_complete(self) -> bool:
+        return all((self.budget, self.authority, self.need, self.timeline))
+
+
+class LeadChange(BaseModel):
+    """What one update changed; the source of LeadUpdated / LeadQualified / LeadStageChanged events."""
+
+    changed: dict[str, Any] = Field(default_factory=dict)
+    stage_from: Stage | None = None
+    stage_to: Stage | None = None
+    became_qualified: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.changed and self.stage_to is None
+
+
+def apply_update(profile: LeadProfile, update: dict[str, Any]) -> tuple[LeadProfile, LeadChange]:
+    """Merge what the model extracted. Unknown keys are ignored: a tool argument can never address
+    another contact or field. Empty values never erase what is known."""
+    changed: dict[str, Any] = {}
+    data = profile.model_dump()
+    for field in QUALIFICATION_FIELDS:
+        value = update.get(field)
+        if isinstance(value, (str, int, float)) and str(value).strip() and str(value).strip() != data[field]:
+            data[field] = str(value).strip()[:300]
+            changed[field] = data[field]
+    note = update.get("notes")
+    if isinstance(note, str) and note.strip() and note.strip() not in data["notes"]:
+        data["notes"] = [*data["notes"], note.strip()[:500]][-20:]
+        changed["notes"] = note.strip()[:500]
+    updated = LeadProfile.model_validate(data)
+    change = LeadChange(changed=changed)
+
+    requested = update.get("stage")
+    if isinstance(requested, str) and requested in Stage.__members__.values() and requested != profile.stage:
+        updated.stage = Stage(requested)
+    elif updated.bant_complete and profile.stage in (Stage.NEW, Stage.QUALIFYING):
+        updated.stage = Stage.QUALIFIED
+    elif changed and profile.stage == Stage.NEW:
+        updated.stage = Stage.QUALIFYING
+    if updated.stage != profile.stage:
+        change.stage_from, change.stage_to = profile.stage, updated.stage
+    change.became_qualified = updated.bant_complete and not profile.bant_complete
+    return updated, change

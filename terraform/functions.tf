@@ -1,0 +1,428 @@
+# Every Cloud Function (gen2), all built from one source archive (source.tf), each with its own entry
+# point, sizing, environment and service account.
+#
+# Adding a function = one entry in local.function_specs (and its env in local.function_env). The key is
+# the entry point in main.py's _ENTRY_POINTS; tests/infra/test_terraform_consistency.py fails until
+# both sides agree. Do not add an entry before main.py exports the function: its build would fail.
+#
+# Fields of a spec:
+#   public          true only for a function that authenticates its callers in code (allUsers invoker);
+#                   every other function is invoked only by the service accounts of the queues,
+#                   scheduler jobs and triggers that target it (iam.tf derives them).
+#   memory, cpu, concurrency, timeout_seconds, min_instances, max_instances
+#                   sizing; var.function_scaling overrides any of them per function.
+#   project_roles   project-level roles of the function's own service account (kept to what has no
+#                   finer-grained resource: Firestore, Vertex AI).
+#   enqueues        Cloud Tasks queues (tasks.tf) it creates tasks on: enqueuer on those queues only,
+#                   plus actAs on the queue's invoker service account to sign the tasks' OIDC token.
+#   publishes       Pub/Sub topics (pubsub.tf) it publishes to: publisher on those topics only.
+#   bucket_roles    { bucket key (storage.tf) = role } on those buckets only.
+#   secrets         { ENV_VAR = secret id (secrets.tf) }: Secret Manager values exposed as env vars.
+#   trigger         null for HTTP; for an event function { event_type, pubsub_topic (a topic key),
+#                   bucket (a bucket key), retry }: the trigger runs as the "eventarc" invoker account.
+#   extra_triggers  more events for the same function, same shape as trigger. A gen2 function has one
+#                   event_trigger; each extra one is a google_eventarc_trigger on the function's
+#                   Cloud Run service (eventarc.tf), also as the "eventarc" invoker. [] for none.
+locals {
+  function_specs = {
+    whatsapp_webhook = {
+      description = "Public webhook of Meta Cloud API, Evolution API and Z-API: authenticates, stores the message, schedules an agent turn, answers in tens of ms."
+      public      = true
+      memory      = "512Mi"
+      # Concurrency above 1 needs a whole vCPU. The webhook mostly waits on Firestore and Cloud Tasks,
+      # so one instance serves many requests and cold starts (which make providers retry) stay rare.
+      cpu             = "1"
+      concurrency     = 40
+      timeout_seconds = 30
+      # One warm instance: providers time out slow webhooks and retry them, and a cold start pays the
+      # Firestore and Cloud Tasks client set-up. About the price of a small VM; set 0 to save it.
+      min_instances = 1
+      max_instances = 20
+      project_roles = ["roles/datastore.user"]
+      # A turn per message, and a media task per message with a file (media_processor reads it).
+      enqueues     = ["agent-turns", "media"]
+      publishes    = []
+      bucket_roles = {}
+      secrets = {
+        META_APP_SECRET   = "meta-app-secret"
+        META_VERIFY_TOKEN = "meta-verify-token"
+      }
+      trigger        = null
+      extra_triggers = []
+    }
+
+    agent_turn = {
+      description = "Private; invoked by Cloud Tasks: one agent turn (debounce check, Gemini call, usage ledger, reply through the provider)."
+      public      = false
+      memory      = "1Gi"
+      cpu         = "1"
+      # Each turn waits seconds on the model; several per instance keep instances few. max_instances x
+      # concurrency is also the queue's concurrent dispatch cap (tasks.tf), so Vertex AI quota and spend
+      # have one ceiling.
+      concurrency = 10
+      # A turn is at most 3 model attempts of llm.timeout_seconds (30 s) plus backoff plus one send of
+      # providers_send.provider_timeout_seconds (10 s): about 105 s.
+      # It must stay below agent_turn.reply_lease_seconds (180 s), or a retry could take the lease of a
+      # delivery that is still running (tests/infra checks the order).
+      timeout_seconds = 150
+      min_instances   = 0
+      max_instances   = 20
+      project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+      extra_triggers  = []
+    }
+
+    chat_api = {
+      description = "Private; POST {tenant_id, user_id, message}: the agent's brain over HTTP, for testing agents and integrations without WhatsApp."
+      public      = false
+      memory      = "1Gi"
+      cpu         = "1"
+      concurrency = 10
+      # Synchronous: the caller waits for the model, tools included.
+      timeout_seconds = 150
+      min_instances   = 0
+      max_instances   = 5
+      project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+      extra_triggers  = []
+    }
+
+    knowledge_ingest = {
+      description = "Private; Cloud Storage events on the knowledge bucket (Eventarc): turns each uploaded document into passages, embeddings and vector-index entries; removes a deleted or overwritten one."
+      public      = false
+      memory      = "1Gi"
+      cpu         = "1"
+      # Each event may hold a scanned PDF transcribed by Gemini plus hundreds of chunks to embed: few at
+      # once per instance keeps memory and per-instance Vertex AI calls in check.
+      concurrency = 4
+      # A long scan is several Gemini calls of up to 4 x llm.timeout_seconds plus the embeddings. 540 s
+      # is the most an event-driven function may run.
+      timeout_seconds = 540
+      min_instances   = 0
+      max_instances   = 5
+      project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
+      enqueues        = []
+      publishes       = []
+      # Reads the documents it is told about; never writes, lists or deletes them.
+      bucket_roles = { knowledge = "roles/storage.objectViewer" }
+      secrets      = {}
+      # Retried: a failure is transient by contract (the code acknowledges poison input itself), and
+      # a redelivery of an already indexed generation is skipped before anything is downloaded.
+      trigger = {
+        event_type   = "google.cloud.storage.object.v1.finalized"
+        pubsub_topic = null
+        bucket       = "knowledge"
+        retry        = true
+      }
+      # The bucket is versioned: deleting or overwriting the live object sends "archived"; the
+      # lifecycle's purge of the old version later sends "deleted". Both remove the file's passages
+      # unless a later generation is live.
+      extra_triggers = [
+        { event_type = "google.cloud.storage.object.v1.deleted", pubsub_topic = null, bucket = "knowledge", retry = true },
+        { event_type = "google.cloud.storage.object.v1.archived", pubsub_topic = null, bucket = "knowledge", retry = true },
+      ]
+    }
+
+    knowledge_lookup = {
+      description = "Private; POST {tenant_id, agent_id, question, k}: the knowledge base's passages for a question, with sources and distances, for admins checking what the agent would find."
+      public      = false
+      memory      = "512Mi"
+      cpu         = "1"
+      # One embedding call and two Firestore vector queries per request: mostly waiting.
+      concurrency     = 20
+      timeout_seconds = 60
+      min_instances   = 0
+      max_instances   = 5
+      project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+      extra_triggers  = []
+    }
+
+    media_processor = {
+      description = "Private; invoked by Cloud Tasks (queue media): downloads a lead's voice note, image or document once, keeps the original in the media bucket, writes its text on the message and wakes the waiting turn."
+      public      = false
+      # A file of up to media.max_document_bytes (15 MB) is held in memory and sent inline to Gemini,
+      # base64-encoded (4/3 of the size) inside the JSON request: several copies of it at once. 8 files
+      # per instance fit in 1Gi with room for the runtime; raise memory before limits or concurrency.
+      memory      = "1Gi"
+      cpu         = "1"
+      concurrency = 8
+      # A download (each read bounded by 3 x providers_send.provider_timeout_seconds), the copy to the
+      # bucket (60 s at most) and up to 3 model attempts of 2 x llm.timeout_seconds: about 300 s in
+      # the worst case. It must stay below media.lease_seconds (360 s), or a retry could take over a
+      # file a timed-out delivery is still reading, and within the tasks' 600 s dispatch deadline
+      # (preconditions below, and tests/infra).
+      timeout_seconds = 300
+      min_instances   = 0
+      # With concurrency, 80 at once; the media queue caps dispatches lower (tasks.tf).
+      max_instances = 10
+      project_roles = ["roles/datastore.user", "roles/aiplatform.user"]
+      # Wakes the waiting turn: a task on agent-turns, signed as the tasks invoker.
+      enqueues  = ["agent-turns"]
+      publishes = []
+      # Writes the originals and reads them back on a retry. A retry overwrites the same object, which
+      # needs storage.objects.delete: objectCreator cannot, objectUser is the smallest role that can.
+      # On this bucket only.
+      bucket_roles   = { media = "roles/storage.objectUser" }
+      secrets        = {}
+      trigger        = null
+      extra_triggers = []
+    }
+  }
+
+  # Sizing after var.function_scaling overrides; static (no resource references) so queues can use it.
+  function_sizing = {
+    for fn, spec in local.function_specs : fn => {
+      memory          = coalesce(try(var.function_scaling[fn].memory, null), spec.memory)
+      cpu             = coalesce(try(var.function_scaling[fn].cpu, null), spec.cpu)
+      concurrency     = coalesce(try(var.function_scaling[fn].concurrency, null), spec.concurrency)
+      timeout_seconds = coalesce(try(var.function_scaling[fn].timeout_seconds, null), spec.timeout_seconds)
+      min_instances   = coalesce(try(var.function_scaling[fn].min_instances, null), spec.min_instances)
+      max_instances   = coalesce(try(var.function_scaling[fn].max_instances, null), spec.max_instances)
+    }
+  }
+
+  # The model media_processor reads files with: media.model, or the chat model when unset.
+  media_model = coalesce(var.media.model, var.llm.model)
+
+  # Settings (shared/config.py) every function reads. Names are Settings fields upper-cased; values are
+  # strings. GOOGLE_CLOUD_PROJECT is set explicitly: the Python 3.11 runtime does not set it.
+  common_env = {
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    LOG_LEVEL            = var.log_level
+  }
+
+  # Per-function settings. Kept apart from function_specs because these reference other resources
+  # (queues, service accounts), which themselves read function_specs.
+  function_env = {
+    whatsapp_webhook = {
+      # The queue's location: the webhook builds the queue path from it.
+      REGION                = var.region
+      AGENT_TURN_QUEUE      = google_cloud_tasks_queue.queue["agent-turns"].name
+      AGENT_TURN_URL        = local.function_urls["agent_turn"]
+      TASKS_SERVICE_ACCOUNT = google_service_account.invoker["tasks"].email
+      DEBOUNCE_SECONDS      = tostring(var.webhook.debounce_seconds)
+      MAX_BODY_BYTES        = tostring(var.webhook.max_body_bytes)
+      CHANNEL_CACHE_SECONDS = tostring(var.webhook.channel_cache_seconds)
+      # A message with a file also gets a media task (same task identity as the turns').
+      MEDIA_QUEUE         = google_cloud_tasks_queue.queue["media"].name
+      MEDIA_PROCESSOR_URL = local.function_urls["media_processor"]
+    }
+    agent_turn = {
+      LLM_BACKEND              = var.llm.backend
+      LLM_MODEL                = var.llm.model
+      LLM_TIERS                = jsonencode(var.llm.tiers)
+      VERTEX_LOCATION          = var.llm.location
+      LLM_TIMEOUT_SECONDS      = tostring(var.llm.timeout_seconds)
+      LLM_PRICING              = jsonencode(var.llm_pricing)
+      REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
+      CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
+      META_GRAPH_VERSION       = var.providers_send.meta_graph_version
+      PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
+      # The search_knowledge tool embeds the lead's question in-process: same model and dimension as
+      # the documents' vectors (knowledge_ingest) and the vector index (firestore.tf).
+      EMBEDDING_BACKEND      = var.knowledge.embedding_backend
+      EMBEDDING_MODEL        = var.knowledge.embedding_model
+      EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
+      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
+      # How long a turn answers 425 (retried by the agent-turns queue) while its burst's files are read.
+      MEDIA_WAIT_SECONDS = tostring(var.media.wait_seconds)
+    }
+    # The same brain as agent_turn, answering over HTTP instead of WhatsApp.
+    chat_api = {
+      LLM_BACKEND           = var.llm.backend
+      LLM_MODEL             = var.llm.model
+      LLM_TIERS             = jsonencode(var.llm.tiers)
+      VERTEX_LOCATION       = var.llm.location
+      LLM_TIMEOUT_SECONDS   = tostring(var.llm.timeout_seconds)
+      LLM_PRICING           = jsonencode(var.llm_pricing)
+      REPLY_LEASE_SECONDS   = tostring(var.agent_turn.reply_lease_seconds)
+      CHANNEL_CACHE_SECONDS = tostring(var.webhook.channel_cache_seconds)
+      # As agent_turn: its search_knowledge tool embeds questions in-process.
+      EMBEDDING_BACKEND      = var.knowledge.embedding_backend
+      EMBEDDING_MODEL        = var.knowledge.embedding_model
+      EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
+      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
+    }
+    knowledge_ingest = {
+      # Events naming another bucket are refused: the name must be the bucket the triggers watch.
+      KNOWLEDGE_BUCKET              = google_storage_bucket.bucket["knowledge"].name
+      EMBEDDING_BACKEND             = var.knowledge.embedding_backend
+      EMBEDDING_MODEL               = var.knowledge.embedding_model
+      EMBEDDING_DIMENSIONS          = tostring(var.knowledge.embedding_dimensions)
+      EMBEDDING_LOCATION            = var.knowledge.embedding_location
+      KNOWLEDGE_CHUNK_CHARS         = tostring(var.knowledge.chunk_chars)
+      KNOWLEDGE_CHUNK_OVERLAP_CHARS = tostring(var.knowledge.chunk_overlap_chars)
+      KNOWLEDGE_MAX_OBJECT_BYTES    = tostring(var.knowledge.max_object_bytes)
+      # Scanned PDFs are transcribed by the chat model (LLM_BACKEND=offline: recorded as unsupported).
+      LLM_BACKEND         = var.llm.backend
+      LLM_MODEL           = var.llm.model
+      VERTEX_LOCATION     = var.llm.location
+      LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
+      LLM_PRICING         = jsonencode(var.llm_pricing)
+    }
+    knowledge_lookup = {
+      EMBEDDING_BACKEND      = var.knowledge.embedding_backend
+      EMBEDDING_MODEL        = var.knowledge.embedding_model
+      EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
+      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
+      # The embedding client's timeout, and the price of the question's embedding.
+      LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
+      LLM_PRICING         = jsonencode(var.llm_pricing)
+    }
+    media_processor = {
+      # Originals go to the media bucket (retention: storage.tf); the name is the bucket Terraform made.
+      MEDIA_BUCKET              = google_storage_bucket.bucket["media"].name
+      MEDIA_MAX_AUDIO_BYTES     = tostring(var.media.max_audio_bytes)
+      MEDIA_MAX_IMAGE_BYTES     = tostring(var.media.max_image_bytes)
+      MEDIA_MAX_DOCUMENT_BYTES  = tostring(var.media.max_document_bytes)
+      MEDIA_MAX_VIDEO_BYTES     = tostring(var.media.max_video_bytes)
+      MEDIA_READABLE_MIME_TYPES = join(",", var.media.readable_mime_types)
+      MEDIA_TEXT_MAX_CHARS      = tostring(var.media.text_max_chars)
+      # The same variable as the media queue's max_attempts (tasks.tf): the code records a failure on
+      # what it believes is the queue's last attempt (tests/infra checks they agree).
+      MEDIA_MAX_ATTEMPTS  = tostring(var.media.max_attempts)
+      MEDIA_LEASE_SECONDS = tostring(var.media.lease_seconds)
+      # Transcription, image description and scans (LLM_BACKEND=offline: a labelled stand-in, cost 0).
+      MEDIA_MODEL         = local.media_model
+      LLM_BACKEND         = var.llm.backend
+      LLM_MODEL           = var.llm.model
+      VERTEX_LOCATION     = var.llm.location
+      LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
+      LLM_PRICING         = jsonencode(var.llm_pricing)
+      # Downloads from the provider (Meta's media URL needs the Graph API version).
+      META_GRAPH_VERSION       = var.providers_send.meta_graph_version
+      PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
+      CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
+      # Waking the turn: a task on agent-turns, due when the burst's debounce window ends.
+      REGION                = var.region
+      AGENT_TURN_QUEUE      = google_cloud_tasks_queue.queue["agent-turns"].name
+      AGENT_TURN_URL        = local.function_urls["agent_turn"]
+      TASKS_SERVICE_ACCOUNT = google_service_account.invoker["tasks"].email
+      DEBOUNCE_SECONDS      = tostring(var.webhook.debounce_seconds)
+    }
+  }
+}
+
+resource "google_cloudfunctions2_function" "function" {
+  for_each    = local.function_specs
+  name        = local.function_names[each.key]
+  location    = var.region
+  description = each.value.description
+
+  build_config {
+    runtime     = "python311"
+    entry_point = each.key
+    # A dedicated build identity instead of the Compute Engine default account (often disabled by
+    # org policy, and far broader than a build needs).
+    service_account   = google_service_account.builder.id
+    docker_repository = google_artifact_registry_repository.functions.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.bucket["source"].name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = local.function_sizing[each.key].memory
+    available_cpu                    = local.function_sizing[each.key].cpu
+    max_instance_request_concurrency = local.function_sizing[each.key].concurrency
+    timeout_seconds                  = local.function_sizing[each.key].timeout_seconds
+    min_instance_count               = local.function_sizing[each.key].min_instances
+    max_instance_count               = local.function_sizing[each.key].max_instances
+    ingress_settings                 = each.value.public ? "ALLOW_ALL" : var.private_function_ingress
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.function[each.key].email
+    environment_variables            = merge(local.common_env, local.function_env[each.key])
+
+    dynamic "secret_environment_variables" {
+      for_each = each.value.secrets
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
+        version    = lookup(var.secret_versions, secret_environment_variables.value, "latest")
+      }
+    }
+  }
+
+  dynamic "event_trigger" {
+    for_each = each.value.trigger == null ? [] : [each.value.trigger]
+    content {
+      trigger_region        = var.region
+      event_type            = event_trigger.value.event_type
+      pubsub_topic          = try(google_pubsub_topic.topic[event_trigger.value.pubsub_topic].id, null)
+      retry_policy          = event_trigger.value.retry ? "RETRY_POLICY_RETRY" : "RETRY_POLICY_DO_NOT_RETRY"
+      service_account_email = google_service_account.invoker["eventarc"].email
+      dynamic "event_filters" {
+        for_each = try(event_trigger.value.bucket, null) == null ? [] : [event_trigger.value.bucket]
+        content {
+          attribute = "bucket"
+          value     = google_storage_bucket.bucket[event_filters.value].name
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    # Guards var.function_scaling overrides too: a delivery must never outlive its reply lease.
+    precondition {
+      condition     = each.key != "agent_turn" || local.function_sizing[each.key].timeout_seconds < var.agent_turn.reply_lease_seconds
+      error_message = "agent_turn's timeout_seconds must be below agent_turn.reply_lease_seconds, or a retry can take over a delivery that is still running and the lead gets two replies."
+    }
+    # Without a price every model call is recorded as costing 0 and the cost dashboard lies. Checked on
+    # every function that calls the model (given LLM_MODEL / EMBEDDING_MODEL).
+    precondition {
+      condition     = !contains(keys(local.function_env[each.key]), "LLM_MODEL") || var.llm.backend == "offline" || contains(keys(var.llm_pricing), var.llm.model)
+      error_message = "llm_pricing has no price for llm.model: every call would be recorded as free."
+    }
+    precondition {
+      condition     = !contains(keys(local.function_env[each.key]), "MEDIA_MODEL") || var.llm.backend == "offline" || contains(keys(var.llm_pricing), local.media_model)
+      error_message = "llm_pricing has no price for media.model (or llm.model when media.model is unset): every file read would be recorded as free."
+    }
+    # Cloud Tasks cancels an attempt at the tasks' dispatch deadline (its 10-minute default, tasks.tf)
+    # and retries it while the function may still be running it.
+    precondition {
+      condition     = !contains([for queue in values(local.queues) : queue.target], each.key) || local.function_sizing[each.key].timeout_seconds <= 600
+      error_message = "A function Cloud Tasks calls must time out within 600 s, the tasks' dispatch deadline, or attempts still running are retried."
+    }
+    # As agent_turn's: a media delivery must never outlive its lease.
+    precondition {
+      condition     = each.key != "media_processor" || local.function_sizing[each.key].timeout_seconds < var.media.lease_seconds
+      error_message = "media_processor's timeout_seconds must be below media.lease_seconds, or a retry can read a file a timed-out delivery is still reading."
+    }
+    precondition {
+      condition     = !contains(keys(local.function_env[each.key]), "EMBEDDING_MODEL") || var.knowledge.embedding_backend == "offline" || contains(keys(var.llm_pricing), var.knowledge.embedding_model)
+      error_message = "llm_pricing has no price for knowledge.embedding_model: every embedding would be recorded as free."
+    }
+  }
+
+  # The deploy checks that the runtime account can read its secrets and that the build account can
+  # push its image, and a Cloud Storage trigger is refused unless Cloud Storage's service agent may
+  # publish to Pub/Sub (eventarc.tf): grant first, deploy second.
+  depends_on = [
+    google_project_service.api,
+    google_secret_manager_secret_iam_member.accessor,
+    google_artifact_registry_repository_iam_member.builder,
+    google_project_iam_member.builder,
+    google_project_iam_member.storage_service_agent_publisher,
+    google_project_iam_member.eventarc_receiver,
+  ]
+}

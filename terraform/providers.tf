@@ -1,0 +1,8 @@
+provider "google" {
+  project = var.project_id
+  region  = var.region
+
+  # Every labelled resource (functions, buckets, topics, secrets, queues...) carries these, so billing
+  # reports and the console's label filters can tell Piloto's resources apart.
+  default_labels = merge({ app = "piloto", managed-by = "terraform" }, var.labels)
+}

@@ -1,0 +1,132 @@
+"""Provider media downloads against the provider sandbox, which speaks each provider's documented shapes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from dev.provider_sandbox import HostedMedia, ProviderSandbox
+from dev.sample_media import text_pdf, wav_voice_note
+from shared.domain.conversation import Role, StoredMessage
+from shared.domain.errors import MediaTooLarge, MediaUnavailable
+from shared.domain.inbound import MediaRef, MessageKind, Provider
+from shared.domain.tenancy import Channel, ChannelCredentials
+from shared.providers.evolution import EvolutionMedia
+from shared.providers.meta_cloud import MetaCloudMedia
+from shared.providers.zapi import ZApiMedia
+
+VOICE = wav_voice_note(0.5)
+PDF = text_pdf(["Consumo: 520 kWh"])
+
+
+@pytest.fixture
+def sandbox():
+    running = ProviderSandbox().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def http():
+    with httpx.Client(timeout=5) as client:
+        yield client
+
+
+def lead_file(provider: Provider, media: MediaRef, provider_message_id: str = "3EB0KEY1") -> StoredMessage:
+    return StoredMessage(message_id="m1", role=Role.LEAD, kind=MessageKind.AUDIO, provider=provider,
+                         provider_message_id=provider_message_id, media=media,
+                         sent_at=datetime(2026, 11, 21, tzinfo=UTC))
+
+
+META = Channel(tenant_id="t", provider=Provider.META, channel_id="106540352242922",
+               credentials=ChannelCredentials(access_token="meta-token"))
+
+
+def test_meta_media_is_looked_up_by_id_then_downloaded_with_the_bearer_token(sandbox, http):
+    sandbox.host_meta_media("1289764425531234", HostedMedia(VOICE, "audio/ogg"))
+    media = MetaCloudMedia(http, base_url=f"{sandbox.url}/meta", graph_version="v21.0")
+
+    downloaded = media.download(META, lead_file(Provider.META, MediaRef(media_id="1289764425531234")), 1_000_000)
+
+    assert downloaded.content == VOICE and downloaded.mime_type == "audio/ogg"
+    assert sandbox.media_requests == ["meta-lookup:1289764425531234", "meta-download:1289764425531234"]
+
+
+def test_meta_media_over_the_limit_is_refused_from_its_declared_size_before_downloading(sandbox, http):
+    sandbox.host_meta_media("42", HostedMedia(VOICE, "audio/ogg"))
+    media = MetaCloudMedia(http, base_url=f"{sandbox.url}/meta")
+
+    with pytest.raises(MediaTooLarge) as err:
+        media.download(META, lead_file(Provider.META, MediaRef(media_id="42")), 1000)
+
+    assert err.value.size == len(VOICE)
+    assert sandbox.media_requests == ["meta-lookup:42"], "the file itself was never fetched"
+
+
+def test_an_expired_meta_media_id_is_unavailable_for_good(sandbox, http):
+    media = MetaCloudMedia(http, base_url=f"{sandbox.url}/meta")
+    with pytest.raises(MediaUnavailable, match="HTTP 400.*does not exist"):
+        media.download(META, lead_file(Provider.META, MediaRef(media_id="999")), 1_000_000)
+
+
+def test_evolution_decrypts_through_get_base64_with_the_message_key(sandbox, http):
+    sandbox.host_evolution_media("3EB0KEY1", HostedMedia(PDF, "application/pdf", "conta.pdf"))
+    channel = Channel(tenant_id="t", provider=Provider.EVOLUTION, channel_id="solar-vendas",
+                      credentials=ChannelCredentials(api_key="evo-key", server_url=f"{sandbox.url}/evolution"))
+    encrypted = MediaRef(url="https://mmg.whatsapp.net/v/t62.7119-24/1_n.enc", encrypted=True,
+                         mime_type="application/pdf")
+
+    downloaded = EvolutionMedia(http).download(channel, lead_file(Provider.EVOLUTION, encrypted), 1_000_000)
+
+    assert downloaded.content == PDF and downloaded.filename == "conta.pdf"
+    assert sandbox.media_requests == ["evolution:3EB0KEY1"], "the encrypted CDN url is never fetched"
+    with pytest.raises(MediaTooLarge):
+        EvolutionMedia(http).download(channel, lead_file(Provider.EVOLUTION, encrypted), 100)
+
+
+def test_evolution_s3_media_url_and_zapi_urls_are_fetched_directly(sandbox, http):
+    url = sandbox.host_file("3EB0KEY2.ogg", HostedMedia(VOICE, "audio/ogg"))
+    evolution = Channel(tenant_id="t", provider=Provider.EVOLUTION, channel_id="i",
+                        credentials=ChannelCredentials(api_key="k", server_url=f"{sandbox.url}/evolution"))
+    zapi = Channel(tenant_id="t", provider=Provider.ZAPI, channel_id="Z1")
+
+    via_s3 = EvolutionMedia(http).download(evolution, lead_file(Provider.EVOLUTION, MediaRef(url=url)), 1_000_000)
+    via_zapi = ZApiMedia(http).download(zapi, lead_file(Provider.ZAPI, MediaRef(url=url)), 1_000_000)
+
+    assert via_s3.content == via_zapi.content == VOICE
+    assert sandbox.media_requests == ["file:3EB0KEY2.ogg", "file:3EB0KEY2.ogg"]
+
+
+def test_an_expired_zapi_url_is_unavailable_and_a_stream_over_the_limit_stops(sandbox, http):
+    zapi = Channel(tenant_id="t", provider=Provider.ZAPI, channel_id="Z1")
+    with pytest.raises(MediaUnavailable, match="HTTP 404"):
+        ZApiMedia(http).download(zapi, lead_file(Provider.ZAPI, MediaRef(url=f"{sandbox.url}/files/gone.ogg")), 10)
+    url = sandbox.host_file("big.ogg", HostedMedia(VOICE, "audio/ogg"))
+    with pytest.raises(MediaTooLarge):
+        ZApiMedia(http).download(zapi, lead_file(Provider.ZAPI, MediaRef(url=url)), 1000)
+
+
+def recorded(name: str) -> dict:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parent.parent / "data" / "providers" / name).read_text())
+
+
+def test_the_sandbox_answers_with_the_documented_media_shapes(sandbox, http):
+    sandbox.host_meta_media("1289764425531234", HostedMedia(VOICE, "audio/ogg"))
+    sandbox.host_evolution_media("3A9B2E6F1C0D8A7B5E42", HostedMedia(VOICE, "audio/ogg; codecs=opus"))
+    bearer = {"Authorization": "Bearer t"}
+
+    lookup = http.get(f"{sandbox.url}/meta/v21.0/1289764425531234", headers=bearer).json()
+    missing = http.get(f"{sandbox.url}/meta/v21.0/1", headers=bearer).json()
+    evolution = http.post(f"{sandbox.url}/evolution/chat/getBase64FromMediaMessage/solar",
+                          headers={"apikey": "k"}, json=recorded("evolution_get_base64_request.json")).json()
+
+    assert lookup.keys() == recorded("meta_media_url.json").keys()
+    assert missing["error"].keys() == recorded("meta_media_error_100.json")["error"].keys()
+    assert evolution.keys() == recorded("evolution_get_base64_response.json").keys()
+    assert evolution["size"].keys() >= {"fileLength"}
+
