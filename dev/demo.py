@@ -166,7 +166,14 @@ class Demo:
             .document(body["event_id"]).get().to_dict() or {}
         say(f"  tenants/{d.tenant_id}/crm_deliveries/{body['event_id'][:16]}…: state {delivery.get('state')}, "
             f"{delivery.get('attempts')} delivery attempt(s) by crm_sync, {delivery.get('detail')}")
-        say("  LeadQualified, LeadStageChanged and the rest travel the same way once the agent brain emits them.")
+        text = "Minha conta de luz é R$ 600, é casa própria, eu decido, quero instalar este mês"
+        self.meta("wamid.DEMO0902", text, phone=LEAD_CRM[0], name=LEAD_CRM[1])
+        wait_until(lambda: any(h["body"]["type"] == "LeadQualified" for h in hook.deliveries), 40,
+                   "LeadQualified at the webhook")
+        for arrived in hook.deliveries[1:]:
+            body = arrived["body"]
+            detail = body["payload"].get("fields") or body["payload"].get("to_stage") or ""
+            say(f"  → webhook received {body['type']}: {detail} (signature ok: {arrived['signature_ok']})")
 
     def media_step(self) -> None:
         d = self.demo

@@ -49,7 +49,7 @@ def _tool_calls(text: str, offered: set[str]) -> list[ToolCall]:
     calls: list[ToolCall] = []
     lead: dict[str, str] = {}
     if money := _MONEY.search(plain):
-        lead["budget"] = f"R$ {money.group(1)} ({'conta de luz mensal' if 'conta' in plain else 'informado'})"
+        lead["budget"] = f"R$ {money.group(1).rstrip('.,')} ({'conta de luz mensal' if 'conta' in plain else 'informado'})"
     if name := _NAME.search(plain):
         lead["name"] = name.group(1).title()
     if when := _WHEN.search(plain):

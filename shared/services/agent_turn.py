@@ -37,6 +37,7 @@ from shared.ports import (
     UsageLedger,
 )
 from shared.services.brain import AllModelsFailed, generate_routed, think
+from shared.services.lead_events import summary_event, turn_events
 from shared.services.tools import (
     KnowledgeSearch,
     LearnAnswer,
@@ -241,6 +242,10 @@ def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConf
     composition = compose_reply(scope, agent, conversation, history, deps)
     _record_calls(turn, deps, channel.agent_id, composition.calls)
     effects = composition.effects
+    if deps.emit_event is not None:
+        # Before the reply is saved: if emitting fails the turn is retried whole and re-emits the same ids.
+        for event in turn_events(effects, scope, turn.channel_key, conversation.contact_name, deps.clock()):
+            deps.emit_event(event)
     deps.store.save_generated_reply(turn.tenant_id, turn.conversation_id, reply_id, composition.text,
                                     composition.calls[-1] if composition.calls else None, effects.calls,
                                     composition.tier)
@@ -356,3 +361,10 @@ def _maintain_memory(turn: TurnRequest, deps: TurnDeps, agent: AgentConfig, conv
     update.summary = generation.text.strip()[:1500]
     update.summary_through = older[-1].stored_at
     deps.store.save_conversation(update)
+    if deps.emit_event is not None:
+        scope = TurnScope(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id,
+                          contact_id=contact_id(turn.contact_phone), contact_phone=turn.contact_phone,
+                          agent_id=conversation.agent_id, turn_id=older[-1].message_id)
+        for event in summary_event(scope, turn.channel_key, conversation.contact_name, update.summary, len(older),
+                                   older[-1].message_id, deps.clock()):
+            deps.emit_event(event)

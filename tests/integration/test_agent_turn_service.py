@@ -309,3 +309,42 @@ def test_an_faq_already_answered_is_served_from_the_cache_without_a_model_call(w
     third.deps.answers = FirestoreAnswerCache(db)
     assert third.turn(third.lead("Qual o horário de atendimento?")).cached is False
     assert len(world.vertex.requests) == 2
+
+
+def test_what_the_tools_changed_is_emitted_as_domain_events_with_ids_stable_under_retry(world):
+    emitted: list = []
+    world.deps.emit_event = emitted.append
+    world.vertex.script = [
+        function_call_response(("update_lead", {"budget": "R$ 450/mês", "need": "solar", "authority": "ela",
+                                                "timeline": "este mês"}),
+                               ("request_meeting", {"proposed_times": ["amanhã 10h"]})),
+        text_response("Perfeito, visita pedida!"),
+    ]
+    world.sender.failures = [ProviderSendError("meta", 503, "unavailable")]
+    turn = world.lead("R$ 450, eu decido, quero este mês; visita amanhã 10h?")
+
+    with pytest.raises(ProviderSendError):
+        world.turn(turn)
+    world.turn(turn)  # the retry only resends: nothing is emitted twice
+
+    types = [e.type for e in emitted]
+    assert types == ["LeadCreated", "LeadUpdated", "LeadQualified", "LeadStageChanged", "LeadStageChanged",
+                     "MeetingRequested"]
+    qualified = emitted[2]
+    assert qualified.payload.fields["budget"] == "R$ 450/mês" and qualified.contact.phone == world.phone
+    assert [(e.payload.from_stage, e.payload.to_stage) for e in emitted if e.type == "LeadStageChanged"] == [
+        ("new", "qualified"), ("qualified", "meeting")]
+    assert len({e.event_id for e in emitted}) == len(emitted)
+
+
+def test_a_handoff_is_emitted_for_the_crm(world):
+    emitted: list = []
+    world.deps.emit_event = emitted.append
+    world.vertex.script = [function_call_response(("handoff_to_human", {"reason": "quer negociar contrato"})),
+                           text_response("Vou chamar um especialista.")]
+
+    world.turn(world.lead("Quero falar sobre o contrato"))
+
+    assert [e.type for e in emitted] == ["LeadCreated", "HandoffRequested"]
+    handoff = emitted[1]
+    assert handoff.type == "HandoffRequested" and handoff.payload.reason == "quer negociar contrato"
