@@ -160,6 +160,8 @@ class ProviderSandbox:
             entry = {"provider": "meta", "channel": match["channel"], "to": body.get("to"),
                      "text": (body.get("text") or {}).get("body"), "id": wamid,
                      "authorized": headers.get("authorization", "").startswith("Bearer ")}
+            if body.get("type") == "template":
+                entry["template"] = body.get("template")
             response = {"messaging_product": "whatsapp", "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
                         "messages": [{"id": wamid}]}
         elif match := _EVOLUTION.match(path):

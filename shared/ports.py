@@ -500,3 +500,34 @@ class CrmRecords(Protocol):
 
     def add_note(self, contact_id: str, deal_id: str | None, text: str) -> str | None:
         """The note's id; None where the CRM keeps notes on deals only and the lead has no deal yet."""
+
+
+# --- Follow-up cadence (issue 6) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowupRequest:
+    """The body of a follow-up task: which step of which cadence (anchored to the lead's last message) is due."""
+
+    tenant_id: str
+    conversation_id: str
+    step: int
+    anchor_message_id: str
+
+
+class FollowupQueue(Protocol):
+    def schedule_followup(self, request: FollowupRequest, at: datetime, attempt_key: str = "") -> bool:
+        """Create the named task due at `at`; False when that name exists. `attempt_key` names a re-schedule
+        (quiet hours) apart from the original task."""
+
+
+class TemplateSender(Protocol):
+    """Providers with approved templates (the Meta Cloud API): the only message allowed outside the 24 h window."""
+
+    def send_template(self, channel: Channel, to_phone: str, name: str, language: str, params: list[str]) -> str: ...
+
+
+class FollowupStore(Protocol):
+    """Conversations whose next follow-up (or closing) is due, across tenants, oldest first, paged."""
+
+    def due_followups(self, now: datetime, limit: int, after: Conversation | None = None) -> list[Conversation]: ...

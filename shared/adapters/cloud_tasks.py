@@ -12,8 +12,8 @@ from google.cloud import tasks_v2
 from google.protobuf import timestamp_pb2
 
 from shared.domain.errors import TransientError
-from shared.domain.ids import task_name
-from shared.ports import MediaRequest, TurnRequest
+from shared.domain.ids import followup_task_name, task_name
+from shared.ports import FollowupRequest, MediaRequest, TurnRequest
 
 _client: tasks_v2.CloudTasksClient | None = None
 _client_lock = threading.Lock()
@@ -102,3 +102,19 @@ class CloudTasksMediaQueue:
     def enqueue_media(self, request: MediaRequest) -> None:
         name = task_name("media", request.tenant_id, request.conversation_id, request.message_id)
         self._scheduler.schedule(self._queue, self._url, name, asdict(request), datetime.now(UTC))
+
+
+class CloudTasksFollowupQueue:
+    """The follow-up queue: one task per cadence step, named after conversation, step and the lead's last message."""
+
+    def __init__(self, scheduler: CloudTasksScheduler, queue: str, url: str) -> None:
+        self._scheduler = scheduler
+        self._queue = queue
+        self._url = url
+
+    def schedule_followup(self, request: FollowupRequest, at: datetime, attempt_key: str = "") -> bool:
+        name = followup_task_name(request.tenant_id, request.conversation_id, request.step,
+                                  request.anchor_message_id)
+        if attempt_key:
+            name = task_name("followup", name, attempt_key)
+        return self._scheduler.schedule(self._queue, self._url, name, asdict(request), at)

@@ -288,6 +288,34 @@ class FirestoreConversationStore:
         return True
 
 
+class FirestoreFollowupStore:
+    """The sweep's one cross-tenant read: a collection-group query on conversations' next_followup_at
+    (needs the collection-group single-field index on conversations.next_followup_at, ascending)."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def due_followups(self, now: datetime, limit: int, after: Conversation | None = None) -> list[Conversation]:
+        query = (self._db.collection_group("conversations")
+                 .where(filter=FieldFilter("next_followup_at", "<=", now))
+                 .order_by("next_followup_at").limit(limit))
+        if after is not None:
+            cursor = _conversation(self._db, after.tenant_id, after.conversation_id).get()
+            if cursor.exists:
+                query = query.start_after(cursor)
+        try:
+            snaps = list(query.stream())
+        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as err:
+            raise TransientError("firestore unavailable while paging due follow-ups") from err
+        due: list[Conversation] = []
+        for snap in snaps:
+            try:
+                due.append(Conversation.model_validate(snap.to_dict()))
+            except ValidationError:
+                continue  # a hand-edited document; the sweep must not stop on it
+        return due
+
+
 class FirestoreUsageLedger:
     """tenants/{t}/model_calls/{auto}: one document per model call, queried and summed per agent or conversation."""
 

@@ -86,3 +86,11 @@ class Conversation(BaseModel):
     handoff_question: str | None = None
     summary: str | None = Field(default=None, description="rolling summary of messages older than the window")
     summary_through: datetime | None = Field(default=None, description="stored_at of the last summarized message")
+    # Follow-up cadence (issue 6)
+    followup_step: int | None = Field(default=None, description="index of the next step (len(steps) = close next)")
+    followup_anchor: str | None = Field(default=None, description="the lead message the cadence follows up on")
+    next_followup_at: datetime | None = Field(default=None, description="when the next step (or closing) is due")
+    opted_out: bool = False
+    opted_out_at: datetime | None = None
+    closed: bool = False
+    closed_at: datetime | None = None

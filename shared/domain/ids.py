@@ -40,3 +40,12 @@ def contact_key(tenant_id: str, contact_phone: str) -> str:
 def event_id(event_type: str, tenant_id: str, *cause: str) -> str:
     """Deterministic when the cause is: re-emitting the same fact lands on the same outbox document."""
     return f"evt-{_digest('event', event_type, tenant_id, *cause, size=32)}"
+
+
+def followup_message_id(anchor_message_id: str, step: int) -> str:
+    """One follow-up per step of a cadence, and a cadence is anchored to the lead's last message."""
+    return _digest("followup", anchor_message_id, str(step))
+
+
+def followup_task_name(tenant_id: str, conversation_id: str, step: int, anchor_message_id: str) -> str:
+    return task_name("followup", tenant_id, conversation_id, str(step), anchor_message_id)

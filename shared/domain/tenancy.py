@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from shared.domain.followup import FollowupCadence
 from shared.domain.inbound import Provider
 
 
@@ -70,6 +71,8 @@ class AgentConfig(BaseModel):
     answer_cache_hours: int = Field(default=24, ge=0, description="FAQ answers are reused this long; 0 turns it off")
     knowledge_version: str = Field(default="1", description="bump when the agent's knowledge changes: the cache resets")
     memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")
+    # Follow-up cadence (issue 6): off unless the business turns it on
+    followup: FollowupCadence = Field(default_factory=FollowupCadence)
 
 
 class Tenant(BaseModel):

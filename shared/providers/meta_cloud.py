@@ -299,6 +299,22 @@ class MetaCloudProvider:
             "type": "text",
             "text": {"preview_url": False, "body": text},
         }
+        return self._post_message(channel, token, payload)
+
+    def send_template(self, channel: Channel, to_phone: str, name: str, language: str, params: list[str]) -> str:
+        """An approved template (the only message allowed outside the 24 h window); params fill the body's {{n}}."""
+        token = channel.credentials.access_token
+        if not token:
+            missing_credential(_PROVIDER, "access_token")
+        template: dict = {"name": name, "language": {"code": language}}
+        if params:
+            template["components"] = [{"type": "body",
+                                       "parameters": [{"type": "text", "text": value} for value in params]}]
+        payload = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                   "to": recipient_digits(_PROVIDER, to_phone), "type": "template", "template": template}
+        return self._post_message(channel, token, payload)
+
+    def _post_message(self, channel: Channel, token: str, payload: dict) -> str:
         url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/messages"
         reply = post_json(self._http, _PROVIDER, url, {"Authorization": f"Bearer {token}"}, payload)
         body = reply.body if isinstance(reply.body, dict) else {}

@@ -16,6 +16,7 @@ from shared.domain.conversation import Conversation, OutboundState, Role, Stored
 from shared.domain.copilot import SUGGESTION_SCHEMA, Suggestion
 from shared.domain.errors import ProviderRejected, TransientError, WaitingForMedia
 from shared.domain.events import Contact, DomainEvent, lead_created
+from shared.domain.followup import opt_out_keyword
 from shared.domain.ids import contact_id, reply_message_id
 from shared.domain.inbound import Provider
 from shared.domain.media import media_blocking_turn
@@ -60,6 +61,7 @@ class TurnResult(StrEnum):
     BOT_PAUSED = "bot_paused"
     REJECTED = "rejected"
     NO_CHANNEL = "no_channel"
+    OPTED_OUT = "opted_out"  # the lead asked to stop follow-ups: confirmed, nothing else
 
 
 @dataclass
@@ -78,6 +80,8 @@ class TurnDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     emit_event: Callable[[DomainEvent], Any] | None = None  # domain events (issue 7); None emits nothing
     media_wait_seconds: float = 60.0
+    # Follow-up cadence (issue 6): called with (tenant, conversation, answered message id, sent at) after a reply
+    after_reply: Callable[[str, str, str, datetime], Any] | None = None
 
 
 @dataclass
@@ -155,6 +159,8 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
         if not claim.fresh:
             return _send(turn, deps, channel, reply_id, claim.text or "", TurnOutcome(TurnResult.RESENT, reply_id))
 
+        if agent.mode == "pilot" and (keyword := opt_out_keyword(_burst_text(history), agent.followup)):
+            return _opt_out(turn, deps, channel, agent, conversation, reply_id, keyword)
         try:
             if agent.mode == "copilot":
                 outcome = _suggest(turn, deps, channel, agent, conversation, history, reply_id)
@@ -332,8 +338,26 @@ def _send(turn: TurnRequest, deps: TurnDeps, channel: Channel, reply_id: str, te
                                provider_message_id, turn.message_id, deps.clock())
     log.log(logger, logging.INFO, "reply sent", reply_id=reply_id, contact=mask_phone(turn.contact_phone),
             provider=channel.provider.value, tier=outcome.tier)
+    if deps.after_reply is not None and outcome.result is not TurnResult.OPTED_OUT:
+        deps.after_reply(turn.tenant_id, turn.conversation_id, turn.message_id, deps.clock())
     outcome.text = text
     return outcome
+
+
+def _opt_out(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
+             reply_id: str, keyword: str) -> TurnOutcome:
+    """The lead asked to stop: confirm (no model call), stop the cadence, tell the CRM."""
+    from shared.services.followup import mark_opted_out, opted_out_event
+
+    if deps.emit_event is not None and (event := opted_out_event(
+            turn.tenant_id, turn.conversation_id, turn.channel_key, turn.contact_phone, conversation.contact_name,
+            keyword, turn.message_id, deps.clock())) is not None:
+        deps.emit_event(event)
+    mark_opted_out(deps.store, conversation, deps.clock())
+    text = agent.followup.opt_out_confirmation
+    deps.store.save_generated_reply(turn.tenant_id, turn.conversation_id, reply_id, text, None, [], "opt_out")
+    log.log(logger, logging.INFO, "lead opted out of follow-ups", keyword=keyword)
+    return _send(turn, deps, channel, reply_id, text, TurnOutcome(TurnResult.OPTED_OUT, reply_id, tier="opt_out"))
 
 
 def _maintain_memory(turn: TurnRequest, deps: TurnDeps, agent: AgentConfig, conversation: Conversation,

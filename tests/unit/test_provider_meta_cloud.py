@@ -456,3 +456,31 @@ def test_a_channel_without_an_access_token_is_rejected_before_any_request():
     with pytest.raises(ProviderRejected, match="access_token"):
         sender(recording(calls)).send_text(channel, "+5511987654321", "x")
     assert calls == []
+
+
+def test_send_template_posts_the_documented_template_request_and_returns_the_wamid():
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, content=fixture_bytes("meta_send_response"))
+
+    message_id = sender(handler).send_template(CHANNEL, "+55 11 98765-4321", "retomar_conversa", "pt_BR",
+                                               ["Maria", "Sol & Cia"])
+    assert message_id == "wamid.HBgNNTUxMTk4NzY1NDMyMRUCABEYEjc3QjA5OEQ1MjU4NDI2MUE3RgA="
+    [req] = seen
+    assert str(req.url) == f"https://graph.facebook.com/v21.0/{PNID}/messages"
+    assert req.headers["authorization"] == f"Bearer {TOKEN}"
+    assert json.loads(req.content) == json.loads(fixture_bytes("meta_send_template_request"))
+
+
+def test_a_template_without_params_sends_no_components_and_an_error_answer_raises():
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(400, content=fixture_bytes("meta_error_131056"))
+
+    with pytest.raises(ProviderSendError):
+        sender(handler).send_template(CHANNEL, "+5511987654321", "ola", "pt_BR", [])
+    assert "components" not in json.loads(seen[0].content)["template"]
