@@ -18,6 +18,8 @@ _ENTRY_POINTS = {
     "knowledge_lookup": "functions.knowledge_lookup",
     "media_processor": "functions.media_processor",
     "outbox_drain": "functions.outbox_drain",
+    "followup_turn": "functions.followup_turn",
+    "followup_sweep": "functions.followup_sweep",
 }
 
 __all__ = sorted(_ENTRY_POINTS)

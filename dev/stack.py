@@ -39,8 +39,9 @@ OFFLINE_KNOWLEDGE_MAX_DISTANCE = "0.80"
 
 FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn", "chat_api": "chat_api",
              "knowledge_ingest": "knowledge_ingest", "knowledge_lookup": "knowledge_lookup",
-             "media_processor": "media_processor", "crm_sync": "crm_sync", "outbox_drain": "outbox_drain"}
-QUEUES = ("agent-turns", "media")
+             "media_processor": "media_processor", "crm_sync": "crm_sync", "outbox_drain": "outbox_drain",
+             "followup_turn": "followup_turn", "followup_sweep": "followup_sweep"}
+QUEUES = ("agent-turns", "media", "followups")
 MEDIA_BUCKET = "piloto-local-media"
 
 # Domain events (issue 7): the topic, the dead-letter topic and crm_sync's push subscription, as Terraform
@@ -262,6 +263,8 @@ class LocalStack:
             env["AGENT_TURN_URL"] = self.function_url("agent_turn")
         if "media_processor" in self.ports:
             env["MEDIA_PROCESSOR_URL"] = self.function_url("media_processor")
+        if "followup_turn" in self.ports:
+            env["FOLLOWUP_TURN_URL"] = self.function_url("followup_turn")
         return {**env, **self.extra_env}
 
     def _create_event_topics(self) -> None:

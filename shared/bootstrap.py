@@ -9,11 +9,17 @@ from shared.config import get_settings
 from shared.domain.inbound import Provider
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from shared.domain.crm import CrmConfig
     from shared.ports import (
         CrmRecords,
         Embedder,
         EventForwarder,
+        FollowupQueue,
+        FollowupRequest,
+        Generation,
+        Prompt,
         KnowledgeBase,
         LanguageModel,
         MediaDownloader,
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
     from shared.services.agent_turn import TurnDeps
     from shared.services.crm_sync import CrmSyncDeps
     from shared.services.events import EventDeps
+    from shared.services.followup import FollowupDeps
     from shared.services.inbound import InboundDeps
     from shared.services.knowledge import IngestDeps
     from shared.services.media import MediaDeps
@@ -152,6 +159,7 @@ def turn_deps() -> TurnDeps:
         lease_seconds=settings.reply_lease_seconds,
         media_wait_seconds=settings.media_wait_seconds,
         emit_event=lambda event: emit(event, event_deps()),
+        after_reply=plan_followup_after_reply,
     )
 
 
@@ -382,3 +390,80 @@ def ingest_deps() -> IngestDeps:
         overlap_chars=settings.knowledge_chunk_overlap_chars,
         max_object_bytes=settings.knowledge_max_object_bytes,
     )
+
+
+# -- Follow-up cadence (issue 6) ------------------------------------------------------------------------
+
+
+class _FollowupQueueOnFirstUse:
+    """The agent turn plans follow-ups after its reply; the Cloud Tasks client loads only when one is planned."""
+
+    def schedule_followup(self, request: FollowupRequest, at: datetime, attempt_key: str = "") -> bool:
+        return followup_queue().schedule_followup(request, at, attempt_key)
+
+
+@lru_cache(maxsize=1)
+def followup_queue() -> FollowupQueue:
+    from shared.adapters.cloud_tasks import CloudTasksFollowupQueue, CloudTasksScheduler, tasks_client
+
+    settings = get_settings()
+    scheduler = CloudTasksScheduler(tasks_client(settings.tasks_emulator_host), settings.google_cloud_project,
+                                    settings.region, settings.tasks_service_account)
+    return CloudTasksFollowupQueue(scheduler, settings.followup_queue, settings.followup_turn_url)
+
+
+@lru_cache(maxsize=1)
+def followup_deps() -> FollowupDeps:
+    """Everything the follow-up turn and the sweep use; the model loads only for the turn's first free-form text."""
+    from shared.adapters.firestore_store import (
+        FirestoreChannelDirectory,
+        FirestoreConversationStore,
+        FirestoreFollowupStore,
+        FirestoreUsageLedger,
+        firestore_client,
+    )
+    from shared.services.followup import FollowupDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return FollowupDeps(
+        directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+        store=FirestoreConversationStore(db),
+        queue=_FollowupQueueOnFirstUse(),
+        model=_ModelOnFirstUse(),
+        tiers=model_tiers(),
+        sender_for=sender_for,
+        ledger=FirestoreUsageLedger(db),
+        due=FirestoreFollowupStore(db),
+        lease_seconds=settings.reply_lease_seconds,
+    )
+
+
+class _ModelOnFirstUse:
+    """The sweep shares followup_deps but never writes text: google.genai loads on the first generation only."""
+
+    def generate(self, prompt: Prompt) -> Generation:
+        return _followup_model().generate(prompt)
+
+
+@lru_cache(maxsize=1)
+def _followup_model() -> LanguageModel:
+    return language_model()
+
+
+@lru_cache(maxsize=1)
+def _followup_planning_deps() -> FollowupDeps:
+    from shared.adapters.firestore_store import FirestoreChannelDirectory, FirestoreConversationStore, firestore_client
+    from shared.services.followup import FollowupDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return FollowupDeps(directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+                        store=FirestoreConversationStore(db), queue=_FollowupQueueOnFirstUse())
+
+
+def plan_followup_after_reply(tenant_id: str, conversation_id: str, anchor_message_id: str, sent_at: datetime) -> None:
+    """The agent turn's after_reply hook: restart the conversation's cadence from this reply."""
+    from shared.services.followup import schedule_after_reply
+
+    schedule_after_reply(tenant_id, conversation_id, anchor_message_id, sent_at, _followup_planning_deps())

@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     pipedrive_base_url: str = "https://api.pipedrive.com"
     rdstation_crm_base_url: str = "https://crm.rdstation.com/api/v1"
 
+    # Follow-up cadence (issue 6): the cadence itself is per agent (AgentConfig.followup)
+    followup_queue: str = Field(default="followups", description="Cloud Tasks queue of follow-up tasks")
+    followup_turn_url: str = Field(default="http://127.0.0.1:8083/", description="URL of the followup_turn function")
+    followup_sweep_page_size: int = Field(default=100, ge=1, le=500, description="conversations read per page")
+    followup_sweep_max_pages: int = Field(default=10, ge=1, description="pages one sweep run reads at most")
+    followup_sweep_grace_seconds: float = Field(default=300.0, ge=0, description="a follow-up due for longer than "
+                                                "this without having run is re-scheduled by the sweep")
+
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",

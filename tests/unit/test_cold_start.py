@@ -22,8 +22,9 @@ def _modules_after_loading(target: str) -> set[str]:
 
 
 def test_main_lists_every_entry_point_and_resolves_each():
-    assert main.__all__ == ["agent_turn", "chat_api", "crm_sync", "knowledge_ingest", "knowledge_lookup",
-                            "media_processor", "outbox_drain", "whatsapp_webhook"]
+    assert main.__all__ == ["agent_turn", "chat_api", "crm_sync", "followup_sweep", "followup_turn",
+                            "knowledge_ingest", "knowledge_lookup", "media_processor", "outbox_drain",
+                            "whatsapp_webhook"]
     for name in main.__all__:
         assert callable(getattr(main, name))
     with pytest.raises(AttributeError):
@@ -74,3 +75,9 @@ def test_the_knowledge_lookup_loads_neither_storage_nor_tasks_nor_the_model_sdk_
 def test_the_knowledge_ingestion_loads_no_tasks_client_and_no_parser_or_model_sdk_before_a_file_needs_one():
     loaded = _modules_after_loading("knowledge_ingest")
     assert not loaded & {"google.cloud.tasks_v2", "google.genai", "pypdf", "docx", "httpx"}
+
+
+def test_the_follow_up_functions_load_neither_the_model_sdk_nor_pubsub_nor_storage_until_used():
+    for target in ("followup_turn", "followup_sweep"):
+        loaded = _modules_after_loading(target)
+        assert not loaded & {"google.genai", "google.cloud.pubsub_v1", "google.cloud.storage", "pypdf", "docx"}
