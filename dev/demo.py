@@ -32,6 +32,7 @@ LEAD_ZAPI = ("5531977776666", "Ana Ribeiro")
 LEAD_CRM = ("5519988887777", "Roberto Alves")
 LEAD_MEDIA = ("5511955554444", "Beatriz Costa")
 LEAD_COPILOT = ("5541966665555", "Bruno Alves")
+LEAD_FOLLOWUP = ("5511944443333", "Paula Nunes")
 
 
 def say(text: str) -> None:
@@ -134,6 +135,8 @@ class Demo:
 
         self.crm_step()
 
+        self.followup_step()
+
         self.print_transcripts()
         self.print_metrics()
 
@@ -174,6 +177,41 @@ class Demo:
             body = arrived["body"]
             detail = body["payload"].get("fields") or body["payload"].get("to_stage") or ""
             say(f"  → webhook received {body['type']}: {detail} (signature ok: {arrived['signature_ok']})")
+
+    def followup_step(self) -> None:
+        """Issue 6: a silent lead gets a model-written follow-up (cadence shortened to seconds), then opts out."""
+        d = self.demo
+        say("\n15. Follow-up cadence (shortened to seconds for the demo; production: 1 h, 1 day, 3 days in business "
+            "hours, America/Sao_Paulo)")
+        agent_ref = self.db.collection("tenants").document(d.tenant_id).collection("agents").document("default")
+        agent_ref.set({"followup": {"enabled": True, "close_after_minutes": 600,
+                                    "business_start": "00:00:00", "business_end": "23:59:59",
+                                    "business_days": [0, 1, 2, 3, 4, 5, 6],
+                                    "steps": [{"delay_minutes": 0.08, "instruction": "Ofereça a visita técnica."},
+                                              {"delay_minutes": 600}]}}, merge=True)
+        say("  agents/default.followup = {enabled, steps: [5 s, 10 h], always open}")
+        before = len(self.sends)
+        self.meta("wamid.DEMO1001", "Oi, vi o anúncio do kit solar para apartamento", phone=LEAD_FOLLOWUP[0],
+                  name=LEAD_FOLLOWUP[1])
+        self.wait_replies(before + 1)
+        conv_ref = self.db.collection("tenants").document(d.tenant_id).collection("conversations").document(
+            conversation_id(channel_key("meta", d.meta_phone_number_id), f"+{LEAD_FOLLOWUP[0]}"))
+        wait_until(lambda: (conv_ref.get().to_dict() or {}).get("followup_step") == 0, 20, "the follow-up plan")
+        plan = conv_ref.get().to_dict() or {}
+        say(f"  scheduled: task on queue 'followups', step 0 due {plan['next_followup_at']:%H:%M:%S} UTC "
+            "(the lead stays silent…)")
+        self.wait_replies(before + 2)
+        wait_until(lambda: (conv_ref.get().to_dict() or {}).get("followup_step") == 1, 20, "the cadence advanced")
+        plan = conv_ref.get().to_dict() or {}
+        say(f"  fired: follow-up written by the model from the conversation; next step due "
+            f"{plan['next_followup_at']:%Y-%m-%d %H:%M} UTC")
+        self.meta("wamid.DEMO1002", "Não quero mais, obrigada", phone=LEAD_FOLLOWUP[0], name=LEAD_FOLLOWUP[1])
+        self.wait_replies(before + 3)
+        wait_until(lambda: (conv_ref.get().to_dict() or {}).get("opted_out") is True, 20, "the opt-out")
+        plan = conv_ref.get().to_dict() or {}
+        say(f"  opted_out: {plan['opted_out']}, next follow-up: {plan.get('next_followup_at')} "
+            "(LeadOptedOut emitted for the CRM)")
+        agent_ref.set({"followup": {"enabled": False}}, merge=True)
 
     def media_step(self) -> None:
         d = self.demo
