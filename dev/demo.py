@@ -209,8 +209,11 @@ class Demo:
         self.wait_replies(before + 3)
         wait_until(lambda: (conv_ref.get().to_dict() or {}).get("opted_out") is True, 20, "the opt-out")
         plan = conv_ref.get().to_dict() or {}
-        say(f"  opted_out: {plan['opted_out']}, next follow-up: {plan.get('next_followup_at')} "
-            "(LeadOptedOut emitted for the CRM)")
+        outbox = self.db.collection("tenants").document(d.tenant_id).collection("outbox")
+        wait_until(lambda: any((e.to_dict() or {}).get("type") == "LeadOptedOut" for e in outbox.stream()), 20,
+                   "LeadOptedOut in the outbox")
+        say(f"  opted_out: {plan['opted_out']}, next follow-up: {plan.get('next_followup_at')}; "
+            "LeadOptedOut recorded in the outbox for the CRM")
         agent_ref.set({"followup": {"enabled": False}}, merge=True)
 
     def media_step(self) -> None:

@@ -142,16 +142,17 @@ def _normalized(text: str) -> str:
 
 
 def opt_out_keyword(text: str | None, cadence: FollowupCadence) -> str | None:
-    """The keyword a short message asks to stop with ("PARAR", "não quero mais!"), or None."""
+    """The keyword a short message opens with to ask to stop ("PARAR", "não quero mais!"), or None."""
     if not text:
         return None
     message = _normalized(text)
     if not message or len(message.split()) > _MAX_OPT_OUT_WORDS:
         return None
-    padded = f" {message} "
+    # The message must open with the keyword: "sair" stops, "quero sair do aluguel" is a sales conversation.
+    padded = f"{message} "
     for keyword in cadence.opt_out_keywords:
         wanted = _normalized(keyword)
-        if wanted and f" {wanted} " in padded:
+        if wanted and padded.startswith(f"{wanted} "):
             return keyword
     return None
 

@@ -159,7 +159,8 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
         if not claim.fresh:
             return _send(turn, deps, channel, reply_id, claim.text or "", TurnOutcome(TurnResult.RESENT, reply_id))
 
-        if agent.mode == "pilot" and (keyword := opt_out_keyword(_burst_text(history), agent.followup)):
+        if agent.mode == "pilot" and agent.followup.enabled and (
+                keyword := opt_out_keyword(_burst_text(history), agent.followup)):
             return _opt_out(turn, deps, channel, agent, conversation, reply_id, keyword)
         try:
             if agent.mode == "copilot":

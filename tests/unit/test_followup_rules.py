@@ -102,6 +102,7 @@ def test_short_stop_messages_are_opt_outs(text):
 
 
 @pytest.mark.parametrize("text", ["Quero saber o preço", "vou sair de casa agora e depois te respondo com calma ok",
+                                  "quero sair do aluguel", "posso parar de pagar conta de luz?",
                                   "parabéns pelo atendimento", "", None])
 def test_ordinary_messages_are_not_opt_outs(text):
     assert opt_out_keyword(text, CADENCE) is None
