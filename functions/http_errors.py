@@ -20,6 +20,7 @@ _STATUS: list[tuple[type[errors.PilotoError], int]] = [
     (errors.BadSignature, 403),
     (errors.UnknownTenant, 404),
     (errors.UnknownProvider, 404),
+    (errors.NotFound, 404),
     (errors.TurnInProgress, 409),
     (errors.MediaInProgress, 409),
     (errors.WaitingForMedia, 425),  # Too Early: an expected wait, retried by Cloud Tasks, not an outage

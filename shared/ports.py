@@ -97,6 +97,8 @@ class ConversationStore(Protocol):
     def save_learning_candidate(self, tenant_id: str, candidate_id: str, candidate: dict) -> None:
         """A seller's answer waiting for an admin's approval (tenants/{t}/learned_candidates/{id})."""
 
+    def get_learning_candidate(self, tenant_id: str, candidate_id: str) -> dict | None: ...
+
     def recent_messages(self, tenant_id: str, conversation_id: str, limit: int,
                         after: datetime | None = None) -> list[StoredMessage]:
         """The latest messages (stored after `after`, if given), oldest first."""

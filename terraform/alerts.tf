@@ -164,3 +164,53 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 
   notification_channels = local.notification_channels
 }
+
+# A CRM refusal (401 expired credentials, 400 a field or stage the CRM rejects, an unsafe webhook URL)
+# is final: recorded on the event's crm_deliveries document and acknowledged, never retried
+# nor dead-lettered. One incident per tenant and CRM, so the runbook names whose configuration to fix.
+resource "google_monitoring_alert_policy" "crm_rejections" {
+  display_name = "Piloto: a CRM refused domain events"
+  combiner     = "OR"
+  severity     = "WARNING"
+
+  conditions {
+    display_name = "CRM refusals per tenant"
+    condition_threshold {
+      filter = join(" AND ", [
+        "resource.type = \"cloud_run_revision\"",
+        "metric.type = \"logging.googleapis.com/user/${google_logging_metric.metric["piloto_crm_rejected"].name}\"",
+      ])
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.tenant_id", "metric.label.crm"]
+      }
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.alerting.crm_rejections
+      duration        = "0s"
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      A CRM refused events of tenant $${metric.label.tenant_id} ($${metric.label.crm}) for good: those leads
+      did not reach it and will not be retried. Follow docs/DEPLOY.md, "Connecting a CRM":
+      1. Logs Explorer: `jsonPayload.message="CRM refused the event for good; recorded and acknowledged"
+         jsonPayload.tenant_id="<tenant>"` (`status` and `reason` say why), or the tenant's
+         `crm_deliveries` documents with `state = rejected` (`detail`, `http_status`).
+      2. Fix `tenants/<tenant>/integrations/crm` (expired token, a stage or field id the CRM does not know).
+      3. Re-send what was refused (docs/DEPLOY.md, "Re-sending events to a CRM").
+    EOT
+  }
+
+  notification_channels = local.notification_channels
+}

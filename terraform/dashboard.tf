@@ -9,13 +9,15 @@ locals {
   _webhook      = "service_name=\"${local.function_names["whatsapp_webhook"]}\""
   _queues_re    = "queue_id=~\"${join("|", keys(local.queues))}\""
   _holds_re     = "subscription_id=~\"${join("|", [for t in local.dead_letter_topics : "${t}-hold"])}\""
+  _pushes_re    = "subscription_id=~\"${join("|", keys(local.push_subscriptions))}\""
 
   # Legends use Cloud Monitoring's ${label} template; $${...} keeps Terraform from interpolating it.
   dashboard_readme = <<-EOT
     **Piloto.** Top: the webhook providers call (must answer fast and without 5xx, or providers retry).
     Middle: the conversation flow (messages in, model calls, replies out, human takeovers) and what the
-    model costs, per model and per tenant (estimates from `LLM_PRICING`). Bottom: health (errors, refused
-    requests, queue depth, dead letters). Logs: Logging > Logs Explorer, `jsonPayload.tenant_id="<tenant>"`
+    model costs, per model and per tenant (estimates from `LLM_PRICING`), then domain events on their way
+    to the tenants' CRMs. Bottom: health (errors, refused requests, queue depth, dead letters). Logs:
+    Logging > Logs Explorer, `jsonPayload.tenant_id="<tenant>"`
     or `jsonPayload.conversation_id="<id>"` follows one conversation. Runbook: docs/DEPLOY.md.
   EOT
 
@@ -93,6 +95,25 @@ locals {
       queries = [for p in [50, 95] : {
         legend = "p${p} $${model}"
         promql = "histogram_quantile(${p / 100}, sum by (le, model) (rate(logging_googleapis_com:user_piloto_model_latency_ms_bucket[10m])))"
+      }]
+    },
+    {
+      title  = "Domain events and CRM sync (per minute)"
+      y_axis = "per minute"
+      queries = [
+        { legend = "events published", promql = "sum(rate(logging_googleapis_com:user_piloto_events_published[5m])) * 60" },
+        { legend = "left to the outbox drain", promql = "sum(rate(logging_googleapis_com:user_piloto_events_publish_failed[5m])) * 60" },
+        { legend = "delivered to CRMs", promql = "sum(rate(logging_googleapis_com:user_piloto_crm_delivered[5m])) * 60" },
+        { legend = "refused by CRMs", promql = "sum(rate(logging_googleapis_com:user_piloto_crm_rejected[5m])) * 60" },
+        { legend = "to be redelivered", promql = "sum(rate(logging_googleapis_com:user_piloto_crm_retried[5m])) * 60" },
+      ]
+    },
+    {
+      title  = "Domain events waiting for CRM sync (push subscription backlog)"
+      y_axis = "messages"
+      queries = [{
+        legend = "$${subscription_id}"
+        promql = "sum by (subscription_id) (pubsub_googleapis_com:subscription_num_undelivered_messages{monitored_resource=\"pubsub_subscription\",${local._pushes_re}})"
       }]
     },
     {

@@ -42,6 +42,11 @@ locals {
     # FAQ answers reused across leads (shared/adapters/firestore_store.FirestoreAnswerCache); the code
     # also checks expire_at itself, since TTL deletion may lag by a day.
     "answer_cache.expire_at" = { collection = "answer_cache", field = "expire_at" }
+    # Published domain events (tenants/{t}/outbox) and finished CRM deliveries (crm_deliveries): kept
+    # events.retention_days (CRM_RETENTION_DAYS) after publication / delivery, then deleted. Pending
+    # outbox events and deliveries in progress carry no expire_at and stay.
+    "outbox.expire_at"         = { collection = "outbox", field = "expire_at" }
+    "crm_deliveries.expire_at" = { collection = "crm_deliveries", field = "expire_at" }
   }
 
   # Composite and vector indexes, keyed by a name. Each field has either an `order` (ASCENDING or
@@ -63,6 +68,19 @@ locals {
         { field_path = "agent_id", order = "ASCENDING", vector_dimension = null },
         { field_path = "__name__", order = "ASCENDING", vector_dimension = null },
         { field_path = "embedding", order = null, vector_dimension = var.knowledge.embedding_dimensions },
+      ]
+    }
+
+    # outbox_drain's query (shared/adapters/firestore_store.FirestoreEventOutbox.pending): every tenant's
+    # pending events, oldest first: collection group outbox, state == "pending", occurred_at <= t,
+    # ordered by occurred_at then event_id. Equality field first, then the order.
+    outbox_pending = {
+      collection  = "outbox"
+      query_scope = "COLLECTION_GROUP"
+      fields = [
+        { field_path = "state", order = "ASCENDING", vector_dimension = null },
+        { field_path = "occurred_at", order = "ASCENDING", vector_dimension = null },
+        { field_path = "event_id", order = "ASCENDING", vector_dimension = null },
       ]
     }
   }

@@ -20,6 +20,9 @@
 #   secrets         { ENV_VAR = secret id (secrets.tf) }: Secret Manager values exposed as env vars.
 #   trigger         null for HTTP; for an event function { event_type, pubsub_topic (a topic key),
 #                   bucket (a bucket key), retry }: the trigger runs as the "eventarc" invoker account.
+#                   Also null for a CloudEvent function fed by a Pub/Sub push subscription that
+#                   Terraform owns (pubsub.tf, local.push_subscriptions: ordering, dead letters), which
+#                   pushes as the "pubsub" invoker account.
 #   extra_triggers  more events for the same function, same shape as trigger. A gen2 function has one
 #                   event_trigger; each extra one is a google_eventarc_trigger on the function's
 #                   Cloud Run service (eventarc.tf), also as the "eventarc" invoker. [] for none.
@@ -69,11 +72,13 @@ locals {
       max_instances   = 20
       project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
       enqueues        = []
-      publishes       = []
-      bucket_roles    = {}
-      secrets         = {}
-      trigger         = null
-      extra_triggers  = []
+      # Domain events (LeadCreated at a conversation's first turn, LeadQualified... from the brain's
+      # tools): the outbox first, then this topic (shared/services/events.emit).
+      publishes      = ["domain-events"]
+      bucket_roles   = {}
+      secrets        = {}
+      trigger        = null
+      extra_triggers = []
     }
 
     chat_api = {
@@ -88,11 +93,40 @@ locals {
       max_instances   = 5
       project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
       enqueues        = []
-      publishes       = []
-      bucket_roles    = {}
-      secrets         = {}
-      trigger         = null
-      extra_triggers  = []
+      # The same brain as agent_turn emits the same domain events: a conversation held through chat_api
+      # reaches the tenant's CRM like a WhatsApp one.
+      publishes      = ["domain-events"]
+      bucket_roles   = {}
+      secrets        = {}
+      trigger        = null
+      extra_triggers = []
+    }
+
+    crm_sync = {
+      description = "Private; CloudEvents pushed by the Pub/Sub subscription crm-sync (topic domain-events, ordered per contact): delivers each domain event once to the tenant's CRM (signed webhook, HubSpot, Pipedrive, RD Station CRM)."
+      public      = false
+      memory      = "512Mi"
+      cpu         = "1"
+      # Each delivery mostly waits on a CRM's HTTP API.
+      concurrency = 10
+      # A delivery is up to about five CRM calls of crm.timeout_seconds (10 s) plus Firestore. It must
+      # stay below crm.lease_seconds (120 s), or a redelivery can call the CRM for an event a timed-out
+      # delivery is still applying, and within the subscription's ack deadline (preconditions below,
+      # and tests/infra).
+      timeout_seconds = 90
+      min_instances   = 0
+      # 100 deliveries at once: CRMs rate-limit per account (HubSpot about 100 requests per 10 s), and a
+      # 429 is redelivered with backoff anyway. Pub/Sub push slows down by itself when pushes fail.
+      max_instances = 10
+      project_roles = ["roles/datastore.user"]
+      enqueues      = []
+      publishes     = []
+      bucket_roles  = {}
+      # CRM credentials are per tenant, on tenants/{t}/integrations/crm (Firestore), not platform secrets.
+      secrets = {}
+      # Not an Eventarc trigger: pubsub.tf's push subscription (ordering, Terraform-owned dead letters).
+      trigger        = null
+      extra_triggers = []
     }
 
     knowledge_ingest = {
@@ -180,6 +214,28 @@ locals {
       trigger        = null
       extra_triggers = []
     }
+
+    outbox_drain = {
+      description = "Private; Cloud Scheduler (job outbox-drain, every 5 minutes): publishes the domain events the outbox still holds (Pub/Sub failed or was slow when they were emitted), oldest first, in order per contact."
+      public      = false
+      memory      = "512Mi"
+      cpu         = "1"
+      # One run at a time, on one instance: two runs would read and publish the same pending events.
+      concurrency = 1
+      # A run starts no new page after events.drain_time_budget_seconds (240 s); the page it is on runs
+      # to its end. Killed at the timeout it loses nothing: an event published but not yet marked is
+      # published again next run, and crm_sync's delivery record absorbs the duplicate.
+      timeout_seconds = 300
+      min_instances   = 0
+      max_instances   = 1
+      project_roles   = ["roles/datastore.user"]
+      enqueues        = []
+      publishes       = ["domain-events"]
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+      extra_triggers  = []
+    }
   }
 
   # Sizing after var.function_scaling overrides; static (no resource references) so queues can use it.
@@ -240,6 +296,10 @@ locals {
       KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
       # How long a turn answers 425 (retried by the agent-turns queue) while its burst's files are read.
       MEDIA_WAIT_SECONDS = tostring(var.media.wait_seconds)
+      # Domain events: the topic the turn publishes to, and the outbox documents' retention.
+      EVENTS_TOPIC                  = google_pubsub_topic.topic["domain-events"].name
+      EVENT_PUBLISH_TIMEOUT_SECONDS = tostring(var.events.publish_timeout_seconds)
+      CRM_RETENTION_DAYS            = tostring(var.events.retention_days)
     }
     # The same brain as agent_turn, answering over HTTP instead of WhatsApp.
     chat_api = {
@@ -257,6 +317,19 @@ locals {
       EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
       EMBEDDING_LOCATION     = var.knowledge.embedding_location
       KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
+      # As agent_turn: the domain events it emits.
+      EVENTS_TOPIC                  = google_pubsub_topic.topic["domain-events"].name
+      EVENT_PUBLISH_TIMEOUT_SECONDS = tostring(var.events.publish_timeout_seconds)
+      CRM_RETENTION_DAYS            = tostring(var.events.retention_days)
+    }
+    crm_sync = {
+      CRM_TIMEOUT_SECONDS      = tostring(var.crm.timeout_seconds)
+      CRM_LEASE_SECONDS        = tostring(var.crm.lease_seconds)
+      CRM_CONFIG_CACHE_SECONDS = tostring(var.crm.config_cache_seconds)
+      # Delivery records (crm_deliveries) expire with the outbox documents.
+      CRM_RETENTION_DAYS = tostring(var.events.retention_days)
+      # CRM_WEBHOOK_ALLOW_HTTP is never set here: it lets tenants' webhook URLs be http:// or point at
+      # private addresses, a local-development switch (precondition below, and tests/infra).
     }
     knowledge_ingest = {
       # Events naming another bucket are refused: the name must be the bucket the triggers watch.
@@ -315,6 +388,15 @@ locals {
       AGENT_TURN_URL        = local.function_urls["agent_turn"]
       TASKS_SERVICE_ACCOUNT = google_service_account.invoker["tasks"].email
       DEBOUNCE_SECONDS      = tostring(var.webhook.debounce_seconds)
+    }
+    outbox_drain = {
+      EVENTS_TOPIC                     = google_pubsub_topic.topic["domain-events"].name
+      EVENT_PUBLISH_TIMEOUT_SECONDS    = tostring(var.events.publish_timeout_seconds)
+      CRM_RETENTION_DAYS               = tostring(var.events.retention_days)
+      OUTBOX_DRAIN_MAX_EVENTS          = tostring(var.events.drain_max_events)
+      OUTBOX_DRAIN_PAGE_SIZE           = tostring(var.events.drain_page_size)
+      OUTBOX_DRAIN_MIN_AGE_SECONDS     = tostring(var.events.drain_min_age_seconds)
+      OUTBOX_DRAIN_TIME_BUDGET_SECONDS = tostring(var.events.drain_time_budget_seconds)
     }
   }
 }
@@ -411,6 +493,26 @@ resource "google_cloudfunctions2_function" "function" {
     precondition {
       condition     = !contains(keys(local.function_env[each.key]), "EMBEDDING_MODEL") || var.knowledge.embedding_backend == "offline" || contains(keys(var.llm_pricing), var.knowledge.embedding_model)
       error_message = "llm_pricing has no price for knowledge.embedding_model: every embedding would be recorded as free."
+    }
+    # As agent_turn's: a CRM delivery must never outlive its lease.
+    precondition {
+      condition     = each.key != "crm_sync" || local.function_sizing[each.key].timeout_seconds < var.crm.lease_seconds
+      error_message = "crm_sync's timeout_seconds must be below crm.lease_seconds, or a redelivery can call the CRM for an event a timed-out delivery is still applying."
+    }
+    # Pub/Sub waits a push's answer for the subscription's ack deadline, then pushes the message again.
+    precondition {
+      condition     = alltrue([for sub in values(local.push_subscriptions) : sub.target != each.key || local.function_sizing[each.key].timeout_seconds <= sub.ack_deadline_seconds])
+      error_message = "A function a push subscription calls must time out within the subscription's ack deadline (crm.ack_deadline_seconds for crm-sync), or messages still being handled are pushed again."
+    }
+    precondition {
+      condition     = each.key != "outbox_drain" || var.events.drain_time_budget_seconds < local.function_sizing[each.key].timeout_seconds
+      error_message = "events.drain_time_budget_seconds must be below outbox_drain's timeout_seconds, or every run is cut off mid-page."
+    }
+    # Lets tenants' webhook URLs be http:// or private addresses (shared/domain/crm.check_webhook_url):
+    # local development only.
+    precondition {
+      condition     = !contains(keys(local.function_env[each.key]), "CRM_WEBHOOK_ALLOW_HTTP")
+      error_message = "CRM_WEBHOOK_ALLOW_HTTP must never be set in Terraform: it allows plain-http and private-network CRM webhook URLs."
     }
   }
 

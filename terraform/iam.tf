@@ -1,5 +1,5 @@
 # Least privilege, derived from the maps: nothing here names a function, queue or bucket by hand, so a
-# new entry in function_specs, queues or scheduler_jobs brings exactly its own grants.
+# new entry in function_specs, queues, scheduler_jobs or push_subscriptions brings exactly its own grants.
 
 locals {
   function_project_roles = merge([
@@ -34,13 +34,14 @@ locals {
     }
   ]...)
 
-  # Who may invoke each private function: the invoker accounts of the queues, scheduler jobs and
-  # triggers that target it, and nobody else.
+  # Who may invoke each private function: the invoker accounts of the queues, scheduler jobs, triggers
+  # and push subscriptions that target it, and nobody else.
   private_invocations = {
     for pair in distinct(concat(
       [for q in values(local.queues) : { function = q.target, invoker = q.invoker }],
       [for j in values(local.scheduler_jobs) : { function = j.target, invoker = "scheduler" }],
       [for fn, spec in local.function_specs : { function = fn, invoker = "eventarc" } if spec.trigger != null || length(spec.extra_triggers) > 0],
+      [for s in values(local.push_subscriptions) : { function = s.target, invoker = "pubsub" }],
     )) : "${pair.function}/${pair.invoker}" => pair
     if !local.function_specs[pair.function].public
   }

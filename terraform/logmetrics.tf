@@ -98,6 +98,46 @@ locals {
       unit        = "1"
       labels      = { function = "function", status = "status", error = "error" }
     }
+    piloto_events_published = {
+      description = "Domain events published to Pub/Sub, by type and by the function that published them (agent_turn or chat_api at emit, outbox_drain later)."
+      message     = "event published"
+      severity    = null
+      value       = null
+      unit        = "1"
+      labels      = { event_type = "event_type", function = "function" }
+    }
+    piloto_events_publish_failed = {
+      description = "Domain events Pub/Sub did not take in time: left in the outbox for outbox_drain."
+      message     = "event not published; the outbox drain will retry it"
+      severity    = null
+      value       = null
+      unit        = "1"
+      labels      = { event_type = "event_type", function = "function" }
+    }
+    piloto_crm_delivered = {
+      description = "Domain events delivered to a tenant's CRM (webhook, HubSpot, Pipedrive, RD Station)."
+      message     = "event delivered to the CRM"
+      severity    = null
+      value       = null
+      unit        = "1"
+      labels      = { crm = "crm", event_type = "event_type", tenant_id = "tenant_id" }
+    }
+    piloto_crm_rejected = {
+      description = "Domain events a CRM refused for good (credentials, validation): recorded on crm_deliveries, never retried."
+      message     = "CRM refused the event for good; recorded and acknowledged"
+      severity    = null
+      value       = null
+      unit        = "1"
+      labels      = { crm = "crm", status = "status", event_type = "event_type", tenant_id = "tenant_id" }
+    }
+    piloto_crm_retried = {
+      description = "CRM deliveries that failed transiently (CRM 429/5xx/timeout, Firestore, a delivery in progress): Pub/Sub redelivers them."
+      message     = "event not delivered yet; Pub/Sub will redeliver it"
+      severity    = null
+      value       = null
+      unit        = "1"
+      labels      = { error = "error" }
+    }
     piloto_errors = {
       description = "Log lines at ERROR or above, by function (unexpected errors, missing conversations or channels...)."
       message     = null

@@ -24,7 +24,7 @@ output "function_service_accounts" {
 }
 
 output "invoker_service_accounts" {
-  description = "Accounts whose OIDC tokens invoke the private functions, by kind (tasks, scheduler, eventarc)."
+  description = "Accounts whose OIDC tokens invoke the private functions, by kind (tasks, scheduler, eventarc, pubsub)."
   value       = { for kind, sa in google_service_account.invoker : kind => sa.email }
 }
 
@@ -41,6 +41,16 @@ output "buckets" {
 output "topics" {
   description = "Pub/Sub topic ids."
   value       = { for key, topic in google_pubsub_topic.topic : key => topic.id }
+}
+
+output "push_subscriptions" {
+  description = "Pub/Sub push subscriptions and the function each one feeds (crm-sync -> crm_sync; docs/DEPLOY.md, Connecting a CRM)."
+  value       = { for name, sub in google_pubsub_subscription.push : name => local.push_subscriptions[name].target }
+}
+
+output "scheduler_jobs" {
+  description = "Cloud Scheduler job ids (outbox-drain: publishes domain events the outbox still holds)."
+  value       = [for job in google_cloud_scheduler_job.job : job.name]
 }
 
 output "dead_letter_subscriptions" {
@@ -61,5 +71,7 @@ output "console" {
     alerts    = "https://console.cloud.google.com/monitoring/alerting?project=${var.project_id}"
     logs      = "https://console.cloud.google.com/logs/query?project=${var.project_id}"
     queues    = "https://console.cloud.google.com/cloudtasks?project=${var.project_id}"
+    scheduler = "https://console.cloud.google.com/cloudscheduler?project=${var.project_id}"
+    pubsub    = "https://console.cloud.google.com/cloudpubsub/subscription/list?project=${var.project_id}"
   }
 }

@@ -3,7 +3,9 @@
 #
 # A topic is one entry. `dead_letter` names the topic that receives what exhausts its delivery
 # attempts; every dead-letter topic gets a pull subscription that holds the dead letters for an
-# operator (docs/DEPLOY.md, "Dead letters") and an alert on its backlog (monitoring.tf).
+# operator (docs/DEPLOY.md, "Dead letters") and an alert on its backlog (alerts.tf).
+# Who publishes is each function's function_specs.publishes (functions.tf; publisher on that topic
+# only, iam.tf); who consumes is a push subscription below.
 locals {
   topics = {
     "domain-events" = {
@@ -61,34 +63,101 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   member   = local.pubsub_service_agent
 }
 
-# CRM sync (issue 7) consumes "domain-events". Event order per contact matters (LeadCreated before
-# LeadQualified), and the subscriptions Eventarc creates for a function's Pub/Sub trigger cannot enable
-# message ordering nor carry a dead-letter policy that Terraform owns. The subscription it needs is
-# therefore declared here, pushing with OIDC to the private crm_sync function (add a `pubsub` kind to
-# local.invoker_kinds in serviceaccounts.tf and its run.invoker grant in iam.tf):
+# Push subscriptions Terraform owns, keyed by subscription name: `topic`'s messages are pushed, with an
+# OIDC token of the "pubsub" invoker account (serviceaccounts.tf; iam.tf grants it run.invoker on the
+# target only), to the CloudEvent function `target`. Used instead of a function's Eventarc Pub/Sub
+# trigger, whose subscription Eventarc owns: it can enable neither message ordering nor a dead-letter
+# policy Terraform manages. Dead letters go to the topic's `dead_letter` topic.
+locals {
+  push_subscriptions = {
+    # CRM sync (issue 7). A contact's events arrive in publish order (the publisher's ordering key is the
+    # contact): LeadCreated before LeadQualified, and a failing event holds back only its contact's
+    # later ones. crm_sync answers 2xx when an event is handled for good (delivered, refused by the CRM
+    # and recorded, not configured, poison) and 503/500 when a retry may help.
+    "crm-sync" = {
+      topic            = "domain-events"
+      target           = "crm_sync"
+      message_ordering = true
+      # Also the push request's timeout: at least crm_sync's (precondition in functions.tf).
+      ack_deadline_seconds = var.crm.ack_deadline_seconds
+      # 10 s, roughly doubling up to 600 s: a CRM outage is ridden out for about 40 minutes before the
+      # 10th attempt dead-letters the event (an operator replays it, docs/DEPLOY.md). A redelivery while
+      # a crashed delivery's lease (crm.lease_seconds) holds answers 503 and spends an attempt too.
+      minimum_backoff_seconds = var.crm.minimum_backoff_seconds
+      maximum_backoff_seconds = var.crm.maximum_backoff_seconds
+      max_delivery_attempts   = var.crm.max_delivery_attempts
+    }
+  }
+
+  # Pub/Sub's service agent forwards a push subscription's dead letters: it must be a subscriber of
+  # that subscription (and a publisher on the dead-letter topic, above).
+  dead_lettered_subscriptions = {
+    for name, sub in local.push_subscriptions : name => local.topics[sub.topic].dead_letter
+    if local.topics[sub.topic].dead_letter != null
+  }
+}
+
+resource "google_pubsub_subscription" "push" {
+  for_each = local.push_subscriptions
+  name     = each.key
+  topic    = google_pubsub_topic.topic[each.value.topic].id
+
+  enable_message_ordering    = each.value.message_ordering
+  ack_deadline_seconds       = each.value.ack_deadline_seconds
+  message_retention_duration = var.event_retention
+
+  push_config {
+    # Functions Framework turns the push into a CloudEvent and takes the topic (the event's source) from
+    # this path: <function URL>/projects/<project>/topics/<topic>.
+    push_endpoint = "${local.function_urls[each.value.target]}/projects/${var.project_id}/topics/${google_pubsub_topic.topic[each.value.topic].name}"
+    oidc_token {
+      service_account_email = google_service_account.invoker["pubsub"].email
+      # The service URL, the audience Cloud Run checks (left unset it would be the endpoint, path included).
+      audience = local.function_urls[each.value.target]
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "${each.value.minimum_backoff_seconds}s"
+    maximum_backoff = "${each.value.maximum_backoff_seconds}s"
+  }
+
+  dynamic "dead_letter_policy" {
+    for_each = lookup(local.dead_lettered_subscriptions, each.key, null) == null ? [] : [local.dead_lettered_subscriptions[each.key]]
+    content {
+      dead_letter_topic     = google_pubsub_topic.topic[dead_letter_policy.value].id
+      max_delivery_attempts = each.value.max_delivery_attempts
+    }
+  }
+
+  # Never expire: a subscription idle for 31 days (a quiet month without new leads) would otherwise be
+  # deleted, and every later event lost.
+  expiration_policy {
+    ttl = ""
+  }
+
+  # Pushes made before the invoker may call the function are refused and burn delivery attempts.
+  depends_on = [
+    google_cloud_run_v2_service_iam_member.private_invoker,
+    google_pubsub_topic_iam_member.dead_letter_publisher,
+  ]
+}
+
+resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
+  for_each     = local.dead_lettered_subscriptions
+  subscription = google_pubsub_subscription.push[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+# Pub/Sub's service agent mints the push's OIDC token as the "pubsub" invoker. Projects that enabled
+# Pub/Sub after 8 April 2021 grant it what that needs; in an older one it also needs
+# roles/iam.serviceAccountTokenCreator, or every push is refused (401/403 in crm_sync's request log).
+# In such a project uncomment this grant, on the invoker account only (narrower than the project-wide
+# grant Google's guide shows; docs/DEPLOY.md, "Connecting a CRM"):
 #
-# resource "google_pubsub_subscription" "crm_sync" {
-#   name                    = "crm-sync"
-#   topic                   = google_pubsub_topic.topic["domain-events"].id
-#   enable_message_ordering = true
-#   ack_deadline_seconds    = 60
-#   push_config {
-#     push_endpoint = local.function_urls["crm_sync"]
-#     oidc_token { service_account_email = google_service_account.invoker["pubsub"].email }
-#   }
-#   retry_policy {
-#     minimum_backoff = "10s"
-#     maximum_backoff = "600s"
-#   }
-#   dead_letter_policy {
-#     dead_letter_topic     = google_pubsub_topic.topic["domain-events-dead-letter"].id
-#     max_delivery_attempts = 10
-#   }
+# resource "google_service_account_iam_member" "pubsub_token_creator" {
+#   service_account_id = google_service_account.invoker["pubsub"].name
+#   role               = "roles/iam.serviceAccountTokenCreator"
+#   member             = local.pubsub_service_agent
 # }
-# resource "google_pubsub_subscription_iam_member" "crm_sync_dead_letter" {
-#   subscription = google_pubsub_subscription.crm_sync.name
-#   role         = "roles/pubsub.subscriber"
-#   member       = local.pubsub_service_agent
-# }
-# (or, if crm_sync keeps a CloudEvent signature and an Eventarc trigger, set its trigger in
-# function_specs and attach the dead-letter policy to the trigger's subscription.)

@@ -1,20 +1,30 @@
 # Cloud Scheduler: periodic calls to private functions with an OIDC token of the "scheduler" invoker
 # account (created, and granted run.invoker on the target, as soon as this map has an entry).
 #
-# A job is one entry: `target` is the entry point it calls. None exists yet; the first arrives with
-# issue 6, when main.py exports followup_sweep:
-#
-#   "followup-sweep" = {
-#     target           = "followup_sweep"
-#     schedule         = "*/5 * * * *"        # due follow-ups whose task was lost are found within 5 min
-#     time_zone        = "America/Sao_Paulo"
-#     path             = "/"
-#     body             = {}
-#     attempt_deadline = "300s"
-#     retry_count      = 0                     # the next run is the retry: the sweep is idempotent
-#   }
+# A job is one entry: `target` is the entry point it calls (an HTTP function), `path` is appended to its
+# URL, `body` is POSTed as JSON. attempt_deadline is at least the target's timeout (precondition below):
+# a shorter one records a failure (and retries, if retry_count allows) while the run goes on.
 locals {
-  scheduler_jobs = {}
+  scheduler_jobs = {
+    # Publishes the domain events the outbox still holds (Pub/Sub failed or was slow at emit time),
+    # oldest first. A run is idempotent and bounded (events.drain_max_events, drain_time_budget_seconds):
+    # the next run is the retry.
+    "outbox-drain" = {
+      target           = "outbox_drain"
+      schedule         = var.events.drain_schedule
+      time_zone        = "America/Sao_Paulo"
+      path             = "/"
+      body             = {}
+      attempt_deadline = "300s" # outbox_drain's timeout
+      retry_count      = 0      # the next run is the retry
+    }
+
+    # Issue 6, when main.py exports followup_sweep:
+    #   "followup-sweep" = {
+    #     target = "followup_sweep", schedule = "*/5 * * * *", time_zone = "America/Sao_Paulo", path = "/",
+    #     body = {}, attempt_deadline = "300s", retry_count = 0   # the sweep is idempotent
+    #   }
+  }
 }
 
 resource "google_cloud_scheduler_job" "job" {
@@ -39,6 +49,14 @@ resource "google_cloud_scheduler_job" "job" {
     oidc_token {
       service_account_email = google_service_account.invoker["scheduler"].email
       audience              = local.function_urls[each.value.target]
+    }
+  }
+
+  lifecycle {
+    # Cloud Scheduler takes 15 s to 30 min for an HTTP target.
+    precondition {
+      condition     = tonumber(trimsuffix(each.value.attempt_deadline, "s")) >= local.function_sizing[each.value.target].timeout_seconds && tonumber(trimsuffix(each.value.attempt_deadline, "s")) <= 1800
+      error_message = "A scheduler job's attempt_deadline must be at least its target's timeout_seconds (and at most 1800s), or a run still going is recorded as failed."
     }
   }
 

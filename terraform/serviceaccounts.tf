@@ -10,8 +10,9 @@ resource "google_service_account" "function" {
 
 locals {
   # Who invokes private functions. Each kind exists only once something uses it: tasks for queues,
-  # scheduler for scheduler jobs, eventarc for event triggers. The invoker account signs the OIDC
-  # token the function's Cloud Run IAM checks; iam.tf grants it run.invoker on its targets only.
+  # scheduler for scheduler jobs, eventarc for event triggers, pubsub for push subscriptions. The
+  # invoker account signs the OIDC token the function's Cloud Run IAM checks; iam.tf grants it
+  # run.invoker on its targets only.
   invoker_kinds = {
     tasks = {
       used        = length(local.queues) > 0
@@ -24,6 +25,10 @@ locals {
     eventarc = {
       used        = anytrue([for spec in local.function_specs : spec.trigger != null || length(spec.extra_triggers) > 0])
       description = "Identity of the Eventarc triggers that deliver events to functions."
+    }
+    pubsub = {
+      used        = length(local.push_subscriptions) > 0
+      description = "Signs the OIDC token of Pub/Sub push subscriptions (domain events to crm_sync)."
     }
   }
   invokers = { for kind, v in local.invoker_kinds : kind => v.description if v.used }

@@ -259,6 +259,104 @@ variable "media" {
   }
 }
 
+variable "events" {
+  description = <<-EOT
+    Domain events (LeadCreated, LeadQualified...): the outbox every emitting function writes first, its
+    publish to the domain-events topic, and the outbox_drain job that publishes what is left.
+    publish_timeout_seconds: longest wait for Pub/Sub per event (EVENT_PUBLISH_TIMEOUT_SECONDS); an event it
+      does not take stays in the outbox for the drain, so a Pub/Sub hiccup never fails a turn.
+    retention_days: days a published outbox document and a finished CRM delivery record are kept before
+      Firestore's TTL deletes them (CRM_RETENTION_DAYS; firestore.tf). They hold leads' data (LGPD).
+    drain_schedule: cron (Cloud Scheduler, America/Sao_Paulo) of the outbox-drain job.
+    drain_max_events, drain_page_size: events one drain run publishes at most, and read per query (<= 500).
+    drain_min_age_seconds: younger events are left to the emit publishing them; at least publish_timeout_seconds.
+    drain_time_budget_seconds: a run starts no new page after this; below outbox_drain's timeout (functions.tf).
+  EOT
+  type = object({
+    publish_timeout_seconds   = optional(number, 5)
+    retention_days            = optional(number, 30)
+    drain_schedule            = optional(string, "*/5 * * * *")
+    drain_max_events          = optional(number, 500)
+    drain_page_size           = optional(number, 100)
+    drain_min_age_seconds     = optional(number, 60)
+    drain_time_budget_seconds = optional(number, 240)
+  })
+  default = {}
+  validation {
+    condition     = var.events.publish_timeout_seconds > 0 && var.events.publish_timeout_seconds <= 60
+    error_message = "events.publish_timeout_seconds must be in (0, 60]: a turn waits that long on Pub/Sub per event."
+  }
+  validation {
+    condition     = var.events.retention_days == floor(var.events.retention_days) && var.events.retention_days >= 1 && var.events.retention_days <= 3650
+    error_message = "events.retention_days must be a whole number from 1 to 3650."
+  }
+  validation {
+    condition     = can(regex("^\\S+(\\s+\\S+){4}$", trimspace(var.events.drain_schedule)))
+    error_message = "events.drain_schedule is a 5-field cron expression such as */5 * * * *."
+  }
+  validation {
+    condition     = var.events.drain_max_events >= 1 && var.events.drain_page_size >= 1 && var.events.drain_page_size <= 500
+    error_message = "events.drain_max_events must be at least 1 and events.drain_page_size from 1 to 500 (the code refuses more)."
+  }
+  validation {
+    condition     = var.events.drain_min_age_seconds >= var.events.publish_timeout_seconds
+    error_message = "events.drain_min_age_seconds must be at least events.publish_timeout_seconds, or the drain publishes events an emit is still publishing."
+  }
+  validation {
+    condition     = var.events.drain_time_budget_seconds > 0
+    error_message = "events.drain_time_budget_seconds must be positive (and below outbox_drain's timeout, checked in functions.tf)."
+  }
+}
+
+variable "crm" {
+  description = <<-EOT
+    CRM sync: crm_sync, fed by the Pub/Sub push subscription crm-sync on domain-events (pubsub.tf).
+    Where a tenant's events go is Firestore configuration (tenants/{t}/integrations/crm, docs/DEPLOY.md).
+    timeout_seconds: one CRM HTTP call (CRM_TIMEOUT_SECONDS); a delivery makes up to about five.
+    lease_seconds: how long one delivery owns an event (CRM_LEASE_SECONDS). Above crm_sync's timeout
+      (functions.tf), or a redelivery can call the CRM for an event a timed-out delivery is still applying.
+    config_cache_seconds: per-instance cache of the tenant's CRM document (an edit shows after at most this).
+    ack_deadline_seconds: how long Pub/Sub waits for crm_sync's answer to a push (10-600); at least
+      crm_sync's timeout, or an event still being delivered is pushed again.
+    minimum_backoff_seconds, maximum_backoff_seconds: redelivery backoff after a failure (0-600).
+    max_delivery_attempts: deliveries of one event before it goes to domain-events-dead-letter (5-100).
+  EOT
+  type = object({
+    timeout_seconds         = optional(number, 10)
+    lease_seconds           = optional(number, 120)
+    config_cache_seconds    = optional(number, 60)
+    ack_deadline_seconds    = optional(number, 120)
+    minimum_backoff_seconds = optional(number, 10)
+    maximum_backoff_seconds = optional(number, 600)
+    max_delivery_attempts   = optional(number, 10)
+  })
+  default = {}
+  validation {
+    condition     = var.crm.timeout_seconds > 0 && var.crm.timeout_seconds <= 30
+    error_message = "crm.timeout_seconds must be in (0, 30]: a delivery makes several CRM calls within crm_sync's timeout."
+  }
+  validation {
+    condition     = var.crm.lease_seconds == floor(var.crm.lease_seconds) && var.crm.lease_seconds >= 10 && var.crm.lease_seconds <= 3600
+    error_message = "crm.lease_seconds must be a whole number from 10 to 3600."
+  }
+  validation {
+    condition     = var.crm.config_cache_seconds >= 0 && var.crm.config_cache_seconds <= 3600
+    error_message = "crm.config_cache_seconds must be between 0 and 3600."
+  }
+  validation {
+    condition     = var.crm.ack_deadline_seconds >= 10 && var.crm.ack_deadline_seconds <= 600
+    error_message = "crm.ack_deadline_seconds must be between 10 and 600 (Pub/Sub's limits)."
+  }
+  validation {
+    condition     = var.crm.minimum_backoff_seconds >= 0 && var.crm.minimum_backoff_seconds <= var.crm.maximum_backoff_seconds && var.crm.maximum_backoff_seconds <= 600
+    error_message = "crm backoff: 0 <= minimum_backoff_seconds <= maximum_backoff_seconds <= 600 (Pub/Sub's limits)."
+  }
+  validation {
+    condition     = var.crm.max_delivery_attempts == floor(var.crm.max_delivery_attempts) && var.crm.max_delivery_attempts >= 5 && var.crm.max_delivery_attempts <= 100
+    error_message = "crm.max_delivery_attempts must be a whole number from 5 to 100 (Pub/Sub's dead-letter limits)."
+  }
+}
+
 variable "providers_send" {
   description = "Send side of the WhatsApp providers: Meta Graph API version (Meta retires versions about two years after release) and the timeout of one send."
   type = object({
@@ -346,12 +444,14 @@ variable "event_retention" {
 
 variable "alerting" {
   description = <<-EOT
-    Alert policies (monitoring.tf).
+    Alert policies (alerts.tf).
     emails: addresses that get an email notification channel.
     notification_channels: ids of channels made elsewhere (Slack, PagerDuty...).
     error_rate: fraction of a function's requests answered 5xx over 10 minutes that opens an incident.
     webhook_latency_p95_ms: providers retry slow webhooks (360dialog asks a median <= 250 ms, < 1 % over 1 s).
     dead_letter_messages: dead letters tolerated before an incident (0 = any).
+    crm_rejections: events one tenant's CRM may refuse for good within 10 minutes before an incident (0 = any):
+      a refusal is not retried, so broken CRM credentials otherwise lose that tenant's leads silently.
   EOT
   type = object({
     emails                 = optional(list(string), [])
@@ -359,10 +459,15 @@ variable "alerting" {
     error_rate             = optional(number, 0.05)
     webhook_latency_p95_ms = optional(number, 1000)
     dead_letter_messages   = optional(number, 0)
+    crm_rejections         = optional(number, 0)
   })
   default = {}
   validation {
     condition     = var.alerting.error_rate > 0 && var.alerting.error_rate < 1
     error_message = "alerting.error_rate is a fraction in (0, 1)."
+  }
+  validation {
+    condition     = var.alerting.dead_letter_messages >= 0 && var.alerting.crm_rejections >= 0
+    error_message = "alerting.dead_letter_messages and alerting.crm_rejections cannot be negative."
   }
 }

@@ -158,6 +158,10 @@ class FirestoreConversationStore:
         snap = _message(self._db, tenant_id, conversation_id, message_id).get()
         return StoredMessage.model_validate(snap.to_dict()) if snap.exists else None
 
+    def get_learning_candidate(self, tenant_id: str, candidate_id: str) -> dict | None:
+        snap = _tenant(self._db, tenant_id).collection("learned_candidates").document(candidate_id).get()
+        return snap.to_dict() if snap.exists else None
+
     def save_learning_candidate(self, tenant_id: str, candidate_id: str, candidate: dict) -> None:
         _tenant(self._db, tenant_id).collection("learned_candidates").document(candidate_id).set(
             {**candidate, "created_at": firestore.SERVER_TIMESTAMP}, merge=True)

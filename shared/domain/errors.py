@@ -25,6 +25,10 @@ class UnknownTenant(PilotoError):
     """No tenant owns the number or instance the provider named (HTTP 404)."""
 
 
+class NotFound(PilotoError):
+    """The document a request names does not exist under that tenant (HTTP 404)."""
+
+
 class UnknownProvider(PilotoError):
     """The webhook path names no provider Piloto speaks (HTTP 404)."""
 

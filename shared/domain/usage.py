@@ -30,6 +30,7 @@ class ModelCall(BaseModel):
     model: str
     backend: str = Field(description="'vertex' or 'offline'")
     purpose: str = "reply"
+    tier: str | None = Field(default=None, description="routing tier that served the call (lite/standard/advanced)")
     usage: TokenUsage
     latency_ms: int
     cost_usd: float

@@ -197,6 +197,7 @@ def _record_calls(turn: TurnRequest, deps: TurnDeps, agent_id: str, calls: list[
     for call in calls:
         deps.ledger.record_model_call(turn.tenant_id, agent_id, turn.conversation_id, call)
         log.log(logger, logging.INFO, "model call", model=call.model, backend=call.backend, purpose=call.purpose,
+                tier=call.tier,
                 prompt_tokens=call.usage.prompt_tokens, output_tokens=call.usage.output_tokens,
                 thoughts_tokens=call.usage.thoughts_tokens, latency_ms=call.latency_ms, cost_usd=call.cost_usd,
                 agent_id=agent_id)

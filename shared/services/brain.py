@@ -45,6 +45,7 @@ def generate_routed(model: LanguageModel, prompt: Prompt, tier: Tier, tiers: dic
                     model=model_id, error=str(err))
             last = err
             continue
+        generation.call.tier = candidate.value
         calls.append(generation.call)
         return generation, candidate
     raise AllModelsFailed(f"every tier failed for {prompt.purpose}") from last

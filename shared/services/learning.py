@@ -8,8 +8,10 @@ import logging
 
 from shared import log
 from shared.domain.conversation import Conversation, Role
-from shared.ports import TurnRequest
+from shared.domain.errors import NotFound
+from shared.ports import ConversationStore, TurnRequest
 from shared.services.agent_turn import TurnDeps, TurnOutcome, TurnResult
+from shared.services.tools import LearnAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +44,19 @@ def learn_from_human(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
         closed.handoff_question = None
         store.save_conversation(closed)
         return TurnOutcome(TurnResult.REPLIED if agent.learn_from_humans != "off" else TurnResult.ALREADY_SENT)
+
+
+def approve_candidate(tenant_id: str, candidate_id: str, approved_by: str, store: ConversationStore,
+                      learn: LearnAnswer) -> str:
+    """An admin approves a reviewed answer: it is indexed as knowledge. Approving twice indexes it once."""
+    candidate = store.get_learning_candidate(tenant_id, candidate_id)
+    if candidate is None:
+        raise NotFound(f"no learning candidate {candidate_id[:40]!r} under this tenant")
+    if candidate.get("status") == "approved" and candidate.get("entry_id"):
+        return candidate["entry_id"]
+    entry = learn(tenant_id, candidate["agent_id"], candidate["question"], candidate["answer"], approved_by,
+                  candidate.get("conversation_id"))
+    store.save_learning_candidate(tenant_id, candidate_id,
+                                  {"status": "approved", "approved_by": approved_by, "entry_id": entry})
+    log.log(logger, logging.INFO, "learning candidate approved and indexed", candidate_id=candidate_id)
+    return entry

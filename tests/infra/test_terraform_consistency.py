@@ -158,6 +158,76 @@ def test_the_media_bucket_is_private_and_expires(tf):
         "media_processor"]
 
 
+def test_the_analysis_sees_the_domain_events_flow(code):
+    # Guards for the events and CRM checks: without these findings they pass vacuously.
+    assert {"events_topic", "event_publish_timeout_seconds", "crm_retention_days"} <= code.reads["agent_turn"]
+    assert {"events_topic", "event_publish_timeout_seconds", "crm_retention_days"} <= code.reads["chat_api"]
+    assert {"outbox_drain_max_events", "outbox_drain_page_size", "outbox_drain_min_age_seconds",
+            "outbox_drain_time_budget_seconds", "events_topic"} <= code.reads["outbox_drain"]
+    assert {"crm_timeout_seconds", "crm_lease_seconds", "crm_config_cache_seconds", "crm_retention_days",
+            "crm_webhook_allow_http"} <= code.reads["crm_sync"]
+    # The webhook's hot path never loads Pub/Sub: it reads no topic and must hold no publisher grant.
+    assert not {name for name in code.reads["whatsapp_webhook"] if name.endswith("_topic")}
+    assert (code.signatures["crm_sync"], code.signatures["outbox_drain"]) == ("cloud_event", "http")
+    assert code.ordered_publishing
+    assert {"outbox", "crm_deliveries", "answer_cache"} <= set(code.ttl_writes)
+    assert {(q.collection, q.equalities, q.order) for q in code.collection_group_queries} >= {
+        ("outbox", ("state",), (("occurred_at", "ASCENDING"), ("event_id", "ASCENDING")))}
+
+
+def test_only_the_event_emitters_publish_domain_events(tf):
+    publishers = {fn for fn, spec in tf.locals["function_specs"].items() if spec["publishes"]}
+    assert publishers == {"agent_turn", "chat_api", "outbox_drain"}
+    assert all(tf.locals["function_specs"][fn]["publishes"] == ["domain-events"] for fn in publishers)
+    for fn in publishers:
+        env = tfcheck.function_env(tf, fn)
+        assert tfcheck._keys_referenced(env["EVENTS_TOPIC"], "google_pubsub_topic.topic") == {"domain-events"}
+        assert tfcheck._expr(env["CRM_RETENTION_DAYS"]) == "tostring(var.events.retention_days)"
+
+
+def test_crm_sync_is_private_sized_below_its_lease_and_fed_by_its_push_subscription(tf):
+    spec = tf.locals["function_specs"]["crm_sync"]
+    assert (spec["public"], spec["memory"], spec["cpu"], spec["concurrency"], spec["timeout_seconds"],
+            spec["min_instances"], spec["max_instances"]) == (False, "512Mi", "1", 10, 90, 0, 10)
+    assert spec["project_roles"] == ["roles/datastore.user"] and spec["trigger"] is None
+    assert spec["timeout_seconds"] < tfcheck.variable_default(tf, "crm", "lease_seconds") == 120
+    sub = tf.locals["push_subscriptions"]["crm-sync"]
+    assert (sub["topic"], sub["target"], sub["message_ordering"]) == ("domain-events", "crm_sync", True)
+    assert [tfcheck.number_of(tf, sub[k]) for k in ("ack_deadline_seconds", "minimum_backoff_seconds",
+                                                   "maximum_backoff_seconds", "max_delivery_attempts")] == [
+        120, 10, 600, 10]
+    assert tf.locals["topics"]["domain-events"]["dead_letter"] == "domain-events-dead-letter"
+    push = tf.resource("google_pubsub_subscription", "push")["push_config"][0]
+    assert push["push_endpoint"] == ("${local.function_urls[each.value.target]}/projects/${var.project_id}"
+                                     "/topics/${google_pubsub_topic.topic[each.value.topic].name}")
+    assert tfcheck._expr(push["oidc_token"][0]["audience"]) == "local.function_urls[each.value.target]"
+    # CRM_WEBHOOK_ALLOW_HTTP: never in Terraform, and refused by a precondition if someone adds it.
+    assert not any("CRM_WEBHOOK_ALLOW_HTTP" in tfcheck.function_env(tf, fn) for fn in tf.locals["function_specs"])
+    assert "CRM_WEBHOOK_ALLOW_HTTP" in str(tf.resource("google_cloudfunctions2_function", "function")["lifecycle"])
+
+
+def test_the_pubsub_service_agent_can_forward_dead_letters(tf):
+    grant = tf.resource("google_pubsub_subscription_iam_member", "dead_letter_subscriber")
+    assert (grant["role"], tfcheck._expr(grant["member"])) == ("roles/pubsub.subscriber", "local.pubsub_service_agent")
+    publisher = tf.resource("google_pubsub_topic_iam_member", "dead_letter_publisher")
+    assert (publisher["role"], tfcheck._expr(publisher["for_each"])) == ("roles/pubsub.publisher",
+                                                                        "local.dead_letter_topics")
+    assert tfcheck._expr(tf.resource("google_monitoring_alert_policy", "dead_letters")["for_each"]) == \
+        "local.dead_letter_topics"
+
+
+def test_outbox_drain_runs_alone_every_five_minutes(tf):
+    spec = tf.locals["function_specs"]["outbox_drain"]
+    assert (spec["public"], spec["memory"], spec["cpu"], spec["concurrency"], spec["timeout_seconds"],
+            spec["max_instances"]) == (False, "512Mi", "1", 1, 300, 1)
+    assert spec["project_roles"] == ["roles/datastore.user"] and spec["publishes"] == ["domain-events"]
+    job = tf.locals["scheduler_jobs"]["outbox-drain"]
+    assert (job["target"], job["path"], job["body"], job["attempt_deadline"], job["retry_count"]) == (
+        "outbox_drain", "/", {}, "300s", 0)
+    assert tfcheck.variable_default(tf, "events", "drain_schedule") == "*/5 * * * *"
+    assert tfcheck.variable_default(tf, "events", "drain_time_budget_seconds") == 240
+
+
 def test_only_the_webhook_is_public(tf):
     public = {fn for fn, spec in tf.locals["function_specs"].items() if spec["public"]}
     assert public == {"whatsapp_webhook"}

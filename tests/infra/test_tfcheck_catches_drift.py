@@ -40,9 +40,9 @@ def test_an_entry_point_without_a_function_is_reported(tf, code):
 
 
 def test_a_function_main_does_not_export_is_reported(tf, code):
-    tf.locals["function_specs"]["crm_sync"] = dict(tf.locals["function_specs"]["agent_turn"])
-    tf.locals["function_env"]["crm_sync"] = {}
-    assert "crm_sync" in only(tfcheck.check_functions_match_entry_points, tf, code)
+    tf.locals["function_specs"]["followup_turn"] = dict(tf.locals["function_specs"]["agent_turn"])
+    tf.locals["function_env"]["followup_turn"] = {}
+    assert "followup_turn" in only(tfcheck.check_functions_match_entry_points, tf, code)
 
 
 def test_a_new_entry_point_in_main_is_reported(tf, code):
@@ -97,6 +97,12 @@ def test_a_secret_given_as_a_plain_value_is_reported(tf, code):
 def test_an_emulator_setting_in_production_is_reported(tf, code):
     tf.locals["function_env"]["whatsapp_webhook"]["TASKS_EMULATOR_HOST"] = "localhost:8123"
     assert "local-development" in only(tfcheck.check_env_names_are_settings, tf, code)
+
+
+def test_allowing_http_crm_webhooks_in_production_is_reported(tf, code):
+    tf.locals["function_env"]["crm_sync"]["CRM_WEBHOOK_ALLOW_HTTP"] = "true"
+    assert "CRM_WEBHOOK_ALLOW_HTTP is a local-development setting" in only(
+        tfcheck.check_env_names_are_settings, tf, code)
 
 
 def test_a_setting_given_to_the_wrong_function_is_reported(tf, code):
@@ -192,6 +198,18 @@ def test_a_chart_of_an_undefined_metric_is_reported(tf, code):
     assert "piloto_handoffs" in only(tfcheck.check_dashboard_uses_defined_metrics, tf, code)
 
 
+def test_an_alert_on_an_undefined_metric_is_reported(tf, code):
+    del tf.locals["log_metrics"]["piloto_crm_rejected"]
+    assert "alerts.tf uses log-based metric 'piloto_crm_rejected'" in only(
+        tfcheck.check_dashboard_uses_defined_metrics, tf, code)
+
+
+def test_a_metric_on_the_crm_refusal_line_follows_the_code(tf, code):
+    message = "CRM refused the event for good; recorded and acknowledged"
+    code.log_lines["CRM refused the event"] = code.log_lines.pop(message)
+    assert "piloto_crm_rejected" in only(tfcheck.check_log_metrics_match_log_lines, tf, code)
+
+
 def test_a_chart_reading_a_counter_as_a_distribution_is_reported(tf, code):
     tf.texts["dashboard.tf"] += "\n# logging_googleapis_com:user_piloto_model_calls_sum\n"
     assert "counter" in only(tfcheck.check_dashboard_uses_defined_metrics, tf, code)
@@ -200,6 +218,57 @@ def test_a_chart_reading_a_counter_as_a_distribution_is_reported(tf, code):
 def test_a_collection_group_query_without_its_index_is_reported(tf, code):
     del tf.locals["firestore_fields"]["channels.channel_key"]
     assert "channel_key" in only(tfcheck.check_firestore_matches_queries, tf, code)
+
+
+def test_a_collection_group_query_without_its_composite_index_is_reported(tf, code):
+    del tf.locals["firestore_indexes"]["outbox_pending"]
+    problems = only(tfcheck.check_firestore_matches_queries, tf, code)
+    assert "collection-group query on 'outbox'" in problems
+    assert "state (equality), occurred_at ASCENDING, event_id ASCENDING" in problems
+
+
+@pytest.mark.parametrize("mutation", [
+    lambda fields: fields.insert(1, fields.pop(2)),  # event_id before occurred_at: another order
+    lambda fields: fields[2].update(order="DESCENDING"),
+    lambda fields: fields.pop(0),  # without the equality field
+    lambda fields: fields.append({"field_path": "tenant_id", "order": "ASCENDING", "vector_dimension": None}),
+])
+def test_a_composite_index_that_does_not_serve_its_query_is_reported(tf, code, mutation):
+    mutation(tf.locals["firestore_indexes"]["outbox_pending"]["fields"])
+    problems = only(tfcheck.check_firestore_matches_queries, tf, code)
+    assert "needs a COLLECTION_GROUP composite index" in problems and "no query of the code uses" in problems
+
+
+def test_a_composite_index_of_collection_scope_does_not_serve_a_group_query(tf, code):
+    tf.locals["firestore_indexes"]["outbox_pending"]["query_scope"] = "COLLECTION"
+    assert "collection-group query on 'outbox'" in only(tfcheck.check_firestore_matches_queries, tf, code)
+
+
+def test_a_trailing_name_field_is_ignored_like_firestore_does(tf, code):
+    fields = tf.locals["firestore_indexes"]["outbox_pending"]["fields"]
+    fields.append({"field_path": "__name__", "order": "ASCENDING", "vector_dimension": None})
+    assert tfcheck.check_firestore_matches_queries(tf, code) == []
+
+
+def test_a_collection_group_index_no_query_uses_is_reported(tf, code):
+    code.collection_group_queries = {q for q in code.collection_group_queries if q.collection != "outbox"}
+    assert "firestore_indexes['outbox_pending']" in only(tfcheck.check_firestore_matches_queries, tf, code)
+
+
+def test_an_expiring_collection_without_a_ttl_policy_is_reported(tf, code):
+    del tf.locals["firestore_ttl_fields"]["crm_deliveries.expire_at"]
+    problems = only(tfcheck.check_expiring_documents_have_ttl_policies, tf, code)
+    assert "crm_deliveries.expire_at is written" in problems and "never deleted" in problems
+
+
+def test_a_ttl_policy_on_a_field_the_code_never_writes_is_reported(tf, code):
+    del code.ttl_writes["outbox"]
+    assert "TTL on outbox.expire_at" in only(tfcheck.check_expiring_documents_have_ttl_policies, tf, code)
+
+
+def test_an_expire_at_write_the_analysis_cannot_place_is_reported(tf, code):
+    code.ttl_writes[None] = {"shared/adapters/x.py:3"}
+    assert "x.py:3" in only(tfcheck.check_expiring_documents_have_ttl_policies, tf, code)
 
 
 def test_an_index_on_a_collection_the_code_never_uses_is_reported(tf, code):
@@ -320,6 +389,24 @@ def test_a_media_processor_timeout_at_its_lease_is_reported(tf, code):
     assert "media_processor's timeout (300 s) must be below the media lease (300 s)" in problems
 
 
+def test_a_crm_sync_timeout_at_its_lease_is_reported(tf, code):
+    tf.locals["function_specs"]["crm_sync"]["timeout_seconds"] = 120
+    assert "crm_sync's timeout (120 s) must be below the CRM delivery lease (120 s)" in only(
+        tfcheck.check_leases_outlast_their_functions, tf, code)
+
+
+def test_a_push_subscription_that_dead_letters_before_a_lease_expires_is_reported(tf, code):
+    sub = tf.locals["push_subscriptions"]["crm-sync"]
+    sub.update(max_delivery_attempts=5, maximum_backoff_seconds=20)  # pushes at 0, 10, 30, 50, 70 s
+    assert "push subscription 'crm-sync' stops redelivering about 70 s" in only(
+        tfcheck.check_leases_outlast_their_functions, tf, code)
+
+
+def test_the_subscription_retry_estimate_doubles_up_to_the_maximum(tf):
+    sub = tf.locals["push_subscriptions"]["crm-sync"]
+    assert tfcheck.subscription_retry_times(tf, sub) == [0, 10, 30, 70, 150, 310, 630, 1230, 1830, 2430]
+
+
 def test_a_queue_that_stops_before_a_crashed_delivery_lease_expires_is_reported(tf, code):
     queue = tf.locals["queues"]["media"]
     queue["max_retry_duration"] = "0s"  # only the 5 attempts: 30 s, against a 360 s lease
@@ -355,6 +442,88 @@ def test_turn_retries_that_end_before_the_media_wait_is_over_are_reported(tf, co
 def test_a_longer_media_wait_than_the_turn_retries_is_reported(tf, code):
     tf.locals["function_env"]["agent_turn"]["MEDIA_WAIT_SECONDS"] = "1000"
     assert "twice MEDIA_WAIT_SECONDS (1000 s)" in only(tfcheck.check_turns_outlast_the_media_wait, tf, code)
+
+
+def test_a_time_budget_at_the_timeout_is_reported(tf, code):
+    tf.locals["function_env"]["outbox_drain"]["OUTBOX_DRAIN_TIME_BUDGET_SECONDS"] = "300"
+    assert "OUTBOX_DRAIN_TIME_BUDGET_SECONDS (300 s) must be below its timeout (300 s)" in only(
+        tfcheck.check_time_budgets_end_before_the_timeout, tf, code)
+
+
+def test_a_time_budget_left_to_the_code_default_is_checked_too(tf, code):
+    del tf.locals["function_env"]["outbox_drain"]["OUTBOX_DRAIN_TIME_BUDGET_SECONDS"]  # code default: 240 s
+    tf.locals["function_specs"]["outbox_drain"]["timeout_seconds"] = 200
+    assert "(240.0 s) must be below its timeout (200 s)" in only(
+        tfcheck.check_time_budgets_end_before_the_timeout, tf, code)
+
+
+@pytest.mark.parametrize("deadline, message", [
+    ("120s", "shorter than outbox_drain's timeout (300 s)"),
+    ("3600s", "must be 15s to 1800s"),
+    ("5m", "must be 15s to 1800s"),
+])
+def test_a_scheduler_job_that_gives_up_before_its_target_is_reported(tf, code, deadline, message):
+    tf.locals["scheduler_jobs"]["outbox-drain"]["attempt_deadline"] = deadline
+    assert message in only(tfcheck.check_scheduler_jobs_wait_for_their_targets, tf, code)
+
+
+def test_a_function_that_publishes_without_the_grant_is_reported(tf, code):
+    tf.locals["function_specs"]["agent_turn"]["publishes"] = []
+    assert "agent_turn publishes to 'domain-events' (EVENTS_TOPIC) without publisher" in only(
+        tfcheck.check_publishers_hold_their_topics, tf, code)
+
+
+def test_a_publisher_grant_for_a_function_that_never_publishes_is_reported(tf, code):
+    # The webhook must not publish: its hot path never loads the Pub/Sub client.
+    tf.locals["function_specs"]["whatsapp_webhook"]["publishes"] = ["domain-events"]
+    assert "whatsapp_webhook may publish to 'domain-events'" in only(
+        tfcheck.check_publishers_hold_their_topics, tf, code)
+
+
+def test_publishes_without_the_publisher_resource_is_reported(tf, code):
+    tf.resources["google_pubsub_topic_iam_member"]["publisher"]["role"] = "roles/pubsub.viewer"
+    assert "google_pubsub_topic_iam_member.publisher" in only(tfcheck.check_publishers_hold_their_topics, tf, code)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda tf: tf.locals["push_subscriptions"]["crm-sync"].update(message_ordering=False), "ordering keys"),
+    (lambda tf: tf.locals["push_subscriptions"]["crm-sync"].update(ack_deadline_seconds=60), "ack deadline (60 s)"),
+    (lambda tf: tf.locals["push_subscriptions"]["crm-sync"].update(target="crm_push"), "'crm_push', which is no"),
+    (lambda tf: tf.locals["push_subscriptions"]["crm-sync"].update(topic="lead-events"), "unknown topic"),
+    (lambda tf: tf.locals["function_specs"]["crm_sync"].update(trigger={
+        "event_type": "google.cloud.pubsub.topic.v1.messagePublished", "pubsub_topic": "domain-events",
+        "bucket": None, "retry": True}), "arrive twice"),
+    (lambda tf: tf.resources["google_pubsub_subscription"]["push"]["push_config"][0].update(
+        push_endpoint="${local.function_urls[each.value.target]}"), "Functions Framework"),
+    (lambda tf: tf.resources["google_pubsub_subscription"]["push"]["push_config"][0]["oidc_token"][0].update(
+        service_account_email='${google_service_account.invoker["tasks"].email}'), "OIDC token"),
+    (lambda tf: tf.resources["google_pubsub_subscription"]["push"].pop("expiration_policy"), "31 days"),
+    (lambda tf: tf.resources["google_pubsub_subscription"]["push"].pop("dynamic"), "dead_letter_policy"),
+    (lambda tf: tf.resources["google_pubsub_subscription_iam_member"].clear(), "forward dead letters"),
+    (lambda tf: tf.locals.update(private_invocations=str(tf.locals["private_invocations"]).replace(
+        "local.push_subscriptions", "local.queues")), "private_invocations"),
+])
+def test_a_miswired_push_subscription_is_reported(tf, code, mutate, message):
+    mutate(tf)
+    assert message in only(tfcheck.check_push_subscriptions_deliver_to_their_functions, tf, code)
+
+
+def test_a_push_subscription_to_an_http_function_is_reported(tf, code):
+    code.signatures["crm_sync"] = "http"
+    assert "crm_sync is called by push subscription 'crm-sync', which needs a cloud_event function" in only(
+        tfcheck.check_callers_match_function_signatures, tf, code)
+
+
+def test_a_scheduler_job_on_a_cloud_event_function_is_reported(tf, code):
+    tf.locals["scheduler_jobs"]["outbox-drain"]["target"] = "crm_sync"
+    assert "scheduler job 'outbox-drain', which needs a http function" in only(
+        tfcheck.check_callers_match_function_signatures, tf, code)
+
+
+def test_an_entry_point_without_a_framework_decorator_is_reported(tf, code):
+    code.signatures["outbox_drain"] = None
+    assert "outbox_drain: its entry point has neither" in only(
+        tfcheck.check_callers_match_function_signatures, tf, code)
 
 
 def test_a_queue_target_running_past_the_dispatch_deadline_is_reported(tf, code):
@@ -480,6 +649,59 @@ def test_the_analysis_finds_vector_queries_and_handled_event_types(tmp_path: Pat
                      (None, "COLLECTION", (), "vec")}
     assert tfcheck.event_types(index, "functions.ingest") == {"google.cloud.storage.object.v1.finalized",
                                                               "google.cloud.storage.object.v1.deleted"}
+
+
+def test_the_analysis_finds_collection_group_queries_ttl_writes_and_signatures(tmp_path: Path):
+    """A query built in steps on a variable, with constants and a direction; expire_at written through a
+    helper method; the Functions Framework decorators; publishing with ordering keys."""
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "functions" / "__init__.py").write_text("")
+    (tmp_path / "shared" / "__init__.py").write_text("")
+    (tmp_path / "shared" / "store.py").write_text(textwrap.dedent("""
+        JOBS = "jobs"
+        def _tenant(db, t):
+            return db.collection("tenants").document(t)
+        class Store:
+            def due(self, now, after):
+                query = (self._db.collection_group(JOBS)
+                         .where(filter=FieldFilter("state", "==", "due"))
+                         .where(filter=FieldFilter("due_at", "<=", now)))
+                query = query.order_by("due_at", direction=firestore.Query.DESCENDING)
+                if after:
+                    query = query.start_after(after)
+                return list(query.limit(10).stream())
+            def by_key(self, key):
+                return self._db.collection_group("keys").where("key", "==", key).limit(1)
+            def _ref(self, t, job_id):
+                return _tenant(self._db, t).collection(JOBS).document(job_id)
+            def finish(self, t, job_id, at):
+                self._ref(t, job_id).update({"state": "done", "expire_at": at})
+            def cache(self, t, key, at):
+                _tenant(self._db, t).collection("cache").document(key).set({"expire_at": at})
+        def publish(client, topic, data, key):
+            return client.publish(topic, data, ordering_key=key)
+    """))
+    (tmp_path / "functions" / "entry.py").write_text(textwrap.dedent("""
+        import functions_framework
+        from functions.http_errors import json_errors
+        @functions_framework.http
+        @json_errors
+        def web(request):
+            return "ok"
+        @functions_framework.cloud_event
+        def event(cloud_event):
+            return None
+        def plain(request):
+            return None
+    """))
+    index = tfcheck.RepoIndex(tmp_path)
+    assert {(q.collection, q.equalities, q.inequalities, q.order) for q in tfcheck.group_queries(index)} == {
+        ("jobs", ("state",), ("due_at",), (("due_at", "DESCENDING"),)), ("keys", ("key",), (), ())}
+    assert {c: len(w) for c, w in tfcheck.ttl_writes(index).items()} == {"jobs": 1, "cache": 1}
+    assert [tfcheck.entry_signature(index, "functions.entry", e) for e in ("web", "event", "plain")] == [
+        "http", "cloud_event", None]
+    assert tfcheck.publishes_with_ordering_keys(index)
 
 
 def test_misaligned_terraform_is_reported():

@@ -33,8 +33,9 @@ CODE_PACKAGES = ("functions", "shared")
 # --- Policy: which settings Terraform must set in production -------------------------------------
 
 # Local-development knobs: production must never set them (an emulator host in production would send
-# every task to nowhere).
-DEV_ONLY = frozenset({"tasks_emulator_host", "vertex_base_url"})
+# every task to nowhere; allowing http webhooks would let a tenant's CRM URL be plain http or point
+# crm_sync at private addresses).
+DEV_ONLY = frozenset({"tasks_emulator_host", "vertex_base_url", "crm_webhook_allow_http"})
 # Defaults that only make sense on a laptop.
 LOCAL_MARKERS = ("127.0.0.1", "localhost", "piloto-local")
 # Usable defaults that are still deployment decisions: production states them explicitly (model ids
@@ -65,7 +66,14 @@ LEASES = (
      "a retry can take over a delivery that is still running and the lead gets two replies"),
     ("media_processor", "media_lease_seconds", "the media lease",
      "a retry can read a file a timed-out delivery is still reading"),
+    ("crm_sync", "crm_lease_seconds", "the CRM delivery lease",
+     "a redelivery can call the CRM for an event a timed-out delivery is still applying"),
 )
+# Time budgets a function checks itself between units of work: (function, setting). The budget must end
+# before the function's timeout, or every long run is killed mid-way instead of stopping cleanly.
+TIME_BUDGETS = (("outbox_drain", "outbox_drain_time_budget_seconds"),)
+# Cloud Scheduler's limits on an HTTP target's attempt_deadline.
+SCHEDULER_DEADLINE_RANGE = (15, 1800)
 # Cloud Tasks' dispatch deadline of an HTTP task that sets none: Cloud Tasks cancels an attempt that runs
 # longer (and retries it while the function may still be working).
 DEFAULT_DISPATCH_DEADLINE_SECONDS = 600
@@ -300,11 +308,14 @@ class Code:
     log_lines: dict[str, set[str]]  # log message -> structured fields logged with it
     bound_fields: set[str]  # fields every line inside log.bound(...) carries
     collections: set[str]
-    collection_group_queries: set[tuple[str, str]]  # (collection, field) of collection-group where()
+    collection_group_queries: set[GroupQuery]  # collection-group queries: filters and order
     providers: set[str]
     vector_queries: set[VectorQuery] = field(default_factory=set)  # find_nearest queries
     event_types: dict[str, set[str]] = field(default_factory=dict)  # entry point -> CloudEvent types it names
     dispatch_deadlines: set[str] = field(default_factory=set)  # module:line where the code sets a task's deadline
+    signatures: dict[str, str | None] = field(default_factory=dict)  # entry point -> "http" / "cloud_event"
+    ttl_writes: dict[str | None, set[str]] = field(default_factory=dict)  # collection -> where expire_at is written
+    ordered_publishing: bool = False  # the code publishes with ordering keys
 
     def copy(self) -> Code:
         return copy.deepcopy(self)
@@ -680,6 +691,164 @@ def dispatch_deadlines(index: RepoIndex) -> set[str]:
     return found
 
 
+@dataclass(frozen=True)
+class GroupQuery:
+    """A collection-group query of the code: what its index must hold. None = not resolvable statically."""
+
+    collection: str | None
+    equalities: tuple[str | None, ...]  # fields of ==, in, array_contains filters, sorted
+    inequalities: tuple[str | None, ...]  # fields of <, <=, >, >=, !=, not-in filters, sorted
+    order: tuple[tuple[str | None, str], ...]  # order_by (field, ASCENDING/DESCENDING), in sequence
+    where: str  # module:line, for messages
+
+    @property
+    def needs_composite_index(self) -> bool:
+        """One equality filter alone is served by a single-field index; anything more needs a composite one."""
+        return bool(self.inequalities or self.order or len(self.equalities) > 1)
+
+    def index_order(self) -> list[tuple[str | None, str]]:
+        """The fields after the equality ones: the explicit order, then inequality fields it does not name
+        (Firestore orders by them implicitly, ascending)."""
+        ordered = [f for f, _ in self.order]
+        implicit = [(f, "ASCENDING") for f in self.inequalities if f not in ordered]
+        return list(self.order) + implicit
+
+    def layout(self) -> str:
+        return ", ".join([f"{f} (equality)" for f in self.equalities]
+                         + [f"{f} {direction}" for f, direction in self.index_order()])
+
+
+_EQUALITY_OPS = {"==", "in", "array_contains", "array_contains_any"}
+
+
+def _parents(root: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: node for node in ast.walk(root) for child in ast.iter_child_nodes(node)}
+
+
+def _links_above(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> tuple[list[ast.Call], ast.AST]:
+    """Query-method calls applied on top of `node` (x.where(...).order_by(...)), innermost first, and the top."""
+    links: list[ast.Call] = []
+    top = node
+    while True:
+        attribute = parents.get(top)
+        call = parents.get(attribute) if attribute is not None else None
+        if not (isinstance(attribute, ast.Attribute) and attribute.value is top and attribute.attr in _QUERY_LINKS
+                and isinstance(call, ast.Call) and call.func is attribute):
+            return links, top
+        links.append(call)
+        top = call
+
+
+def _direction(index: RepoIndex, module: str, call: ast.Call) -> str:
+    positional = call.args[1] if len(call.args) > 1 else None
+    arg = next((kw.value for kw in call.keywords if kw.arg == "direction"), positional)
+    if arg is None:
+        return "ASCENDING"
+    if isinstance(arg, ast.Attribute):
+        return arg.attr
+    return (index.resolve_str(module, arg) or "?").upper()
+
+
+def _filter_op(index: RepoIndex, module: str, call: ast.Call) -> str | None:
+    arg = next((kw.value for kw in call.keywords if kw.arg == "filter"), None)
+    if isinstance(arg, ast.Call) and len(arg.args) > 1:
+        return index.resolve_str(module, arg.args[1])
+    return index.resolve_str(module, call.args[1]) if len(call.args) > 1 else None
+
+
+def group_queries(index: RepoIndex) -> set[GroupQuery]:
+    """Every collection_group(...) query: its filters and order_by, followed through chained calls and a
+    local variable the query is assigned to and refined on (query = query.where(...); query.limit(n))."""
+    found: set[GroupQuery] = set()
+    for module, tree in index.trees.items():
+        for fn, _cls in _scopes(tree):
+            parents = _parents(fn)
+            for node in ast.walk(fn):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "collection_group"):
+                    continue
+                links, top = _links_above(node, parents)
+                holder = parents.get(top)
+                if isinstance(holder, ast.Assign) and [type(t) for t in holder.targets] == [ast.Name]:
+                    name = holder.targets[0].id
+                    for other in ast.walk(fn):
+                        if isinstance(other, ast.Name) and other.id == name and isinstance(other.ctx, ast.Load):
+                            links += _links_above(other, parents)[0]
+                equalities: list[str | None] = []
+                inequalities: list[str | None] = []
+                order: list[tuple[str | None, str]] = []
+                for link in sorted(links, key=lambda c: (c.lineno, c.col_offset)):
+                    if link.func.attr == "where":
+                        op = _filter_op(index, module, link)
+                        target = equalities if op in _EQUALITY_OPS else inequalities
+                        target.append(_filter_field(index, module, link) if op is not None else None)
+                    elif link.func.attr == "order_by":
+                        field_name = index.resolve_str(module, link.args[0]) if link.args else None
+                        order.append((field_name, _direction(index, module, link)))
+                collection = index.resolve_str(module, node.args[0]) if node.args else None
+                found.add(GroupQuery(collection, tuple(sorted(set(equalities), key=str)),
+                                     tuple(sorted(set(inequalities), key=str)), tuple(order),
+                                     f"{index.relpath(module)}:{node.lineno}"))
+    return found
+
+
+def _last_collections(root: ast.AST, index: RepoIndex, module: str) -> set[str | None]:
+    """Collections the documents of `root` are in: the outermost .collection(x) of each path expression
+    (tenants/{t}/outbox -> outbox), names resolved through constants (None when they cannot be)."""
+    calls = [n for n in ast.walk(root) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and n.func.attr == "collection"]
+    inner: set[ast.AST] = set()
+    for call in calls:
+        expr: ast.AST = call.func.value
+        while isinstance(expr, ast.Call | ast.Attribute):
+            inner.add(expr)
+            expr = expr.func if isinstance(expr, ast.Call) else expr.value
+    return {index.resolve_str(module, c.args[0]) if c.args else None for c in calls if c not in inner}
+
+
+def ttl_writes(index: RepoIndex) -> dict[str | None, set[str]]:
+    """Collections whose documents the code writes with an `expire_at` (a dict key of a write): the
+    collections the writing function names, directly or through a helper method of its class that
+    returns the document (self._ref(event).update({... "expire_at": ...})). None: not found statically."""
+    found: dict[str | None, set[str]] = {}
+    for module, tree in index.trees.items():
+        methods_of: dict[str, dict[str, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+        for fn, cls in _scopes(tree):
+            if cls is not None:
+                methods_of.setdefault(cls.name, {})[fn.name] = fn
+        for fn, cls in _scopes(tree):
+            writes = [n for n in ast.walk(fn) if isinstance(n, ast.Dict)
+                      and any(isinstance(k, ast.Constant) and k.value == "expire_at" for k in n.keys)]
+            if not writes:
+                continue
+            collections = _last_collections(fn, index, module)
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                        and isinstance(node.func.value, ast.Name) and node.func.value.id == "self" and cls is not None:
+                    helper = methods_of.get(cls.name, {}).get(node.func.attr)
+                    if helper is not None and helper is not fn:
+                        collections |= _last_collections(helper, index, module)
+            for collection in collections or {None}:
+                found.setdefault(collection, set()).add(f"{index.relpath(module)}:{writes[0].lineno}")
+    return found
+
+
+def entry_signature(index: RepoIndex, module: str, entry: str) -> str | None:
+    """"http" or "cloud_event": the Functions Framework decorator of the entry point (None: neither found)."""
+    node = index.defs.get(module, {}).get(entry)
+    for decorator in getattr(node, "decorator_list", []):
+        name = ast.unparse(decorator).split("(")[0].rsplit(".", 1)[-1]
+        if name in ("http", "cloud_event"):
+            return name
+    return None
+
+
+def publishes_with_ordering_keys(index: RepoIndex) -> bool:
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "publish"
+               and any(kw.arg == "ordering_key" for kw in node.keywords)
+               for tree in index.trees.values() for node in ast.walk(tree))
+
+
 def load_code(root: Path = REPO) -> Code:
     import main
     from shared.domain.inbound import Provider
@@ -700,8 +869,6 @@ def load_code(root: Path = REPO) -> Code:
                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr in ("collection", "collection_group") and node.args
                     and (name := index.resolve_str(module, node.args[0])) is not None}
-    group_queries = set(re.findall(
-        r'\.collection_group\(\s*"([^"]+)"\s*\)\s*\.where\(\s*filter\s*=\s*FieldFilter\(\s*"([^"]+)"', source))
     return Code(
         entry_points=dict(main._ENTRY_POINTS),
         settings=fields,
@@ -710,11 +877,14 @@ def load_code(root: Path = REPO) -> Code:
         log_lines=lines,
         bound_fields=bound,
         collections=collections,
-        collection_group_queries=group_queries,
+        collection_group_queries=group_queries(index),
         providers={p.value for p in Provider if p.is_whatsapp},
         vector_queries=vector_queries(index),
         event_types=events,
         dispatch_deadlines=dispatch_deadlines(index),
+        signatures={entry: entry_signature(index, module, entry) for entry, module in main._ENTRY_POINTS.items()},
+        ttl_writes=ttl_writes(index),
+        ordered_publishing=publishes_with_ordering_keys(index),
     )
 
 
@@ -975,23 +1145,87 @@ def check_dashboard_uses_defined_metrics(tf: Terraform, code: Code) -> list[str]
                 problems.append(f"{name}: {base} is a counter; it has no {suffix}")
             elif not suffix and metrics[base].get("value"):
                 problems.append(f"{name}: {base} is a distribution; chart its _sum, _count or _bucket")
+        # Alert conditions name a metric by type, or through the metric resource (which also orders them).
+        referenced = set(re.findall(r"logging\.googleapis\.com/user/(\w+)", text))
+        referenced |= _keys_referenced(text, "google_logging_metric.metric")
+        problems += [f"{name} uses log-based metric {ref!r}, which logmetrics.tf does not define"
+                     for ref in sorted(referenced - set(metrics))]
     return problems
 
 
+def _index_fields(index: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """(field_path, order) of a composite index, without the __name__ Firestore appends at the end."""
+    fields = [(f.get("field_path"), f.get("order")) for f in index.get("fields") or []]
+    while fields and fields[-1][0] == "__name__":
+        fields.pop()
+    return fields
+
+
+def _serves(index: dict[str, Any], query: GroupQuery) -> bool:
+    fields = _index_fields(index)
+    n = len(query.equalities)
+    return (index.get("collection") == query.collection and index.get("query_scope") == "COLLECTION_GROUP"
+            and len(fields) == n + len(query.index_order())
+            and {f for f, _ in fields[:n]} == set(query.equalities)
+            and fields[n:] == query.index_order())
+
+
 def check_firestore_matches_queries(tf: Terraform, code: Code) -> list[str]:
+    """Every collection-group query has its index: a single-field collection-group index for one equality
+    filter alone (local.firestore_fields), else a composite one (local.firestore_indexes): the equality
+    fields, then the query's order (explicit order_by, then its inequality fields). And every collection
+    named here is one the code uses."""
     problems = []
     fields = tf.locals.get("firestore_fields", {})
+    indexes = tf.locals.get("firestore_indexes", {})
     for kind in ("firestore_fields", "firestore_ttl_fields", "firestore_indexes"):
         for key, item in tf.locals.get(kind, {}).items():
             if item.get("collection") not in code.collections:
                 problems.append(f"{kind}[{key!r}]: collection {item.get('collection')!r} is used nowhere in the code")
-    for collection, field_name in sorted(code.collection_group_queries):
-        indexed = any(item.get("collection") == collection and item.get("field") == field_name
-                      and any(i.get("query_scope") == "COLLECTION_GROUP" for i in item.get("indexes", []))
-                      for item in fields.values())
-        if not indexed:
-            problems.append(f"the code queries collection group {collection!r} on {field_name!r}; "
-                            "local.firestore_fields needs its COLLECTION_GROUP index")
+    used: set[str] = set()
+    for query in sorted(code.collection_group_queries, key=lambda q: q.where):
+        if query.collection is None or None in query.equalities + query.inequalities \
+                or None in [f for f, _ in query.order]:
+            problems.append(f"{query.where}: collection-group query whose collection or fields cannot be read "
+                            "statically; name them with string literals or module constants")
+            continue
+        if not query.needs_composite_index:
+            field_name = query.equalities[0] if query.equalities else None
+            indexed = any(item.get("collection") == query.collection and item.get("field") == field_name
+                          and any(i.get("query_scope") == "COLLECTION_GROUP" for i in item.get("indexes", []))
+                          for item in fields.values())
+            if not indexed:
+                problems.append(f"the code queries collection group {query.collection!r} on {field_name!r} "
+                                f"({query.where}); local.firestore_fields needs its COLLECTION_GROUP index")
+            continue
+        serving = [key for key, index in indexes.items() if _serves(index, query)]
+        if not serving:
+            problems.append(f"{query.where}: the collection-group query on {query.collection!r} needs a "
+                            f"COLLECTION_GROUP composite index in local.firestore_indexes: {query.layout()}")
+        used.update(serving)
+    for key, index in indexes.items():
+        is_vector = any(f.get("vector_dimension") is not None for f in index.get("fields") or [])
+        if index.get("query_scope") == "COLLECTION_GROUP" and not is_vector and key not in used:
+            problems.append(f"firestore_indexes[{key!r}] is a collection-group index no query of the code uses "
+                            "(every write pays for it)")
+    return problems
+
+
+def check_expiring_documents_have_ttl_policies(tf: Terraform, code: Code) -> list[str]:
+    """A collection whose documents the code gives an expire_at has a TTL policy on it, or nothing is ever
+    deleted (leads' data kept forever, LGPD); a TTL policy on a field the code never writes does nothing."""
+    ttl = {(item.get("collection"), item.get("field")) for item in tf.locals.get("firestore_ttl_fields", {}).values()}
+    problems = []
+    for collection, wheres in sorted(code.ttl_writes.items(), key=lambda kv: str(kv[0])):
+        where = ", ".join(sorted(wheres))
+        if collection is None:
+            problems.append(f"{where}: writes expire_at on documents of a collection the analysis cannot name; "
+                            "reach the collection through a helper method or a constant")
+        elif (collection, "expire_at") not in ttl:
+            problems.append(f"{collection}.expire_at is written ({where}) but local.firestore_ttl_fields has no TTL "
+                            "policy on it: those documents are never deleted")
+    problems += [f"firestore_ttl_fields: TTL on {c}.{f}, which the code never writes" for c, f in sorted(ttl, key=str)
+                 if f == "expire_at" and c not in code.ttl_writes]
     return problems
 
 
@@ -1154,6 +1388,60 @@ def check_leases_outlast_their_functions(tf: Terraform, code: Code) -> list[str]
             if times is not None and times[-1] < 2 * lease:
                 problems.append(f"queue {name!r} stops retrying {times[-1]:g} s after a task's first attempt, less "
                                 f"than twice {what} ({lease:g} s): work a crashed delivery leased is never retried")
+        # The same for a push subscription: its redeliveries must go on past the lease before it dead-letters.
+        for name, sub in tf.locals.get("push_subscriptions", {}).items():
+            times = subscription_retry_times(tf, sub) if sub.get("target") == fn else None
+            if sub.get("target") == fn and times is None:
+                problems.append(f"push subscription {name!r}: its retry policy cannot be read statically")
+            elif times is not None and times[-1] < 2 * lease:
+                problems.append(f"push subscription {name!r} stops redelivering about {times[-1]:g} s after an "
+                                f"event's first push, less than twice {what} ({lease:g} s): an event a crashed "
+                                "delivery leased is dead-lettered instead of retried")
+    return problems
+
+
+def subscription_retry_times(tf: Terraform, sub: dict[str, Any]) -> list[float] | None:
+    """When each push of a message that keeps failing happens, in seconds after the first, until the
+    dead-letter policy's attempts are spent. Pub/Sub documents no exact formula for its exponential
+    backoff; doubling from the minimum, capped at the maximum, is the estimate (ack deadlines ignored)."""
+    attempts = number_of(tf, sub.get("max_delivery_attempts"))
+    low = number_of(tf, sub.get("minimum_backoff_seconds"))
+    high = number_of(tf, sub.get("maximum_backoff_seconds"))
+    if attempts is None or low is None or high is None:
+        return None
+    times = [0.0]
+    for i in range(int(attempts) - 1):
+        times.append(times[-1] + min(high, low * 2 ** i))
+    return times
+
+
+def check_time_budgets_end_before_the_timeout(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    specs = tf.locals.get("function_specs", {})
+    for fn, setting in TIME_BUDGETS:
+        if fn not in specs or setting not in code.reads.get(fn, set()):
+            continue
+        budget = setting_number(tf, code, fn, setting)
+        timeout = specs[fn].get("timeout_seconds")
+        if budget is None or not isinstance(timeout, int | float) or budget >= timeout:
+            problems.append(f"{fn}'s {setting.upper()} ({budget} s) must be below its timeout ({timeout} s), or "
+                            "long runs are killed mid-way instead of stopping between pages")
+    return problems
+
+
+def check_scheduler_jobs_wait_for_their_targets(tf: Terraform, code: Code) -> list[str]:
+    problems = []
+    specs = tf.locals.get("function_specs", {})
+    low, high = SCHEDULER_DEADLINE_RANGE
+    for name, job in tf.locals.get("scheduler_jobs", {}).items():
+        deadline = seconds_of(job.get("attempt_deadline"))
+        timeout = specs.get(job.get("target"), {}).get("timeout_seconds")
+        if deadline is None or not low <= deadline <= high:
+            problems.append(f"scheduler job {name!r}: attempt_deadline {job.get('attempt_deadline')!r} must be "
+                            f"{low}s to {high}s")
+        elif isinstance(timeout, int | float) and deadline < timeout:
+            problems.append(f"scheduler job {name!r}: attempt_deadline {deadline:g} s is shorter than "
+                            f"{job.get('target')}'s timeout ({timeout} s): runs still going are recorded as failed")
     return problems
 
 
@@ -1221,6 +1509,123 @@ def check_queue_targets_finish_within_the_dispatch_deadline(tf: Terraform, code:
     return problems
 
 
+def _topics_told(tf: Terraform, code: Code, fn: str) -> dict[str, str]:
+    """{topic key: setting env name} of the topics a function's code publishes to: each *_topic setting it
+    reads, as Terraform sets it (the topic resource it references) or else the code's default."""
+    told = {}
+    for name in sorted(code.reads.get(fn, set())):
+        if not name.endswith("_topic") or name not in code.settings:
+            continue
+        value = function_env(tf, fn).get(name.upper())
+        keys = _keys_referenced(value, "google_pubsub_topic.topic") if value is not None else set()
+        if value is None and isinstance(code.settings[name].default, str):
+            keys = {code.settings[name].default}
+        told.update({key: name.upper() for key in keys})
+    return told
+
+
+def check_publishers_hold_their_topics(tf: Terraform, code: Code) -> list[str]:
+    """A function holds roles/pubsub.publisher (function_specs.publishes) on exactly the topics its code
+    publishes to: without it every publish fails; beyond it a function that never publishes could."""
+    problems = []
+    for fn, spec in tf.locals.get("function_specs", {}).items():
+        told = _topics_told(tf, code, fn)
+        granted = set(spec.get("publishes") or [])
+        problems += [f"{fn} publishes to {t!r} ({told[t]}) without publisher on it: add it to "
+                     "function_specs.publishes" for t in sorted(set(told) - granted)]
+        problems += [f"{fn} may publish to {t!r} (function_specs.publishes) but its code reads no topic setting "
+                     "naming it: remove the grant" for t in sorted(granted - set(told))]
+    publisher = tf.resource("google_pubsub_topic_iam_member", "publisher")
+    if any(spec.get("publishes") for spec in tf.locals.get("function_specs", {}).values()) and (
+            _expr(publisher.get("for_each")) != "local.function_publishes" or publisher.get("role") != "roles/pubsub.publisher"):
+        problems.append("function_specs.publishes needs google_pubsub_topic_iam_member.publisher "
+                        "(for_each = local.function_publishes, role roles/pubsub.publisher)")
+    return problems
+
+
+_PUBSUB_ACCOUNT = 'google_service_account.invoker["pubsub"].email'
+
+
+def check_push_subscriptions_deliver_to_their_functions(tf: Terraform, code: Code) -> list[str]:
+    """Terraform-owned push subscriptions: to a CloudEvent function, with the topic in the endpoint's path
+    (Functions Framework reads it there), as the pubsub invoker (granted run.invoker), ordered when the code
+    publishes with ordering keys, dead-lettered where their topic says, answered within the ack deadline,
+    and never expiring."""
+    subs = tf.locals.get("push_subscriptions", {})
+    if not subs:
+        return []
+    problems = []
+    specs, topics = tf.locals.get("function_specs", {}), tf.locals.get("topics", {})
+    for name, sub in subs.items():
+        fn, topic = sub.get("target"), sub.get("topic")
+        if fn not in specs:
+            problems.append(f"push subscription {name!r} targets {fn!r}, which is no function")
+            continue
+        if topic not in topics:
+            problems.append(f"push subscription {name!r} reads unknown topic {topic!r}")
+        if any(t.get("pubsub_topic") == topic for t in _triggers(specs[fn])):
+            problems.append(f"{fn} gets topic {topic!r} from both push subscription {name!r} and an Eventarc trigger: "
+                            "every event would arrive twice")
+        if code.ordered_publishing and sub.get("message_ordering") is not True:
+            problems.append(f"push subscription {name!r}: the code publishes with ordering keys (a contact's events "
+                            "in order) but message_ordering is not true, so they may arrive in any order")
+        deadline = number_of(tf, sub.get("ack_deadline_seconds"))
+        timeout = specs[fn].get("timeout_seconds")
+        if deadline is None or not isinstance(timeout, int | float) or deadline < timeout:
+            problems.append(f"push subscription {name!r}: ack deadline ({deadline} s) below {fn}'s timeout "
+                            f"({timeout} s): Pub/Sub pushes again events still being handled")
+    resource = tf.resource("google_pubsub_subscription", "push")
+    push = _block(resource, "push_config")
+    oidc = _block(push, "oidc_token")
+    if _expr(resource.get("for_each")) != "local.push_subscriptions":
+        problems.append("push subscriptions need google_pubsub_subscription.push with for_each = local.push_subscriptions")
+    if "/projects/${var.project_id}/topics/" not in str(push.get("push_endpoint")):
+        problems.append("the push endpoint must be <function URL>/projects/<project>/topics/<topic>: Functions "
+                        "Framework builds the CloudEvent's source from that path")
+    if _expr(oidc.get("service_account_email")) != _PUBSUB_ACCOUNT:
+        problems.append(f"push subscriptions must push with an OIDC token of {_PUBSUB_ACCOUNT}")
+    if str(_block(resource, "expiration_policy").get("ttl", "missing")) != "":
+        problems.append("push subscriptions need expiration_policy { ttl = \"\" }: an idle one is deleted after 31 "
+                        "days, and later events with it")
+    if "push_subscriptions" not in str(tf.locals.get("private_invocations")) or \
+            "pubsub" not in str(tf.locals.get("private_invocations")):
+        problems.append("local.private_invocations must grant the pubsub invoker run.invoker on push subscriptions' "
+                        "targets, or every push is refused")
+    if any(topics.get(sub.get("topic"), {}).get("dead_letter") for sub in subs.values()):
+        if _dynamic(resource, "dead_letter_policy") is None:
+            problems.append("a push subscription whose topic has a dead_letter topic needs a dead_letter_policy")
+        grants = [body for body in tf.resources.get("google_pubsub_subscription_iam_member", {}).values()
+                  if body.get("role") == "roles/pubsub.subscriber" and "pubsub_service_agent" in str(body.get("member"))]
+        if not grants:
+            problems.append("Pub/Sub's service agent must be roles/pubsub.subscriber on dead-lettered subscriptions "
+                            "(google_pubsub_subscription_iam_member), or it cannot forward dead letters")
+    return problems
+
+
+def check_callers_match_function_signatures(tf: Terraform, code: Code) -> list[str]:
+    """Queues, scheduler jobs and providers call HTTP functions; triggers and push subscriptions deliver
+    CloudEvents. A mismatch fails every call at run time."""
+    specs = tf.locals.get("function_specs", {})
+    callers: list[tuple[str, str, str]] = []  # (function, caller, signature it needs)
+    callers += [(q.get("target"), f"queue {n!r}", "http") for n, q in tf.locals.get("queues", {}).items()]
+    callers += [(j.get("target"), f"scheduler job {n!r}", "http") for n, j in tf.locals.get("scheduler_jobs", {}).items()]
+    callers += [(fn, "public invoker (providers)", "http") for fn, spec in specs.items() if spec.get("public")]
+    callers += [(fn, "its event trigger", "cloud_event") for fn, spec in specs.items() if _triggers(spec)]
+    callers += [(s.get("target"), f"push subscription {n!r}", "cloud_event")
+                for n, s in tf.locals.get("push_subscriptions", {}).items()]
+    problems = []
+    for fn, caller, wanted in callers:
+        if fn not in code.signatures:
+            continue  # reported by the checks on names
+        actual = code.signatures[fn]
+        if actual is None:
+            problems.append(f"{fn}: its entry point has neither @functions_framework.http nor .cloud_event")
+        elif actual != wanted:
+            problems.append(f"{fn} is called by {caller}, which needs a {wanted} function, but its entry point is "
+                            f"{actual}")
+    return problems
+
+
 def _mime_types(text: str) -> set[str]:
     return {t.strip().lower() for t in text.split(",") if t.strip()}
 
@@ -1279,10 +1684,16 @@ CHECKS: list[Check] = [
     check_log_metrics_match_log_lines,
     check_dashboard_uses_defined_metrics,
     check_firestore_matches_queries,
+    check_expiring_documents_have_ttl_policies,
     check_vector_indexes_serve_vector_queries,
     check_event_triggers_deliver_what_the_code_handles,
     check_webhook_urls_cover_providers,
     check_leases_outlast_their_functions,
+    check_time_budgets_end_before_the_timeout,
+    check_scheduler_jobs_wait_for_their_targets,
+    check_publishers_hold_their_topics,
+    check_push_subscriptions_deliver_to_their_functions,
+    check_callers_match_function_signatures,
     check_queue_settings_mirror_their_queues,
     check_turns_outlast_the_media_wait,
     check_queue_targets_finish_within_the_dispatch_deadline,

@@ -128,7 +128,7 @@ def test_a_failing_tier_falls_back_to_the_next_one(world):
     assert outcome.result == TurnResult.REPLIED and outcome.tier == "standard"
     assert [world.vertex.model_of(i) for i in range(2)] == ["gemini-lite", "gemini-standard"]
     assert world.sent_texts() == ["Oi! Tudo bem?"]
-    assert [c["model"] for c in world.model_calls()] == ["gemini-standard"]
+    assert [(c["model"], c["tier"]) for c in world.model_calls()] == [("gemini-standard", "standard")]
 
 
 def test_when_every_tier_fails_the_lead_gets_the_holding_message_and_a_human_is_called(world):
