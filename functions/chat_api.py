@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from functions.http_errors import Response, json_errors
 from shared import log
-from shared.bootstrap import turn_deps
+from shared.bootstrap import chat_deps
 from shared.config import get_settings
 from shared.domain.errors import InvalidPayload
 from shared.services.chat import ChatMessage, chat
@@ -37,4 +37,4 @@ def chat_api(request: flask.Request) -> Response:
         body = ChatBody.model_validate_json(request.get_data())
     except ValidationError as err:
         raise InvalidPayload(f"chat body: {err.errors(include_url=False, include_input=False)}") from err
-    return chat(ChatMessage(**body.model_dump()), turn_deps()), 200
+    return chat(ChatMessage(**body.model_dump()), chat_deps()), 200

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from functions.http_errors import Response, json_errors
 from shared import log
-from shared.bootstrap import followup_deps
+from shared.bootstrap import followup_sweep_deps
 from shared.config import get_settings
 from shared.domain.errors import InvalidPayload
 from shared.services.followup import sweep_due_followups
@@ -31,7 +31,7 @@ def followup_sweep(request: flask.Request) -> Response:
     settings = get_settings()
     with log.bound(**log.trace_field(request.headers.get("X-Cloud-Trace-Context"), settings.google_cloud_project)):
         report = sweep_due_followups(
-            followup_deps(), page_size=settings.followup_sweep_page_size,
+            followup_sweep_deps(), page_size=settings.followup_sweep_page_size,
             max_pages=min(body.max_pages or settings.followup_sweep_max_pages, settings.followup_sweep_max_pages),
             grace_seconds=settings.followup_sweep_grace_seconds)
     return {"ok": True, **report.as_dict()}, 200

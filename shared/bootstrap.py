@@ -9,6 +9,7 @@ from shared.config import get_settings
 from shared.domain.inbound import Provider
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from shared.domain.crm import CrmConfig
@@ -132,6 +133,17 @@ def inbound_deps() -> InboundDeps:
 
 @lru_cache(maxsize=1)
 def turn_deps() -> TurnDeps:
+    """agent_turn's: the brain, plus the follow-up cadence restarted after every WhatsApp reply."""
+    return _brain_deps(after_reply=plan_followup_after_reply)
+
+
+@lru_cache(maxsize=1)
+def chat_deps() -> TurnDeps:
+    """chat_api's: the same brain; a /chat conversation has no WhatsApp cadence to plan."""
+    return _brain_deps(after_reply=None)
+
+
+def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None) -> TurnDeps:
     from shared.adapters.firestore_store import (
         FirestoreAnswerCache,
         FirestoreChannelDirectory,
@@ -159,7 +171,7 @@ def turn_deps() -> TurnDeps:
         lease_seconds=settings.reply_lease_seconds,
         media_wait_seconds=settings.media_wait_seconds,
         emit_event=lambda event: emit(event, event_deps()),
-        after_reply=plan_followup_after_reply,
+        after_reply=after_reply,
     )
 
 
@@ -414,11 +426,10 @@ def followup_queue() -> FollowupQueue:
 
 @lru_cache(maxsize=1)
 def followup_deps() -> FollowupDeps:
-    """Everything the follow-up turn and the sweep use; the model loads only for the turn's first free-form text."""
+    """followup_turn's; the model loads only for the first free-form nudge (a template step needs none)."""
     from shared.adapters.firestore_store import (
         FirestoreChannelDirectory,
         FirestoreConversationStore,
-        FirestoreFollowupStore,
         FirestoreUsageLedger,
         firestore_client,
     )
@@ -434,13 +445,33 @@ def followup_deps() -> FollowupDeps:
         tiers=model_tiers(),
         sender_for=sender_for,
         ledger=FirestoreUsageLedger(db),
-        due=FirestoreFollowupStore(db),
         lease_seconds=settings.reply_lease_seconds,
     )
 
 
+@lru_cache(maxsize=1)
+def followup_sweep_deps() -> FollowupDeps:
+    """followup_sweep's: it pages due conversations and re-creates tasks; it never sends or calls a model."""
+    from shared.adapters.firestore_store import (
+        FirestoreChannelDirectory,
+        FirestoreConversationStore,
+        FirestoreFollowupStore,
+        firestore_client,
+    )
+    from shared.services.followup import FollowupDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return FollowupDeps(
+        directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+        store=FirestoreConversationStore(db),
+        queue=_FollowupQueueOnFirstUse(),
+        due=FirestoreFollowupStore(db),
+    )
+
+
 class _ModelOnFirstUse:
-    """The sweep shares followup_deps but never writes text: google.genai loads on the first generation only."""
+    """A template step never writes text: google.genai loads on the first free-form nudge only."""
 
     def generate(self, prompt: Prompt) -> Generation:
         return _followup_model().generate(prompt)

@@ -33,6 +33,18 @@ locals {
         { order = "ASCENDING", query_scope = "COLLECTION" },
       ]
     }
+    # followup_sweep's one cross-tenant read (shared/adapters/firestore_store.FirestoreFollowupStore):
+    # collection group conversations, next_followup_at <= now, ordered by it. A range and an order on
+    # one field are served by that field's single-field index (a composite index needs two fields); a
+    # collection-group query needs the collection-group one, which Firestore never creates by itself.
+    "conversations.next_followup_at" = {
+      collection = "conversations"
+      field      = "next_followup_at"
+      indexes = [
+        { order = "ASCENDING", query_scope = "COLLECTION_GROUP" },
+        { order = "ASCENDING", query_scope = "COLLECTION" },
+      ]
+    }
   }
 
   # TTL policies, keyed "<collection>.<field>": documents are deleted (within about a day) once the

@@ -71,7 +71,8 @@ locals {
       min_instances   = 0
       max_instances   = 20
       project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
-      enqueues        = []
+      # After every reply, the first step of the lead's follow-up cadence (restarted by each new reply).
+      enqueues = ["followups"]
       # Domain events (LeadCreated at a conversation's first turn, LeadQualified... from the brain's
       # tools): the outbox first, then this topic (shared/services/events.emit).
       publishes      = ["domain-events"]
@@ -125,6 +126,51 @@ locals {
       # CRM credentials are per tenant, on tenants/{t}/integrations/crm (Firestore), not platform secrets.
       secrets = {}
       # Not an Eventarc trigger: pubsub.tf's push subscription (ordering, Terraform-owned dead letters).
+      trigger        = null
+      extra_triggers = []
+    }
+
+    followup_turn = {
+      description = "Private; invoked by Cloud Tasks (queue followups): one follow-up step of a silent lead's cadence. Re-checks the conversation, then sends a model-written nudge inside WhatsApp's 24 h window or the agent's Meta template outside it, and schedules the next step."
+      public      = false
+      memory      = "1Gi"
+      cpu         = "1"
+      # Mostly waiting on the model and the provider, like agent_turn.
+      concurrency = 10
+      # As agent_turn: up to 3 model attempts of llm.timeout_seconds plus one send, about 105 s. It holds
+      # the same reply lease (agent_turn.reply_lease_seconds) and must time out before it expires
+      # (precondition below, and tests/infra).
+      timeout_seconds = 150
+      min_instances   = 0
+      # Cadences fire spread over business hours; the followups queue caps the rate (tasks.tf).
+      max_instances = 5
+      project_roles = ["roles/datastore.user", "roles/aiplatform.user"]
+      # Schedules the cadence's next step on its own queue.
+      enqueues       = ["followups"]
+      publishes      = []
+      bucket_roles   = {}
+      secrets        = {}
+      trigger        = null
+      extra_triggers = []
+    }
+
+    followup_sweep = {
+      description = "Private; Cloud Scheduler (job followup-sweep, every 5 minutes): re-schedules follow-ups whose task was lost (due for longer than followups.sweep_grace_seconds) and closes exhausted cadences, across tenants."
+      public      = false
+      memory      = "512Mi"
+      cpu         = "1"
+      # One run at a time: two runs would page the same due conversations (harmless, since every task
+      # re-checks the conversation, but wasted work).
+      concurrency     = 1
+      timeout_seconds = 300
+      min_instances   = 0
+      max_instances   = 1
+      project_roles   = ["roles/datastore.user"]
+      # Re-creates lost tasks on the followups queue; never calls the model.
+      enqueues       = ["followups"]
+      publishes      = []
+      bucket_roles   = {}
+      secrets        = {}
       trigger        = null
       extra_triggers = []
     }
@@ -300,6 +346,11 @@ locals {
       EVENTS_TOPIC                  = google_pubsub_topic.topic["domain-events"].name
       EVENT_PUBLISH_TIMEOUT_SECONDS = tostring(var.events.publish_timeout_seconds)
       CRM_RETENTION_DAYS            = tostring(var.events.retention_days)
+      # After each reply, the cadence's first step: a task on followups, signed as the tasks invoker.
+      REGION                = var.region
+      FOLLOWUP_QUEUE        = google_cloud_tasks_queue.queue["followups"].name
+      FOLLOWUP_TURN_URL     = local.function_urls["followup_turn"]
+      TASKS_SERVICE_ACCOUNT = google_service_account.invoker["tasks"].email
     }
     # The same brain as agent_turn, answering over HTTP instead of WhatsApp.
     chat_api = {
@@ -330,6 +381,35 @@ locals {
       CRM_RETENTION_DAYS = tostring(var.events.retention_days)
       # CRM_WEBHOOK_ALLOW_HTTP is never set here: it lets tenants' webhook URLs be http:// or point at
       # private addresses, a local-development switch (precondition below, and tests/infra).
+    }
+    followup_turn = {
+      # The nudge is written by the chat model (a template outside the 24 h window needs none).
+      LLM_BACKEND         = var.llm.backend
+      LLM_MODEL           = var.llm.model
+      LLM_TIERS           = jsonencode(var.llm.tiers)
+      VERTEX_LOCATION     = var.llm.location
+      LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
+      LLM_PRICING         = jsonencode(var.llm_pricing)
+      # The same reply lease as agent_turn: a follow-up and a turn never send on one conversation at once.
+      REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
+      CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
+      META_GRAPH_VERSION       = var.providers_send.meta_graph_version
+      PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
+      # The next step of the cadence.
+      REGION                = var.region
+      FOLLOWUP_QUEUE        = google_cloud_tasks_queue.queue["followups"].name
+      FOLLOWUP_TURN_URL     = local.function_urls["followup_turn"]
+      TASKS_SERVICE_ACCOUNT = google_service_account.invoker["tasks"].email
+    }
+    followup_sweep = {
+      REGION                       = var.region
+      FOLLOWUP_QUEUE               = google_cloud_tasks_queue.queue["followups"].name
+      FOLLOWUP_TURN_URL            = local.function_urls["followup_turn"]
+      TASKS_SERVICE_ACCOUNT        = google_service_account.invoker["tasks"].email
+      CHANNEL_CACHE_SECONDS        = tostring(var.webhook.channel_cache_seconds)
+      FOLLOWUP_SWEEP_PAGE_SIZE     = tostring(var.followups.sweep_page_size)
+      FOLLOWUP_SWEEP_MAX_PAGES     = tostring(var.followups.sweep_max_pages)
+      FOLLOWUP_SWEEP_GRACE_SECONDS = tostring(var.followups.sweep_grace_seconds)
     }
     knowledge_ingest = {
       # Events naming another bucket are refused: the name must be the bucket the triggers watch.
@@ -468,6 +548,11 @@ resource "google_cloudfunctions2_function" "function" {
     precondition {
       condition     = each.key != "agent_turn" || local.function_sizing[each.key].timeout_seconds < var.agent_turn.reply_lease_seconds
       error_message = "agent_turn's timeout_seconds must be below agent_turn.reply_lease_seconds, or a retry can take over a delivery that is still running and the lead gets two replies."
+    }
+    # followup_turn takes the same reply lease as agent_turn.
+    precondition {
+      condition     = each.key != "followup_turn" || local.function_sizing[each.key].timeout_seconds < var.agent_turn.reply_lease_seconds
+      error_message = "followup_turn's timeout_seconds must be below agent_turn.reply_lease_seconds, or a retry can take over a follow-up that is still being sent and the lead gets it twice."
     }
     # Without a price every model call is recorded as costing 0 and the cost dashboard lies. Checked on
     # every function that calls the model (given LLM_MODEL / EMBEDDING_MODEL).

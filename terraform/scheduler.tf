@@ -19,11 +19,18 @@ locals {
       retry_count      = 0      # the next run is the retry
     }
 
-    # Issue 6, when main.py exports followup_sweep:
-    #   "followup-sweep" = {
-    #     target = "followup_sweep", schedule = "*/5 * * * *", time_zone = "America/Sao_Paulo", path = "/",
-    #     body = {}, attempt_deadline = "300s", retry_count = 0   # the sweep is idempotent
-    #   }
+    # Follow-ups whose task was lost (a failed enqueue after a reply, a task past its retries) are
+    # re-scheduled, and cadences with nothing left to send are closed. Idempotent and bounded
+    # (followups.sweep_page_size x sweep_max_pages): the next run is the retry.
+    "followup-sweep" = {
+      target           = "followup_sweep"
+      schedule         = var.followups.sweep_schedule
+      time_zone        = "America/Sao_Paulo"
+      path             = "/"
+      body             = {}
+      attempt_deadline = "300s" # followup_sweep's timeout
+      retry_count      = 0      # the next run is the retry
+    }
   }
 }
 

@@ -70,13 +70,26 @@ locals {
       log_sampling_ratio = 1.0
     }
 
-    # Issue 6 (follow-ups), when main.py exports followup_turn. Tasks are scheduled up to days ahead;
-    # a follow-up retried hours late is worse than one skipped, hence the short retry window:
-    # "followups" = {
-    #   target = "followup_turn", invoker = "tasks", max_dispatches_per_second = 10,
-    #   max_attempts = 5, min_backoff = "10s", max_backoff = "300s", max_doublings = 4,
-    #   max_retry_duration = "1800s", log_sampling_ratio = 1.0
-    # }
+    # Follow-ups: one task per cadence step, scheduled up to days ahead (business hours, São Paulo) and
+    # named after the conversation, the step and the lead's last message, so a redelivered reply or a
+    # sweep re-creating it finds the name taken. Every delivery re-checks the conversation first.
+    "followups" = {
+      target  = "followup_turn"
+      invoker = "tasks"
+      # Steps of many conversations fall due at the same business-hours boundary (08:00): spread them.
+      max_dispatches_per_second = 5
+      max_concurrent_dispatches = null
+      # A 409 (a turn holds the reply lease) or a model or provider 503: 10, 30, 70, 150, 300 s..., until
+      # followups.retry_window_seconds. A nudge retried much later is worse than one skipped: past the
+      # window the sweep (followup_sweep) re-schedules it once its grace has passed, re-checking
+      # business hours and the 24 h window. At least twice the reply lease (precondition below).
+      max_attempts       = 5
+      min_backoff        = "10s"
+      max_backoff        = "300s"
+      max_doublings      = 4
+      max_retry_duration = "${var.followups.retry_window_seconds}s"
+      log_sampling_ratio = 1.0
+    }
   }
 }
 
@@ -88,6 +101,7 @@ locals {
   # How long one delivery of a target owns its work (a crashed one keeps it that long).
   target_lease_seconds = {
     agent_turn      = var.agent_turn.reply_lease_seconds
+    followup_turn   = var.agent_turn.reply_lease_seconds
     media_processor = var.media.lease_seconds
   }
 }
@@ -122,7 +136,7 @@ resource "google_cloud_tasks_queue" "queue" {
     # A crashed delivery keeps its lease: retries must go on past it, or its work is never retried.
     precondition {
       condition     = tonumber(trimsuffix(each.value.max_retry_duration, "s")) >= 2 * lookup(local.target_lease_seconds, each.value.target, 0)
-      error_message = "A queue's max_retry_duration must be at least twice its target's lease (agent_turn.reply_lease_seconds, media.lease_seconds), or work a crashed delivery leased is never retried."
+      error_message = "A queue's max_retry_duration must be at least twice its target's lease (agent_turn.reply_lease_seconds for agent-turns and followups, media.lease_seconds), or work a crashed delivery leased is never retried."
     }
     # A turn waiting for media must still be retried after the wait ends, or a dead media processor
     # leaves the lead without a reply (see the agent-turns entry).

@@ -308,6 +308,45 @@ variable "events" {
   }
 }
 
+variable "followups" {
+  description = <<-EOT
+    Follow-up cadence machinery. The cadence itself (steps, delays, templates, business hours, opt-out words)
+    is per agent, in Firestore (tenants/{t}/agents/{a}.followup; ARCHITECTURE.md), so sellers change it
+    without a deploy.
+    retry_window_seconds: how long the followups queue retries one step (a held reply lease, a model or
+      provider outage); at least twice agent_turn.reply_lease_seconds (tasks.tf).
+    sweep_schedule: cron (Cloud Scheduler, America/Sao_Paulo) of the followup-sweep job.
+    sweep_page_size, sweep_max_pages: due conversations read per query (<= 500) and pages one run reads.
+    sweep_grace_seconds: a step due for longer than this without having run is re-scheduled by the sweep
+      (FOLLOWUP_SWEEP_GRACE_SECONDS); above the queue's first retries, so a step that is merely being
+      retried is not doubled (a double is harmless, each delivery re-checks, but costs a task).
+  EOT
+  type = object({
+    retry_window_seconds = optional(number, 1800)
+    sweep_schedule       = optional(string, "*/5 * * * *")
+    sweep_page_size      = optional(number, 100)
+    sweep_max_pages      = optional(number, 10)
+    sweep_grace_seconds  = optional(number, 300)
+  })
+  default = {}
+  validation {
+    condition     = var.followups.retry_window_seconds == floor(var.followups.retry_window_seconds) && var.followups.retry_window_seconds >= 60
+    error_message = "followups.retry_window_seconds must be a whole number of at least 60."
+  }
+  validation {
+    condition     = can(regex("^\\S+(\\s+\\S+){4}$", trimspace(var.followups.sweep_schedule)))
+    error_message = "followups.sweep_schedule is a 5-field cron expression such as */5 * * * *."
+  }
+  validation {
+    condition     = var.followups.sweep_page_size >= 1 && var.followups.sweep_page_size <= 500 && var.followups.sweep_max_pages >= 1
+    error_message = "followups.sweep_page_size must be from 1 to 500 (the code refuses more) and sweep_max_pages at least 1."
+  }
+  validation {
+    condition     = var.followups.sweep_grace_seconds >= 60
+    error_message = "followups.sweep_grace_seconds must be at least 60: a step being retried by its queue would be re-scheduled."
+  }
+}
+
 variable "crm" {
   description = <<-EOT
     CRM sync: crm_sync, fed by the Pub/Sub push subscription crm-sync on domain-events (pubsub.tf).

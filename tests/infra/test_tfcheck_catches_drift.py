@@ -40,14 +40,14 @@ def test_an_entry_point_without_a_function_is_reported(tf, code):
 
 
 def test_a_function_main_does_not_export_is_reported(tf, code):
-    tf.locals["function_specs"]["followup_turn"] = dict(tf.locals["function_specs"]["agent_turn"])
-    tf.locals["function_env"]["followup_turn"] = {}
-    assert "followup_turn" in only(tfcheck.check_functions_match_entry_points, tf, code)
+    tf.locals["function_specs"]["voice_reply"] = dict(tf.locals["function_specs"]["agent_turn"])
+    tf.locals["function_env"]["voice_reply"] = {}
+    assert "voice_reply" in only(tfcheck.check_functions_match_entry_points, tf, code)
 
 
 def test_a_new_entry_point_in_main_is_reported(tf, code):
-    code.entry_points["followup_turn"] = "functions.followups"
-    assert "followup_turn" in only(tfcheck.check_functions_match_entry_points, tf, code)
+    code.entry_points["voice_reply"] = "functions.voice_reply"
+    assert "voice_reply" in only(tfcheck.check_functions_match_entry_points, tf, code)
 
 
 def test_a_function_built_from_the_wrong_entry_point_is_reported(tf, code):
@@ -122,8 +122,8 @@ def test_a_renamed_queue_in_the_code_is_reported(tf, code):
 
 
 def test_a_queue_for_a_function_that_does_not_exist_is_reported(tf, code):
-    tf.locals["queues"]["followups"] = {**tf.locals["queues"]["agent-turns"], "target": "followup_turn"}
-    assert "followup_turn" in only(tfcheck.check_infrastructure_names_exist, tf, code)
+    tf.locals["queues"]["voice"] = {**tf.locals["queues"]["agent-turns"], "target": "voice_reply"}
+    assert "voice_reply" in only(tfcheck.check_infrastructure_names_exist, tf, code)
 
 
 def test_unknown_topic_bucket_and_secret_references_are_reported(tf, code):
@@ -248,6 +248,19 @@ def test_a_trailing_name_field_is_ignored_like_firestore_does(tf, code):
     fields = tf.locals["firestore_indexes"]["outbox_pending"]["fields"]
     fields.append({"field_path": "__name__", "order": "ASCENDING", "vector_dimension": None})
     assert tfcheck.check_firestore_matches_queries(tf, code) == []
+
+
+def test_a_range_on_one_field_needs_its_single_field_collection_group_index(tf, code):
+    # followup_sweep's query: next_followup_at <= now, ordered by it. No composite index can serve it
+    # (they need two fields); only the field's collection-group override, ascending.
+    del tf.locals["firestore_fields"]["conversations.next_followup_at"]
+    assert "'next_followup_at'" in only(tfcheck.check_firestore_matches_queries, tf, code)
+
+
+def test_a_single_field_index_in_the_wrong_order_is_reported(tf, code):
+    field = tf.locals["firestore_fields"]["conversations.next_followup_at"]
+    field["indexes"] = [{**i, "order": "DESCENDING"} for i in field["indexes"]]
+    assert "(ASCENDING)" in only(tfcheck.check_firestore_matches_queries, tf, code)
 
 
 def test_a_collection_group_index_no_query_uses_is_reported(tf, code):

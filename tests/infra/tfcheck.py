@@ -64,6 +64,8 @@ QUEUE_MIRRORS = (("media_max_attempts", "media", "max_attempts"),)
 LEASES = (
     ("agent_turn", "reply_lease_seconds", "the reply lease",
      "a retry can take over a delivery that is still running and the lead gets two replies"),
+    ("followup_turn", "reply_lease_seconds", "the reply lease",
+     "a retry can take over a follow-up that is still being sent and the lead gets it twice"),
     ("media_processor", "media_lease_seconds", "the media lease",
      "a retry can read a file a timed-out delivery is still reading"),
     ("crm_sync", "crm_lease_seconds", "the CRM delivery lease",
@@ -702,9 +704,24 @@ class GroupQuery:
     where: str  # module:line, for messages
 
     @property
+    def single_field(self) -> str | None:
+        """The field, when every filter and order of the query is on that one field."""
+        names = set(self.equalities) | set(self.inequalities) | {f for f, _ in self.order}
+        return next(iter(names)) if len(names) == 1 else None
+
+    @property
+    def single_field_order(self) -> str | None:
+        """The direction a single-field index must have: the query's order, ascending for a range alone,
+        None (either serves) for equalities alone."""
+        if self.order:
+            return self.order[0][1]
+        return "ASCENDING" if self.inequalities else None
+
+    @property
     def needs_composite_index(self) -> bool:
-        """One equality filter alone is served by a single-field index; anything more needs a composite one."""
-        return bool(self.inequalities or self.order or len(self.equalities) > 1)
+        """A query on one field (equality, range or order on it alone) is served by that field's
+        single-field index; a composite index needs at least two fields, so anything more needs one."""
+        return self.single_field is None
 
     def index_order(self) -> list[tuple[str | None, str]]:
         """The fields after the equality ones: the explicit order, then inequality fields it does not name
@@ -1190,13 +1207,15 @@ def check_firestore_matches_queries(tf: Terraform, code: Code) -> list[str]:
                             "statically; name them with string literals or module constants")
             continue
         if not query.needs_composite_index:
-            field_name = query.equalities[0] if query.equalities else None
+            field_name, order = query.single_field, query.single_field_order
             indexed = any(item.get("collection") == query.collection and item.get("field") == field_name
-                          and any(i.get("query_scope") == "COLLECTION_GROUP" for i in item.get("indexes", []))
+                          and any(i.get("query_scope") == "COLLECTION_GROUP" and order in (None, i.get("order"))
+                                  for i in item.get("indexes", []))
                           for item in fields.values())
             if not indexed:
                 problems.append(f"the code queries collection group {query.collection!r} on {field_name!r} "
-                                f"({query.where}); local.firestore_fields needs its COLLECTION_GROUP index")
+                                f"({query.where}); local.firestore_fields needs its COLLECTION_GROUP index"
+                                + (f" ({order})" if order else ""))
             continue
         serving = [key for key, index in indexes.items() if _serves(index, query)]
         if not serving:
