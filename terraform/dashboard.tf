@@ -47,13 +47,14 @@ locals {
       }]
     },
     {
-      title  = "Lead messages in, replies out, human takeovers (per minute)"
+      title  = "Lead messages in, replies and follow-ups out, human takeovers (per minute)"
       y_axis = "per minute"
       queries = [
         { legend = "lead messages", promql = "sum(rate(logging_googleapis_com:user_piloto_inbound_messages[5m])) * 60" },
         { legend = "replies sent", promql = "sum(rate(logging_googleapis_com:user_piloto_replies_sent[5m])) * 60" },
         { legend = "human takeovers", promql = "sum(rate(logging_googleapis_com:user_piloto_handoffs[5m])) * 60" },
         { legend = "replies rejected", promql = "sum(rate(logging_googleapis_com:user_piloto_replies_rejected[5m])) * 60" },
+        { legend = "follow-ups sent", promql = "sum(rate(logging_googleapis_com:user_piloto_followups_sent[5m])) * 60" },
       ]
     },
     {

@@ -90,6 +90,22 @@ locals {
       unit        = "1"
       labels      = { provider = "provider", status = "status", tenant_id = "tenant_id" }
     }
+    piloto_followups_sent = {
+      description = "Follow-ups accepted by the provider, by mode (free_form: model-written inside the 24 h window; template: Meta template outside it)."
+      message     = "follow-up sent"
+      severity    = null
+      value       = null
+      unit        = "1"
+      labels      = { mode = "mode", tenant_id = "tenant_id" }
+    }
+    piloto_followups_not_sent = {
+      description = "Follow-up tasks that sent nothing because the conversation moved on (the lead wrote, a human took over, opt-out, closed)."
+      message     = "follow-up not sent"
+      severity    = null
+      value       = null
+      unit        = "1"
+      labels      = { reason = "reason" }
+    }
     piloto_requests_refused = {
       description = "Requests answered 4xx/5xx by functions/http_errors.py, by status and error class."
       message     = "request refused"
