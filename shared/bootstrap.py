@@ -13,7 +13,10 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from shared.domain.crm import CrmConfig
+    from google.cloud import firestore
+
     from shared.ports import (
+        ChannelDirectory,
         CrmRecords,
         Embedder,
         EventForwarder,
@@ -52,6 +55,14 @@ def webhook_for(provider: Provider) -> ProviderWebhook:
 
     return ZApiWebhook()
 
+
+
+def channel_directory(db: firestore.Client) -> ChannelDirectory:
+    """Channels and agents, with the platform's follow-up cadence defaults under each agent's own."""
+    from shared.adapters.firestore_store import FirestoreChannelDirectory
+
+    settings = get_settings()
+    return FirestoreChannelDirectory(db, settings.channel_cache_seconds, settings.followup_defaults)
 
 @lru_cache(maxsize=1)
 def _http_client():  # noqa: ANN202 - httpx is imported lazily on purpose
@@ -104,7 +115,7 @@ def model_tiers() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def inbound_deps() -> InboundDeps:
     from shared.adapters.cloud_tasks import CloudTasksMediaQueue, CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
-    from shared.adapters.firestore_store import FirestoreChannelDirectory, FirestoreConversationStore, firestore_client
+    from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
     from shared.ports import WebhookSecrets
     from shared.services.inbound import InboundDeps
 
@@ -116,7 +127,7 @@ def inbound_deps() -> InboundDeps:
     scheduler = CloudTasksScheduler(tasks_client(settings.tasks_emulator_host), settings.google_cloud_project,
                                     settings.region, settings.tasks_service_account)
     return InboundDeps(
-        directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+        directory=channel_directory(db),
         store=FirestoreConversationStore(db),
         turns=CloudTasksTurnQueue(scheduler, settings.agent_turn_queue, settings.agent_turn_url),
         webhook_for=webhook_for,
@@ -146,7 +157,6 @@ def chat_deps() -> TurnDeps:
 def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None) -> TurnDeps:
     from shared.adapters.firestore_store import (
         FirestoreAnswerCache,
-        FirestoreChannelDirectory,
         FirestoreConversationStore,
         FirestoreLeadStore,
         FirestoreUsageLedger,
@@ -158,7 +168,7 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
     settings = get_settings()
     db = firestore_client(settings.google_cloud_project)
     return TurnDeps(
-        directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+        directory=channel_directory(db),
         store=FirestoreConversationStore(db),
         model=language_model(),
         sender_for=sender_for,
@@ -286,7 +296,6 @@ def media_deps() -> MediaDeps:
     from shared.adapters.cloud_tasks import CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
     from shared.adapters.document_text import LocalDocumentText
     from shared.adapters.firestore_store import (
-        FirestoreChannelDirectory,
         FirestoreConversationStore,
         FirestoreMediaStore,
         FirestoreUsageLedger,
@@ -299,7 +308,7 @@ def media_deps() -> MediaDeps:
     scheduler = CloudTasksScheduler(tasks_client(settings.tasks_emulator_host), settings.google_cloud_project,
                                     settings.region, settings.tasks_service_account)
     return MediaDeps(
-        directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+        directory=channel_directory(db),
         store=FirestoreMediaStore(db),
         conversations=FirestoreConversationStore(db),
         downloader_for=media_downloader_for,
@@ -428,7 +437,6 @@ def followup_queue() -> FollowupQueue:
 def followup_deps() -> FollowupDeps:
     """followup_turn's; the model loads only for the first free-form nudge (a template step needs none)."""
     from shared.adapters.firestore_store import (
-        FirestoreChannelDirectory,
         FirestoreConversationStore,
         FirestoreUsageLedger,
         firestore_client,
@@ -438,7 +446,7 @@ def followup_deps() -> FollowupDeps:
     settings = get_settings()
     db = firestore_client(settings.google_cloud_project)
     return FollowupDeps(
-        directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+        directory=channel_directory(db),
         store=FirestoreConversationStore(db),
         queue=_FollowupQueueOnFirstUse(),
         model=_ModelOnFirstUse(),
@@ -453,7 +461,6 @@ def followup_deps() -> FollowupDeps:
 def followup_sweep_deps() -> FollowupDeps:
     """followup_sweep's: it pages due conversations and re-creates tasks; it never sends or calls a model."""
     from shared.adapters.firestore_store import (
-        FirestoreChannelDirectory,
         FirestoreConversationStore,
         FirestoreFollowupStore,
         firestore_client,
@@ -463,7 +470,7 @@ def followup_sweep_deps() -> FollowupDeps:
     settings = get_settings()
     db = firestore_client(settings.google_cloud_project)
     return FollowupDeps(
-        directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+        directory=channel_directory(db),
         store=FirestoreConversationStore(db),
         queue=_FollowupQueueOnFirstUse(),
         due=FirestoreFollowupStore(db),
@@ -484,12 +491,12 @@ def _followup_model() -> LanguageModel:
 
 @lru_cache(maxsize=1)
 def _followup_planning_deps() -> FollowupDeps:
-    from shared.adapters.firestore_store import FirestoreChannelDirectory, FirestoreConversationStore, firestore_client
+    from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
     from shared.services.followup import FollowupDeps
 
     settings = get_settings()
     db = firestore_client(settings.google_cloud_project)
-    return FollowupDeps(directory=FirestoreChannelDirectory(db, settings.channel_cache_seconds),
+    return FollowupDeps(directory=channel_directory(db),
                         store=FirestoreConversationStore(db), queue=_FollowupQueueOnFirstUse())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +119,10 @@ class Settings(BaseSettings):
     followup_sweep_grace_seconds: float = Field(default=300.0, ge=0, description="a follow-up due for longer than "
                                                 "this without having run is re-scheduled by the sweep")
 
+    followup_defaults: dict[str, Any] = Field(
+        default_factory=dict, description="JSON of AgentConfig.followup fields: the platform's cadence defaults; "
+                                          "an agent's own followup fields override them")
+
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
@@ -137,6 +142,19 @@ class Settings(BaseSettings):
     def _pricing_from_json(cls, value: object) -> object:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("followup_defaults", mode="before")
+    @classmethod
+    def _cadence_defaults(cls, value: object) -> object:
+        from shared.domain.followup import FollowupCadence, without_nulls
+
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if not isinstance(value, dict):
+            raise ValueError("FOLLOWUP_DEFAULTS must be a JSON object of cadence fields")
+        value = without_nulls(value)
+        FollowupCadence.model_validate(value)  # a bad default fails the instance's start, not every turn
         return value
 
     def price_of(self, model: str) -> ModelPrice | None:

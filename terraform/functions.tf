@@ -296,6 +296,10 @@ locals {
     }
   }
 
+  # The platform's cadence defaults, for every function that reads an agent's configuration, so they all
+  # see the same agent. Unset optional attributes encode as null, which the code reads as "not set".
+  followup_defaults = jsonencode(var.followups.cadence_defaults)
+
   # The model media_processor reads files with: media.model, or the chat model when unset.
   media_model = coalesce(var.media.model, var.llm.model)
 
@@ -310,6 +314,8 @@ locals {
   # (queues, service accounts), which themselves read function_specs.
   function_env = {
     whatsapp_webhook = {
+      FOLLOWUP_DEFAULTS = local.followup_defaults
+
       # The queue's location: the webhook builds the queue path from it.
       REGION                = var.region
       AGENT_TURN_QUEUE      = google_cloud_tasks_queue.queue["agent-turns"].name
@@ -323,6 +329,8 @@ locals {
       MEDIA_PROCESSOR_URL = local.function_urls["media_processor"]
     }
     agent_turn = {
+      FOLLOWUP_DEFAULTS = local.followup_defaults
+
       LLM_BACKEND              = var.llm.backend
       LLM_MODEL                = var.llm.model
       LLM_TIERS                = jsonencode(var.llm.tiers)
@@ -354,6 +362,8 @@ locals {
     }
     # The same brain as agent_turn, answering over HTTP instead of WhatsApp.
     chat_api = {
+      FOLLOWUP_DEFAULTS = local.followup_defaults
+
       LLM_BACKEND           = var.llm.backend
       LLM_MODEL             = var.llm.model
       LLM_TIERS             = jsonencode(var.llm.tiers)
@@ -383,6 +393,8 @@ locals {
       # private addresses, a local-development switch (precondition below, and tests/infra).
     }
     followup_turn = {
+      FOLLOWUP_DEFAULTS = local.followup_defaults
+
       # The nudge is written by the chat model (a template outside the 24 h window needs none).
       LLM_BACKEND         = var.llm.backend
       LLM_MODEL           = var.llm.model
@@ -402,6 +414,8 @@ locals {
       TASKS_SERVICE_ACCOUNT = google_service_account.invoker["tasks"].email
     }
     followup_sweep = {
+      FOLLOWUP_DEFAULTS = local.followup_defaults
+
       REGION                       = var.region
       FOLLOWUP_QUEUE               = google_cloud_tasks_queue.queue["followups"].name
       FOLLOWUP_TURN_URL            = local.function_urls["followup_turn"]
@@ -439,6 +453,8 @@ locals {
       LLM_PRICING         = jsonencode(var.llm_pricing)
     }
     media_processor = {
+      FOLLOWUP_DEFAULTS = local.followup_defaults
+
       # Originals go to the media bucket (retention: storage.tf); the name is the bucket Terraform made.
       MEDIA_BUCKET              = google_storage_bucket.bucket["media"].name
       MEDIA_MAX_AUDIO_BYTES     = tostring(var.media.max_audio_bytes)

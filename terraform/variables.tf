@@ -320,8 +320,33 @@ variable "followups" {
     sweep_grace_seconds: a step due for longer than this without having run is re-scheduled by the sweep
       (FOLLOWUP_SWEEP_GRACE_SECONDS); above the queue's first retries, so a step that is merely being
       retried is not doubled (a double is harmless, each delivery re-checks, but costs a task).
+    cadence_defaults: the platform's cadence defaults (FOLLOWUP_DEFAULTS), the same fields as an agent's
+      `followup` (README.md, "Follow-up cadence"); an agent's own fields override them one by one, and its
+      `steps` replace the default steps whole. Unset fields keep the code's defaults (off, 1 h / 1 day /
+      3 days, 09:00-18:00 Monday-Saturday, America/Sao_Paulo). enabled = true turns follow-ups on for every
+      agent that does not say otherwise. A value the code refuses stops the functions from starting.
   EOT
   type = object({
+    cadence_defaults = optional(object({
+      enabled = optional(bool)
+      steps = optional(list(object({
+        delay_minutes = number
+        instruction   = optional(string)
+        template = optional(object({
+          name     = string
+          language = optional(string)
+          params   = optional(list(string))
+        }))
+      })))
+      time_zone             = optional(string)
+      business_start        = optional(string)
+      business_end          = optional(string)
+      business_days         = optional(list(number))
+      close_after_minutes   = optional(number)
+      outside_window_policy = optional(string)
+      opt_out_keywords      = optional(list(string))
+      opt_out_confirmation  = optional(string)
+    }), {})
     retry_window_seconds = optional(number, 1800)
     sweep_schedule       = optional(string, "*/5 * * * *")
     sweep_page_size      = optional(number, 100)
@@ -340,6 +365,23 @@ variable "followups" {
   validation {
     condition     = var.followups.sweep_page_size >= 1 && var.followups.sweep_page_size <= 500 && var.followups.sweep_max_pages >= 1
     error_message = "followups.sweep_page_size must be from 1 to 500 (the code refuses more) and sweep_max_pages at least 1."
+  }
+  validation {
+    condition     = contains(["skip", "free_form", ""], coalesce(var.followups.cadence_defaults.outside_window_policy, ""))
+    error_message = "followups.cadence_defaults.outside_window_policy is skip or free_form."
+  }
+  validation {
+    condition = alltrue([for t in compact([var.followups.cadence_defaults.business_start, var.followups.cadence_defaults.business_end]) :
+    can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", t))])
+    error_message = "followups.cadence_defaults.business_start and business_end are HH:MM (24 h)."
+  }
+  validation {
+    condition     = alltrue([for d in coalesce(var.followups.cadence_defaults.business_days, []) : d == floor(d) && d >= 0 && d <= 6])
+    error_message = "followups.cadence_defaults.business_days are weekday numbers, 0 = Monday to 6 = Sunday."
+  }
+  validation {
+    condition     = alltrue([for step in coalesce(var.followups.cadence_defaults.steps, []) : step.delay_minutes > 0])
+    error_message = "Every step of followups.cadence_defaults waits a positive delay_minutes."
   }
   validation {
     condition     = var.followups.sweep_grace_seconds >= 60

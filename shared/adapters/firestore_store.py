@@ -30,6 +30,7 @@ from shared.domain.errors import (
     TurnInProgress,
 )
 from shared.domain.events import DomainEvent, decode_event
+from shared.domain.followup import cadence_with_defaults
 from shared.domain.inbound import DeliveryState, StatusUpdate
 from shared.domain.media import MediaStatus, StoredMedia
 from shared.domain.lead import LeadProfile
@@ -80,10 +81,12 @@ def _message(db: firestore.Client, tenant_id: str, conversation_id: str, message
 class FirestoreChannelDirectory:
     """Channel and agent lookups, cached per instance: they change rarely and sit on the webhook's hot path."""
 
-    def __init__(self, db: firestore.Client, cache_seconds: float = 60.0) -> None:
+    def __init__(self, db: firestore.Client, cache_seconds: float = 60.0,
+                 cadence_defaults: Mapping[str, Any] | None = None) -> None:
         self._db = db
         self._ttl = cache_seconds
         self._cache: dict[str, tuple[float, Any]] = {}
+        self._cadence_defaults = dict(cadence_defaults or {})
 
     def _cached(self, key: str, load: Any) -> Any:
         hit = self._cache.get(key)
@@ -109,7 +112,10 @@ class FirestoreChannelDirectory:
     def get_agent(self, tenant_id: str, agent_id: str) -> AgentConfig:
         def load() -> AgentConfig:
             snap = _tenant(self._db, tenant_id).collection("agents").document(agent_id).get()
-            return AgentConfig.model_validate({**(snap.to_dict() or {}), "agent_id": agent_id})
+            doc = {**(snap.to_dict() or {}), "agent_id": agent_id}
+            if self._cadence_defaults:
+                doc["followup"] = cadence_with_defaults(doc.get("followup"), self._cadence_defaults)
+            return AgentConfig.model_validate(doc)
 
         return self._cached(f"agent:{tenant_id}:{agent_id}", load)
 

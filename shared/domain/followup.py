@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -82,6 +83,21 @@ class FollowupCadence(BaseModel):
         if not self.business_days or any(d not in range(7) for d in self.business_days):
             raise ValueError("business_days must be weekday numbers 0..6")
         return self
+
+
+def cadence_with_defaults(own: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """An agent's `followup` fields over the platform's defaults (FOLLOWUP_DEFAULTS), field by field: the
+    agent's own win, and its `steps` replace the default steps whole (a cadence is one sequence)."""
+    return {**defaults, **(own or {})}
+
+
+def without_nulls(value: Any) -> Any:
+    """Terraform's jsonencode writes an unset optional attribute as null: "not set", never a value."""
+    if isinstance(value, Mapping):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
 
 
 def within_business_hours(at: datetime, cadence: FollowupCadence) -> bool:

@@ -122,3 +122,23 @@ def test_channels_are_found_by_provider_and_id_across_tenants(db):  # noqa: ANN0
     assert found is not None and found.tenant_id == "t-owner" and found.credentials.api_key == "k"
     assert directory.find_channel("zapi", channel_id) is None
     assert "k" not in repr(found), "credentials never show in reprs (and so in logs)"
+
+
+def test_the_platforms_cadence_defaults_sit_under_each_agents_own_followup_fields(db):  # noqa: ANN001
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    agents = db.collection("tenants").document(tenant).collection("agents")
+    agents.document("bare").set({"agent_id": "bare", "business_name": "Acme"})
+    agents.document("own").set({"agent_id": "own", "followup": {"enabled": False, "steps": [{"delay_minutes": 15}]}})
+    defaults = {"enabled": True, "business_start": "08:00",
+                "steps": [{"delay_minutes": 30}, {"delay_minutes": 120}]}
+    directory = FirestoreChannelDirectory(db, cache_seconds=0, cadence_defaults=defaults)
+
+    bare = directory.get_agent(tenant, "bare").followup
+    own = directory.get_agent(tenant, "own").followup
+
+    assert bare.enabled is True and [s.delay_minutes for s in bare.steps] == [30, 120]
+    assert bare.business_start.hour == 8 and bare.time_zone == "America/Sao_Paulo"
+    # The agent's own fields win; its steps replace the default list whole; the rest comes from the defaults.
+    assert own.enabled is False and [s.delay_minutes for s in own.steps] == [15]
+    assert own.business_start.hour == 8
+    assert FirestoreChannelDirectory(db, cache_seconds=0).get_agent(tenant, "bare").followup.enabled is False

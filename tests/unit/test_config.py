@@ -50,3 +50,23 @@ def test_a_chunk_overlap_of_half_a_chunk_or_more_is_refused(monkeypatch):
     monkeypatch.setenv("KNOWLEDGE_CHUNK_OVERLAP_CHARS", "400")
     with pytest.raises(ValidationError, match="OVERLAP"):
         Settings()
+
+
+def test_cadence_defaults_read_terraforms_nulls_as_unset_and_a_bad_default_refuses_to_start(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    # What jsonencode(var.followups.cadence_defaults) writes when only some attributes are set.
+    monkeypatch.setenv("FOLLOWUP_DEFAULTS", '{"enabled": true, "time_zone": null, "business_start": "08:00",'
+                                            ' "steps": [{"delay_minutes": 90, "instruction": null, "template": null}]}')
+    assert Settings().followup_defaults == {"enabled": True, "business_start": "08:00",
+                                            "steps": [{"delay_minutes": 90}]}
+
+    monkeypatch.setenv("FOLLOWUP_DEFAULTS", '{"business_start": "19:00", "business_end": "08:00"}')
+    with pytest.raises(ValidationError, match="business_start must be before business_end"):
+        Settings()
+
+
+def test_no_cadence_defaults_by_default(monkeypatch):
+    monkeypatch.delenv("FOLLOWUP_DEFAULTS", raising=False)
+    assert Settings().followup_defaults == {}
