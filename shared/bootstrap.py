@@ -436,45 +436,25 @@ def followup_queue() -> FollowupQueue:
 @lru_cache(maxsize=1)
 def followup_deps() -> FollowupDeps:
     """followup_turn's; the model loads only for the first free-form nudge (a template step needs none)."""
-    from shared.adapters.firestore_store import (
-        FirestoreConversationStore,
-        FirestoreUsageLedger,
-        firestore_client,
-    )
-    from shared.services.followup import FollowupDeps
+    from dataclasses import replace
+
+    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
 
     settings = get_settings()
-    db = firestore_client(settings.google_cloud_project)
-    return FollowupDeps(
-        directory=channel_directory(db),
-        store=FirestoreConversationStore(db),
-        queue=_FollowupQueueOnFirstUse(),
-        model=_ModelOnFirstUse(),
-        tiers=model_tiers(),
-        sender_for=sender_for,
-        ledger=FirestoreUsageLedger(db),
-        lease_seconds=settings.reply_lease_seconds,
-    )
+    return replace(_followup_planning_deps(), model=_ModelOnFirstUse(), tiers=model_tiers(), sender_for=sender_for,
+                   ledger=FirestoreUsageLedger(firestore_client(settings.google_cloud_project)),
+                   lease_seconds=settings.reply_lease_seconds)
 
 
 @lru_cache(maxsize=1)
 def followup_sweep_deps() -> FollowupDeps:
     """followup_sweep's: it pages due conversations and re-creates tasks; it never sends or calls a model."""
-    from shared.adapters.firestore_store import (
-        FirestoreConversationStore,
-        FirestoreFollowupStore,
-        firestore_client,
-    )
-    from shared.services.followup import FollowupDeps
+    from dataclasses import replace
 
-    settings = get_settings()
-    db = firestore_client(settings.google_cloud_project)
-    return FollowupDeps(
-        directory=channel_directory(db),
-        store=FirestoreConversationStore(db),
-        queue=_FollowupQueueOnFirstUse(),
-        due=FirestoreFollowupStore(db),
-    )
+    from shared.adapters.firestore_store import FirestoreFollowupStore, firestore_client
+
+    return replace(_followup_planning_deps(),
+                   due=FirestoreFollowupStore(firestore_client(get_settings().google_cloud_project)))
 
 
 class _ModelOnFirstUse:
@@ -491,11 +471,11 @@ def _followup_model() -> LanguageModel:
 
 @lru_cache(maxsize=1)
 def _followup_planning_deps() -> FollowupDeps:
+    """What every follow-up use shares: agents, conversations and the followups queue (agent_turn plans with it)."""
     from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
     from shared.services.followup import FollowupDeps
 
-    settings = get_settings()
-    db = firestore_client(settings.google_cloud_project)
+    db = firestore_client(get_settings().google_cloud_project)
     return FollowupDeps(directory=channel_directory(db),
                         store=FirestoreConversationStore(db), queue=_FollowupQueueOnFirstUse())
 
