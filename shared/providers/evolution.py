@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.domain.conversation import StoredMessage
-from shared.domain.errors import BadSignature, InvalidPayload, MediaTooLarge, MediaUnavailable, MissingSignature
+from shared.domain.errors import InvalidPayload, MediaTooLarge, MediaUnavailable
 from shared.domain.inbound import (
     DeliveryState,
     InboundMessage,
@@ -25,7 +25,7 @@ from shared.domain.tenancy import Channel
 from shared.ports import DownloadedMedia, RawRequest, WebhookSecrets
 from shared.providers.payload import (
     as_dict,
-    constant_time_equals,
+    check_channel_token,
     detail_text,
     epoch_to_utc,
     fail,
@@ -40,6 +40,7 @@ from shared.providers.payload import (
     post_json,
     recipient_digits,
     require_str,
+    utc_now,
 )
 
 if TYPE_CHECKING:
@@ -82,31 +83,23 @@ _STATES: dict[str, DeliveryState] = {
 }
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class EvolutionWebhook:
     """Evolution webhooks carry the instance apikey; which instance (and so which key) comes from the body."""
 
     authenticates_before_parse = False
 
-    def __init__(self, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock
 
     def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
         """Compare the body's `apikey` (or an `apikey` header) with the channel's instance apikey."""
-        given = [key for key in (raw.headers.get("apikey"), _body_apikey(raw.body)) if key]
-        if not given:
-            raise MissingSignature("no apikey in the body or headers (enable AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES"
-                                   " on the Evolution server, or send an apikey header)")
-        expected = channel.credentials.api_key if channel else None
-        if not expected:
-            raise BadSignature("the channel has no Evolution api_key configured")
-        # Evaluate every candidate so timing does not reveal which one was checked.
-        matches = [constant_time_equals(key, expected) for key in given]
-        if not any(matches):
-            raise BadSignature("apikey does not match the channel's")
+        check_channel_token(
+            [key for key in (raw.headers.get("apikey"), _body_apikey(raw.body)) if key],
+            channel.credentials.api_key if channel else None,
+            missing="no apikey in the body or headers (enable AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES on the "
+                    "Evolution server, or send an apikey header)",
+            unconfigured="the channel has no Evolution api_key configured",
+            mismatch="apikey does not match the channel's")
 
     def parse(self, raw: RawRequest) -> WebhookBatch:
         """messages.upsert → messages, messages.update → statuses, anything else → ignored."""

@@ -14,9 +14,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from shared.domain.errors import (
+    BadSignature,
     InvalidPayload,
     MediaTooLarge,
     MediaUnavailable,
+    MissingSignature,
     ProviderRejected,
     ProviderSendError,
     TransientError,
@@ -116,6 +118,22 @@ def loose_phone(raw: str) -> str:
 def constant_time_equals(given: str, expected: str) -> bool:
     """Compare a secret without leaking, through timing, how much of it matched."""
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def check_channel_token(given: list[str], expected: str | None, *, missing: str, unconfigured: str,
+                        mismatch: str) -> None:
+    """The unofficial gateways' webhook auth: one of the tokens the request carries must equal the channel's.
+    Every candidate is compared, so timing does not reveal which one was checked."""
+    if not given:
+        raise MissingSignature(missing)
+    if not expected:
+        raise BadSignature(unconfigured)
+    if not any([constant_time_equals(token, expected) for token in given]):
+        raise BadSignature(mismatch)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def recipient_digits(provider: str, to_phone: str) -> str:

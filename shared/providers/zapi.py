@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.domain.conversation import StoredMessage
-from shared.domain.errors import BadSignature, InvalidPayload, MediaUnavailable, MissingSignature
+from shared.domain.errors import InvalidPayload, MediaUnavailable
 from shared.domain.inbound import (
     DeliveryState,
     InboundMessage,
@@ -23,7 +23,7 @@ from shared.domain.tenancy import Channel
 from shared.ports import DownloadedMedia, RawRequest, WebhookSecrets
 from shared.providers.payload import (
     as_list,
-    constant_time_equals,
+    check_channel_token,
     detail_text,
     epoch_to_utc,
     fail,
@@ -37,6 +37,7 @@ from shared.providers.payload import (
     post_json,
     recipient_digits,
     require_str,
+    utc_now,
 )
 
 if TYPE_CHECKING:
@@ -69,29 +70,22 @@ _STATES: dict[str, DeliveryState] = {
 }
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ZApiWebhook:
     """Z-API only lets you set a webhook URL, so the channel's token rides in the query (or a header we add)."""
 
     authenticates_before_parse = False
 
-    def __init__(self, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock
 
     def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
         """Compare the Client-Token header or the `token` query parameter with the channel's webhook_token."""
-        given = [token for token in (raw.headers.get("client-token"), raw.query.get("token")) if token]
-        if not given:
-            raise MissingSignature("no Client-Token header or token query parameter")
-        expected = channel.credentials.webhook_token if channel else None
-        if not expected:
-            raise BadSignature("the channel has no Z-API webhook_token configured")
-        matches = [constant_time_equals(token, expected) for token in given]
-        if not any(matches):
-            raise BadSignature("webhook token does not match the channel's")
+        check_channel_token(
+            [token for token in (raw.headers.get("client-token"), raw.query.get("token")) if token],
+            channel.credentials.webhook_token if channel else None,
+            missing="no Client-Token header or token query parameter",
+            unconfigured="the channel has no Z-API webhook_token configured",
+            mismatch="webhook token does not match the channel's")
 
     def parse(self, raw: RawRequest) -> WebhookBatch:
         """ReceivedCallback → message; MessageStatusCallback and DeliveryCallback → statuses; others ignored."""
