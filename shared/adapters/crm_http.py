@@ -7,8 +7,8 @@ URL may hold a token (RD Station CRM takes it as a query parameter).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
 
 import httpx
 
@@ -33,6 +33,24 @@ def crm_message(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
+def crm_exchange(crm: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+    """The CRM's answer to one request; a timeout or a transport failure becomes CrmUnavailable."""
+    try:
+        return send()
+    except httpx.TimeoutException as err:
+        raise CrmUnavailable(crm, None, f"timed out ({type(err).__name__})") from None
+    except httpx.TransportError as err:
+        raise CrmUnavailable(crm, None, f"unreachable ({type(err).__name__})") from None
+
+
+def raise_crm_failure(crm: str, response: httpx.Response) -> NoReturn:
+    """A non-2xx answer: 408/423/425/429 and 5xx are retried (CrmUnavailable), any other is final (CrmRejected)."""
+    status = response.status_code
+    if status in RETRYABLE_STATUSES or status >= 500:
+        raise CrmUnavailable(crm, status, crm_message(response))
+    raise CrmRejected(crm, status, crm_message(response))
+
+
 class CrmHttp:
     """One CRM's base URL and credentials over a shared httpx client."""
 
@@ -46,16 +64,9 @@ class CrmHttp:
 
     def call(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
         """The decoded JSON body of a 2xx answer (None when empty); raises CrmUnavailable or CrmRejected."""
-        try:
-            response = self._client.request(method, f"{self._base}{path}", json=json,
-                                            params={**self._params, **(params or {})}, headers=self._headers)
-        except httpx.TimeoutException as err:
-            raise CrmUnavailable(self.crm, None, f"timed out ({type(err).__name__})") from None
-        except httpx.TransportError as err:
-            raise CrmUnavailable(self.crm, None, f"unreachable ({type(err).__name__})") from None
-        status = response.status_code
-        if 200 <= status < 300:
+        response = crm_exchange(self.crm, lambda: self._client.request(
+            method, f"{self._base}{path}", json=json, params={**self._params, **(params or {})},
+            headers=self._headers))
+        if 200 <= response.status_code < 300:
             return response.json() if response.content else None
-        if status in RETRYABLE_STATUSES or status >= 500:
-            raise CrmUnavailable(self.crm, status, crm_message(response))
-        raise CrmRejected(self.crm, status, crm_message(response))
+        raise_crm_failure(self.crm, response)

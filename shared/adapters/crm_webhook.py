@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import httpx
 
-from shared.adapters.crm_http import RETRYABLE_STATUSES, crm_message
+from shared.adapters.crm_http import crm_exchange, raise_crm_failure
 from shared.domain.crm import SIGNATURE_HEADER, WebhookSettings, check_webhook_url, webhook_signature
-from shared.domain.errors import CrmRejected, CrmUnavailable
 from shared.domain.events import DomainEvent, encode_event
 
 
@@ -36,18 +35,12 @@ class SignedWebhookForwarder:
             "X-Piloto-Event-Id": event.event_id,
             "X-Piloto-Event-Type": event.type,
         }
-        try:
-            # Redirects are not followed: a signed event goes only where the tenant said.
-            response = self._client.post(self._settings.url, content=body, headers=headers, follow_redirects=False)
-        except httpx.TimeoutException as err:
-            raise CrmUnavailable(self.crm, None, f"timed out ({type(err).__name__})") from None
-        except httpx.TransportError as err:
-            raise CrmUnavailable(self.crm, None, f"unreachable ({type(err).__name__})") from None
+        # Redirects are not followed: a signed event goes only where the tenant said.
+        response = crm_exchange(self.crm, lambda: self._client.post(self._settings.url, content=body, headers=headers,
+                                                                    follow_redirects=False))
         status = response.status_code
         if 200 <= status < 300:
             return f"HTTP {status}"
         if status == 409:
             return "HTTP 409 (receiver already had this event)"
-        if status in RETRYABLE_STATUSES or status >= 500:
-            raise CrmUnavailable(self.crm, status, crm_message(response))
-        raise CrmRejected(self.crm, status, crm_message(response))
+        raise_crm_failure(self.crm, response)
