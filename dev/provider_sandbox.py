@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from dev.json_http import JsonHandler
+
 _META = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<channel>[^/]+)/messages$")
 _EVOLUTION = re.compile(r"^/evolution/message/sendText/(?P<channel>[^/]+)$")
 _ZAPI = re.compile(r"^/zapi/instances/(?P<channel>[^/]+)/token/(?P<token>[^/]+)/send-text$")
@@ -185,18 +187,10 @@ class ProviderSandbox:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sandbox = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 if self.path == "/sent":
-                    self._reply(200, sandbox.sent)
+                    self.reply_json(200, sandbox.sent)
                     return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, payload, content_type = sandbox._media_get(self.path.split("?", 1)[0], headers)
@@ -207,22 +201,18 @@ class ProviderSandbox:
                     self.end_headers()
                     self.wfile.write(payload)
                 else:
-                    self._reply(status, payload)
+                    self.reply_json(status, payload)
 
             def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
                 try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
+                    body = json.loads(self.read_body() or b"{}")
                 except ValueError:
-                    self._reply(400, {"error": "body is not JSON"})
+                    self.reply_json(400, {"error": "body is not JSON"})
                     return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 if match := _EVOLUTION_BASE64.match(self.path):
-                    self._reply(*sandbox._evolution_base64(match["channel"], headers, body))
+                    self.reply_json(*sandbox._evolution_base64(match["channel"], headers, body))
                     return
-                self._reply(*sandbox._record(self.path, headers, body))
-
-            def log_message(self, *args: Any) -> None:
-                pass
+                self.reply_json(*sandbox._record(self.path, headers, body))
 
         return Handler

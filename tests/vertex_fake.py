@@ -6,11 +6,11 @@ usageMetadata{promptTokenCount, candidatesTokenCount, thoughtsTokenCount, totalT
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from google.oauth2.credentials import Credentials
+
+from dev.json_http import JsonHandler, serve_in_background
 
 
 def text_response(text: str, prompt_tokens: int = 120, output_tokens: int = 20, thoughts: int = 0) -> dict:
@@ -46,24 +46,13 @@ class FakeVertex:
         self.default: dict = text_response("Olá! Como posso ajudar?")
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append((self.path, body))
+                fake.requests.append((self.path, json.loads(self.read_body())))
                 step = fake.script.pop(0) if fake.script else fake.default
-                status, payload = step if isinstance(step, tuple) else (200, step)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply_json(*(step if isinstance(step, tuple) else (200, step)))
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, _ = serve_in_background(Handler)
 
     @property
     def url(self) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from google.oauth2.credentials import Credentials
 
+from dev.json_http import JsonHandler, serve_in_background
 from shared.adapters.gemini import ModelRejected, vertex_client
 from shared.adapters.gemini_knowledge import GeminiEmbedder, GeminiScanReader
 from shared.adapters.offline_knowledge import OfflineHashedNgramEmbedder, OfflineScanReader
@@ -34,23 +33,13 @@ class FakeVertex:
         self.failures: list[tuple[int, dict]] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = json.loads(self.read_body())
                 fake.requests.append((self.path, body))
-                status, payload = fake.failures.pop(0) if fake.failures else (200, fake.answer(self.path, body))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply_json(*(fake.failures.pop(0) if fake.failures else (200, fake.answer(self.path, body))))
 
-            def log_message(self, *args) -> None:  # noqa: ANN002
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, _ = serve_in_background(Handler)
 
     @staticmethod
     def answer(path: str, body: dict) -> dict:
