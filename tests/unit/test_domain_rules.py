@@ -83,3 +83,14 @@ def test_a_reply_still_being_written_is_left_out_of_the_prompt():
     prompt = build_prompt(AgentConfig(), conversation, [_message(Role.LEAD, "Oi", minute=1),
                                                         _message(Role.AGENT, None, minute=2)])
     assert [t.role for t in prompt.turns] == ["user"]
+
+
+def test_brazilian_mobile_matches_with_and_without_the_ninth_digit() -> None:
+    from shared.domain.phone import same_whatsapp_number, whatsapp_number_variants
+
+    assert whatsapp_number_variants("+5511987654321") == {"+5511987654321", "+551187654321"}
+    assert same_whatsapp_number("551187654321@s.whatsapp.net", "+55 (11) 98765-4321")
+    # A landline (first local digit 2-5) never gains a 9, and other countries are left alone.
+    assert not same_whatsapp_number("+551134567890", "+5511934567890")
+    assert whatsapp_number_variants("+14155550100") == {"+14155550100"}
+    assert not same_whatsapp_number("not a number", "+5511987654321")
