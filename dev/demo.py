@@ -347,9 +347,15 @@ class Demo:
         judged = conv_ref.collection("suggestions").document(suggestion_id).get().to_dict()
         say(f"  feedback recorded on the suggestion: {judged['status']} (similarity {judged['similarity']})")
 
-        say("\n13. The /chat API: the same brain over HTTP, with its metrics")
-        response = self.http.post(self.stack.function_url("chat_api"), json={
-            "tenant_id": d.tenant_id, "user_id": "admin-teste", "message": "Quanto custa o kit residencial?"})
+        say("\n13. The /chat API: the same brain over HTTP, with its metrics (a per-tenant API key)")
+        chat_url = self.stack.function_url("chat_api")
+        question = {"tenant_id": d.tenant_id, "user_id": "admin-teste", "message": "Quanto custa o kit residencial?"}
+        refused = self.http.post(chat_url, json=question)
+        say(f"  POST chat_api without a key → {refused.status_code} {refused.json()['error']}")
+        other = self.http.post(chat_url, json={**question, "tenant_id": "outra-empresa"},
+                               headers={"X-Piloto-Api-Key": d.chat_api_key})
+        say(f"  POST chat_api naming another (unknown) tenant → {other.status_code} {other.json()['error']}")
+        response = self.http.post(chat_url, json=question, headers={"X-Piloto-Api-Key": d.chat_api_key})
         body = response.json()
         say(f"  POST chat_api → {response.status_code}: {body['response']}")
         say(f"  model={body['model']} tokens_used={body['tokens_used']} context_size={body['context_size']} "

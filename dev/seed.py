@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from google.cloud import firestore
 
-from shared.adapters.firestore_store import FirestoreChannelDirectory
+from shared.adapters.firestore_store import FirestoreApiKeyStore, FirestoreChannelDirectory
+from shared.domain.api_keys import issue_key
 from shared.domain.inbound import Provider
 from shared.domain.tenancy import AgentConfig, Channel, ChannelCredentials, Tenant
 
@@ -23,6 +24,13 @@ class DemoTenant:
     zapi_instance_token: str = "local-zapi-instance-token"
     zapi_client_token: str = "local-zapi-client-token"
     zapi_webhook_token: str = "local-zapi-webhook-token"
+    # The /chat API key of this tenant (local only: a real key comes from scripts/api_keys.py issue).
+    chat_api_key_id: str = "demo0001"
+    chat_api_secret: str = "local-chat-api-secret-0123456789"
+
+    @property
+    def chat_api_key(self) -> str:
+        return f"pk_{self.chat_api_key_id}.{self.chat_api_secret}"
 
 
 def demo_agent() -> AgentConfig:
@@ -63,6 +71,11 @@ def seed(db: firestore.Client, sandbox_url: str, demo: DemoTenant = DemoTenant()
     tenant_ref.collection("agents").document("copilot").set(copilot.model_dump(mode="json"))
     for item_id, item in CATALOG.items():
         tenant_ref.collection("catalog").document(item_id).set(item)
+    key = issue_key(demo.chat_api_key_id, demo.chat_api_secret)
+    keys = FirestoreApiKeyStore(db)
+    if keys.get_api_key(demo.tenant_id, key.key_id) is None:
+        keys.save_api_key(demo.tenant_id, key.key_id, key.secret_hash, "local demo")
+    # save_channel registers each number to this tenant in channel_registry (one number, one tenant).
     directory = FirestoreChannelDirectory(db)
     directory.save_channel(Channel(
         tenant_id=demo.tenant_id, provider=Provider.META, channel_id=demo.meta_phone_number_id,

@@ -1,6 +1,7 @@
 """chat_api: private HTTP function to talk to an agent without WhatsApp (testing, integrations).
 
-POST {"tenant_id", "user_id", "message"[, "agent_id", "message_id"]}
+POST {"tenant_id", "user_id", "message"[, "agent_id", "message_id"]} with header X-Piloto-Api-Key: pk_<id>.<secret>
+(a key issued for that tenant; Cloud Run's own IAM check uses the Authorization header, so the key has its own)
 → {"response", "model", "tokens_used", "context_size", "memory", "tool_calls", "cost_usd", "latency_ms", …}
 """
 
@@ -8,24 +9,28 @@ from __future__ import annotations
 
 import flask
 import functions_framework
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.http_errors import Response, json_errors
 from shared import log
-from shared.bootstrap import chat_deps
+from shared.bootstrap import chat_api_keys, chat_deps
 from shared.config import get_settings
 from shared.domain.errors import InvalidPayload
-from shared.services.chat import ChatMessage, chat
+from shared.domain.tenancy import DOCUMENT_ID_PATTERN
+from shared.services.chat import ChatMessage, chat_as_tenant
 
 log.configure("chat_api", get_settings().log_level)
 
 
 class ChatBody(BaseModel):
-    tenant_id: str = Field(min_length=1, max_length=100)
-    user_id: str = Field(min_length=1, max_length=200)
+    model_config = ConfigDict(extra="forbid")
+
+    # Ids become Firestore paths or parts of them: letters, digits and ._:@+- only (no '/', '..', '__x__').
+    tenant_id: str = Field(pattern=DOCUMENT_ID_PATTERN)
+    user_id: str = Field(pattern=DOCUMENT_ID_PATTERN)
     message: str = Field(min_length=1, max_length=4000)
-    agent_id: str = Field(default="default", max_length=100)
-    message_id: str | None = Field(default=None, max_length=200)
+    agent_id: str = Field(default="default", pattern=DOCUMENT_ID_PATTERN)
+    message_id: str | None = Field(default=None, pattern=DOCUMENT_ID_PATTERN)
 
 
 @functions_framework.http
@@ -36,5 +41,8 @@ def chat_api(request: flask.Request) -> Response:
     try:
         body = ChatBody.model_validate_json(request.get_data())
     except ValidationError as err:
-        raise InvalidPayload(f"chat body: {err.errors(include_url=False, include_input=False)}") from err
-    return chat(ChatMessage(**body.model_dump()), chat_deps()), 200
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                             for e in err.errors(include_url=False, include_input=False, include_context=False)[:5])
+        raise InvalidPayload(f"chat body: {problems}") from None
+    api_key = request.headers.get("X-Piloto-Api-Key")
+    return chat_as_tenant(ChatMessage(**body.model_dump()), api_key, chat_deps(), chat_api_keys()), 200

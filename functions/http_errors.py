@@ -21,10 +21,13 @@ _STATUS: list[tuple[type[errors.PilotoError], int]] = [
     (errors.UnknownTenant, 404),
     (errors.UnknownProvider, 404),
     (errors.NotFound, 404),
+    (errors.ChannelAlreadyRegistered, 409),
     (errors.TurnInProgress, 409),
     (errors.MediaInProgress, 409),
     (errors.WaitingForMedia, 425),  # Too Early: an expected wait, retried by Cloud Tasks, not an outage
     (errors.TransientError, 503),
+    # Only an admin's edit fixes it; 503 keeps the provider retrying meanwhile, so nothing is lost.
+    (errors.InvalidConfiguration, 503),
 ]
 
 Response = tuple[dict[str, Any], int]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
     from shared.ports import (
+        ApiKeyStore,
         ChannelDirectory,
         CrmRecords,
         Embedder,
@@ -152,6 +153,13 @@ def turn_deps() -> TurnDeps:
 def chat_deps() -> TurnDeps:
     """chat_api's: the same brain; a /chat conversation has no WhatsApp cadence to plan."""
     return _brain_deps(after_reply=None)
+
+
+@lru_cache(maxsize=1)
+def chat_api_keys() -> ApiKeyStore:
+    from shared.adapters.firestore_store import FirestoreApiKeyStore, firestore_client
+
+    return FirestoreApiKeyStore(firestore_client(get_settings().google_cloud_project))
 
 
 def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None) -> TurnDeps:

@@ -21,7 +21,7 @@ from shared.domain.knowledge import (
     SourceState,
     TextBlock,
 )
-from shared.domain.tenancy import AgentConfig, Channel
+from shared.domain.tenancy import AgentConfig, Channel, Tenant
 from shared.domain.usage import ModelCall
 
 
@@ -63,9 +63,17 @@ class MessageSender(Protocol):
 
 
 class ChannelDirectory(Protocol):
-    def find_channel(self, provider: str, channel_id: str) -> Channel | None: ...
+    """Configuration documents, validated: each method raises InvalidConfiguration for an invalid document."""
 
-    def get_agent(self, tenant_id: str, agent_id: str) -> AgentConfig: ...
+    def find_channel(self, provider: str, channel_id: str) -> Channel | None:
+        """The channel the global registry assigns the number to (inactive ones too); None if unregistered."""
+
+    def get_agent(self, tenant_id: str, agent_id: str) -> AgentConfig:
+        """The agent's document, or the defaults when there is none."""
+
+    def find_agent(self, tenant_id: str, agent_id: str) -> AgentConfig | None: ...
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,13 @@ class ConversationStore(Protocol):
         """A seller's answer waiting for an admin's approval (tenants/{t}/learned_candidates/{id})."""
 
     def get_learning_candidate(self, tenant_id: str, candidate_id: str) -> dict | None: ...
+
+    def record_failed_turn(self, tenant_id: str, conversation_id: str, reply_id: str, in_reply_to: str,
+                           reason: str) -> None:
+        """The reply document of a turn that cannot run (invalid configuration): state failed, with the reason."""
+
+    def first_config_alert(self, tenant_id: str, path: str, problems: list[str]) -> bool:
+        """Record that this configuration problem was reported; True only the first time (alert the seller once)."""
 
     def recent_messages(self, tenant_id: str, conversation_id: str, limit: int,
                         after: datetime | None = None) -> list[StoredMessage]:
@@ -533,3 +548,20 @@ class FollowupStore(Protocol):
     """Conversations whose next follow-up (or closing) is due, across tenants, oldest first, paged."""
 
     def due_followups(self, now: datetime, limit: int, after: Conversation | None = None) -> list[Conversation]: ...
+
+
+# -- Tenancy: API keys and the LGPD rights of leads (issue 13) ----------------------------------------
+
+
+class ApiKeyStore(Protocol):
+    """tenants/{t}/api_keys/{key_id}: hashed per-tenant keys of the /chat API."""
+
+    def get_api_key(self, tenant_id: str, key_id: str) -> dict[str, Any] | None:
+        """{secret_hash, label, created_at, revoked_at} or None."""
+
+    def save_api_key(self, tenant_id: str, key_id: str, secret_hash: str, label: str) -> None: ...
+
+    def revoke_api_key(self, tenant_id: str, key_id: str) -> bool: ...
+
+    def list_api_keys(self, tenant_id: str) -> list[dict[str, Any]]:
+        """Every key's id, label and dates (never the hash)."""

@@ -6,10 +6,11 @@ collection-group query on `channel_key`, because a webhook knows the number befo
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,8 +22,11 @@ from pydantic import ValidationError
 from shared.domain.catalog import CatalogItem
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
 from shared.domain.crm import FINAL_DELIVERY_STATES, CrmConfig, CrmDeliveryState, CrmKind, CrmLink, link_id
+from shared.domain.config_document import config_problems, parse_config
 from shared.domain.errors import (
+    ChannelAlreadyRegistered,
     CrmMisconfigured,
+    InvalidConfiguration,
     DeliveryInProgress,
     InvalidPayload,
     MediaInProgress,
@@ -35,7 +39,7 @@ from shared.domain.inbound import DeliveryState, StatusUpdate
 from shared.domain.media import MediaStatus, StoredMedia
 from shared.domain.lead import LeadProfile
 from shared.domain.meeting import MeetingRequest
-from shared.domain.tenancy import AgentConfig, Channel, channel_key
+from shared.domain.tenancy import AgentConfig, Channel, Tenant, agent_path, channel_key, channel_path, tenant_path
 from shared.domain.usage import ModelCall
 from shared.ports import DeliveryClaim, OutboxEntry, ReplyClaim
 
@@ -98,31 +102,132 @@ class FirestoreChannelDirectory:
         return value
 
     def find_channel(self, provider: str, channel_id: str) -> Channel | None:
+        """The channel a number is registered to, inactive ones included (their messages are stored, not answered).
+
+        The registry document names the one tenant that owns the number; no query can pick another tenant's
+        document that happens to carry the same key. Raises InvalidConfiguration for an invalid channel document.
+        """
         key = channel_key(provider, channel_id)
+        if not _usable_id(key):
+            return None
 
         def load() -> Channel | None:
-            query = self._db.collection_group("channels").where(filter=FieldFilter("channel_key", "==", key)).limit(1)
-            for snap in query.stream():
-                channel = Channel.model_validate(snap.to_dict())
-                return channel if channel.active else None
-            return None
+            entry = self._db.collection(CHANNEL_REGISTRY).document(key).get()
+            if not entry.exists:
+                return None
+            tenant_id = (entry.to_dict() or {}).get("tenant_id")
+            if not isinstance(tenant_id, str) or not _usable_id(tenant_id):
+                raise InvalidConfiguration(f"{CHANNEL_REGISTRY}/{key}", ["tenant_id: not a tenant id"])
+            snap = _tenant(self._db, tenant_id).collection("channels").document(key).get()
+            if not snap.exists:
+                return None  # registered, but its tenant removed the channel document
+            return parse_config(Channel, snap.to_dict(), channel_path(tenant_id, key))
 
         return self._cached(f"channel:{key}", load)
 
-    def get_agent(self, tenant_id: str, agent_id: str) -> AgentConfig:
-        def load() -> AgentConfig:
+    def find_agent(self, tenant_id: str, agent_id: str) -> AgentConfig | None:
+        """The agent's document, validated; None if there is none. Raises InvalidConfiguration if it is invalid."""
+        def load() -> AgentConfig | None:
             snap = _tenant(self._db, tenant_id).collection("agents").document(agent_id).get()
+            if not snap.exists:
+                return None
             doc = {**(snap.to_dict() or {}), "agent_id": agent_id}
             if self._cadence_defaults:
                 doc["followup"] = cadence_with_defaults(doc.get("followup"), self._cadence_defaults)
-            return AgentConfig.model_validate(doc)
+            return parse_config(AgentConfig, doc, agent_path(tenant_id, agent_id))
 
         return self._cached(f"agent:{tenant_id}:{agent_id}", load)
 
+    def get_agent(self, tenant_id: str, agent_id: str) -> AgentConfig:
+        """The agent, or the defaults when the tenant wrote no document for it."""
+        agent = self.find_agent(tenant_id, agent_id)
+        if agent is not None:
+            return agent
+        followup = cadence_with_defaults(None, self._cadence_defaults) if self._cadence_defaults else None
+        return AgentConfig(agent_id=agent_id, **({"followup": followup} if followup else {}))
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        """The tenant's document, validated; None if there is none. Raises InvalidConfiguration if it is invalid."""
+        def load() -> Tenant | None:
+            snap = _tenant(self._db, tenant_id).get()
+            if not snap.exists:
+                return None
+            return parse_config(Tenant, snap.to_dict(), tenant_path(tenant_id))
+
+        return self._cached(f"tenant:{tenant_id}", load)
+
     def save_channel(self, channel: Channel) -> None:
-        """Admin/seed helper: the stored document carries channel_key for the collection-group lookup."""
+        """Register the number to this tenant and write its channel document, in one transaction.
+
+        The registry document (channel_registry/{provider}:{channel_id}) is created with create(): a number
+        registered to another tenant raises ChannelAlreadyRegistered and nothing is written. Saving a channel
+        again for its own tenant (new credentials, another agent) just rewrites the channel document.
+        """
+        registry = self._db.collection(CHANNEL_REGISTRY).document(channel.key)
         ref = _tenant(self._db, channel.tenant_id).collection("channels").document(channel.key)
-        ref.set({**channel.model_dump(mode="json"), "channel_key": channel.key})
+
+        @firestore.transactional
+        def register(tx: firestore.Transaction) -> None:
+            entry = registry.get(transaction=tx)
+            if entry.exists:
+                _same_owner_or_refuse(channel.key, entry.to_dict() or {}, channel.tenant_id)
+            else:
+                tx.create(registry, _registry_entry(channel))
+            tx.set(ref, {**channel.model_dump(mode="json", exclude={"channel_key"}), "channel_key": channel.key})
+
+        try:
+            register(self._db.transaction())
+        except gexc.Conflict as err:  # a concurrent registration created the entry first
+            entry = registry.get()
+            _same_owner_or_refuse(channel.key, entry.to_dict() or {}, channel.tenant_id)
+            raise TransientError(f"{channel.key} was registered concurrently; save it again") from err
+        self._cache.pop(f"channel:{channel.key}", None)
+
+    def register_existing_channels(self) -> RegistryMigration:
+        """Migration for channel documents written before the registry: register each one whose number no other
+        tenant claims; report the numbers two tenants claim (an admin decides; nothing is picked for them)."""
+        report = RegistryMigration()
+        for snap in self._db.collection_group("channels").stream():
+            tenant_id = snap.reference.parent.parent.id
+            registry = self._db.collection(CHANNEL_REGISTRY).document(snap.id)
+            try:
+                registry.create({"tenant_id": tenant_id, "channel_key": snap.id,
+                                 "registered_at": firestore.SERVER_TIMESTAMP, "registered_by": "migration"})
+                report.registered.append(snap.id)
+            except gexc.Conflict:
+                owner = (registry.get().to_dict() or {}).get("tenant_id")
+                if owner == tenant_id:
+                    report.already.append(snap.id)
+                else:
+                    report.conflicts.append(f"{snap.id}: registered to {owner}, also claimed by {tenant_id}")
+        return report
+
+
+CHANNEL_REGISTRY = "channel_registry"  # the one global collection: which tenant owns each number
+
+
+@dataclass
+class RegistryMigration:
+    registered: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def _usable_id(value: str) -> bool:
+    """Firestore document id rules (https://firebase.google.com/docs/firestore/quotas): no '/', not '.' or '..',
+    not __.*__, at most 1,500 bytes. Anything else is no document of ours (and would make the client raise)."""
+    return (bool(value) and "/" not in value and value not in (".", "..")
+            and not (value.startswith("__") and value.endswith("__")) and len(value.encode("utf-8", "replace")) <= 1500)
+
+
+def _registry_entry(channel: Channel) -> dict[str, Any]:
+    return {"tenant_id": channel.tenant_id, "channel_key": channel.key, "provider": channel.provider.value,
+            "registered_at": firestore.SERVER_TIMESTAMP}
+
+
+def _same_owner_or_refuse(key: str, entry: Mapping[str, Any], tenant_id: str) -> None:
+    if entry.get("tenant_id") != tenant_id:
+        raise ChannelAlreadyRegistered(f"{key} is already registered to another tenant; remove it there first")
 
 
 class FirestoreConversationStore:
@@ -167,6 +272,22 @@ class FirestoreConversationStore:
     def get_learning_candidate(self, tenant_id: str, candidate_id: str) -> dict | None:
         snap = _tenant(self._db, tenant_id).collection("learned_candidates").document(candidate_id).get()
         return snap.to_dict() if snap.exists else None
+
+    def record_failed_turn(self, tenant_id: str, conversation_id: str, reply_id: str, in_reply_to: str,
+                           reason: str) -> None:
+        # No stored_at: memory (ordered by stored_at) never shows a turn that produced no text.
+        _message(self._db, tenant_id, conversation_id, reply_id).set(
+            {"message_id": reply_id, "role": "agent", "state": OutboundState.FAILED.value, "in_reply_to": in_reply_to,
+             "error": reason[:1000], "failed_at": firestore.SERVER_TIMESTAMP}, merge=True)
+
+    def first_config_alert(self, tenant_id: str, path: str, problems: list[str]) -> bool:
+        alert_id = hashlib.sha256("\x1f".join([path, *problems]).encode()).hexdigest()[:32]
+        try:
+            _tenant(self._db, tenant_id).collection("config_alerts").document(alert_id).create(
+                {"path": path, "problems": problems, "at": firestore.SERVER_TIMESTAMP})
+        except gexc.Conflict:
+            return False
+        return True
 
     def save_learning_candidate(self, tenant_id: str, candidate_id: str, candidate: dict) -> None:
         _tenant(self._db, tenant_id).collection("learned_candidates").document(candidate_id).set(
@@ -534,8 +655,7 @@ class FirestoreCrmStore:
         try:
             config = CrmConfig.model_validate(snap.to_dict()) if snap.exists else None
         except ValidationError as err:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in err.errors(include_url=False, include_input=False)[:5])
+            problems = "; ".join(config_problems(err))
             raise CrmMisconfigured(f"tenants/{tenant_id}/integrations/crm: {problems}") from None
         self._configs[tenant_id] = (now, config)
         return config
@@ -601,3 +721,32 @@ class FirestoreCrmStore:
     def save_link(self, tenant_id: str, link: CrmLink) -> None:
         _tenant(self._db, tenant_id).collection("crm_links").document(link.doc_id).set(
             {**link.model_dump(mode="python"), "updated_at": firestore.SERVER_TIMESTAMP})
+
+
+class FirestoreApiKeyStore:
+    """tenants/{t}/api_keys/{key_id}: {secret_hash, label, created_at, revoked_at}. Never the key itself."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def _ref(self, tenant_id: str, key_id: str) -> firestore.DocumentReference:
+        return _tenant(self._db, tenant_id).collection("api_keys").document(key_id)
+
+    def get_api_key(self, tenant_id: str, key_id: str) -> dict[str, Any] | None:
+        snap = self._ref(tenant_id, key_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def save_api_key(self, tenant_id: str, key_id: str, secret_hash: str, label: str) -> None:
+        self._ref(tenant_id, key_id).create({"key_id": key_id, "secret_hash": secret_hash, "label": label[:200],
+                                             "created_at": firestore.SERVER_TIMESTAMP, "revoked_at": None})
+
+    def revoke_api_key(self, tenant_id: str, key_id: str) -> bool:
+        ref = self._ref(tenant_id, key_id)
+        if not ref.get(field_paths=["key_id"]).exists:
+            return False
+        ref.update({"revoked_at": firestore.SERVER_TIMESTAMP})
+        return True
+
+    def list_api_keys(self, tenant_id: str) -> list[dict[str, Any]]:
+        return [{k: v for k, v in (snap.to_dict() or {}).items() if k != "secret_hash"}
+                for snap in _tenant(self._db, tenant_id).collection("api_keys").stream()]

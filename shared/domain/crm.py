@@ -15,8 +15,9 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from shared.domain.config_document import ConfigDocument
 from shared.domain.errors import CrmMisconfigured
 from shared.domain.events import (
     ConversationSummarized,
@@ -47,7 +48,7 @@ class CrmKind(StrEnum):
     RDSTATION = "rdstation"
 
 
-class WebhookSettings(BaseModel):
+class WebhookSettings(ConfigDocument):
     url: str = Field(description="https URL that receives each event as a JSON POST")
     secret: str = Field(min_length=16, repr=False, description="HMAC-SHA256 key of the signature header")
     headers: dict[str, str] = Field(default_factory=dict, repr=False,
@@ -64,7 +65,7 @@ HUBSPOT_DEFAULT_STAGES: dict[LeadStage, str] = {
 }
 
 
-class HubSpotSettings(BaseModel):
+class HubSpotSettings(ConfigDocument):
     access_token: str = Field(repr=False, description="private app token (crm.objects.contacts/deals write)")
     pipeline: str = "default"
     stage_map: dict[LeadStage, str] = Field(default_factory=lambda: dict(HUBSPOT_DEFAULT_STAGES))
@@ -73,7 +74,7 @@ class HubSpotSettings(BaseModel):
     owner_id: str | None = Field(default=None, description="hubspot_owner_id of new contacts and deals")
 
 
-class PipedriveSettings(BaseModel):
+class PipedriveSettings(ConfigDocument):
     api_token: str = Field(repr=False)
     stage_map: dict[LeadStage, int] = Field(
         default_factory=dict, description="Piloto stage -> Pipedrive stage_id (stage ids are per account)")
@@ -82,7 +83,7 @@ class PipedriveSettings(BaseModel):
     owner_id: int | None = None
 
 
-class RdStationSettings(BaseModel):
+class RdStationSettings(ConfigDocument):
     token: str = Field(repr=False, description="RD Station CRM API token (Perfil → Token da instância)")
     stage_map: dict[LeadStage, str] = Field(default_factory=dict, description="Piloto stage -> deal_stage_id")
     contact_custom_fields: dict[str, str] = Field(
@@ -90,10 +91,8 @@ class RdStationSettings(BaseModel):
     user_id: str | None = Field(default=None, description="owner (user_id) of new deals and notes")
 
 
-class CrmConfig(BaseModel):
+class CrmConfig(ConfigDocument):
     """tenants/{tenant_id}/integrations/crm: where this tenant's lead events go."""
-
-    model_config = ConfigDict(extra="ignore")
 
     kind: CrmKind
     enabled: bool = True

@@ -133,3 +133,31 @@ class CrmMisconfigured(PilotoError):
 
 class DeliveryInProgress(TransientError):
     """Another delivery of the same event holds its lease (Pub/Sub delivered it twice at once); retry later."""
+
+
+# Configuration documents and tenancy (issue 13)
+
+
+class InvalidConfiguration(PilotoError):
+    """A configuration document (tenant, channel, agent, CRM) is invalid: names the document and the fields.
+
+    A retry cannot fix it (only an admin's edit can), so callers record it and stop rather than loop.
+    """
+
+    def __init__(self, path: str, problems: list[str], alert_phone: str | None = None) -> None:
+        super().__init__(f"{path}: {'; '.join(problems)}")
+        self.path = path
+        self.problems = problems
+        self.alert_phone = alert_phone  # who to tell (an invalid agent's seller_phone, if it is readable)
+
+
+class ChannelAlreadyRegistered(PilotoError):
+    """A number (provider:channel_id) already belongs to another tenant: one number, one tenant (HTTP 409)."""
+
+
+class Unauthorized(MissingSignature):
+    """No API key came with the request (HTTP 401)."""
+
+
+class Forbidden(BadSignature):
+    """The API key is unknown, revoked or belongs to another tenant (HTTP 403)."""

@@ -13,8 +13,9 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from shared.domain.config_document import ConfigDocument
 from shared.domain.inbound import Provider
 
 SERVICE_WINDOW = timedelta(hours=24)  # Meta's customer service window after the lead's last message
@@ -22,7 +23,7 @@ SERVICE_WINDOW = timedelta(hours=24)  # Meta's customer service window after the
 _MAX_OPT_OUT_WORDS = 6
 
 
-class TemplateRef(BaseModel):
+class TemplateRef(ConfigDocument):
     """An approved WhatsApp message template. Params fill the body's {{1}}, {{2}}…; "{contact_name}" and
     "{business_name}" are replaced before sending."""
 
@@ -31,7 +32,7 @@ class TemplateRef(BaseModel):
     params: list[str] = Field(default_factory=list)
 
 
-class FollowupStep(BaseModel):
+class FollowupStep(ConfigDocument):
     """One nudge: sent delay after our last outbound message if the lead stayed silent."""
 
     delay_minutes: float = Field(gt=0, description="after the last outbound message (or the previous step)")
@@ -47,7 +48,7 @@ class OutsideWindowPolicy(StrEnum):
     SKIP = "skip"  # the step is skipped (the cadence moves on)
 
 
-class FollowupCadence(BaseModel):
+class FollowupCadence(ConfigDocument):
     """AgentConfig.followup: ordered steps, business hours and stop words."""
 
     enabled: bool = False
@@ -185,4 +186,4 @@ class _Defaulting(dict):
 
 FollowupOutcome = Literal["sent", "template_sent", "skipped", "deferred", "closed", "lead_replied", "human",
                           "opted_out", "stale", "already_closed", "no_conversation", "no_channel", "disabled",
-                          "rejected"]
+                          "rejected", "inactive", "misconfigured"]

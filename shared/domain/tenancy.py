@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field, model_validator
 
+from shared.domain.config_document import ConfigDocument
 from shared.domain.followup import FollowupCadence
 from shared.domain.inbound import Provider
 
+# Document ids Piloto accepts from outside (tenant, agent, user ids): Firestore forbids '/', '.' and '..' alone and
+# names matching __.*__ (https://firebase.google.com/docs/firestore/quotas#collections_documents_and_fields).
+# Starting with a letter or digit rules out '.', '..' and '__x__'; the narrow alphabet rules out '/'.
+DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$"
 
-class ChannelCredentials(BaseModel):
+
+class ChannelCredentials(ConfigDocument):
     """Per-channel secrets. Stored on the channel document, never logged (repr hides them)."""
 
     access_token: str | None = Field(default=None, repr=False, description="Meta: system-user token")
@@ -21,16 +27,25 @@ class ChannelCredentials(BaseModel):
     webhook_token: str | None = Field(default=None, repr=False, description="Z-API: token expected on our webhook")
 
 
-class Channel(BaseModel):
+class Channel(ConfigDocument):
     """A connected WhatsApp number: tenants/{tenant_id}/channels/{provider}:{channel_id}."""
 
-    tenant_id: str
-    provider: Provider
-    channel_id: str = Field(description="Meta phone_number_id, Evolution instance name, Z-API instance id")
-    agent_id: str = "default"
-    display_phone: str | None = None
-    credentials: ChannelCredentials = ChannelCredentials()
-    active: bool = True
+    tenant_id: str = Field(pattern=DOCUMENT_ID_PATTERN, description="the tenant that owns the number")
+    provider: Provider = Field(description="meta, evolution or zapi")
+    channel_id: str = Field(min_length=1, max_length=200,
+                            description="Meta phone_number_id, Evolution instance name, Z-API instance id")
+    channel_key: str | None = Field(default=None, description="provider:channel_id, exactly the document id")
+    agent_id: str = Field(default="default", pattern=DOCUMENT_ID_PATTERN, description="the agent that answers")
+    display_phone: str | None = Field(default=None, description="the number as people see it (informative)")
+    credentials: ChannelCredentials = Field(default_factory=ChannelCredentials,
+                                            description="per-provider secrets (below)")
+    active: bool = Field(default=True, description="false: messages are stored, nothing is sent")
+
+    @model_validator(mode="after")
+    def _key_matches(self) -> Channel:
+        if self.channel_key is not None and self.channel_key != self.key:
+            raise ValueError(f"channel_key must be {self.key!r} (provider:channel_id)")
+        return self
 
     @property
     def key(self) -> str:
@@ -42,27 +57,27 @@ def channel_key(provider: Provider | str, channel_id: str) -> str:
     return f"{Provider(provider).value}:{channel_id}"
 
 
-class AgentConfig(BaseModel):
+class AgentConfig(ConfigDocument):
     """tenants/{tenant_id}/agents/{agent_id}: the persona and rules of one sales agent."""
 
-    agent_id: str = "default"
-    display_name: str = "Piloto"
-    business_name: str = ""
-    business_description: str = ""
+    agent_id: str = Field(default="default", pattern=DOCUMENT_ID_PATTERN, description="= the document id")
+    display_name: str = Field(default="Piloto", description="the agent's name in the conversation")
+    business_name: str = Field(default="", description="the business the agent speaks for")
+    business_description: str = Field(default="", description="what the business sells, where, how")
     persona: str = Field(
         default="Você é um SDR cordial e objetivo. Responda em mensagens curtas, como no WhatsApp.",
         description="system instructions written by the business",
     )
-    language: str = "pt-BR"
+    language: str = Field(default="pt-BR", description="language of replies and summaries")
     history_limit: int = Field(default=20, ge=4, le=100, description="latest messages put in the prompt")
-    max_reply_chars: int = Field(default=700, ge=50, le=4096)
+    max_reply_chars: int = Field(default=700, ge=50, le=4096, description="longer replies are cut")
     mode: Literal["pilot", "copilot"] = Field(
         default="pilot", description="pilot answers the lead; copilot drafts a suggestion for the seller")
     seller_phone: str | None = Field(default=None, description="E.164; handoff alerts and copilot drafts go here")
-    send_suggestions_to_seller: bool = True
+    send_suggestions_to_seller: bool = Field(default=True, description="copilot: drafts also go to seller_phone")
     holding_message: str = Field(default="Só um instante, já te respondo! 🙂",
                                  description="sent when no model can answer; the conversation goes to a human")
-    max_tool_steps: int = Field(default=4, ge=0, le=8)
+    max_tool_steps: int = Field(default=4, ge=0, le=8, description="tool rounds per turn; 0 turns tools off")
     handoff_release_minutes: int = Field(
         default=240, ge=0, description="a handed-off conversation returns to the bot after this long without a human")
     learn_from_humans: Literal["auto", "review", "off"] = Field(
@@ -72,12 +87,31 @@ class AgentConfig(BaseModel):
     knowledge_version: str = Field(default="1", description="bump when the agent's knowledge changes: the cache resets")
     memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")
     # Follow-up cadence (issue 6): off unless the business turns it on
-    followup: FollowupCadence = Field(default_factory=FollowupCadence)
+    followup: FollowupCadence = Field(default_factory=FollowupCadence,
+                                      description="follow-up cadence (see Follow-ups)")
 
 
-class Tenant(BaseModel):
+class Tenant(ConfigDocument):
     """tenants/{tenant_id}: a business using Piloto."""
 
-    tenant_id: str
-    name: str
-    active: bool = True
+    tenant_id: str = Field(pattern=DOCUMENT_ID_PATTERN, description="= the document id")
+    name: str = Field(min_length=1, description="the business's name")
+    active: bool = Field(default=True, description="false: messages are stored, nothing is sent")
+
+
+def tenant_path(tenant_id: str) -> str:
+    return f"tenants/{tenant_id}"
+
+
+def agent_path(tenant_id: str, agent_id: str) -> str:
+    return f"tenants/{tenant_id}/agents/{agent_id}"
+
+
+def channel_path(tenant_id: str, key: str) -> str:
+    return f"tenants/{tenant_id}/channels/{key}"
+
+
+def sends_allowed(tenant: Tenant | None, channel: Channel) -> bool:
+    """`active: false` on the tenant or the channel: messages are still stored, nothing is sent.
+    A tenant with no document is not switched off (channels registered before tenant documents existed)."""
+    return channel.active and (tenant is None or tenant.active)

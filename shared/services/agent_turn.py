@@ -14,7 +14,7 @@ from typing import Any
 from shared import log
 from shared.domain.conversation import Conversation, OutboundState, Role, StoredMessage
 from shared.domain.copilot import SUGGESTION_SCHEMA, Suggestion
-from shared.domain.errors import ProviderRejected, TransientError, WaitingForMedia
+from shared.domain.errors import InvalidConfiguration, ProviderRejected, TransientError, WaitingForMedia
 from shared.domain.events import Contact, DomainEvent, lead_created
 from shared.domain.followup import opt_out_keyword
 from shared.domain.ids import contact_id, reply_message_id
@@ -24,7 +24,7 @@ from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
 from shared.domain.prompt import build_prompt
 from shared.domain.routing import Tier, answer_key, choose_tier, is_faq
-from shared.domain.tenancy import AgentConfig, Channel
+from shared.domain.tenancy import AgentConfig, Channel, sends_allowed
 from shared.domain.usage import ModelCall
 from shared.ports import (
     AnswerCache,
@@ -61,6 +61,8 @@ class TurnResult(StrEnum):
     BOT_PAUSED = "bot_paused"
     REJECTED = "rejected"
     NO_CHANNEL = "no_channel"
+    INACTIVE = "inactive"  # the tenant or channel is switched off: the message is stored, nothing is sent
+    MISCONFIGURED = "misconfigured"  # a configuration document is invalid: failed, handed to a human, no retry
     OPTED_OUT = "opted_out"  # the lead asked to stop follow-ups: confirmed, nothing else
 
 
@@ -103,11 +105,20 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
     store = deps.store
     with log.bound(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id):
         provider, _, channel_id = turn.channel_key.partition(":")
-        channel = deps.directory.find_channel(provider, channel_id)
-        if channel is None:
+        try:
+            channel = deps.directory.find_channel(provider, channel_id)
+        except InvalidConfiguration as err:
+            return _misconfigured(turn, deps, None, err)
+        if channel is None or channel.tenant_id != turn.tenant_id:
             log.log(logger, logging.ERROR, "the conversation's channel was removed; not replying")
             return TurnOutcome(TurnResult.NO_CHANNEL)
-        agent = deps.directory.get_agent(turn.tenant_id, channel.agent_id)
+        try:
+            if not sends_allowed(deps.directory.get_tenant(turn.tenant_id), channel):
+                log.log(logger, logging.INFO, "tenant or channel inactive: message kept, nothing sent")
+                return TurnOutcome(TurnResult.INACTIVE)
+            agent = deps.directory.get_agent(turn.tenant_id, channel.agent_id)
+        except InvalidConfiguration as err:
+            return _misconfigured(turn, deps, channel, err)
         stored = store.get_conversation(turn.tenant_id, turn.conversation_id)
         history = store.recent_messages(turn.tenant_id, turn.conversation_id, agent.history_limit,
                                         after=stored.summary_through if stored else None)
@@ -172,6 +183,30 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
             raise
         _maintain_memory(turn, deps, agent, conversation, history)
         return outcome
+
+
+def _misconfigured(turn: TurnRequest, deps: TurnDeps, channel: Channel | None,
+                   err: InvalidConfiguration) -> TurnOutcome:
+    """A configuration document is invalid: retrying cannot help, so the turn is recorded as failed with the reason,
+    the conversation goes to a human and the seller is told once per problem. Cloud Tasks gets 200: no loop."""
+    reason = f"configuração inválida — {err}"
+    log.log(logger, logging.ERROR, "invalid configuration document; turn failed, conversation handed to a human",
+            path=err.path, problems=err.problems)
+    deps.store.record_failed_turn(turn.tenant_id, turn.conversation_id, reply_message_id(turn.message_id),
+                                  turn.message_id, reason)
+    pause = Conversation(conversation_id=turn.conversation_id, tenant_id=turn.tenant_id,
+                         channel_key=turn.channel_key, agent_id=channel.agent_id if channel else "default",
+                         contact_phone=turn.contact_phone)
+    pause.bot_paused = True
+    pause.paused_at = deps.clock()
+    pause.handoff_reason = reason[:500]
+    deps.store.save_conversation(pause)
+    if channel is not None and channel.active and err.alert_phone \
+            and deps.store.first_config_alert(turn.tenant_id, err.path, err.problems):
+        _notify_seller(deps, channel, err.alert_phone,
+                       f"⚠️ Piloto: a configuração {err.path} é inválida e o agente parou de responder.\n"
+                       f"{'; '.join(err.problems)}\nAs conversas ficam com você até a correção.")
+    return TurnOutcome(TurnResult.MISCONFIGURED)
 
 
 def _release_due(stored: Conversation, history: list[StoredMessage], agent: AgentConfig, now: datetime) -> bool:

@@ -8,10 +8,12 @@ import time
 from dataclasses import dataclass
 
 from shared import log
+from shared.domain.api_keys import key_matches, split_key
+from shared.domain.errors import Forbidden, NotFound, Unauthorized, UnknownTenant
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.ids import contact_id, conversation_id, inbound_message_id, reply_message_id
 from shared.domain.inbound import Provider
-from shared.ports import TurnRequest
+from shared.ports import ApiKeyStore, ChannelDirectory, TurnRequest
 from shared.services.agent_turn import TurnDeps, _maintain_memory, _record_calls, compose_reply
 from shared.services.tools import TurnScope
 
@@ -26,6 +28,30 @@ class ChatMessage:
     message: str
     agent_id: str = "default"
     message_id: str | None = None  # a client's retry with the same id is answered from memory, not re-run
+
+
+def authorize(tenant_id: str, agent_id: str, api_key: str | None, directory: ChannelDirectory,
+              keys: ApiKeyStore) -> None:
+    """A caller reaches only the tenant its key was issued for. Reads only: nothing is written for a refused call."""
+    if not api_key:
+        raise Unauthorized("missing X-Piloto-Api-Key header (a key issued for this tenant)")
+    key_id, secret = split_key(api_key)
+    tenant = directory.get_tenant(tenant_id)
+    if tenant is None:
+        raise UnknownTenant(f"no tenant {tenant_id!r}")
+    entry = keys.get_api_key(tenant_id, key_id)
+    if entry is None or entry.get("revoked_at") is not None or not key_matches(secret, entry.get("secret_hash", "")):
+        raise Forbidden("this API key is not valid for this tenant (unknown, revoked or another tenant's)")
+    if not tenant.active:
+        raise Forbidden(f"tenant {tenant_id!r} is inactive")
+    if directory.find_agent(tenant_id, agent_id) is None:
+        raise NotFound(f"tenant {tenant_id!r} has no agent {agent_id!r}")
+
+
+def chat_as_tenant(request: ChatMessage, api_key: str | None, deps: TurnDeps, keys: ApiKeyStore) -> dict:
+    """The /chat API's use case: authorize the caller for the tenant, then talk to its agent."""
+    authorize(request.tenant_id, request.agent_id, api_key, deps.directory, keys)
+    return chat(request, deps)
 
 
 def chat(request: ChatMessage, deps: TurnDeps) -> dict:

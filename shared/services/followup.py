@@ -14,7 +14,7 @@ from typing import Any
 
 from shared import log
 from shared.domain.conversation import Conversation, OutboundState, Role, StoredMessage
-from shared.domain.errors import ProviderRejected
+from shared.domain.errors import InvalidConfiguration, ProviderRejected
 from shared.domain.events import Contact, DomainEvent, LeadOptedOut, LeadOptedOutPayload
 from shared.domain.followup import (
     FollowupCadence,
@@ -33,7 +33,7 @@ from shared.domain.inbound import Provider
 from shared.domain.phone import mask_phone
 from shared.domain.prompt import build_prompt
 from shared.domain.routing import Tier
-from shared.domain.tenancy import AgentConfig, Channel
+from shared.domain.tenancy import AgentConfig, Channel, sends_allowed
 from shared.ports import (
     ChannelDirectory,
     ConversationStore,
@@ -135,7 +135,13 @@ def run_followup(request: FollowupRequest, deps: FollowupDeps) -> FollowupResult
         if stop is not None:
             log.log(logger, logging.INFO, "follow-up not sent", reason=stop, step=request.step)
             return FollowupResult(stop, request.step)
-        agent = deps.directory.get_agent(request.tenant_id, conversation.agent_id)
+        try:
+            agent = deps.directory.get_agent(request.tenant_id, conversation.agent_id)
+        except InvalidConfiguration as err:
+            # Not retried: only an admin's edit fixes it (the agent turn hands the conversation to a human).
+            log.log(logger, logging.ERROR, "invalid agent configuration; follow-up not sent", path=err.path,
+                    problems=err.problems)
+            return FollowupResult("misconfigured", request.step)
         cadence = agent.followup
         if not cadence.enabled:
             return FollowupResult("disabled", request.step)
@@ -161,6 +167,8 @@ def run_followup(request: FollowupRequest, deps: FollowupDeps) -> FollowupResult
         channel = deps.directory.find_channel(provider, channel_id)
         if channel is None:
             return FollowupResult("no_channel", request.step)
+        if not sends_allowed(deps.directory.get_tenant(request.tenant_id), channel):
+            return FollowupResult("inactive", request.step)
         step = cadence.steps[request.step]
         mode = send_mode(channel.provider, within_service_window(conversation.last_inbound_at, now), step, cadence)
         outcome: FollowupOutcome

@@ -12,7 +12,7 @@ from typing import Any
 from shared import log
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.copilot import judge
-from shared.domain.errors import PayloadTooLarge, UnknownProvider, UnknownTenant
+from shared.domain.errors import InvalidConfiguration, PayloadTooLarge, UnknownProvider, UnknownTenant
 from shared.domain.ids import conversation_id, inbound_message_id
 from shared.domain.inbound import InboundMessage, Provider, StatusUpdate
 from shared.domain.media import MediaStatus
@@ -189,8 +189,14 @@ def _accept_business_message(message: InboundMessage, channel: Channel, conv_id:
         outcome.duplicates += 1
         return
     outcome.human += 1
-    agent = deps.directory.get_agent(channel.tenant_id, channel.agent_id)
-    if agent.mode == "copilot":
+    try:
+        mode = deps.directory.get_agent(channel.tenant_id, channel.agent_id).mode
+    except InvalidConfiguration as err:
+        # The seller's message is stored; pausing the bot is the safe reading of a human writing.
+        log.log(logger, logging.ERROR, "invalid agent configuration; treating the seller's message as a takeover",
+                path=err.path, problems=err.problems)
+        mode = "pilot"
+    if mode == "copilot":
         _judge_suggestion(channel.tenant_id, conv_id, message.text or "", deps)
         return
     stored = deps.store.get_conversation(channel.tenant_id, conv_id)
