@@ -20,6 +20,7 @@ _ENTRY_POINTS = {
     "outbox_drain": "functions.outbox_drain",
     "followup_turn": "functions.followup_turn",
     "followup_sweep": "functions.followup_sweep",
+    "lgpd_admin": "functions.lgpd_admin",
 }
 
 __all__ = sorted(_ENTRY_POINTS)

@@ -15,6 +15,7 @@ from functions.http_errors import Response, json_errors
 from shared import log
 from shared.bootstrap import chat_api_keys, chat_deps
 from shared.config import get_settings
+from shared.domain.config_document import config_problems
 from shared.domain.errors import InvalidPayload
 from shared.domain.tenancy import DOCUMENT_ID_PATTERN
 from shared.services.chat import ChatMessage, chat_as_tenant
@@ -41,8 +42,6 @@ def chat_api(request: flask.Request) -> Response:
     try:
         body = ChatBody.model_validate_json(request.get_data())
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                             for e in err.errors(include_url=False, include_input=False, include_context=False)[:5])
-        raise InvalidPayload(f"chat body: {problems}") from None
+        raise InvalidPayload(f"chat body: {'; '.join(config_problems(err))}") from None
     api_key = request.headers.get("X-Piloto-Api-Key")
     return chat_as_tenant(ChatMessage(**body.model_dump()), api_key, chat_deps(), chat_api_keys()), 200

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from shared.services.followup import FollowupDeps
     from shared.services.inbound import InboundDeps
     from shared.services.knowledge import IngestDeps
+    from shared.services.lgpd import LgpdDeps
     from shared.services.media import MediaDeps
 
 
@@ -191,6 +192,23 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         emit_event=lambda event: emit(event, event_deps()),
         after_reply=after_reply,
     )
+
+
+# -- LGPD export and erasure (issue 13) ----------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def lgpd_deps() -> LgpdDeps:
+    from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
+    from shared.adapters.firestore_lead_data import FirestoreLeadData
+    from shared.adapters.firestore_store import firestore_client
+    from shared.services.events import emit
+    from shared.services.lgpd import LgpdDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return LgpdDeps(directory=channel_directory(db), data=FirestoreLeadData(db),
+                    media=CloudStorageMedia(storage_client(settings.google_cloud_project), settings.media_bucket),
+                    media_bucket=settings.media_bucket, emit_event=lambda event: emit(event, event_deps()))
 
 
 # -- Domain events and CRM sync (issue 7) ------------------------------------------------------------

@@ -21,6 +21,7 @@ from shared.domain.knowledge import (
     SourceState,
     TextBlock,
 )
+from shared.domain.lgpd import ErasureRecord, LeadKeys
 from shared.domain.tenancy import AgentConfig, Channel, Tenant
 from shared.domain.usage import ModelCall
 
@@ -93,8 +94,10 @@ class ConversationStore(Protocol):
     def save_conversation(self, conversation: Conversation) -> None:
         """Merge the fields the caller set on the conversation (unset fields are left as stored)."""
 
-    def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage) -> None:
-        """Keep what we chose not to answer (group chats) out of conversation memory, but not lost."""
+    def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage,
+                       contact_phone: str | None = None) -> None:
+        """Keep what we chose not to answer (group chats) out of conversation memory, but not lost. The sender's
+        phone is kept beside it, so an LGPD erasure finds it."""
 
     def get_conversation(self, tenant_id: str, conversation_id: str) -> Conversation | None: ...
 
@@ -235,7 +238,9 @@ class AnswerCache(Protocol):
 
     def get(self, tenant_id: str, key: str, now: datetime) -> str | None: ...
 
-    def put(self, tenant_id: str, key: str, question: str, answer: str, expire_at: datetime) -> None: ...
+    def put(self, tenant_id: str, key: str, question: str, answer: str, expire_at: datetime,
+            conversation_id: str | None = None) -> None:
+        """conversation_id: where the question came from (an LGPD erasure of that lead removes the entry)."""
 
 
 # -- Knowledge base (RAG) ----------------------------------------------------------------------------
@@ -565,3 +570,32 @@ class ApiKeyStore(Protocol):
 
     def list_api_keys(self, tenant_id: str) -> list[dict[str, Any]]:
         """Every key's id, label and dates (never the hash)."""
+
+
+@dataclass(frozen=True)
+class LeadDocument:
+    """One document about a lead: its collection (as listed in shared/domain/lgpd.LEAD_COLLECTIONS), path and data."""
+
+    collection: str
+    path: str
+    data: dict[str, Any] = field(repr=False)
+
+
+class LeadDataStore(Protocol):
+    """A lead's documents across the tenant's collections (LGPD export and erasure)."""
+
+    def channel_keys(self, tenant_id: str) -> list[str]: ...
+
+    def find(self, tenant_id: str, keys: LeadKeys) -> list[LeadDocument]: ...
+
+    def delete(self, documents: list[LeadDocument]) -> None: ...
+
+    def record_erasure(self, tenant_id: str, record: ErasureRecord) -> None: ...
+
+
+class MediaFiles(Protocol):
+    """The media bucket's objects of a conversation (LGPD export and erasure)."""
+
+    def list_paths(self, prefix: str) -> list[str]: ...
+
+    def delete(self, bucket: str, path: str) -> bool: ...

@@ -75,3 +75,20 @@ class CloudStorageMedia:
             return None
         except _TRANSIENT as err:
             raise TransientError("cloud storage unavailable while reading a media file") from err
+
+    def list_paths(self, prefix: str) -> list[str]:
+        """Object names under a prefix (a conversation's media folder)."""
+        try:
+            return [blob.name for blob in self._client.list_blobs(self._bucket, prefix=prefix, timeout=60)]
+        except _TRANSIENT as err:
+            raise TransientError("cloud storage unavailable while listing media files") from err
+
+    def delete(self, bucket: str, path: str) -> bool:
+        """Delete one object for good (the media bucket keeps no versions and no soft-deleted copies)."""
+        try:
+            self._client.bucket(bucket).blob(path).delete(timeout=60)
+        except gexc.NotFound:
+            return False
+        except _TRANSIENT as err:
+            raise TransientError("cloud storage unavailable while deleting a media file") from err
+        return True

@@ -253,9 +253,11 @@ class FirestoreConversationStore:
             merge=True,
         )
 
-    def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage) -> None:
+    def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage,
+                       contact_phone: str | None = None) -> None:
         ref = _tenant(self._db, tenant_id).collection("ignored_messages").document(message_id)
         ref.set({**message.model_dump(mode="python", exclude_none=True), "reason": reason,
+                 **({"contact_phone": contact_phone} if contact_phone else {}),
                  "stored_at": firestore.SERVER_TIMESTAMP})
 
     def get_conversation(self, tenant_id: str, conversation_id: str) -> Conversation | None:
@@ -550,10 +552,11 @@ class FirestoreAnswerCache:
             return None
         return data["answer"]
 
-    def put(self, tenant_id: str, key: str, question: str, answer: str, expire_at: datetime) -> None:
+    def put(self, tenant_id: str, key: str, question: str, answer: str, expire_at: datetime,
+            conversation_id: str | None = None) -> None:
         _tenant(self._db, tenant_id).collection("answer_cache").document(key).set(
             {"question": question[:500], "answer": answer, "expire_at": expire_at,
-             "created_at": firestore.SERVER_TIMESTAMP})
+             "conversation_id": conversation_id, "created_at": firestore.SERVER_TIMESTAMP})
 
 
 # -- Domain events and CRM sync (issue 7) ------------------------------------------------------------

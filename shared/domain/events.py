@@ -35,6 +35,7 @@ class EventType(StrEnum):
     HANDOFF_REQUESTED = "HandoffRequested"
     LEAD_OPTED_OUT = "LeadOptedOut"
     CONVERSATION_SUMMARIZED = "ConversationSummarized"
+    LEAD_ERASED = "LeadErased"
 
 
 class LeadStage(StrEnum):
@@ -189,9 +190,23 @@ class ConversationSummarized(BaseEvent):
     payload: ConversationSummarizedPayload
 
 
+class LeadErasedPayload(BaseModel):
+    erasure_id: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class LeadErased(BaseEvent):
+    """Piloto erased everything it held about this lead (LGPD art. 18). The contact is the one field that lets the
+    CRM find and erase its own copy; conversation_id is the erasure's (`erasure:<id>`), the lead's are gone."""
+
+    type_name: ClassVar[EventType] = EventType.LEAD_ERASED
+    type: Literal["LeadErased"] = "LeadErased"
+    payload: LeadErasedPayload
+
+
 DomainEvent = Annotated[
     LeadCreated | LeadQualified | LeadUpdated | LeadStageChanged | MeetingRequested | HandoffRequested
-    | LeadOptedOut | ConversationSummarized,
+    | LeadOptedOut | ConversationSummarized | LeadErased,
     Field(discriminator="type"),
 ]
 

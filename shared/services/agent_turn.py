@@ -18,6 +18,7 @@ from shared.domain.errors import InvalidConfiguration, ProviderRejected, Transie
 from shared.domain.events import Contact, DomainEvent, lead_created
 from shared.domain.followup import opt_out_keyword
 from shared.domain.ids import contact_id, reply_message_id
+from shared.domain.lgpd import ERASURE_ACKNOWLEDGEMENT, ERASURE_HANDOFF_REASON, is_data_rights_request
 from shared.domain.inbound import Provider
 from shared.domain.media import media_blocking_turn
 from shared.domain.memory import needs_summary, split_for_summary, transcript
@@ -170,6 +171,8 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
         if not claim.fresh:
             return _send(turn, deps, channel, reply_id, claim.text or "", TurnOutcome(TurnResult.RESENT, reply_id))
 
+        if is_data_rights_request(_burst_text(history)):
+            return _data_rights_request(turn, deps, channel, agent, conversation, history, reply_id)
         if agent.mode == "pilot" and agent.followup.enabled and (
                 keyword := opt_out_keyword(_burst_text(history), agent.followup)):
             return _opt_out(turn, deps, channel, agent, conversation, reply_id, keyword)
@@ -272,7 +275,7 @@ def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversati
             and not (conversation.contact_name and conversation.contact_name.lower() in text.lower())):
         # Only impersonal answers to self-contained questions are reused for other leads.
         deps.answers.put(scope.tenant_id, cache_key, burst, text,
-                         deps.clock() + timedelta(hours=agent.answer_cache_hours))
+                         deps.clock() + timedelta(hours=agent.answer_cache_hours), conversation_id=scope.conversation_id)
     return Composition(text=text, tier=reply.tier.value, calls=reply.calls, effects=toolbox.effects,
                        prompt_tokens=reply.calls[0].usage.prompt_tokens if reply.calls else 0)
 
@@ -301,14 +304,15 @@ def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConf
 
 
 def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
-              reason: str, question: str) -> None:
-    """Pause the bot on this conversation and tell the seller. The turn's own reply still goes out."""
+              reason: str, question: str, learn: bool = True) -> None:
+    """Pause the bot on this conversation and tell the seller. The turn's own reply still goes out.
+    learn=False: the seller's answer is not an answer to learn (an LGPD request is not a product question)."""
     pause = Conversation(conversation_id=turn.conversation_id, tenant_id=turn.tenant_id,
                          channel_key=turn.channel_key, agent_id=channel.agent_id, contact_phone=turn.contact_phone)
     pause.bot_paused = True
     pause.paused_at = deps.clock()
     pause.handoff_reason = reason
-    pause.handoff_question = question
+    pause.handoff_question = question if learn else None
     pause.handoff_turn = turn.message_id
     deps.store.save_conversation(pause)
     log.log(logger, logging.WARNING, "handoff to a human", reason=reason)
@@ -316,7 +320,7 @@ def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentC
         who = conversation.contact_name or "Um lead"
         _notify_seller(deps, channel, agent.seller_phone,
                        f"🔔 Piloto: {who} ({turn.contact_phone}) precisa de você.\nMotivo: {reason}\n"
-                       f"Pergunta: {question}")
+                       f"{'Pergunta' if learn else 'Mensagem'}: {question}")
 
 
 def _notify_seller(deps: TurnDeps, channel: Channel, seller_phone: str, text: str) -> None:
@@ -352,6 +356,23 @@ def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentCo
                        f"💡 Sugestão para {who}:\n{suggestion.draft_reply}\n\nTom: {suggestion.tone} · "
                        f"Intenção: {suggestion.intent}")
     return TurnOutcome(TurnResult.SUGGESTED, reply_id, suggestion.draft_reply, tier=used.value)
+
+
+def _data_rights_request(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig,
+                         conversation: Conversation, history: list[StoredMessage], reply_id: str) -> TurnOutcome:
+    """LGPD: a lead asking to erase (or see) their data goes to a human with the reason, without a model call.
+    Pilot acknowledges to the lead; copilot drafts the same acknowledgement for the seller."""
+    burst = _burst_text(history)
+    _hand_off(turn, deps, channel, agent, conversation, ERASURE_HANDOFF_REASON, burst, learn=False)
+    if agent.mode == "copilot":
+        deps.store.save_suggestion(turn.tenant_id, turn.conversation_id, reply_id, {
+            **Suggestion(draft_reply=ERASURE_ACKNOWLEDGEMENT, summary=ERASURE_HANDOFF_REASON).model_dump(),
+            "in_reply_to": turn.message_id, "tier": "data_rights", "model_call": None})
+        return TurnOutcome(TurnResult.SUGGESTED, reply_id, ERASURE_ACKNOWLEDGEMENT, tier="data_rights", handoff=True)
+    deps.store.save_generated_reply(turn.tenant_id, turn.conversation_id, reply_id, ERASURE_ACKNOWLEDGEMENT, None,
+                                    [], "data_rights")
+    return _send(turn, deps, channel, reply_id, ERASURE_ACKNOWLEDGEMENT,
+                 TurnOutcome(TurnResult.REPLIED, reply_id, tier="data_rights", handoff=True))
 
 
 def _parse_suggestion(text: str) -> Suggestion:

@@ -30,7 +30,7 @@ from shared.domain.crm import (
     stage_target,
 )
 from shared.domain.errors import CrmMisconfigured, CrmRejected, InvalidPayload
-from shared.domain.events import DomainEvent, LeadStage, decode_event
+from shared.domain.events import DomainEvent, LeadErased, LeadStage, decode_event
 from shared.domain.phone import mask_phone, mask_phones_in
 from shared.ports import CrmRecords, CrmStore, EventForwarder, EventMessage
 
@@ -133,6 +133,11 @@ def apply_to_crm(event: DomainEvent, config: CrmConfig, crm: CrmRecords, steps: 
     remembered as a step of this event's delivery.
     """
     store, steps = deps.store, dict(steps or {})
+    if isinstance(event, LeadErased):
+        # Never create a contact for a lead who asked to be erased. Deleting the CRM's own records is not automated
+        # for these CRMs: the delivery says so, and the business erases the contact there (LGPD art. 18).
+        log.log(logger, logging.WARNING, "lead erased in Piloto; erase the contact in the CRM too", crm=crm.kind.value)
+        return "lead erased in Piloto; not applied to this CRM's records (erase the contact there)"
     link = store.get_link(event.tenant_id, crm.kind, event.contact_key)
     fields = lead_fields(event)
     done: list[str] = []

@@ -137,7 +137,8 @@ def _accept_message(message: InboundMessage, channel: Channel, deps: InboundDeps
     with log.bound(tenant_id=channel.tenant_id, conversation_id=conv_id, message_id=message_id):
         if message.is_group:
             deps.store.record_ignored(channel.tenant_id, message_id, "group",
-                                      _stored(message, message_id, Role.LEAD, InboundDisposition.IGNORED_GROUP))
+                                      _stored(message, message_id, Role.LEAD, InboundDisposition.IGNORED_GROUP),
+                                      contact_phone=message.contact_phone)
             outcome.ignored.append("group_message")
             log.log(logger, logging.INFO, "group message recorded as ignored")
         elif message.from_business:

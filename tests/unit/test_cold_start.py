@@ -23,12 +23,18 @@ def _modules_after_loading(target: str) -> set[str]:
 
 def test_main_lists_every_entry_point_and_resolves_each():
     assert main.__all__ == ["agent_turn", "chat_api", "crm_sync", "followup_sweep", "followup_turn",
-                            "knowledge_ingest", "knowledge_lookup", "media_processor", "outbox_drain",
+                            "knowledge_ingest", "knowledge_lookup", "lgpd_admin", "media_processor", "outbox_drain",
                             "whatsapp_webhook"]
     for name in main.__all__:
         assert callable(getattr(main, name))
     with pytest.raises(AttributeError):
         getattr(main, "not_a_function")
+
+
+def test_the_lgpd_admin_loads_no_model_sdk_tasks_pubsub_or_storage_client_before_a_request():
+    loaded = _modules_after_loading("lgpd_admin")
+    assert not loaded & {"google.genai", "google.cloud.tasks_v2", "google.cloud.pubsub_v1", "google.cloud.storage",
+                         "httpx", "pypdf", "docx"}
 
 
 def test_the_webhook_loads_neither_the_model_sdk_nor_httpx():

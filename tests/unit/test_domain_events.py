@@ -13,6 +13,7 @@ from shared.domain.events import (
     ConversationSummarized,
     EventType,
     HandoffRequested,
+    LeadErased,
     LeadOptedOut,
     LeadQualified,
     LeadStage,
@@ -46,6 +47,8 @@ def one_of_each() -> list:
         LeadOptedOut(event_id=LeadOptedOut.make_id("acme", "m-9"), payload={"keyword": "SAIR"}, **COMMON),
         ConversationSummarized(event_id=ConversationSummarized.make_id("acme", "c1", "m-9"),
                                payload={"summary": "Lead quer energia solar", "message_count": 12}, **COMMON),
+        LeadErased(event_id=LeadErased.make_id("acme", "erasure-1"), payload={"erasure_id": "erasure-1"},
+                   **{**COMMON, "conversation_id": "erasure:erasure-1", "channel_key": "lgpd:erasure"}),
     ]
 
 
