@@ -91,11 +91,12 @@ def test_names_split_into_first_and_the_rest():
     assert split_name("  ") == (None, None)
 
 
-def test_every_event_leaves_a_portuguese_note_except_an_update_with_nothing_unplaced():
+def test_every_event_leaves_a_portuguese_note_except_an_update_with_nothing_unplaced_and_an_erasure():
     notes = {e.type: note_for(e, {}) for e in one_of_each()}
 
     assert notes["LeadUpdated"] is None
-    assert all(text.startswith("[Piloto] ") for t, text in notes.items() if t != "LeadUpdated")
+    assert notes["LeadErased"] is None, "an erased lead's contact is never annotated"
+    assert all(text.startswith("[Piloto] ") for t, text in notes.items() if t not in ("LeadUpdated", "LeadErased"))
     assert "Primeira mensagem: “Oi!”" in notes["LeadCreated"]
     assert "nota 80/100" in notes["LeadQualified"] and "monthly_bill: 450" in notes["LeadQualified"]
     assert "qualificado → reunião" in notes["LeadStageChanged"]
