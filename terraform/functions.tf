@@ -230,6 +230,28 @@ locals {
       extra_triggers  = []
     }
 
+    # LGPD export and erasure of one lead; who may call it and its audit metric: lgpd.tf.
+    lgpd_admin = {
+      description = "Private; POST {action: export|erase, tenant_id, phone, requested_by}: exports everything held about one lead as JSON, or erases it everywhere (documents, media objects) and emits LeadErased. Invoked by var.lgpd_admins only."
+      public      = false
+      memory      = "512Mi"
+      cpu         = "1"
+      # A lead's data is a few hundred documents at most; one request at a time per instance is plenty.
+      concurrency     = 4
+      timeout_seconds = 300
+      min_instances   = 0
+      max_instances   = 2
+      project_roles   = ["roles/datastore.user"]
+      enqueues        = []
+      # LeadErased, so the CRM integration can follow (outbox first, as every emitter).
+      publishes = ["domain-events"]
+      # Lists and deletes the lead's originals (tenants/<t>/conversations/<c>/media/).
+      bucket_roles   = { media = "roles/storage.objectUser" }
+      secrets        = {}
+      trigger        = null
+      extra_triggers = []
+    }
+
     media_processor = {
       description = "Private; invoked by Cloud Tasks (queue media): downloads a lead's voice note, image or document once, keeps the original in the media bucket, writes its text on the message and wakes the waiting turn."
       public      = false
@@ -451,6 +473,13 @@ locals {
       # The embedding client's timeout, and the price of the question's embedding.
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
+    }
+    lgpd_admin = {
+      MEDIA_BUCKET                  = google_storage_bucket.bucket["media"].name
+      CHANNEL_CACHE_SECONDS         = tostring(var.webhook.channel_cache_seconds)
+      EVENTS_TOPIC                  = google_pubsub_topic.topic["domain-events"].name
+      EVENT_PUBLISH_TIMEOUT_SECONDS = tostring(var.events.publish_timeout_seconds)
+      CRM_RETENTION_DAYS            = tostring(var.events.retention_days)
     }
     media_processor = {
       FOLLOWUP_DEFAULTS = local.followup_defaults

@@ -187,7 +187,8 @@ class FirestoreChannelDirectory:
         """Migration for channel documents written before the registry: register each one whose number no other
         tenant claims; report the numbers two tenants claim (an admin decides; nothing is picked for them)."""
         report = RegistryMigration()
-        for snap in self._db.collection_group("channels").stream():
+        # Ordered by channel_key (every channel document carries it): the collection-group index Terraform keeps.
+        for snap in self._db.collection_group("channels").order_by("channel_key").stream():
             tenant_id = snap.reference.parent.parent.id
             registry = self._db.collection(CHANNEL_REGISTRY).document(snap.id)
             try:

@@ -153,9 +153,11 @@ def test_the_media_bucket_is_private_and_expires(tf):
     assert media["soft_delete_disabled"] is True and media["versioning"] is False
     env = tfcheck.function_env(tf, "media_processor")
     assert tfcheck._keys_referenced(env["MEDIA_BUCKET"], "google_storage_bucket.bucket") == {"media"}
-    # Nothing but media_processor holds a role on it.
-    assert [fn for fn, spec in tf.locals["function_specs"].items() if "media" in spec["bucket_roles"]] == [
-        "media_processor"]
+    # Nothing but media_processor (which writes the originals) and lgpd_admin (which erases a lead's) holds a role.
+    assert sorted(fn for fn, spec in tf.locals["function_specs"].items() if "media" in spec["bucket_roles"]) == [
+        "lgpd_admin", "media_processor"]
+    assert tfcheck._keys_referenced(tfcheck.function_env(tf, "lgpd_admin")["MEDIA_BUCKET"],
+                                    "google_storage_bucket.bucket") == {"media"}
 
 
 def test_the_analysis_sees_the_domain_events_flow(code):
@@ -177,7 +179,7 @@ def test_the_analysis_sees_the_domain_events_flow(code):
 
 def test_only_the_event_emitters_publish_domain_events(tf):
     publishers = {fn for fn, spec in tf.locals["function_specs"].items() if spec["publishes"]}
-    assert publishers == {"agent_turn", "chat_api", "outbox_drain"}
+    assert publishers == {"agent_turn", "chat_api", "lgpd_admin", "outbox_drain"}
     assert all(tf.locals["function_specs"][fn]["publishes"] == ["domain-events"] for fn in publishers)
     for fn in publishers:
         env = tfcheck.function_env(tf, fn)
@@ -251,6 +253,14 @@ def test_the_admin_functions_are_invoked_by_admin_invokers_only(tf):
     validation = str(tf.variables["admin_invokers"]["validation"])
     assert "allUsers" in validation and "allAuthenticatedUsers" in validation
     assert "chat_api_invokers" not in tf.variables
+
+
+def test_lgpd_admin_is_private_and_invoked_by_lgpd_admins_only(tf):
+    assert tf.locals["function_specs"]["lgpd_admin"]["public"] is False
+    assert "lgpd_admin" not in tf.locals["admin_functions"], "its callers are var.lgpd_admins, a narrower list"
+    grant = tf.resource("google_cloud_run_v2_service_iam_member", "lgpd_admin_invoker")
+    assert tfcheck._expr(grant["for_each"]) == "toset(var.lgpd_admins)"
+    assert "allUsers" in tf.variables["lgpd_admins"]["validation"][0]["error_message"]
 
 
 def test_the_default_embedding_model_has_a_price(tf):
