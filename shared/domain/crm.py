@@ -67,7 +67,7 @@ HUBSPOT_DEFAULT_STAGES: dict[LeadStage, str] = {
 
 class HubSpotSettings(ConfigDocument):
     access_token: str = Field(repr=False, description="private app token (crm.objects.contacts/deals write)")
-    pipeline: str = "default"
+    pipeline: str = Field(default="default", description="the deals' pipeline id")
     stage_map: dict[LeadStage, str] = Field(default_factory=lambda: dict(HUBSPOT_DEFAULT_STAGES))
     contact_properties: dict[str, str] = Field(
         default_factory=dict, description="Piloto field -> HubSpot contact property internal name")
@@ -75,12 +75,12 @@ class HubSpotSettings(ConfigDocument):
 
 
 class PipedriveSettings(ConfigDocument):
-    api_token: str = Field(repr=False)
+    api_token: str = Field(repr=False, description="Pipedrive API token")
     stage_map: dict[LeadStage, int] = Field(
         default_factory=dict, description="Piloto stage -> Pipedrive stage_id (stage ids are per account)")
     person_fields: dict[str, str] = Field(
         default_factory=dict, description="Piloto field -> person custom field key (the 40-character hash)")
-    owner_id: int | None = None
+    owner_id: int | None = Field(default=None, description="owner (user id) of new persons and deals")
 
 
 class RdStationSettings(ConfigDocument):
@@ -94,15 +94,15 @@ class RdStationSettings(ConfigDocument):
 class CrmConfig(ConfigDocument):
     """tenants/{tenant_id}/integrations/crm: where this tenant's lead events go."""
 
-    kind: CrmKind
-    enabled: bool = True
+    kind: CrmKind = Field(description="where events go; the section of the same name configures it")
+    enabled: bool = Field(default=True, description="false pauses delivery (events are acknowledged, not queued)")
     events: list[EventType] = Field(default_factory=lambda: list(EventType),
                                     description="event types to deliver; all by default")
     deal_title: str = Field(default="{name} — WhatsApp", description="template; {name} and {phone} are filled in")
-    webhook: WebhookSettings | None = None
-    hubspot: HubSpotSettings | None = None
-    pipedrive: PipedriveSettings | None = None
-    rdstation: RdStationSettings | None = None
+    webhook: WebhookSettings | None = Field(default=None, description="kind webhook: Make, n8n, Zapier, your endpoint")
+    hubspot: HubSpotSettings | None = Field(default=None, description="kind hubspot")
+    pipedrive: PipedriveSettings | None = Field(default=None, description="kind pipedrive")
+    rdstation: RdStationSettings | None = Field(default=None, description="kind rdstation (RD Station CRM)")
 
     @model_validator(mode="after")
     def _has_its_section(self) -> CrmConfig:

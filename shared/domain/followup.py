@@ -27,9 +27,9 @@ class TemplateRef(ConfigDocument):
     """An approved WhatsApp message template. Params fill the body's {{1}}, {{2}}…; "{contact_name}" and
     "{business_name}" are replaced before sending."""
 
-    name: str = Field(min_length=1, max_length=512)
+    name: str = Field(min_length=1, max_length=512, description="the template's name as approved on Meta")
     language: str = Field(default="pt_BR", description="the template's language code as approved on Meta")
-    params: list[str] = Field(default_factory=list)
+    params: list[str] = Field(default_factory=list, description="body parameters {{1}}, {{2}}…")
 
 
 class FollowupStep(ConfigDocument):
@@ -51,22 +51,26 @@ class OutsideWindowPolicy(StrEnum):
 class FollowupCadence(ConfigDocument):
     """AgentConfig.followup: ordered steps, business hours and stop words."""
 
-    enabled: bool = False
-    steps: list[FollowupStep] = Field(default_factory=lambda: [
+    enabled: bool = Field(default=False, description="follow-ups are off unless the business turns them on")
+    steps: list[FollowupStep] = Field(description="the nudges, in order (below)", default_factory=lambda: [
         FollowupStep(delay_minutes=60),
         FollowupStep(delay_minutes=24 * 60),
         FollowupStep(delay_minutes=3 * 24 * 60)])
-    time_zone: str = "America/Sao_Paulo"
-    business_start: time = time(9, 0)
-    business_end: time = time(18, 0)
+    time_zone: str = Field(default="America/Sao_Paulo", description="IANA zone of the business hours")
+    business_start: time = Field(default=time(9, 0), description="HH:MM; a step due earlier waits until then")
+    business_end: time = Field(default=time(18, 0), description="HH:MM; a step due later waits for the next day")
     business_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5],
                                      description="0 = Monday … 6 = Sunday")
     close_after_minutes: float = Field(default=3 * 24 * 60, ge=0,
                                        description="after the last step the conversation is closed this much later")
-    outside_window_policy: OutsideWindowPolicy = OutsideWindowPolicy.SKIP
-    opt_out_keywords: list[str] = Field(default_factory=lambda: ["parar", "sair", "não quero mais", "pare",
-                                                                 "descadastrar", "stop"])
-    opt_out_confirmation: str = "Tudo bem! Não vou mais te enviar mensagens de acompanhamento. Se precisar, é só chamar."
+    outside_window_policy: OutsideWindowPolicy = Field(
+        default=OutsideWindowPolicy.SKIP, description="Evolution/Z-API outside the 24 h window: skip or free_form")
+    opt_out_keywords: list[str] = Field(
+        default_factory=lambda: ["parar", "sair", "não quero mais", "pare", "descadastrar", "stop"],
+        description="a short message opening with one of these opts the lead out")
+    opt_out_confirmation: str = Field(
+        default="Tudo bem! Não vou mais te enviar mensagens de acompanhamento. Se precisar, é só chamar.",
+        description="sent once to a lead who opts out")
 
     @field_validator("time_zone")
     @classmethod

@@ -43,6 +43,8 @@ class Channel(ConfigDocument):
 
     @model_validator(mode="after")
     def _key_matches(self) -> Channel:
+        if not self.provider.is_whatsapp:
+            raise ValueError(f"provider {self.provider.value!r} is not a WhatsApp provider")
         if self.channel_key is not None and self.channel_key != self.key:
             raise ValueError(f"channel_key must be {self.key!r} (provider:channel_id)")
         return self
