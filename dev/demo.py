@@ -33,6 +33,7 @@ LEAD_CRM = ("5519988887777", "Roberto Alves")
 LEAD_MEDIA = ("5511955554444", "Beatriz Costa")
 LEAD_COPILOT = ("5541966665555", "Bruno Alves")
 LEAD_FOLLOWUP = ("5511944443333", "Paula Nunes")
+LEAD_LGPD = ("5511933332222", "Lúcia Prado")
 
 
 def say(text: str) -> None:
@@ -137,6 +138,8 @@ class Demo:
 
         self.followup_step()
 
+        self.tenancy_and_lgpd_step()
+
         self.print_transcripts()
         self.print_metrics()
 
@@ -177,6 +180,41 @@ class Demo:
             body = arrived["body"]
             detail = body["payload"].get("fields") or body["payload"].get("to_stage") or ""
             say(f"  → webhook received {body['type']}: {detail} (signature ok: {arrived['signature_ok']})")
+
+    def tenancy_and_lgpd_step(self) -> None:
+        """Issue 13: one number belongs to one tenant; a lead's data-rights request goes to a human, and the admin
+        function exports and erases everything held about the lead."""
+        from shared.adapters.firestore_store import FirestoreChannelDirectory
+        from shared.domain.errors import ChannelAlreadyRegistered
+        from shared.domain.inbound import Provider
+        from shared.domain.tenancy import Channel
+
+        d = self.demo
+        say("\n16. One number, one tenant; a lead's LGPD rights")
+        try:
+            FirestoreChannelDirectory(self.db).save_channel(Channel(
+                tenant_id="outra-empresa", provider=Provider.META, channel_id=d.meta_phone_number_id))
+            say("  another tenant registered the Solar Prime number: THIS SHOULD NOT HAPPEN")
+        except ChannelAlreadyRegistered as err:
+            say(f"  another tenant tries to register the same Meta number → refused: {err}")
+        before = len(self.sends)
+        say(f"  {LEAD_LGPD[1]} (Meta): Oi! Quero que vocês apaguem todos os meus dados, por favor.")
+        self.meta("wamid.DEMOLGPD1", "Oi! Quero que vocês apaguem todos os meus dados, por favor.",
+                  phone=LEAD_LGPD[0], name=LEAD_LGPD[1])
+        self.wait_replies(before + 2)  # the acknowledgement to the lead and the seller's alert
+        for send in self.sends[before:]:
+            say(f"  → {mask_phone(send['to'])}: {send['text'].splitlines()[0]}")
+        url = self.stack.function_url("lgpd_admin")
+        exported = self.http.post(url, json={"action": "export", "tenant_id": d.tenant_id, "phone": LEAD_LGPD[0]})
+        counts = {name: len(docs) for name, docs in exported.json()["collections"].items()}
+        say(f"  POST lgpd_admin export → {exported.status_code}: documents per collection {counts}")
+        erased = self.http.post(url, json={"action": "erase", "tenant_id": d.tenant_id, "phone": LEAD_LGPD[0],
+                                           "requested_by": "dpo@solarprime.example", "reason": "pedido 2026-001"})
+        record = erased.json()["erasure"]
+        say(f"  POST lgpd_admin erase → {erased.status_code}: erased {record['documents']}, "
+            f"LeadErased {record['event_id']}; the record names no lead")
+        again = self.http.post(url, json={"action": "export", "tenant_id": d.tenant_id, "phone": LEAD_LGPD[0]})
+        say(f"  export again → {sum(len(v) for v in again.json()['collections'].values())} documents")
 
     def followup_step(self) -> None:
         """Issue 6: a silent lead gets a model-written follow-up (cadence shortened to seconds), then opts out."""
