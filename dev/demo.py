@@ -198,7 +198,6 @@ class Demo:
         except ChannelAlreadyRegistered as err:
             say(f"  another tenant tries to register the same Meta number → refused: {err}")
         before = len(self.sends)
-        say(f"  {LEAD_LGPD[1]} (Meta): Oi! Quero que vocês apaguem todos os meus dados, por favor.")
         self.meta("wamid.DEMOLGPD1", "Oi! Quero que vocês apaguem todos os meus dados, por favor.",
                   phone=LEAD_LGPD[0], name=LEAD_LGPD[1])
         self.wait_replies(before + 2)  # the acknowledgement to the lead and the seller's alert
@@ -214,7 +213,8 @@ class Demo:
         say(f"  POST lgpd_admin erase → {erased.status_code}: erased {record['documents']}, "
             f"LeadErased {record['event_id']}; the record names no lead")
         again = self.http.post(url, json={"action": "export", "tenant_id": d.tenant_id, "phone": LEAD_LGPD[0]})
-        say(f"  export again → {sum(len(v) for v in again.json()['collections'].values())} documents")
+        say(f"  export again → {sum(len(v) for v in again.json()['collections'].values())} documents; kept: "
+            f"{len(again.json()['erasure_notices'])} LeadErased notice(s) for the CRM (they expire with the outbox)")
 
     def followup_step(self) -> None:
         """Issue 6: a silent lead gets a model-written follow-up (cadence shortened to seconds), then opts out."""

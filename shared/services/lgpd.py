@@ -39,6 +39,13 @@ class LeadFootprint:
     keys: LeadKeys
     documents: list[LeadDocument]
     media: list[str]  # object names in the media bucket
+    # The LeadErased events of earlier erasures (outbox and CRM delivery): they carry the phone so the CRM can
+    # find its copy, expire with events.retention_days, and are not erased again (that would emit another one).
+    erasure_notices: list[LeadDocument] = field(default_factory=list)
+
+
+def _is_erasure_notice(document: LeadDocument) -> bool:
+    return document.collection in ("outbox", "crm_deliveries") and document.data.get("type") == "LeadErased"
 
 
 def _footprint(tenant_id: str, phone: str, deps: LgpdDeps) -> LeadFootprint:
@@ -48,7 +55,8 @@ def _footprint(tenant_id: str, phone: str, deps: LgpdDeps) -> LeadFootprint:
         keys = lead_keys(tenant_id, phone, deps.data.channel_keys(tenant_id))
     except ValueError as err:
         raise InvalidPayload(f"phone: {err}") from None
-    documents = deps.data.find(tenant_id, keys)
+    found = deps.data.find(tenant_id, keys)
+    documents = [d for d in found if not _is_erasure_notice(d)]
     conversations = set(keys.conversation_ids)
     for document in documents:
         parts = document.path.split("/")
@@ -56,7 +64,7 @@ def _footprint(tenant_id: str, phone: str, deps: LgpdDeps) -> LeadFootprint:
             conversations.add(parts[3])
     media = sorted({path for conv in conversations
                     for path in deps.media.list_paths(f"tenants/{tenant_id}/conversations/{conv}/media/")})
-    return LeadFootprint(keys, documents, media)
+    return LeadFootprint(keys, documents, media, [d for d in found if _is_erasure_notice(d)])
 
 
 def export_lead(tenant_id: str, phone: str, deps: LgpdDeps) -> dict[str, Any]:
@@ -70,6 +78,7 @@ def export_lead(tenant_id: str, phone: str, deps: LgpdDeps) -> dict[str, Any]:
                 documents=len(footprint.documents), media_objects=len(footprint.media))
         return {"tenant_id": tenant_id, "phones": footprint.keys.phones, "exported_at": deps.clock().isoformat(),
                 "collections": collections,
+                "erasure_notices": [{"path": d.path, "data": d.data} for d in footprint.erasure_notices],
                 "media_objects": [f"gs://{deps.media_bucket}/{path}" for path in footprint.media]}
 
 

@@ -50,3 +50,9 @@ def test_a_lead_is_exported_then_erased_through_the_admin_function(stack, db, te
     assert list(conversations.stream()) == []
     outbox = db.collection("tenants").document(tenant.tenant_id).collection("outbox")
     assert [d.to_dict()["type"] for d in outbox.stream()] == ["LeadErased"], "the lead's own events are erased"
+    again = httpx.post(url, json={"action": "erase", "tenant_id": tenant.tenant_id, "phone": lead_phone,
+                                  "requested_by": "dpo@solarprime.example"}, timeout=30)
+    after = httpx.post(url, json={"action": "export", "tenant_id": tenant.tenant_id, "phone": lead_phone}, timeout=30)
+    assert again.json()["erasure"]["documents"] == {}
+    assert after.json()["collections"] == {} and len(after.json()["erasure_notices"]) == 2, (
+        "each erasure's LeadErased stays for the CRM; erasing again does not erase (and re-announce) the notice")
