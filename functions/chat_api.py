@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import flask
 import functions_framework
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from functions.http_errors import Response, json_errors
+from functions.http_errors import Response, json_errors, parse_body
 from shared import log
 from shared.bootstrap import chat_api_keys, chat_deps
 from shared.config import get_settings
-from shared.domain.config_document import config_problems
-from shared.domain.errors import InvalidPayload
 from shared.domain.tenancy import DOCUMENT_ID_PATTERN
 from shared.services.chat import ChatMessage, chat_as_tenant
 
@@ -39,9 +37,6 @@ class ChatBody(BaseModel):
 def chat_api(request: flask.Request) -> Response:
     if request.method != "POST":
         return {"error": "MethodNotAllowed", "reason": "use POST"}, 405
-    try:
-        body = ChatBody.model_validate_json(request.get_data())
-    except ValidationError as err:
-        raise InvalidPayload(f"chat body: {'; '.join(config_problems(err))}") from None
+    body = parse_body(ChatBody, request.get_data(), "chat body")
     api_key = request.headers.get("X-Piloto-Api-Key")
     return chat_as_tenant(ChatMessage(**body.model_dump()), api_key, chat_deps(), chat_api_keys()), 200

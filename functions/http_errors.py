@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from shared import log
 from shared.domain import errors
+from shared.domain.config_document import config_problems
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,16 @@ _STATUS: list[tuple[type[errors.PilotoError], int]] = [
 ]
 
 Response = tuple[dict[str, Any], int]
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parse_body(model: type[Body], data: bytes, what: str) -> Body:
+    """The request's JSON as `model`; InvalidPayload (400) names each bad field, never echoes a value."""
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as err:
+        raise errors.InvalidPayload(f"{what}: {'; '.join(config_problems(err))}") from None
 
 
 def status_for(error: errors.PilotoError) -> int:

@@ -10,13 +10,12 @@ from typing import Literal
 
 import flask
 import functions_framework
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from functions.http_errors import Response, json_errors
+from functions.http_errors import Response, json_errors, parse_body
 from shared import log
 from shared.bootstrap import lgpd_deps
 from shared.config import get_settings
-from shared.domain.config_document import config_problems
 from shared.domain.errors import InvalidPayload
 from shared.domain.tenancy import DOCUMENT_ID_PATTERN
 from shared.services.lgpd import erase_lead, export_lead
@@ -40,10 +39,7 @@ class LgpdBody(BaseModel):
 def lgpd_admin(request: flask.Request) -> Response:
     if request.method != "POST":
         return {"error": "MethodNotAllowed", "reason": "use POST with a JSON body"}, 405
-    try:
-        body = LgpdBody.model_validate_json(request.get_data())
-    except ValidationError as err:
-        raise InvalidPayload(f"lgpd body: {'; '.join(config_problems(err))}") from None
+    body = parse_body(LgpdBody, request.get_data(), "lgpd body")
     if body.action == "export":
         return {"ok": True, **export_lead(body.tenant_id, body.phone, lgpd_deps())}, 200
     if not body.requested_by:
