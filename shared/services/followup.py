@@ -164,11 +164,16 @@ def run_followup(request: FollowupRequest, deps: FollowupDeps) -> FollowupResult
                     until=opening.isoformat())
             return FollowupResult("deferred", request.step, next_at=opening)
         provider, _, channel_id = conversation.channel_key.partition(":")
-        channel = deps.directory.find_channel(provider, channel_id)
-        if channel is None:
-            return FollowupResult("no_channel", request.step)
-        if not sends_allowed(deps.directory.get_tenant(request.tenant_id), channel):
-            return FollowupResult("inactive", request.step)
+        try:
+            channel = deps.directory.find_channel(provider, channel_id)
+            if channel is None:
+                return FollowupResult("no_channel", request.step)
+            if not sends_allowed(deps.directory.get_tenant(request.tenant_id), channel):
+                return FollowupResult("inactive", request.step)
+        except InvalidConfiguration as err:
+            log.log(logger, logging.ERROR, "invalid configuration; follow-up not sent", path=err.path,
+                    problems=err.problems)
+            return FollowupResult("misconfigured", request.step)
         step = cadence.steps[request.step]
         mode = send_mode(channel.provider, within_service_window(conversation.last_inbound_at, now), step, cadence)
         outcome: FollowupOutcome
