@@ -34,7 +34,7 @@ class Channel(ConfigDocument):
     provider: Provider = Field(description="meta, evolution or zapi")
     channel_id: str = Field(min_length=1, max_length=200,
                             description="Meta phone_number_id, Evolution instance name, Z-API instance id")
-    channel_key: str | None = Field(default=None, description="provider:channel_id, exactly the document id")
+    channel_key: str | None = Field(default=None, repr=False, description="provider:channel_id, exactly the document id")
     agent_id: str = Field(default="default", pattern=DOCUMENT_ID_PATTERN, description="the agent that answers")
     display_phone: str | None = Field(default=None, description="the number as people see it (informative)")
     credentials: ChannelCredentials = Field(default_factory=ChannelCredentials,

@@ -204,9 +204,15 @@ def _misconfigured(turn: TurnRequest, deps: TurnDeps, channel: Channel | None,
     pause.paused_at = deps.clock()
     pause.handoff_reason = reason[:500]
     deps.store.save_conversation(pause)
-    if channel is not None and channel.active and err.alert_phone \
+    seller = err.alert_phone
+    if seller is None and channel is not None:
+        try:  # an invalid tenant document: the agent's own seller_phone, if its document is valid
+            seller = deps.directory.get_agent(turn.tenant_id, channel.agent_id).seller_phone
+        except InvalidConfiguration:
+            seller = None
+    if channel is not None and channel.active and seller \
             and deps.store.first_config_alert(turn.tenant_id, err.path, err.problems):
-        _notify_seller(deps, channel, err.alert_phone,
+        _notify_seller(deps, channel, seller,
                        f"⚠️ Piloto: a configuração {err.path} é inválida e o agente parou de responder.\n"
                        f"{'; '.join(err.problems)}\nAs conversas ficam com você até a correção.")
     return TurnOutcome(TurnResult.MISCONFIGURED)

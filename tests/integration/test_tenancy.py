@@ -200,3 +200,15 @@ def test_an_invalid_channel_document_is_reported_with_its_path(db, tenant):  # n
         FirestoreChannelDirectory(db, cache_seconds=0).find_channel("meta", tenant.meta_phone_number_id)
     assert err.value.path == f"tenants/{tenant.tenant_id}/channels/{key}" and "acess_token" in str(err.value)
     assert "typo" not in str(err.value), "values (maybe secrets) are never echoed"
+
+
+def test_an_invalid_tenant_document_fails_the_turn_like_an_invalid_agent(world):
+    world.tenant_ref.update({"actve": False})
+    request = world.lead("Oi")
+
+    outcome = world.turn(request)
+
+    assert outcome.result == TurnResult.MISCONFIGURED and world.sent_to(world.phone) == []
+    assert "actve" in world.store.get_conversation(world.tenant.tenant_id, world.conv).handoff_reason
+    [alert] = world.sent_to(world.tenant.seller_phone)
+    assert f"tenants/{world.tenant.tenant_id} é inválida" in alert and "actve" in alert
