@@ -105,3 +105,12 @@ def test_a_rotated_key_works_and_the_revoked_one_is_refused(stack, db, tenant): 
     assert all("secret_hash" not in k for k in stored) and new_key.split(".")[1] not in str(
         db.collection("tenants").document(tenant.tenant_id).collection("api_keys").document(
             new_key[3:].split(".")[0]).get().to_dict()), "only the hash is stored"
+
+
+def test_an_inactive_tenant_is_refused_and_nothing_is_written(stack, db, tenant):  # noqa: ANN001
+    db.collection("tenants").document(tenant.tenant_id).update({"active": False})
+    response = httpx.post(stack.function_url("chat_api"), json={
+        "tenant_id": tenant.tenant_id, "user_id": "ana", "message": "Oi"},
+        headers={"X-Piloto-Api-Key": tenant.chat_api_key}, timeout=10)
+    assert response.status_code == 403 and "inactive" in response.json()["reason"]
+    assert _conversations(db, tenant.tenant_id) == []

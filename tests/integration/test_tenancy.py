@@ -212,3 +212,17 @@ def test_an_invalid_tenant_document_fails_the_turn_like_an_invalid_agent(world):
     assert "actve" in world.store.get_conversation(world.tenant.tenant_id, world.conv).handoff_reason
     [alert] = world.sent_to(world.tenant.seller_phone)
     assert f"tenants/{world.tenant.tenant_id} é inválida" in alert and "actve" in alert
+
+
+def test_in_copilot_mode_a_data_rights_request_is_drafted_for_the_seller_never_sent_to_the_lead(world):
+    world.tenant_ref.collection("agents").document("default").update({"mode": "copilot"})
+    request = world.lead("Quero excluir meu cadastro de vocês")
+
+    outcome = world.turn(request)
+
+    assert outcome.result == TurnResult.SUGGESTED and world.model.prompts == []
+    assert world.sent_to(world.phone) == []
+    suggestion = world.tenant_ref.collection("conversations").document(world.conv).collection("suggestions").document(
+        reply_message_id(request.message_id)).get().to_dict()
+    assert suggestion["draft_reply"] == ERASURE_ACKNOWLEDGEMENT and suggestion["status"] == "pending"
+    assert world.store.get_conversation(world.tenant.tenant_id, world.conv).handoff_reason == ERASURE_HANDOFF_REASON
