@@ -18,8 +18,8 @@ from shared.domain.errors import InvalidConfiguration, ProviderRejected, Transie
 from shared.domain.events import Contact, DomainEvent, lead_created
 from shared.domain.followup import opt_out_keyword
 from shared.domain.ids import contact_id, reply_message_id
-from shared.domain.lgpd import ERASURE_ACKNOWLEDGEMENT, ERASURE_HANDOFF_REASON, is_data_rights_request
 from shared.domain.inbound import Provider
+from shared.domain.lgpd import ERASURE_ACKNOWLEDGEMENT, ERASURE_HANDOFF_REASON, is_data_rights_request
 from shared.domain.media import media_blocking_turn
 from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
