@@ -8,6 +8,13 @@ It also serves the leads' files the way each provider hands them over: Meta's GE
 (→ url, mime_type, sha256, file_size) and the bearer-protected download URL it names; Evolution's
 POST /chat/getBase64FromMediaMessage/{instance} (→ base64, mimetype, fileName); and plain file URLs (Z-API's
 temporary storage, Evolution's S3 mediaUrl). Every media request is recorded.
+
+Evolution's getBase64FromMediaMessage follows the server's source (EvolutionAPI/evolution-api,
+src/api/integrations/channel/whatsapp/whatsapp.baileys.service.ts: `const msg = m?.message ? m : await
+this.getMessage(m.key, true); if (!msg) throw 'Message not found'` → 400): a request carrying the webhook's
+message (key and message with the media's mediaKey/directPath) is decrypted without any lookup; a `key.id`-only
+request is answered only when the server keeps messages (`evolution_stores_messages`, the server's
+DATABASE_SAVE_DATA_NEW_MESSAGE), else 400 "Message not found".
 """
 
 from __future__ import annotations
@@ -43,7 +50,8 @@ class HostedMedia:
 
 
 class ProviderSandbox:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, evolution_stores_messages: bool = False) -> None:
+        self.evolution_stores_messages = evolution_stores_messages
         self.sent: list[dict[str, Any]] = []
         self._failures: list[tuple[int, dict]] = []
         self._lock = threading.Lock()
@@ -136,14 +144,25 @@ class ProviderSandbox:
         return 404, {"error": f"sandbox has no route {path}"}, ""
 
     def _evolution_base64(self, channel: str, headers: dict[str, str], body: dict) -> tuple[int, dict]:
-        key_id = ((body.get("message") or {}).get("key") or {}).get("id")
-        self.media_requests.append(f"evolution:{key_id}")
+        given = body.get("message") or {}
+        key_id = (given.get("key") or {}).get("id")
+        whole = isinstance(given.get("message"), dict)
+        self.media_requests.append(f"evolution{'' if whole else '-key-only'}:{key_id}")
         if not headers.get("apikey"):
             return 401, {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}
+        not_found = (400, {"status": 400, "error": "Bad Request", "response": {"message": ["Message not found"]}})
+        if whole:
+            content = next((v for k, v in given["message"].items() if k.endswith("Message") and isinstance(v, dict)), {})
+            if isinstance(content.get("message"), dict):  # ephemeral/viewOnce/documentWithCaption wrappers
+                content = next((v for v in content["message"].values() if isinstance(v, dict)), {})
+            if not content.get("mediaKey") or not (content.get("directPath") or content.get("url")):
+                return 400, {"status": 400, "error": "Bad Request",
+                             "response": {"message": ["The message is not of the media type"]}}
+        elif not self.evolution_stores_messages:
+            return not_found
         media = self._evolution_media.get(key_id or "")
         if media is None:
-            return 400, {"status": 400, "error": "Bad Request",
-                         "response": {"message": ["Message not found or not stored on this server"]}}
+            return not_found
         time.sleep(media.delay_seconds)
         kind = media.mime_type.split("/", 1)[0]
         media_type = {"audio": "audioMessage", "image": "imageMessage", "video": "videoMessage"}.get(
