@@ -49,9 +49,24 @@ class HostedMedia:
     delay_seconds: float = 0.0  # answer slowly, to show a turn waiting for its file
 
 
+def _template_refusal(template: dict) -> dict | None:
+    """Meta refuses a template whose body parameters mix named and positional forms, or name a parameter
+    against its rule (lowercase letters, digits, underscores): "Template fundamentals",
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/overview."""
+    for component in template.get("components") or []:
+        parameters = component.get("parameters") or []
+        names = [p.get("parameter_name") for p in parameters]
+        if any(names) and (not all(names) or not all(re.fullmatch(r"[a-z0-9_]+", n or "") for n in names)):
+            return {"error": {"message": "(#132000) Number of parameters does not match the expected number of "
+                                         "params", "type": "OAuthException", "code": 132000,
+                              "fbtrace_id": "SANDBOX"}}
+    return None
+
+
 class ProviderSandbox:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, evolution_stores_messages: bool = False) -> None:
         self.evolution_stores_messages = evolution_stores_messages
+        self.zapi_requires_client_token = True  # the demo tenant's Z-API account has its security token active
         self.sent: list[dict[str, Any]] = []
         self._failures: list[tuple[int, dict]] = []
         self._lock = threading.Lock()
@@ -177,6 +192,8 @@ class ProviderSandbox:
                 return self._failures.pop(0)
             n = next(self._ids)
         if match := _META.match(path):
+            if body.get("type") == "template" and (refusal := _template_refusal(body.get("template") or {})):
+                return 400, refusal
             wamid = f"wamid.SANDBOX{n:06d}"
             entry = {"provider": "meta", "channel": match["channel"], "to": body.get("to"),
                      "text": (body.get("text") or {}).get("body"), "id": wamid,
@@ -193,6 +210,9 @@ class ProviderSandbox:
                         "message": {"extendedTextMessage": {"text": body.get("text")}},
                         "messageTimestamp": "1732233600", "status": "PENDING"}
         elif match := _ZAPI.match(path):
+            if self.zapi_requires_client_token and not headers.get("client-token"):
+                # Z-API with the account security token active: https://developer.z-api.io/en/security/client-token
+                return 403, {"error": "null not allowed"}
             message_id = f"SANDBOXZ{n:06d}"
             entry = {"provider": "zapi", "channel": match["channel"], "to": body.get("phone"),
                      "text": body.get("message"), "id": message_id, "authorized": bool(headers.get("client-token"))}

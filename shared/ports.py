@@ -544,7 +544,9 @@ class FollowupQueue(Protocol):
 class TemplateSender(Protocol):
     """Providers with approved templates (the Meta Cloud API): the only message allowed outside the 24 h window."""
 
-    def send_template(self, channel: Channel, to_phone: str, name: str, language: str, params: list[str]) -> str: ...
+    def send_template(self, channel: Channel, to_phone: str, name: str, language: str,
+                      params: list[str] | Mapping[str, str]) -> str:
+        """A list fills a positional template; a mapping a NAMED one (each value with its parameter_name)."""
 
 
 class FollowupStore(Protocol):

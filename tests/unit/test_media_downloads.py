@@ -47,7 +47,7 @@ META = Channel(tenant_id="t", provider=Provider.META, channel_id="10654035224292
 
 def test_meta_media_is_looked_up_by_id_then_downloaded_with_the_bearer_token(sandbox, http):
     sandbox.host_meta_media("1289764425531234", HostedMedia(VOICE, "audio/ogg"))
-    media = MetaCloudMedia(http, base_url=f"{sandbox.url}/meta", graph_version="v21.0")
+    media = MetaCloudMedia(http, base_url=f"{sandbox.url}/meta", graph_version="v25.0")
 
     downloaded = media.download(META, lead_file(Provider.META, MediaRef(media_id="1289764425531234")), 1_000_000)
 
@@ -164,8 +164,8 @@ def test_the_sandbox_answers_with_the_documented_media_shapes(sandbox, http):
     sandbox.evolution_stores_messages = True  # the recorded request is the documented key.id-only form
     bearer = {"Authorization": "Bearer t"}
 
-    lookup = http.get(f"{sandbox.url}/meta/v21.0/1289764425531234", headers=bearer).json()
-    missing = http.get(f"{sandbox.url}/meta/v21.0/1", headers=bearer).json()
+    lookup = http.get(f"{sandbox.url}/meta/v25.0/1289764425531234", headers=bearer).json()
+    missing = http.get(f"{sandbox.url}/meta/v25.0/1", headers=bearer).json()
     evolution = http.post(f"{sandbox.url}/evolution/chat/getBase64FromMediaMessage/solar",
                           headers={"apikey": "k"}, json=recorded("evolution_get_base64_request.json")).json()
 
