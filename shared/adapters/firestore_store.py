@@ -618,7 +618,8 @@ class FirestoreCrmStore:
             if data and data.get("holder") != holder and data.get("held_until") and data["held_until"] > now:
                 raise LeadSyncInProgress(f"another event of lead {contact_key} is being applied to {crm.value}")
             until = now + timedelta(seconds=lease_seconds)
-            tx.set(ref, {"holder": holder, "held_until": until, "expire_at": until + self._retention})
+            # No expire_at: release deletes the document; one left by a crashed holder is reused by the next hold.
+            tx.set(ref, {"holder": holder, "held_until": until})
 
         try:
             hold(self._db.transaction())
