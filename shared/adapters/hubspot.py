@@ -28,7 +28,7 @@ from shared.domain.crm import (
     CrmKind,
     FieldPolicy,
     HubSpotSettings,
-    fields_to_write,
+    fields_under_policy,
     is_same_lead,
     split_name,
 )
@@ -119,9 +119,7 @@ class HubSpotRecords:
 
     def update_contact(self, contact_id: str, fields: Mapping[str, FieldValue],
                        policy: Mapping[str, FieldPolicy] | None = None) -> str | None:
-        policy = dict(policy or {})
-        if any(policy.get(k) is FieldPolicy.FILL_EMPTY for k in fields):
-            fields = fields_to_write(dict(fields), self._current(contact_id), policy)
+        fields = fields_under_policy(fields, policy, lambda: self._current(contact_id))
         props = self._properties(fields)
         if not props:
             return None

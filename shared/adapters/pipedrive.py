@@ -27,7 +27,7 @@ from shared.domain.crm import (
     CrmKind,
     FieldPolicy,
     PipedriveSettings,
-    fields_to_write,
+    fields_under_policy,
     is_same_lead,
 )
 from shared.domain.events import FieldValue, LeadStage
@@ -96,9 +96,7 @@ class PipedriveRecords:
 
     def update_contact(self, contact_id: str, fields: Mapping[str, FieldValue],
                        policy: Mapping[str, FieldPolicy] | None = None) -> str | None:
-        policy = dict(policy or {})
-        if any(policy.get(k) is FieldPolicy.FILL_EMPTY for k in fields):
-            fields = fields_to_write(dict(fields), self._current(contact_id), policy)
+        fields = fields_under_policy(fields, policy, lambda: self._current(contact_id))
         body = self._person(fields)
         if body:
             self._http.call("PATCH", f"/api/v2/persons/{contact_id}", json=body)

@@ -36,7 +36,7 @@ from shared.domain.crm import (
     CrmKind,
     FieldPolicy,
     RdStationSettings,
-    fields_to_write,
+    fields_under_policy,
     is_same_lead,
 )
 from shared.domain.events import FieldValue, LeadStage
@@ -105,9 +105,7 @@ class RdStationRecords:
 
     def update_contact(self, contact_id: str, fields: Mapping[str, FieldValue],
                        policy: Mapping[str, FieldPolicy] | None = None) -> str | None:
-        policy = dict(policy or {})
-        if any(policy.get(k) is FieldPolicy.FILL_EMPTY for k in fields):
-            fields = fields_to_write(dict(fields), self._current(contact_id), policy)
+        fields = fields_under_policy(fields, policy, lambda: self._current(contact_id))
         contact = self._contact(fields)
         if contact:
             self._http.call("PUT", f"/contacts/{contact_id}", json={"contact": contact})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -225,6 +226,15 @@ def is_same_lead(lead_phone: str, lead_email: str | None, phones: list[str], ema
         return True
     wanted = (lead_email or "").strip().lower()
     return bool(wanted) and any((e or "").strip().lower() == wanted for e in emails)
+
+
+def fields_under_policy(fields: Mapping[str, FieldValue], policy: Mapping[str, FieldPolicy] | None,
+                        read_current: Callable[[], dict[str, FieldValue | None]]) -> dict[str, FieldValue]:
+    """The fields an update sends; the record is read (`read_current`) only when a FILL_EMPTY field needs it."""
+    policy = dict(policy or {})
+    if not any(policy.get(k) is FieldPolicy.FILL_EMPTY for k in fields):
+        return dict(fields)
+    return fields_to_write(dict(fields), read_current(), policy)
 
 
 def fields_to_write(fields: dict[str, FieldValue], current: dict[str, FieldValue | None],
