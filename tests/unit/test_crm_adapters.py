@@ -237,3 +237,41 @@ def test_an_unsafe_webhook_url_is_a_configuration_error_before_any_request():
     with pytest.raises(CrmMisconfigured):
         SignedWebhookForwarder(webhook_answering(200, seen), WebhookSettings(url="http://hook.example.com", secret="s" * 16))
     assert seen == []
+
+
+# -- the fakes hold the providers' line (issue 20) ------------------------------------------------------
+
+def test_the_hubspot_fake_search_misses_a_contact_created_seconds_ago():
+    now = [1000.0]
+    fake = FakeHubSpot(search_lag_seconds=5, clock=lambda: now[0])
+    crm = hubspot(fake)
+    contact_id = crm.create_contact({"name": "Ana"}, PHONE)
+
+    assert crm.find_contact(PHONE) is None, "HubSpot's search index has not caught up"
+    now[0] += 6
+    assert crm.find_contact(PHONE) == contact_id
+
+
+def test_the_rd_fake_ignores_a_filter_it_does_not_apply_and_the_adapter_wants_evidence():
+    fake = FakeRdStation()
+    fake.contacts["aa01"] = {"_id": "aa01", "id": "aa01", "name": "Outro", "emails": [], "deal_ids": [],
+                             "phones": [{"phone": "+5521999990000", "type": "cellphone"}]}
+    crm = RdStationRecords(fake.client(), "https://crm.rdstation.com/api/v1", RdStationSettings(token=fake.token))
+
+    assert crm.find_contact(PHONE) is None
+    listed = fake.calls("GET", "/api/v1/contacts")
+    assert {c["params"].get("phone") for c in listed} == {PHONE, "+551187654321"}, "both ninth-digit forms asked"
+    assert fake.route({"method": "GET", "path": "/api/v1/contacts", "params": {"phone": PHONE}, "json": None,
+                       "headers": {}}).json()["contacts"][0]["id"] == "aa01", "the unapplied filter returns anyone"
+
+
+def test_hubspot_update_conflicting_on_email_writes_the_rest_and_returns_a_remark():
+    fake = FakeHubSpot()
+    fake.contacts["1"] = {"phone": PHONE}
+    fake.contacts["2"] = {"email": "dono@example.com"}
+    crm = hubspot(fake, contact_properties={"monthly_bill": "conta_de_luz"})
+
+    remark = crm.update_contact("1", {"email": "dono@example.com", "monthly_bill": 450})
+
+    assert fake.contacts["1"] == {"phone": PHONE, "conta_de_luz": "450"}
+    assert remark and "dono@example.com" in remark and "ID 2" in remark
