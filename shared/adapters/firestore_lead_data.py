@@ -12,6 +12,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.domain.crm import CrmKind, link_id
 from shared.domain.errors import TransientError
 from shared.domain.lgpd import ErasureRecord, LeadKeys
 from shared.ports import LeadDocument
@@ -93,6 +94,10 @@ class FirestoreLeadData:
             yield from where(collection, "conversation_id", ids)
         for collection in ("outbox", "crm_deliveries", "crm_links"):
             yield from where(collection, "contact_key", keys.contact_keys)
+        # A CRM hold left by a crashed delivery: its id is the lead's link id (it holds no other field of theirs).
+        for kind in CrmKind:
+            for key in keys.contact_keys:
+                yield from emit("crm_lead_holds", tenant.collection("crm_lead_holds").document(link_id(kind, key)).get())
         yield from where("ignored_messages", "contact_phone", keys.phones)
 
     def delete(self, documents: list[LeadDocument]) -> None:

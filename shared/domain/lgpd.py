@@ -16,7 +16,7 @@ from shared.domain.phone import whatsapp_number_variants
 # and tests/integration/test_lgpd_erasure.py seeds every entry and proves none survives an erasure.
 LEAD_COLLECTIONS = (
     "conversations", "messages", "suggestions", "contacts", "model_calls", "meetings", "outbox", "crm_deliveries",
-    "crm_links", "learned_candidates", "knowledge_chunks", "answer_cache", "ignored_messages",
+    "crm_links", "crm_lead_holds", "learned_candidates", "knowledge_chunks", "answer_cache", "ignored_messages",
 )
 
 ERASURE_ACKNOWLEDGEMENT = ("Recebi seu pedido sobre os seus dados pessoais. Uma pessoa da nossa equipe vai cuidar "

@@ -77,7 +77,8 @@ def seed_lead(db, tenant: DemoTenant, phone: str, name: str) -> set[str]:  # noq
     crm = FirestoreCrmStore(db)
     crm.claim_delivery(event, CrmKind.WEBHOOK, NOW, 60)
     crm.save_link(t, CrmLink(contact_key=contact_key(t, phone), crm=CrmKind.HUBSPOT, contact_id="hs-1"))
-    written |= {"outbox", "crm_deliveries", "crm_links"}
+    crm.hold_lead(t, CrmKind.HUBSPOT, contact_key(t, phone), event.event_id, NOW, 60)  # a crashed delivery's hold
+    written |= {"outbox", "crm_deliveries", "crm_links", "crm_lead_holds"}
 
     store.save_learning_candidate(t, uuid.uuid4().hex[:24], {
         "agent_id": "default", "question": f"{name} pergunta do telhado", "answer": "sim", "status": "pending",
