@@ -214,8 +214,8 @@ class Demo:
             f"LeadErased {record['event_id']}; the record names no lead")
         again = self.http.post(url, json={"action": "export", "tenant_id": d.tenant_id, "phone": LEAD_LGPD[0]})
         say(f"  export again → {sum(len(v) for v in again.json()['collections'].values())} documents; kept: "
-            f"{len(again.json()['erasure_notices'])} document(s) of the LeadErased notice for the CRM (outbox, delivery; they "
-            "expire with the outbox)")
+            f"{len(again.json()['erasure_notices'])} document(s) of the LeadErased notice for the CRM "
+            "(outbox, delivery; they expire with the outbox)")
 
     def followup_step(self) -> None:
         """Issue 6: a silent lead gets a model-written follow-up (cadence shortened to seconds), then opts out."""
