@@ -25,8 +25,9 @@ def test_routing_tiers(text, tier):
     assert choose_tier(text) == tier
 
 
-def test_a_lead_in_negotiation_is_always_served_by_the_advanced_tier():
-    assert choose_tier("ok", stage="negotiation") == Tier.ADVANCED
+def test_a_lead_in_negotiation_is_served_by_the_advanced_tier_for_substantive_messages():
+    assert choose_tier("qual o prazo?", stage="negotiation") == Tier.ADVANCED
+    assert choose_tier("ok", stage="negotiation") == Tier.LITE
 
 
 def test_every_tier_falls_back_to_a_different_model_first():
