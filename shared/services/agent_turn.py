@@ -326,7 +326,7 @@ def _notify_seller(deps: TurnDeps, channel: Channel, seller_phone: str, text: st
 def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
              history: list[StoredMessage], reply_id: str) -> TurnOutcome:
     """Copilot: a draft and hints for the seller, stored on the conversation; nothing reaches the lead."""
-    base = build_prompt(agent, conversation, history)
+    base = build_prompt(agent, conversation, history, now=deps.clock())
     prompt = Prompt(system=base.system + "\nYou assist a human seller: do not answer the lead. Draft the reply the "
                     "seller could send and describe the lead for them, as JSON.", turns=base.turns,
                     max_output_tokens=800, json_schema=SUGGESTION_SCHEMA, purpose="suggestion")
