@@ -24,8 +24,11 @@ def window_tokens(messages: list[StoredMessage]) -> int:
 
 
 def needs_summary(window: list[StoredMessage], limit: int, token_budget: int) -> bool:
-    """A full window (older messages are about to fall out of it) or one over budget gets summarized."""
-    return len(window) >= limit or window_tokens(window) > token_budget
+    """A window about to be full, or over budget, gets summarized. "About to": the turn's reply and the lead's
+    next messages arrive before the next read, and a read of `limit` messages silently drops whatever is older
+    — so folding waits for a full window only at the cost of losing a message (a voice note, a bill)."""
+    headroom = max(1, limit // 4)
+    return len(window) >= limit - headroom or window_tokens(window) > token_budget
 
 
 def split_for_summary(window: list[StoredMessage]) -> tuple[list[StoredMessage], list[StoredMessage]]:

@@ -80,6 +80,8 @@ def _messages(n: int) -> list[StoredMessage]:
 def test_a_full_or_heavy_window_is_summarized_by_folding_its_older_half():
     assert not needs_summary(_messages(3), limit=6, token_budget=1000)
     assert needs_summary(_messages(6), limit=6, token_budget=1000)
+    assert needs_summary(_messages(15), limit=20, token_budget=10_000), "folded before the reply overflows it"
+    assert not needs_summary(_messages(14), limit=20, token_budget=10_000)
     assert needs_summary(_messages(3), limit=6, token_budget=20)
     older, newer = split_for_summary(_messages(6))
     assert [m.message_id for m in older] == ["m0", "m1", "m2"] and len(newer) == 3
