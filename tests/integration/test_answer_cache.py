@@ -9,18 +9,11 @@ import pytest
 from shared.adapters.content_versions import content_version
 from shared.adapters.firestore_store import FirestoreAnswerCache
 from shared.domain.knowledge import StorageEventKind
-from tests.integration.test_agent_turn_service import World
+from tests.integration.test_agent_turn_service import World, vertex  # noqa: F401 - fixture
 from tests.knowledge_helpers import knowledge_rig
-from tests.vertex_fake import FakeVertex, function_call_response, text_response
+from tests.vertex_fake import function_call_response, text_response
 
 pytestmark = pytest.mark.emulators
-
-
-@pytest.fixture
-def vertex():
-    fake = FakeVertex()
-    yield fake
-    fake.close()
 
 
 @pytest.fixture

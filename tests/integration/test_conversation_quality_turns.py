@@ -12,22 +12,10 @@ from shared.domain.conversation import InboundDisposition, Role, StoredMessage
 from shared.domain.inbound import MediaRef, MessageKind, Provider
 from shared.domain.media import MediaStatus
 from shared.ports import TurnRequest
-from tests.integration.test_agent_turn_service import World
-from tests.vertex_fake import FakeVertex, text_response
+from tests.integration.test_agent_turn_service import World, vertex, world  # noqa: F401 - fixtures
+from tests.vertex_fake import text_response
 
 pytestmark = pytest.mark.emulators
-
-
-@pytest.fixture
-def vertex():
-    fake = FakeVertex()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def world(db, tenant, vertex) -> World:  # noqa: ANN001
-    return World(db, tenant, vertex)
 
 
 def _voice_note(world: World, transcript: str) -> TurnRequest:

@@ -10,34 +10,13 @@ from shared.domain.copilot import Feedback, judge
 from shared.domain.inbound import Provider
 from shared.domain.lead import LeadProfile, Stage, apply_update
 from shared.domain.memory import needs_summary, split_for_summary
-from shared.domain.routing import Tier, choose_tier, fallback_order, is_faq
-
-
-@pytest.mark.parametrize(("text", "tier"), [
-    ("Oi, boa tarde!", Tier.LITE),
-    ("obrigado", Tier.LITE),
-    ("Qual o horário de vocês?", Tier.LITE),
-    ("Achei caro, tem desconto?", Tier.ADVANCED),
-    ("Quero cancelar o contrato", Tier.ADVANCED),
-    ("Vocês instalam em telhado de fibrocimento?", Tier.STANDARD),
-])
-def test_routing_tiers(text, tier):
-    assert choose_tier(text) == tier
-
-
-def test_a_lead_in_negotiation_is_served_by_the_advanced_tier_for_substantive_messages():
-    assert choose_tier("qual o prazo?", stage="negotiation") == Tier.ADVANCED
-    assert choose_tier("ok", stage="negotiation") == Tier.LITE
+from shared.domain.routing import Tier, fallback_order
 
 
 def test_every_tier_falls_back_to_a_different_model_first():
     for tier in Tier:
         order = fallback_order(tier)
         assert order[0] == tier and len(set(order)) == len(order) > 1
-
-
-def test_faq_detection_excludes_negotiation():
-    assert is_faq("Vocês aceitam pix?") and not is_faq("Aceitam pix com desconto?")
 
 
 def test_lead_updates_merge_ignore_unknown_keys_and_qualify_when_bant_is_complete():

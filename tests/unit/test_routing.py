@@ -26,6 +26,11 @@ def test_routing_agrees_with_the_labelled_set_at_least_95_percent_of_the_time():
 
 
 @pytest.mark.parametrize(("text", "tier"), [
+    ("Oi, boa tarde!", Tier.LITE),
+    ("Qual o horário de vocês?", Tier.LITE),
+    ("Achei caro, tem desconto?", Tier.ADVANCED),
+    ("Quero cancelar o contrato", Tier.ADVANCED),
+    ("Vocês instalam em telhado de fibrocimento?", Tier.STANDARD),
     ("Oi, aqui é a Carolina", Tier.LITE),
     ("meu problema é a conta alta", Tier.STANDARD),
     ("Quero que visite minha casa", Tier.STANDARD),
