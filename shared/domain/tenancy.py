@@ -10,6 +10,8 @@ from shared.domain.config_document import ConfigDocument
 from shared.domain.followup import FollowupCadence
 from shared.domain.inbound import Provider
 
+QualificationField = Literal["name", "company", "need", "budget", "authority", "timeline"]
+
 # Document ids Piloto accepts from outside (tenant, agent, user ids): Firestore forbids '/', '.' and '..' alone and
 # names matching __.*__ (https://firebase.google.com/docs/firestore/quotas#collections_documents_and_fields).
 # Starting with a letter or digit rules out '.', '..' and '__x__'; the narrow alphabet rules out '/'.
@@ -86,11 +88,19 @@ class AgentConfig(ConfigDocument):
         default="review", description="a seller's answer to a handed-off question becomes knowledge: at once (auto), "
         "after an admin approves it (review), or never")
     answer_cache_hours: int = Field(default=24, ge=0, description="FAQ answers are reused this long; 0 turns it off")
-    knowledge_version: str = Field(default="1", description="bump when the agent's knowledge changes: the cache resets")
+    knowledge_version: str = Field(
+        default="1", description="optional manual reset of the answer cache; documents, approved answers and the "
+        "catalogue already move the cache's key by themselves")
     memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")
-    # Follow-up cadence (issue 6): off unless the business turns it on
+    sales_goal: str = Field(
+        default="qualificar o lead e, quando fizer sentido, propor uma visita técnica, uma reunião ou o próximo passo "
+        "da compra", max_length=300, description="what the conversation is for; stated in the system instruction")
+    qualification_order: list[QualificationField] = Field(
+        default_factory=lambda: ["need", "budget", "authority", "timeline"],
+        description="what the agent learns about a lead, in this order, one question at a time")
+    # Follow-up cadence (issue 6); its time zone and business hours are also the ones the prompt states
     followup: FollowupCadence = Field(default_factory=FollowupCadence,
-                                      description="follow-up cadence (see Follow-ups)")
+                                      description="follow-up cadence, off unless turned on (see Follow-ups)")
 
 
 class Tenant(ConfigDocument):
