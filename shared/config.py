@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     meta_graph_base_url: str = "https://graph.facebook.com"
     meta_graph_version: str = "v21.0"
     zapi_base_url: str = "https://api.z-api.io"
+    twilio_api_base_url: str = Field(default="https://api.twilio.com", description="Twilio REST API (Messages, media)")
+    public_webhook_url: str | None = Field(
+        default=None, description="the whatsapp_webhook URL as configured at the providers (Twilio signs it)")
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Media understanding (media_processor; the webhook enqueues, the agent turn waits)

@@ -1,7 +1,7 @@
-"""Helpers the three provider modules share: reading untrusted JSON, comparing secrets, posting a send,
+"""Helpers the provider modules share: reading untrusted JSON, comparing secrets, posting a send,
 downloading media.
 
-Everything here is pure except `post_json` and `fetch_limited`, which import httpx only when used.
+Everything here is pure except `post_json`, `post_form` and `fetch_limited`, which import httpx only when used.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
 from shared.domain.errors import (
     BadSignature,
@@ -177,6 +178,25 @@ def post_json(
     return HttpReply(response.status_code, body)
 
 
+def post_form(
+    http: httpx.Client, provider: str, url: str, auth: tuple[str, str], data: Mapping[str, str]
+) -> HttpReply:
+    """POST a form with HTTP basic auth (Twilio's REST API); failures as post_json's."""
+    import httpx
+
+    try:
+        response = http.post(url, auth=auth, data=dict(data))
+    except httpx.TimeoutException as err:
+        raise ProviderSendError(provider, 0, f"request timed out ({type(err).__name__})") from err
+    except httpx.TransportError as err:
+        raise ProviderSendError(provider, 0, f"connection failed ({type(err).__name__})") from err
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return HttpReply(response.status_code, body)
+
+
 def is_transient_status(status: int) -> bool:
     """HTTP statuses a later retry may turn into a success."""
     return status in (408, 429) or status >= 500
@@ -225,9 +245,12 @@ def fetch_limited(
     must not fill the function's memory. Timeouts and connection failures are TransientError.
 
     Messages name the failure class only: a URL may carry a token (Z-API) or a signature (Meta's media URL).
+    A URL that can never be fetched (not http(s), no host: the docs' placeholder "https://") is MediaUnavailable,
+    never retried.
     """
     import httpx
 
+    require_fetchable_url(provider, url)
     try:
         with http.stream(method, url, headers=dict(headers), json=json_body) as response:
             declared = response.headers.get("content-length")
@@ -245,8 +268,24 @@ def fetch_limited(
             return FetchedBody(response.status_code, b"".join(chunks), response.headers.get("content-type"))
     except httpx.TimeoutException as err:
         raise TransientError(f"{provider} media download timed out ({type(err).__name__})") from err
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as err:
+        # Raised on a redirect to an unusable URL as well: no retry can fix it.
+        raise MediaUnavailable(f"{provider} media URL cannot be fetched ({type(err).__name__})") from err
     except httpx.TransportError as err:
         raise TransientError(f"{provider} media download failed to connect ({type(err).__name__})") from err
+
+
+def require_fetchable_url(provider: str, url: str) -> None:
+    """An http(s) URL with a host, or MediaUnavailable (permanent) naming what is wrong, never the URL itself."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise MediaUnavailable(f"{provider} media URL is malformed") from None
+    if parts.scheme not in ("http", "https"):
+        raise MediaUnavailable(f"{provider} media URL is not http(s) (scheme {parts.scheme[:10]!r})")
+    if not host:
+        raise MediaUnavailable(f"{provider} media URL has no host")
 
 
 def media_failure(provider: str, status: int, detail: str, secrets: Iterable[str | None]) -> NoReturn:
