@@ -24,6 +24,7 @@ from shared.domain.errors import (
     ProviderSendError,
     TransientError,
 )
+from shared.domain.inbound import Location
 from shared.domain.phone import to_e164
 
 if TYPE_CHECKING:
@@ -108,6 +109,29 @@ def epoch_to_utc(value: object, where: str, *, millis: bool = False) -> datetime
         return datetime.fromtimestamp(number / 1000 if millis else number, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise InvalidPayload(f"{where} is out of range for a Unix timestamp") from None
+
+
+def location_from(latitude: object, longitude: object, name: object = None, address: object = None) -> Location | None:
+    """A shared location, when both coordinates are numbers (or numeric strings); None otherwise."""
+    coordinates = []
+    for value in (latitude, longitude):
+        if isinstance(value, bool):
+            return None
+        try:
+            coordinates.append(float(value))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+    return Location(latitude=coordinates[0], longitude=coordinates[1],
+                    name=name if isinstance(name, str) and name else None,
+                    address=address if isinstance(address, str) and address else None)
+
+
+def string_fields(value: object) -> dict[str, str] | None:
+    """The non-empty string fields of an object (an ad referral), or None."""
+    if not isinstance(value, Mapping):
+        return None
+    fields = {str(k): v for k, v in value.items() if isinstance(v, str) and v}
+    return fields or None
 
 
 def loose_phone(raw: str) -> str:
