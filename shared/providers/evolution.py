@@ -99,8 +99,9 @@ class EvolutionWebhook:
         check_channel_token(
             [key for key in (raw.headers.get("apikey"), _body_apikey(raw.body)) if key],
             channel.credentials.api_key if channel else None,
-            missing="no apikey in the body or headers (enable AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES on the "
-                    "Evolution server, or send an apikey header)",
+            missing="no apikey in the body or headers: most Evolution v2 servers send \"apikey\": null, so set the "
+                    "instance webhook to send the header (POST /webhook/set/{instance} with "
+                    "webhook.headers = {\"apikey\": \"<instance apikey>\"}; see README, Connecting a provider)",
             unconfigured="the channel has no Evolution api_key configured",
             mismatch="apikey does not match the channel's")
 
