@@ -173,10 +173,12 @@ class Demo:
         self.wait_replies(len(self.sends) + 1)
 
     def _state_of(self, provider_message_id: str) -> str | None:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
         d = self.demo
         conv_id = conversation_id(channel_key("twilio", d.twilio_sender), f"+{LEAD_TWILIO[0]}")
         messages = (self.db.collection("tenants").document(d.tenant_id).collection("conversations").document(conv_id)
-                    .collection("messages").where("provider_message_id", "==", provider_message_id).get())
+                    .collection("messages").where(filter=FieldFilter("provider_message_id", "==", provider_message_id)).get())
         return messages[0].to_dict().get("state") if messages else None
 
     def crm_step(self) -> None:
