@@ -31,7 +31,7 @@ from shared.domain.crm import (
 )
 from shared.domain.errors import CrmMisconfigured, CrmRejected, InvalidPayload
 from shared.domain.events import DomainEvent, LeadStage, decode_event
-from shared.domain.phone import mask_phone, mask_phones_in
+from shared.domain.phone import mask_phone, mask_phones_in, whatsapp_number_variants
 from shared.ports import CrmRecords, CrmStore, EventForwarder, EventMessage
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def apply_to_crm(event: DomainEvent, config: CrmConfig, crm: CrmRecords, steps: 
     done: list[str] = []
 
     if link.contact_id is None:
-        found = crm.find_contact(event.contact.phone)
+        found = _find_contact(crm, event.contact.phone)
         if found is None:
             link.contact_id = crm.create_contact(fields, event.contact.phone)
             done.append("contact created")
@@ -164,6 +164,19 @@ def apply_to_crm(event: DomainEvent, config: CrmConfig, crm: CrmRecords, steps: 
         else:
             done.append("no note (this CRM keeps notes on deals; the lead has none yet)")
     return ", ".join(d for d in done if d) or "nothing to change"
+
+
+def _find_contact(crm: CrmRecords, phone: str) -> str | None:
+    """The contact under the lead's WhatsApp id or, for a Brazilian mobile, under the same line with or without the
+    ninth digit (how a seller typed it into the CRM): one lead, never a duplicate contact."""
+    try:
+        others = sorted(whatsapp_number_variants(phone) - {phone})
+    except ValueError:
+        others = []
+    for candidate in (phone, *others):
+        if (found := crm.find_contact(candidate)) is not None:
+            return found
+    return None
 
 
 def _has_contact_news(fields: dict) -> bool:

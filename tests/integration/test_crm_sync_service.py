@@ -171,6 +171,16 @@ def test_a_lead_already_in_the_crm_is_found_by_phone_not_duplicated(hubspot):
     assert hubspot.fake.contacts["4242"]["firstname"] == "Mariana"
 
 
+def test_a_lead_whose_whatsapp_id_lacks_the_ninth_digit_finds_the_contact_typed_with_it(hubspot):
+    digits = str(uuid.uuid4().int)[:6]
+    hubspot.phone = f"+551187{digits}"  # an account registered before the ninth digit keeps the 8-digit id
+    hubspot.fake.contacts["4343"] = {"phone": f"+5511987{digits}", "firstname": "Mari"}  # as the seller typed it
+
+    sync_event(hubspot.created(), hubspot.deps)
+
+    assert list(hubspot.fake.contacts) == ["4343"]
+
+
 def test_unmapped_updates_become_a_note_rather_than_being_lost(hubspot):
     sync_event(hubspot.created(), hubspot.deps)
     update = LeadUpdated(event_id=LeadUpdated.make_id(hubspot.tenant_id, "u1"), payload={"fields": {"city": "Campinas"}},
