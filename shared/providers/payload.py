@@ -187,29 +187,21 @@ def post_json(
 
     Messages name the failure class only: the URL may carry a token (Z-API puts it in the path).
     """
-    import httpx
-
-    try:
-        response = http.post(url, headers=dict(headers), json=payload)
-    except httpx.TimeoutException as err:
-        raise ProviderSendError(provider, 0, f"request timed out ({type(err).__name__})") from err
-    except httpx.TransportError as err:
-        raise ProviderSendError(provider, 0, f"connection failed ({type(err).__name__})") from err
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    return HttpReply(response.status_code, body)
+    return _post(http, provider, url, headers=dict(headers), json=payload)
 
 
 def post_form(
     http: httpx.Client, provider: str, url: str, auth: tuple[str, str], data: Mapping[str, str]
 ) -> HttpReply:
     """POST a form with HTTP basic auth (Twilio's REST API); failures as post_json's."""
+    return _post(http, provider, url, auth=auth, data=dict(data))
+
+
+def _post(http: httpx.Client, provider: str, url: str, **request: Any) -> HttpReply:
     import httpx
 
     try:
-        response = http.post(url, auth=auth, data=dict(data))
+        response = http.post(url, **request)
     except httpx.TimeoutException as err:
         raise ProviderSendError(provider, 0, f"request timed out ({type(err).__name__})") from err
     except httpx.TransportError as err:
