@@ -364,16 +364,19 @@ class TwilioProvider:
             sid = self._create(channel, to_phone, {"Body": part})
         return sid
 
-    def send_template(self, channel: Channel, to_phone: str, name: str, language: str, params: list[str]) -> str:
-        """An approved WhatsApp template through the Content API: `name` is its Content SID (HX…), params fill
-        {{1}}, {{2}}… as ContentVariables. Outside the 24-hour window this is the only message WhatsApp delivers."""
+    def send_template(self, channel: Channel, to_phone: str, name: str, language: str,
+                      params: list[str] | dict[str, str]) -> str:
+        """An approved WhatsApp template through the Content API: `name` is its Content SID (HX…); a list fills
+        {{1}}, {{2}}…, a mapping the named variables, as ContentVariables. Outside the 24-hour window this is the
+        only message WhatsApp delivers."""
         if not _CONTENT_SID.match(name):
             raise ProviderRejected(_PROVIDER, 0, "a Twilio template is named by its Content SID (HX + 32 hex "
                                                  "characters); set the step's template.name to it")
         data = {"ContentSid": name}
         if params:
-            data["ContentVariables"] = json.dumps({str(i): value for i, value in enumerate(params, start=1)},
-                                                  ensure_ascii=False)
+            variables = params if isinstance(params, dict) else {
+                str(i): value for i, value in enumerate(params, start=1)}
+            data["ContentVariables"] = json.dumps(variables, ensure_ascii=False)
         return self._create(channel, to_phone, data)
 
     def _create(self, channel: Channel, to_phone: str, content: dict[str, str]) -> str:

@@ -162,23 +162,23 @@ def test_a_stage_change_older_than_the_one_applied_does_not_move_the_deal_back(h
     assert deal["properties"]["dealstage"] == "closedwon"
 
 
-def test_a_lead_already_in_the_crm_is_found_by_phone_not_duplicated(hubspot):
+def test_a_lead_already_in_the_crm_is_found_by_phone_not_duplicated_and_keeps_its_crm_name(hubspot):
     hubspot.fake.contacts["4242"] = {"phone": hubspot.phone, "firstname": "Mari"}
 
     sync_event(hubspot.created(), hubspot.deps)
 
     assert list(hubspot.fake.contacts) == ["4242"]
-    assert hubspot.fake.contacts["4242"]["firstname"] == "Mariana"
+    assert hubspot.fake.contacts["4242"]["firstname"] == "Mari", "the seller's name is not replaced by WhatsApp's"
 
 
-def test_a_lead_whose_whatsapp_id_lacks_the_ninth_digit_finds_the_contact_typed_with_it(hubspot):
-    digits = str(uuid.uuid4().int)[:6]
-    hubspot.phone = f"+551187{digits}"  # an account registered before the ninth digit keeps the 8-digit id
-    hubspot.fake.contacts["4343"] = {"phone": f"+5511987{digits}", "firstname": "Mari"}  # as the seller typed it
+def test_a_tenant_that_asks_for_it_gets_the_crm_name_overwritten(hubspot):
+    hubspot.store.save_crm_config(hubspot.tenant_id, CrmConfig(
+        kind="hubspot", field_policy={"name": "overwrite"}, hubspot={"access_token": "hubspot-private-app-token"}))
+    hubspot.fake.contacts["4242"] = {"phone": hubspot.phone, "firstname": "Mari"}
 
     sync_event(hubspot.created(), hubspot.deps)
 
-    assert list(hubspot.fake.contacts) == ["4343"]
+    assert hubspot.fake.contacts["4242"]["firstname"] == "Mariana"
 
 
 def test_unmapped_updates_become_a_note_rather_than_being_lost(hubspot):
