@@ -27,15 +27,19 @@ class ChannelCredentials(ConfigDocument):
     instance_token: str | None = Field(default=None, repr=False, description="Z-API: instance token (in the URL)")
     client_token: str | None = Field(default=None, repr=False, description="Z-API: account security token")
     webhook_token: str | None = Field(default=None, repr=False, description="Z-API: token expected on our webhook")
+    account_sid: str | None = Field(default=None, description="Twilio: the account (or subaccount) SID, AC…")
+    auth_token: str | None = Field(default=None, repr=False,
+                                   description="Twilio: the account's auth token (signs webhooks, authenticates sends)")
 
 
 class Channel(ConfigDocument):
     """A connected WhatsApp number: tenants/{tenant_id}/channels/{provider}:{channel_id}."""
 
     tenant_id: str = Field(pattern=DOCUMENT_ID_PATTERN, description="the tenant that owns the number")
-    provider: Provider = Field(description="meta, evolution or zapi")
+    provider: Provider = Field(description="meta, evolution, zapi or twilio")
     channel_id: str = Field(min_length=1, max_length=200,
-                            description="Meta phone_number_id, Evolution instance name, Z-API instance id")
+                            description="Meta phone_number_id, Evolution instance name, Z-API instance id, "
+                                        "Twilio WhatsApp sender number (E.164)")
     channel_key: str | None = Field(default=None, repr=False, description="provider:channel_id, exactly the document id")
     agent_id: str = Field(default="default", pattern=DOCUMENT_ID_PATTERN, description="the agent that answers")
     display_phone: str | None = Field(default=None, description="the number as people see it (informative)")
@@ -91,6 +95,8 @@ class AgentConfig(ConfigDocument):
     knowledge_version: str = Field(
         default="1", description="optional manual reset of the answer cache; documents, approved answers and the "
         "catalogue already move the cache's key by themselves")
+    answer_reactions: bool = Field(
+        default=False, description="reply to a lead's reaction (👍 on our message) as to a message; off: kept, not answered")
     memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")
     sales_goal: str = Field(
         default="qualificar o lead e, quando fizer sentido, propor uma visita técnica, uma reunião ou o próximo passo "
