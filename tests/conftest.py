@@ -6,7 +6,7 @@ Tests that do not ask for `stack` (or a fixture built on it) run without any emu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -28,19 +28,32 @@ def db(stack: LocalStack):  # noqa: ANN201 - google.cloud imported lazily for un
 
 
 @pytest.fixture
-def tenant(stack: LocalStack, db) -> DemoTenant:  # noqa: ANN001
-    """A freshly seeded tenant whose channel ids no other test uses."""
-    suffix = uuid.uuid4().hex[:10]
+def new_tenant(stack: LocalStack, db) -> Callable[[], DemoTenant]:  # noqa: ANN001
+    """Seeds another tenant on each call: its numbers, ids and /chat API key are its own (the channel registry
+    refuses a number a second tenant claims, and a key must not open another tenant)."""
     assert stack.sandbox is not None
-    return seed(db, stack.sandbox.url, DemoTenant(
-        tenant_id=f"t-{suffix}",
-        meta_phone_number_id=str(int(suffix, 16))[:15],
-        evolution_copilot_instance=f"evo-copilot-{suffix}",
-        evolution_instance=f"evo-{suffix}",
-        zapi_instance=f"Z{suffix.upper()}",
-        twilio_sender=f"+1415{int(suffix, 16) % 10_000_000:07d}",
-        twilio_account_sid=f"AC{suffix}{'0' * 22}",
-    ), twilio=stack.sandbox.twilio)
+
+    def make() -> DemoTenant:
+        suffix = uuid.uuid4().hex[:10]
+        return seed(db, stack.sandbox.url, DemoTenant(
+            tenant_id=f"t-{suffix}",
+            meta_phone_number_id=str(int(suffix, 16))[:15],
+            evolution_copilot_instance=f"evo-copilot-{suffix}",
+            evolution_instance=f"evo-{suffix}",
+            zapi_instance=f"Z{suffix.upper()}",
+            twilio_sender=f"+1415{int(suffix, 16) % 10_000_000:07d}",
+            twilio_account_sid=f"AC{suffix}{'0' * 22}",
+            chat_api_key_id=f"k{suffix}",
+            chat_api_secret=uuid.uuid4().hex * 2,
+        ), twilio=stack.sandbox.twilio)
+
+    return make
+
+
+@pytest.fixture
+def tenant(new_tenant: Callable[[], DemoTenant]) -> DemoTenant:
+    """A freshly seeded tenant whose channel ids no other test uses."""
+    return new_tenant()
 
 
 @pytest.fixture

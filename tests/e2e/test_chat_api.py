@@ -39,15 +39,9 @@ def _conversations(db, tenant_id: str) -> list:  # noqa: ANN001
     return list(db.collection("tenants").document(tenant_id).collection("conversations").stream())
 
 
-def test_a_caller_reaches_only_the_tenant_its_key_was_issued_for(stack, db, tenant):  # noqa: ANN001
-    from dev.seed import DemoTenant, seed
-
+def test_a_caller_reaches_only_the_tenant_its_key_was_issued_for(stack, db, tenant, new_tenant):  # noqa: ANN001
     url = stack.function_url("chat_api")
-    other = seed(db, stack.sandbox.url, DemoTenant(
-        tenant_id=f"t-{uuid.uuid4().hex[:10]}", meta_phone_number_id=str(uuid.uuid4().int)[:15],
-        evolution_copilot_instance=f"evo-c-{uuid.uuid4().hex[:8]}", evolution_instance=f"evo-{uuid.uuid4().hex[:8]}",
-        zapi_instance=f"Z{uuid.uuid4().hex[:10].upper()}", chat_api_key_id=uuid.uuid4().hex[:12],
-        chat_api_secret=uuid.uuid4().hex * 2))
+    other = new_tenant()
     body = {"tenant_id": other.tenant_id, "user_id": "ana", "message": "Oi"}
 
     missing = httpx.post(url, json=body, timeout=10)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from google.cloud import storage
 
-from dev.seed import DemoTenant, seed
+from dev.seed import DemoTenant
 from dev.stack import MEDIA_BUCKET, PROJECT
 from shared.adapters.cloud_storage import CloudStorageMedia
 from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
@@ -132,11 +132,7 @@ def _random_mobile_without_ninth_digit() -> str:
     return "+55118" + str(uuid.uuid4().int)[:7]  # an old WhatsApp id: DDD 11 + 8 digits
 
 
-def test_a_lead_seeded_everywhere_is_exported_whole_then_nothing_of_them_remains(db, stack, lgpd):  # noqa: ANN001
-    tenant = seed(db, stack.sandbox.url, DemoTenant(
-        tenant_id=f"t-{uuid.uuid4().hex[:10]}", meta_phone_number_id=str(uuid.uuid4().int)[:15],
-        evolution_copilot_instance=f"evo-c-{uuid.uuid4().hex[:8]}", evolution_instance=f"evo-{uuid.uuid4().hex[:8]}",
-        zapi_instance=f"Z{uuid.uuid4().hex[:10].upper()}"))
+def test_a_lead_seeded_everywhere_is_exported_whole_then_nothing_of_them_remains(db, lgpd, tenant):  # noqa: ANN001
     whatsapp_id = _random_mobile_without_ninth_digit()
     typed = f"+55 11 9{whatsapp_id[5:9]}-{whatsapp_id[9:]}"  # the business types the 9-digit form
     other_phone = _random_mobile_without_ninth_digit()
@@ -182,11 +178,8 @@ def test_a_lead_seeded_everywhere_is_exported_whole_then_nothing_of_them_remains
     assert again.documents == {} and again.media_objects == 0
 
 
-def test_the_same_number_in_another_tenant_is_not_touched(db, stack, lgpd, tenant):  # noqa: ANN001
-    other = seed(db, stack.sandbox.url, DemoTenant(
-        tenant_id=f"t-{uuid.uuid4().hex[:10]}", meta_phone_number_id=str(uuid.uuid4().int)[:15],
-        evolution_copilot_instance=f"evo-c-{uuid.uuid4().hex[:8]}", evolution_instance=f"evo-{uuid.uuid4().hex[:8]}",
-        zapi_instance=f"Z{uuid.uuid4().hex[:10].upper()}"))
+def test_the_same_number_in_another_tenant_is_not_touched(db, lgpd, tenant, new_tenant):  # noqa: ANN001
+    other = new_tenant()
     phone = _random_mobile_without_ninth_digit()
     seed_lead(db, tenant, phone, "Mariana")
     seed_lead(db, other, phone, "Mariana")
