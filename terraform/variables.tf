@@ -367,7 +367,9 @@ variable "followups" {
     error_message = "followups.sweep_page_size must be from 1 to 500 (the code refuses more) and sweep_max_pages at least 1."
   }
   validation {
-    condition     = contains(["skip", "free_form", ""], coalesce(var.followups.cadence_defaults.outside_window_policy, ""))
+    # Not coalesce(policy, ""): coalesce skips null *and* "" and fails the plan when nothing is left,
+    # which is exactly the default (unset) policy.
+    condition     = var.followups.cadence_defaults.outside_window_policy == null ? true : contains(["skip", "free_form"], var.followups.cadence_defaults.outside_window_policy)
     error_message = "followups.cadence_defaults.outside_window_policy is skip or free_form."
   }
   validation {
