@@ -90,6 +90,7 @@ resource "google_eventarc_trigger" "trigger" {
   # before the invoker may call the function would be refused and retried.
   depends_on = [
     google_project_service.api,
+    time_sleep.iam_propagation,
     google_project_iam_member.storage_service_agent_publisher,
     google_project_iam_member.eventarc_receiver,
     google_cloud_run_v2_service_iam_member.private_invoker,

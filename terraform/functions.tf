@@ -619,9 +619,11 @@ resource "google_cloudfunctions2_function" "function" {
 
   # The deploy checks that the runtime account can read its secrets and that the build account can
   # push its image, and a Cloud Storage trigger is refused unless Cloud Storage's service agent may
-  # publish to Pub/Sub (eventarc.tf): grant first, deploy second.
+  # publish to Pub/Sub (eventarc.tf) and the Eventarc agent has its role: grant first, wait for the
+  # grants to propagate (propagation.tf), deploy second.
   depends_on = [
     google_project_service.api,
+    time_sleep.iam_propagation,
     google_secret_manager_secret_iam_member.accessor,
     google_artifact_registry_repository_iam_member.builder,
     google_project_iam_member.builder,

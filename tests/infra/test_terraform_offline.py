@@ -1,0 +1,178 @@
+"""terraform/ as Terraform and the Google provider would see it, checked offline.
+
+- tfschema.py: every resource, data and provider block against the pinned providers' published schemas
+  (argument and block names, nested and dynamic blocks, required arguments);
+- the provider pins, the lock file and the schema packages name the same versions;
+- the terraform binary, when the machine has one: `terraform fmt -check`, and a plan of the variables,
+  locals, preconditions and outputs (tfplan.py) with the defaults and with terraform.tfvars.example.
+
+Each check is also run on a broken copy of terraform/ to prove it fails when it should.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import tfplan
+import tfschema
+
+TF_DIR = tfschema.TF_DIR
+TEST_PROJECT = "piloto-plan-check"
+NO_TERRAFORM = "no terraform binary on PATH: the fmt and plan checks need one (CI images and this machine have it)"
+
+
+def broken_copy(tmp_path: Path, filename: str, old: str, new: str) -> Path:
+    """A copy of terraform/ with one edit in one file (the edit must apply)."""
+    copy = tmp_path / "terraform"
+    shutil.copytree(TF_DIR, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+    path = copy / filename
+    text = path.read_text()
+    assert old in text, f"{filename} no longer contains {old!r}: update this test"
+    path.write_text(text.replace(old, new, 1))
+    return copy
+
+
+# --- Provider schema -----------------------------------------------------------------------------
+
+
+def test_every_block_matches_the_pinned_provider_schemas():
+    assert tfschema.check_module() == []
+
+
+def test_the_schema_is_read_from_the_package_of_the_pinned_provider():
+    # A guard on the extraction itself: if it silently found nothing, the check above would pass.
+    google = tfschema.provider_schema("google")
+    assert google is not None and google.source == "registry.terraform.io/hashicorp/google"
+    assert len(google.resources) > 1000 and len(google.data_sources) > 300
+    trigger = google.resources["google_eventarc_trigger"]
+    assert trigger.attributes["location"] is True and trigger.attributes["service_account"] is False
+    assert trigger.blocks["destination"][0] is True
+    assert "cloud_run_service" in trigger.blocks["destination"][1].blocks
+    assert "retry_policy" not in trigger.blocks  # 6.50.0: it first appears in 7.14.0
+    assert "create_duration" in tfschema.provider_schema("time").resources["time_sleep"].attributes  # type: ignore[union-attr]
+
+
+def test_the_provider_pins_the_lock_file_and_the_schema_packages_agree():
+    pins = tfschema.pinned_versions()
+    locked = tfschema.locked_versions()
+    for name in tfschema.SCHEMA_PACKAGES:
+        schema = tfschema.provider_schema(name)
+        assert schema is not None, f"{tfschema.SCHEMA_PACKAGES[name]} is not installed (requirements-dev.txt)"
+        # An exact pin: the schema checked is the schema applied.
+        assert pins.get(name) == schema.version, (
+            f"versions.tf pins {name} to {pins.get(name)!r}; the schema package carries {schema.version}")
+        assert locked.get(schema.source) == schema.version, (
+            f".terraform.lock.hcl locks {schema.source} at {locked.get(schema.source)!r}, not {schema.version}")
+
+
+def test_the_lock_file_carries_hashes_for_every_platform():
+    # zh: hashes are the registry's per-platform zip checksums; with them `terraform init` verifies the
+    # download on any platform (laptop or Cloud Build) without `terraform providers lock` first.
+    text = (TF_DIR / ".terraform.lock.hcl").read_text()
+    for block in re.findall(r'provider "[^"]+" \{.*?\n\}', text, re.S):
+        assert len(re.findall(r'"zh:[0-9a-f]{64}"', block)) >= 10, block
+
+
+def test_the_schema_check_catches_an_unknown_argument(tmp_path):
+    copy = broken_copy(tmp_path, "storage.tf", "  uniform_bucket_level_access = true",
+                       "  uniform_bucket_level_access = true\n  bucket_policy_only          = true")
+    assert any("unsupported argument or block 'bucket_policy_only'" in p for p in tfschema.check_module(copy))
+
+
+def test_the_schema_check_catches_an_unknown_block_even_from_an_empty_dynamic(tmp_path):
+    # The retry_policy block that stopped every plan: the dynamic block's for_each was empty by default.
+    copy = broken_copy(tmp_path, "eventarc.tf", "  lifecycle {\n", (
+        '  dynamic "retry_policy" {\n    for_each = []\n    content {\n      max_attempts = 1\n    }\n  }\n\n'
+        "  lifecycle {\n"))
+    assert 'eventarc.tf: google_eventarc_trigger.trigger: dynamic "retry_policy": no such block' \
+        in tfschema.check_module(copy)
+
+
+def test_the_schema_check_catches_a_missing_required_argument_and_block(tmp_path):
+    copy = broken_copy(tmp_path, "eventarc.tf", "  location        = var.region\n", "")
+    problems = tfschema.check_module(copy)
+    assert "eventarc.tf: google_eventarc_trigger.trigger: required argument 'location' is missing" in problems
+
+
+def test_the_schema_check_catches_a_misspelt_nested_argument(tmp_path):
+    copy = broken_copy(tmp_path, "eventarc.tf", "      service = google_cloudfunctions2_function",
+                       "      service_name = google_cloudfunctions2_function")
+    problems = tfschema.check_module(copy)
+    assert any("destination.cloud_run_service: unsupported argument or block 'service_name'" in p for p in problems)
+    assert any("destination.cloud_run_service: required argument 'service' is missing" in p for p in problems)
+
+
+def test_the_version_check_catches_a_range_pin(tmp_path):
+    copy = broken_copy(tmp_path, "versions.tf", 'version = "6.50.0"', 'version = "~> 6.0"')
+    assert tfschema.pinned_versions(copy)["google"] == "~> 6.0"
+
+
+# --- The terraform binary ------------------------------------------------------------------------
+
+
+needs_terraform = pytest.mark.skipif(tfplan.terraform_binary() is None, reason=NO_TERRAFORM)
+
+
+def fmt_check(tf_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([tfplan.terraform_binary() or "terraform", "fmt", "-check", "-diff", "-no-color",
+                           str(tf_dir)], capture_output=True, text=True, timeout=120)
+
+
+@needs_terraform
+def test_terraform_fmt_finds_nothing_to_change():
+    result = fmt_check(TF_DIR)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_terraform
+def test_terraform_fmt_check_fails_on_a_misformatted_copy(tmp_path):
+    copy = broken_copy(tmp_path, "storage.tf", "  force_destroy = false", "  force_destroy    =    false")
+    assert fmt_check(copy).returncode != 0
+
+
+@needs_terraform
+@pytest.mark.parametrize("var_file", [None, "terraform.tfvars.example"], ids=["defaults", "tfvars-example"])
+def test_the_variables_locals_and_preconditions_plan(tmp_path, var_file):
+    if var_file is None:
+        result = tfplan.plan_standin(TF_DIR, tmp_path / "plan", variables={"project_id": TEST_PROJECT})
+    else:
+        result = tfplan.plan_standin(TF_DIR, tmp_path / "plan", var_files=[TF_DIR / var_file])
+    assert result.ok, result.output[-4000:]
+    assert "Plan:" in result.output
+
+
+@needs_terraform
+def test_the_plan_check_fails_on_a_coalesce_of_a_null_default(tmp_path):
+    # The validation that stopped every plan: coalesce() skips null and "" and errors when nothing is left.
+    copy = broken_copy(tmp_path, "variables.tf",
+                       "condition     = var.followups.cadence_defaults.outside_window_policy == null ? true : "
+                       'contains(["skip", "free_form"], var.followups.cadence_defaults.outside_window_policy)',
+                       'condition     = contains(["skip", "free_form", ""], '
+                       'coalesce(var.followups.cadence_defaults.outside_window_policy, ""))')
+    result = tfplan.plan_standin(copy, tmp_path / "plan", variables={"project_id": TEST_PROJECT})
+    assert not result.ok
+    assert "no non-null, non-empty-string arguments" in result.output
+
+
+@needs_terraform
+def test_the_plan_check_evaluates_resource_preconditions(tmp_path):
+    # crm_sync times out after 90 s: a 60 s lease must be refused by functions.tf's precondition.
+    tfvars = tmp_path / "short-lease.tfvars"
+    tfvars.write_text(f'project_id = "{TEST_PROJECT}"\ncrm = {{ lease_seconds = 60 }}\n')
+    result = tfplan.plan_standin(TF_DIR, tmp_path / "plan", var_files=[tfvars])
+    assert not result.ok
+    assert "crm_sync's timeout_seconds must be below crm.lease_seconds" in result.output
+
+
+@needs_terraform
+def test_the_plan_check_reports_a_reference_to_an_undeclared_resource(tmp_path):
+    copy = broken_copy(tmp_path, "functions.tf", 'google_pubsub_topic.topic["domain-events"].name',
+                       'google_pubsub_topic.topics["domain-events"].name')
+    result = tfplan.plan_standin(copy, tmp_path / "plan", variables={"project_id": TEST_PROJECT})
+    assert not result.ok
+    assert "Reference to undeclared resource" in result.output
