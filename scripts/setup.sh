@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv (functions, tests) and .venv-tasks (the Cloud Tasks emulator) and checks the emulator jars.
+# Creates .venv (functions, tests), .venv-tasks (the Cloud Tasks emulator) and .venv-checkov (static
+# analysis of terraform/), and checks the emulator jars.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +31,10 @@ if [ ! -x .venv-tasks/bin/python ] || [ "$(cat .venv-tasks/.stamp 2>/dev/null)" 
   "$PYTHON" -m venv .venv-tasks
   pip_quiet .venv-tasks -r requirements-tasks-emulator.txt
   stamp requirements-tasks-emulator.txt > .venv-tasks/.stamp
+fi
+if [ ! -x .venv-checkov/bin/checkov ] || [ "$(cat .venv-checkov/.stamp 2>/dev/null)" != "$(stamp requirements-checkov.txt)" ]; then
+  echo "setup: installing .venv-checkov"
+  "$PYTHON" -m venv .venv-checkov
+  pip_quiet .venv-checkov -r requirements-checkov.txt
+  stamp requirements-checkov.txt > .venv-checkov/.stamp
 fi

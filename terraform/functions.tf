@@ -627,6 +627,7 @@ resource "google_cloudfunctions2_function" "function" {
     google_secret_manager_secret_iam_member.accessor,
     google_artifact_registry_repository_iam_member.builder,
     google_project_iam_member.builder,
+    google_project_iam_member.builder_source_reader,
     google_project_iam_member.storage_service_agent_publisher,
     google_project_iam_member.eventarc_receiver,
   ]

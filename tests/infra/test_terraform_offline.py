@@ -176,3 +176,37 @@ def test_the_plan_check_reports_a_reference_to_an_undeclared_resource(tmp_path):
     result = tfplan.plan_standin(copy, tmp_path / "plan", variables={"project_id": TEST_PROJECT})
     assert not result.ok
     assert "Reference to undeclared resource" in result.output
+
+
+# --- Least privilege the schema cannot see -------------------------------------------------------
+
+
+def builder_storage_grants(tf_dir: Path) -> list[tuple[str, str, str | None]]:
+    """(resource address, role, condition expression) of every project-level storage role of the build account."""
+    grants = []
+    for filename, parsed in tfschema.load_blocks(tf_dir).items():
+        for block in parsed.get("resource", []):
+            for name, body in block.get("google_project_iam_member", {}).items():
+                if name == "__is_block__" or "google_service_account.builder" not in str(body.get("member")):
+                    continue
+                roles = re.findall(r"roles/storage\.\w+", str(body.get("role")) + str(body.get("for_each", "")))
+                condition = (body.get("condition") or [{}])[0].get("expression")
+                grants += [(f"{filename}: google_project_iam_member.{name}", role, condition) for role in roles]
+    return grants
+
+
+def unconfined_builder_grants(tf_dir: Path) -> list[str]:
+    return [f"{address}: {role} on every bucket of the project" for address, role, condition in builder_storage_grants(tf_dir)
+            if condition is None or 'buckets/${google_storage_bucket.bucket["source"].name}' not in str(condition)]
+
+
+def test_the_build_account_reads_only_the_function_source_buckets():
+    assert builder_storage_grants(TF_DIR), "the build account must read the source archive"
+    assert unconfined_builder_grants(TF_DIR) == []
+
+
+def test_the_least_privilege_check_catches_a_project_wide_build_grant(tmp_path):
+    copy = broken_copy(tmp_path, "iam.tf", 'toset(["roles/logging.logWriter"])',
+                       'toset(["roles/logging.logWriter", "roles/storage.objectViewer"])')
+    assert unconfined_builder_grants(copy) == [
+        "iam.tf: google_project_iam_member.builder: roles/storage.objectViewer on every bucket of the project"]
