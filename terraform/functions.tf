@@ -334,7 +334,7 @@ locals {
       LLM_BACKEND              = var.llm.backend
       LLM_MODEL                = var.llm.model
       LLM_TIERS                = jsonencode(var.llm.tiers)
-      VERTEX_LOCATION          = var.llm.location
+      VERTEX_LOCATION          = local.vertex_location
       LLM_TIMEOUT_SECONDS      = tostring(var.llm.timeout_seconds)
       LLM_PRICING              = jsonencode(var.llm_pricing)
       REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
@@ -346,7 +346,7 @@ locals {
       EMBEDDING_BACKEND      = var.knowledge.embedding_backend
       EMBEDDING_MODEL        = var.knowledge.embedding_model
       EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
-      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      EMBEDDING_LOCATION     = local.embedding_location
       KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
       # How long a turn answers 425 (retried by the agent-turns queue) while its burst's files are read.
       MEDIA_WAIT_SECONDS = tostring(var.media.wait_seconds)
@@ -367,7 +367,7 @@ locals {
       LLM_BACKEND           = var.llm.backend
       LLM_MODEL             = var.llm.model
       LLM_TIERS             = jsonencode(var.llm.tiers)
-      VERTEX_LOCATION       = var.llm.location
+      VERTEX_LOCATION       = local.vertex_location
       LLM_TIMEOUT_SECONDS   = tostring(var.llm.timeout_seconds)
       LLM_PRICING           = jsonencode(var.llm_pricing)
       REPLY_LEASE_SECONDS   = tostring(var.agent_turn.reply_lease_seconds)
@@ -376,7 +376,7 @@ locals {
       EMBEDDING_BACKEND      = var.knowledge.embedding_backend
       EMBEDDING_MODEL        = var.knowledge.embedding_model
       EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
-      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      EMBEDDING_LOCATION     = local.embedding_location
       KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
       # As agent_turn: the domain events it emits.
       EVENTS_TOPIC                  = google_pubsub_topic.topic["domain-events"].name
@@ -399,7 +399,7 @@ locals {
       LLM_BACKEND         = var.llm.backend
       LLM_MODEL           = var.llm.model
       LLM_TIERS           = jsonencode(var.llm.tiers)
-      VERTEX_LOCATION     = var.llm.location
+      VERTEX_LOCATION     = local.vertex_location
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
       # The same reply lease as agent_turn: a follow-up and a turn never send on one conversation at once.
@@ -431,14 +431,14 @@ locals {
       EMBEDDING_BACKEND             = var.knowledge.embedding_backend
       EMBEDDING_MODEL               = var.knowledge.embedding_model
       EMBEDDING_DIMENSIONS          = tostring(var.knowledge.embedding_dimensions)
-      EMBEDDING_LOCATION            = var.knowledge.embedding_location
+      EMBEDDING_LOCATION            = local.embedding_location
       KNOWLEDGE_CHUNK_CHARS         = tostring(var.knowledge.chunk_chars)
       KNOWLEDGE_CHUNK_OVERLAP_CHARS = tostring(var.knowledge.chunk_overlap_chars)
       KNOWLEDGE_MAX_OBJECT_BYTES    = tostring(var.knowledge.max_object_bytes)
       # Scanned PDFs are transcribed by the chat model (LLM_BACKEND=offline: recorded as unsupported).
       LLM_BACKEND         = var.llm.backend
       LLM_MODEL           = var.llm.model
-      VERTEX_LOCATION     = var.llm.location
+      VERTEX_LOCATION     = local.vertex_location
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
     }
@@ -446,7 +446,7 @@ locals {
       EMBEDDING_BACKEND      = var.knowledge.embedding_backend
       EMBEDDING_MODEL        = var.knowledge.embedding_model
       EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
-      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      EMBEDDING_LOCATION     = local.embedding_location
       KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
       # The embedding client's timeout, and the price of the question's embedding.
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
@@ -471,7 +471,7 @@ locals {
       MEDIA_MODEL         = local.media_model
       LLM_BACKEND         = var.llm.backend
       LLM_MODEL           = var.llm.model
-      VERTEX_LOCATION     = var.llm.location
+      VERTEX_LOCATION     = local.vertex_location
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
       # Downloads from the provider (Meta's media URL needs the Graph API version).

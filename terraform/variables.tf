@@ -554,3 +554,9 @@ variable "alerting" {
     error_message = "alerting.dead_letter_messages and alerting.crm_rejections cannot be negative."
   }
 }
+
+variable "vertex_in_region" {
+  description = "Data residency: true sends every Vertex AI call (chat, media reading, embeddings) to var.region (southamerica-east1 by default) instead of llm.location and knowledge.embedding_location, so prompts, leads' messages, files and documents are processed in that region. Only where the chosen models are offered there: check Vertex AI's data-residency and locations pages for each model id (llm.model, llm.tiers, media.model, knowledge.embedding_model) first; a model a region does not serve answers 404 (docs/DEPLOY.md, \"Data residency\")."
+  type        = bool
+  default     = false
+}

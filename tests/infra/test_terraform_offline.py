@@ -146,6 +146,26 @@ def test_the_variables_locals_and_preconditions_plan(tmp_path, var_file):
     assert "Plan:" in result.output
 
 
+VERTEX_PROBES = {
+    "chat": 'local.function_env["agent_turn"]["VERTEX_LOCATION"]',
+    "media": 'local.function_env["media_processor"]["VERTEX_LOCATION"]',
+    "embeddings": 'local.function_env["knowledge_ingest"]["EMBEDDING_LOCATION"]',
+    "questions": 'local.function_env["agent_turn"]["EMBEDDING_LOCATION"]',
+}
+
+
+@needs_terraform
+@pytest.mark.parametrize(("in_region", "expected"), [
+    ("false", {"chat": "global", "media": "global", "embeddings": "us-central1", "questions": "us-central1"}),
+    ("true", dict.fromkeys(VERTEX_PROBES, "southamerica-east1")),
+], ids=["defaults-leave-brazil", "vertex-in-region"])
+def test_vertex_in_region_keeps_every_vertex_call_in_the_region(tmp_path, in_region, expected):
+    result = tfplan.plan_standin(TF_DIR, tmp_path / "plan", probes=VERTEX_PROBES,
+                                 variables={"project_id": TEST_PROJECT, "vertex_in_region": in_region})
+    assert result.ok, result.output[-4000:]
+    assert result.values == expected
+
+
 @needs_terraform
 def test_the_plan_check_fails_on_a_coalesce_of_a_null_default(tmp_path):
     # The validation that stopped every plan: coalesce() skips null and "" and errors when nothing is left.

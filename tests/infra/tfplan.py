@@ -23,12 +23,14 @@ job) and anything computed from an attribute the provider returns.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 TF_DIR = REPO / "terraform"
@@ -242,23 +244,36 @@ def terraform_binary() -> str | None:
 class PlanResult:
     ok: bool
     output: str
+    values: dict[str, Any] = field(default_factory=dict)  # the `probes` expressions' planned values
 
 
 def plan_standin(tf_dir: Path, work_dir: Path, var_files: list[Path] | None = None,
-                 variables: dict[str, str] | None = None) -> PlanResult:
-    """`terraform init` + `terraform plan` of the stand-in module of tf_dir, in work_dir."""
+                 variables: dict[str, str] | None = None, probes: dict[str, str] | None = None) -> PlanResult:
+    """`terraform init` + `terraform plan` of the stand-in module of tf_dir, in work_dir.
+
+    probes: {name: HCL expression} evaluated by the plan (as outputs), e.g. what one function's
+    environment variable will be; a value still unknown at plan time is absent from `values`.
+    """
     binary = terraform_binary()
     assert binary, "no terraform binary"
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "main.tf").write_text(standin_module(tf_dir))
+    probe_blocks = "".join(f'\noutput "probe_{name}" {{\n  value = {expr}\n}}\n' for name, expr in (probes or {}).items())
+    (work_dir / "main.tf").write_text(standin_module(tf_dir) + probe_blocks)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TF_")},
            "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_DATA_DIR": str(work_dir / ".terraform")}
     init = subprocess.run([binary, "init", "-input=false", "-backend=false", "-no-color"], cwd=work_dir,
                           env=env, capture_output=True, text=True, timeout=300)
     if init.returncode != 0:
         return PlanResult(False, init.stdout + init.stderr)
-    args = [binary, "plan", "-input=false", "-lock=false", "-refresh=false", "-no-color"]
+    args = [binary, "plan", "-input=false", "-lock=false", "-refresh=false", "-no-color", "-out=standin.tfplan"]
     args += [f"-var-file={path.resolve()}" for path in var_files or []]
     args += [f"-var={name}={value}" for name, value in (variables or {}).items()]
     plan = subprocess.run(args, cwd=work_dir, env=env, capture_output=True, text=True, timeout=300)
-    return PlanResult(plan.returncode == 0, plan.stdout + plan.stderr)
+    result = PlanResult(plan.returncode == 0, plan.stdout + plan.stderr)
+    if result.ok and probes:
+        show = subprocess.run([binary, "show", "-json", "standin.tfplan"], cwd=work_dir, env=env,
+                              capture_output=True, text=True, timeout=120)
+        outputs = json.loads(show.stdout).get("planned_values", {}).get("outputs", {})
+        result.values = {name: outputs[f"probe_{name}"]["value"] for name in probes
+                         if "value" in outputs.get(f"probe_{name}", {})}
+    return result
