@@ -84,6 +84,19 @@ def _skip_comment(text: str, i: int) -> int | None:
     return None
 
 
+def _next_token(text: str, i: int) -> int:
+    """Index of the next character from i that is neither whitespace nor part of a comment."""
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        skipped = _skip_comment(text, i)
+        if skipped is None:
+            return i
+        i = skipped
+    return i
+
+
 def _skip_braces(text: str, i: int) -> int:
     """Index after the bracket (any of {[( ) opening at text[i], skipping strings, heredocs, comments."""
     closing = {"{": "}", "[": "]", "(": ")"}
@@ -117,39 +130,20 @@ def _skip_braces(text: str, i: int) -> int:
 def blocks(text: str) -> list[Block]:
     """The top-level blocks of an HCL file (`kind "label" ... { ... }`); attributes are refused."""
     found = []
-    header = re.compile(r'([a-z_]+)((?:\s+"[^"]*")*)\s*\{')
-    i = 0
-    while i < len(text):
-        if text[i].isspace():
-            i += 1
-            continue
-        skipped = _skip_comment(text, i)
-        if skipped is not None:
-            i = skipped
-            continue
-        match = header.match(text, i)
-        if match is None:
-            raise ValueError(f"unexpected top-level text at offset {i}: {text[i:i + 40]!r}")
-        end = _skip_braces(text, match.end() - 1)
-        found.append(Block(match.group(1), re.findall(r'"([^"]*)"', match.group(2)), text[i:end],
-                           text[match.end():end - 1]))
-        i = end
+    for kind, item_kind, item in _body_items(text):
+        if item_kind != "block":
+            raise ValueError(f"unexpected top-level attribute {kind!r}")
+        header, _, rest = item.partition("{")
+        found.append(Block(kind, re.findall(r'"([^"]*)"', header), item, rest[:-1]))
     return found
 
 
 def _body_items(body: str) -> list[tuple[str, str, str]]:
     """(name, kind, text) of each top-level item of a block body: kind is 'attribute' or 'block'."""
     items = []
-    i = 0
     item = re.compile(r'([A-Za-z_][\w-]*)\s*(=(?!=)|(?:"[^"]*"\s*)*\{)')
+    i = _next_token(body, 0)
     while i < len(body):
-        if body[i].isspace():
-            i += 1
-            continue
-        skipped = _skip_comment(body, i)
-        if skipped is not None:
-            i = skipped
-            continue
         match = item.match(body, i)
         if match is None:
             raise ValueError(f"unexpected text in block body: {body[i:i + 40]!r}")
@@ -171,11 +165,11 @@ def _body_items(body: str) -> list[tuple[str, str, str]]:
                 else:
                     j += 1
             items.append((match.group(1), "attribute", body[i:j]))
-            i = j
+            i = _next_token(body, j)
         else:
             end = _skip_braces(body, match.end() - 1)
             items.append((match.group(1), "block", body[i:end]))
-            i = end
+            i = _next_token(body, end)
     return items
 
 
