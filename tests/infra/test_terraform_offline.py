@@ -230,3 +230,42 @@ def test_the_least_privilege_check_catches_a_project_wide_build_grant(tmp_path):
                        'toset(["roles/logging.logWriter", "roles/storage.objectViewer"])')
     assert unconfined_builder_grants(copy) == [
         "iam.tf: google_project_iam_member.builder: roles/storage.objectViewer on every bucket of the project"]
+
+
+# --- First-apply races: what waits for what ------------------------------------------------------
+
+
+def depends_on(tf_dir: Path, rtype: str, name: str) -> str:
+    for parsed in tfschema.load_blocks(tf_dir).values():
+        for block in parsed.get("resource", []):
+            body = block.get(rtype, {}).get(name)
+            if body is not None:
+                return str(body.get("depends_on", ""))
+    raise AssertionError(f"{rtype}.{name} not found")
+
+
+def missing_waits(tf_dir: Path) -> list[str]:
+    """The known first-apply races (propagation.tf) a resource no longer waits for."""
+    expected = [
+        # Secret accessors, build grants, Eventarc agent role: the deploy checks them (#25294).
+        ("google_cloudfunctions2_function", "function", "time_sleep.iam_propagation"),
+        ("google_eventarc_trigger", "trigger", "time_sleep.iam_propagation"),
+        # A log-based metric is usable in a policy minutes after its creation (#11102).
+        ("google_monitoring_alert_policy", "crm_rejections", "time_sleep.log_metrics"),
+    ]
+    missing = [f"{rtype}.{name} does not wait for {wait}" for rtype, name, wait in expected
+               if wait not in depends_on(tf_dir, rtype, name)]
+    pubsub = (tf_dir / "pubsub.tf").read_text()
+    if 'google_project_service_identity.agent["pubsub"].email' not in pubsub:
+        missing.append("the Pub/Sub service agent is not taken from its service identity (it may not exist yet)")
+    return missing
+
+
+def test_a_fresh_project_waits_for_each_known_propagation_delay():
+    assert missing_waits(TF_DIR) == []
+
+
+def test_the_wait_check_catches_a_removed_wait(tmp_path):
+    copy = broken_copy(tmp_path, "alerts.tf", "depends_on = [time_sleep.log_metrics]", "depends_on = []")
+    assert missing_waits(copy) == [
+        "google_monitoring_alert_policy.crm_rejections does not wait for time_sleep.log_metrics"]
