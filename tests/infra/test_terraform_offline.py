@@ -57,17 +57,26 @@ def test_the_schema_is_read_from_the_package_of_the_pinned_provider():
     assert "create_duration" in tfschema.provider_schema("time").resources["time_sleep"].attributes  # type: ignore[union-attr]
 
 
-def test_the_provider_pins_the_lock_file_and_the_schema_packages_agree():
-    pins = tfschema.pinned_versions()
-    locked = tfschema.locked_versions()
-    for name in tfschema.SCHEMA_PACKAGES:
-        schema = tfschema.provider_schema(name)
-        assert schema is not None, f"{tfschema.SCHEMA_PACKAGES[name]} is not installed (requirements-dev.txt)"
+def version_mismatches(tf_dir: Path) -> list[str]:
+    """Where versions.tf, .terraform.lock.hcl and the installed schema packages disagree."""
+    pins = tfschema.pinned_versions(tf_dir)
+    locked = tfschema.locked_versions(tf_dir)
+    problems = []
+    for name in sorted(set(pins) | set(tfschema.SCHEMA_PACKAGES)):
+        schema = tfschema.provider_schema(name) if name in tfschema.SCHEMA_PACKAGES else None
+        if schema is None:
+            problems.append(f"{name}: no schema package installed (tfschema.SCHEMA_PACKAGES, requirements-dev.txt)")
+            continue
         # An exact pin: the schema checked is the schema applied.
-        assert pins.get(name) == schema.version, (
-            f"versions.tf pins {name} to {pins.get(name)!r}; the schema package carries {schema.version}")
-        assert locked.get(schema.source) == schema.version, (
-            f".terraform.lock.hcl locks {schema.source} at {locked.get(schema.source)!r}, not {schema.version}")
+        if pins.get(name) != schema.version:
+            problems.append(f"versions.tf pins {name} to {pins.get(name)!r}; its schema package carries {schema.version}")
+        if locked.get(schema.source) != schema.version:
+            problems.append(f".terraform.lock.hcl locks {schema.source} at {locked.get(schema.source)!r}, not {schema.version}")
+    return problems
+
+
+def test_the_provider_pins_the_lock_file_and_the_schema_packages_agree():
+    assert version_mismatches(TF_DIR) == []
 
 
 def test_the_lock_file_carries_hashes_for_every_platform():
@@ -109,7 +118,7 @@ def test_the_schema_check_catches_a_misspelt_nested_argument(tmp_path):
 
 def test_the_version_check_catches_a_range_pin(tmp_path):
     copy = broken_copy(tmp_path, "versions.tf", 'version = "6.50.0"', 'version = "~> 6.0"')
-    assert tfschema.pinned_versions(copy)["google"] == "~> 6.0"
+    assert version_mismatches(copy) == ["versions.tf pins google to '~> 6.0'; its schema package carries 6.50.0"]
 
 
 # --- The terraform binary ------------------------------------------------------------------------
@@ -187,6 +196,17 @@ def test_the_plan_check_evaluates_resource_preconditions(tmp_path):
     result = tfplan.plan_standin(TF_DIR, tmp_path / "plan", var_files=[tfvars])
     assert not result.ok
     assert "crm_sync's timeout_seconds must be below crm.lease_seconds" in result.output
+
+
+@needs_terraform
+def test_an_eventarc_trigger_that_must_not_retry_is_refused(tmp_path):
+    # Provider 6.x has no retry_policy on google_eventarc_trigger: retry = false would silently retry.
+    copy = broken_copy(tmp_path, "functions.tf",
+                       'event_type = "google.cloud.storage.object.v1.deleted", pubsub_topic = null, bucket = "knowledge", retry = true',
+                       'event_type = "google.cloud.storage.object.v1.deleted", pubsub_topic = null, bucket = "knowledge", retry = false')
+    result = tfplan.plan_standin(copy, tmp_path / "plan", variables={"project_id": TEST_PROJECT})
+    assert not result.ok
+    assert "extra_triggers retry = false is not supported" in result.output
 
 
 @needs_terraform
