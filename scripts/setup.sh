@@ -19,12 +19,14 @@ stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
 # pip's output goes to a log shown only on failure (the machine's pip config prints a warning per package).
 pip_quiet() { local venv=$1; shift; "$venv/bin/pip" install -q "$@" >"$venv/pip.log" 2>&1 || { cat "$venv/pip.log" >&2; exit 1; }; }
 
-if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.stamp 2>/dev/null)" != "$(stamp requirements.txt requirements-dev.txt)" ]; then
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.stamp 2>/dev/null)" != "$(stamp requirements.txt requirements-dev.txt requirements-tfschema.txt)" ]; then
   echo "setup: installing .venv"
   "$PYTHON" -m venv .venv
   pip_quiet .venv --upgrade pip
   pip_quiet .venv -r requirements-dev.txt
-  stamp requirements.txt requirements-dev.txt > .venv/.stamp
+  # Provider schemas for tests/infra: read as files, never imported, so not byte-compiled.
+  pip_quiet .venv --no-compile -r requirements-tfschema.txt
+  stamp requirements.txt requirements-dev.txt requirements-tfschema.txt > .venv/.stamp
 fi
 if [ ! -x .venv-tasks/bin/python ] || [ "$(cat .venv-tasks/.stamp 2>/dev/null)" != "$(stamp requirements-tasks-emulator.txt)" ]; then
   echo "setup: installing .venv-tasks"

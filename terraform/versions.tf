@@ -4,7 +4,7 @@ terraform {
   required_version = ">= 1.7.0"
 
   # Exact versions: tests/infra/tfschema.py checks every block against these providers' published
-  # schemas (the cdktf-cdktf-provider-* packages pinned in requirements-dev.txt carry exactly these
+  # schemas (the cdktf-cdktf-provider-* packages pinned in requirements-tfschema.txt carry exactly these
   # releases), and .terraform.lock.hcl, committed as Terraform recommends, records their checksums.
   # Upgrading = change a version here, the matching schema package, and the lock file
   # (`terraform init -upgrade` then `terraform providers lock -platform=linux_amd64 -platform=darwin_arm64`);

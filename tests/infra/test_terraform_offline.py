@@ -65,7 +65,7 @@ def version_mismatches(tf_dir: Path) -> list[str]:
     for name in sorted(set(pins) | set(tfschema.SCHEMA_PACKAGES)):
         schema = tfschema.provider_schema(name) if name in tfschema.SCHEMA_PACKAGES else None
         if schema is None:
-            problems.append(f"{name}: no schema package installed (tfschema.SCHEMA_PACKAGES, requirements-dev.txt)")
+            problems.append(f"{name}: no schema package installed (tfschema.SCHEMA_PACKAGES, requirements-tfschema.txt)")
             continue
         # An exact pin: the schema checked is the schema applied.
         if pins.get(name) != schema.version:

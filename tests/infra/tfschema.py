@@ -2,7 +2,7 @@
 
 Terraform cannot download the Google provider here, so `terraform validate` cannot run. The providers'
 schemas are published anyway, inside the CDK for Terraform prebuilt-provider packages on PyPI
-(requirements-dev.txt pins each to the provider version terraform/versions.tf pins):
+(requirements-tfschema.txt pins each to the provider version terraform/versions.tf pins):
 `cdktf_cdktf_provider_<name>/_jsii/provider-<name>@<version>.jsii.tgz` holds `package/package.json`
 (`cdktf.provider.name/version`: which provider release it was generated from) and `package/.jsii`, the
 jsii assembly generated from that release's schema. In the assembly each resource and data source is a
@@ -273,7 +273,7 @@ def check_module(tf_dir: Path = TF_DIR) -> list[str]:
                         local_name = provider_of(rtype, body)
                         if local_name not in SCHEMA_PACKAGES:
                             problems.append(f"{where}: no schema package for provider {local_name!r}"
-                                            " (add one to SCHEMA_PACKAGES and requirements-dev.txt)")
+                                            " (add one to SCHEMA_PACKAGES and requirements-tfschema.txt)")
                             continue
                         schema = provider_schema(local_name)
                         if schema is None:
