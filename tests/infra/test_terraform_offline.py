@@ -175,17 +175,33 @@ def test_vertex_in_region_keeps_every_vertex_call_in_the_region(tmp_path, in_reg
     assert result.values == expected
 
 
-@needs_terraform
-def test_the_plan_check_fails_on_a_coalesce_of_a_null_default(tmp_path):
+BROKEN_FOR_PLAN = {
     # The validation that stopped every plan: coalesce() skips null and "" and errors when nothing is left.
-    copy = broken_copy(tmp_path, "variables.tf",
-                       "condition     = var.followups.cadence_defaults.outside_window_policy == null ? true : "
-                       'contains(["skip", "free_form"], var.followups.cadence_defaults.outside_window_policy)',
-                       'condition     = contains(["skip", "free_form", ""], '
-                       'coalesce(var.followups.cadence_defaults.outside_window_policy, ""))')
+    "coalesce-of-a-null-default": (
+        "variables.tf",
+        "condition     = var.followups.cadence_defaults.outside_window_policy == null ? true : "
+        'contains(["skip", "free_form"], var.followups.cadence_defaults.outside_window_policy)',
+        'condition     = contains(["skip", "free_form", ""], coalesce(var.followups.cadence_defaults.outside_window_policy, ""))',
+        "no non-null, non-empty-string arguments"),
+    # Provider 6.x has no retry_policy on google_eventarc_trigger: retry = false would silently retry.
+    "eventarc-trigger-without-retries": (
+        "functions.tf",
+        'event_type = "google.cloud.storage.object.v1.deleted", pubsub_topic = null, bucket = "knowledge", retry = true',
+        'event_type = "google.cloud.storage.object.v1.deleted", pubsub_topic = null, bucket = "knowledge", retry = false',
+        "extra_triggers retry = false is not supported"),
+    "reference-to-an-undeclared-resource": (
+        "functions.tf", 'google_pubsub_topic.topic["domain-events"].name', 'google_pubsub_topic.topics["domain-events"].name',
+        "Reference to undeclared resource"),
+}
+
+
+@needs_terraform
+@pytest.mark.parametrize(("filename", "old", "new", "error"), BROKEN_FOR_PLAN.values(), ids=BROKEN_FOR_PLAN.keys())
+def test_the_plan_check_fails_on_a_broken_copy(tmp_path, filename, old, new, error):
+    copy = broken_copy(tmp_path, filename, old, new)
     result = tfplan.plan_standin(copy, tmp_path / "plan", variables={"project_id": TEST_PROJECT})
     assert not result.ok
-    assert "no non-null, non-empty-string arguments" in result.output
+    assert error in result.output
 
 
 @needs_terraform
@@ -196,26 +212,6 @@ def test_the_plan_check_evaluates_resource_preconditions(tmp_path):
     result = tfplan.plan_standin(TF_DIR, tmp_path / "plan", var_files=[tfvars])
     assert not result.ok
     assert "crm_sync's timeout_seconds must be below crm.lease_seconds" in result.output
-
-
-@needs_terraform
-def test_an_eventarc_trigger_that_must_not_retry_is_refused(tmp_path):
-    # Provider 6.x has no retry_policy on google_eventarc_trigger: retry = false would silently retry.
-    copy = broken_copy(tmp_path, "functions.tf",
-                       'event_type = "google.cloud.storage.object.v1.deleted", pubsub_topic = null, bucket = "knowledge", retry = true',
-                       'event_type = "google.cloud.storage.object.v1.deleted", pubsub_topic = null, bucket = "knowledge", retry = false')
-    result = tfplan.plan_standin(copy, tmp_path / "plan", variables={"project_id": TEST_PROJECT})
-    assert not result.ok
-    assert "extra_triggers retry = false is not supported" in result.output
-
-
-@needs_terraform
-def test_the_plan_check_reports_a_reference_to_an_undeclared_resource(tmp_path):
-    copy = broken_copy(tmp_path, "functions.tf", 'google_pubsub_topic.topic["domain-events"].name',
-                       'google_pubsub_topic.topics["domain-events"].name')
-    result = tfplan.plan_standin(copy, tmp_path / "plan", variables={"project_id": TEST_PROJECT})
-    assert not result.ok
-    assert "Reference to undeclared resource" in result.output
 
 
 # --- Least privilege the schema cannot see -------------------------------------------------------
