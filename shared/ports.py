@@ -78,6 +78,15 @@ class ReplyClaim:
     fresh: bool = False
 
 
+@dataclass(frozen=True)
+class SendSlot:
+    """What begin_send decided: the number of the attempt about to be made, or None (no send: the reply is not
+    waiting to be sent, or it ran out of attempts — newly_uncertain for the one caller that marked it so)."""
+
+    attempt: int | None
+    newly_uncertain: bool = False
+
+
 class ConversationStore(Protocol):
     def record_inbound(self, tenant_id: str, conversation_id: str, message: StoredMessage) -> bool:
         """Create the message document; False, with nothing written, if it exists (a provider's redelivery)."""
@@ -123,6 +132,9 @@ class ConversationStore(Protocol):
         self, tenant_id: str, conversation_id: str, reply_id: str, provider: str, provider_message_id: str,
         in_reply_to: str, at: datetime,
     ) -> None: ...
+
+    def begin_send(self, tenant_id: str, conversation_id: str, reply_id: str, max_attempts: int) -> SendSlot:
+        """Record a send attempt before calling the provider; past max_attempts mark the reply `uncertain`."""
 
     def release_reply(self, tenant_id: str, conversation_id: str, reply_id: str) -> None:
         """Give a claimed turn back after a failure, so the next delivery need not wait out the lease."""

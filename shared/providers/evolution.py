@@ -25,6 +25,7 @@ from shared.domain.tenancy import Channel
 from shared.ports import DownloadedMedia, RawRequest, WebhookSecrets
 from shared.providers.payload import (
     as_dict,
+    bounded_count,
     check_channel_token,
     detail_text,
     epoch_to_utc,
@@ -256,7 +257,7 @@ def _media(message: dict[str, Any], content_key: str | None, content: object) ->
         # mediaUrl is set when the server stores media in S3/MinIO; the WhatsApp CDN url is end-to-end encrypted.
         url=stored_url or optional_str(content, "url"),
         encrypted=stored_url is None,
-        file_size=int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None,
+        file_size=bounded_count(size),
         mime_type=optional_str(content, "mimetype"),
         filename=optional_str(content, "fileName"),
         sha256=optional_str(content, "fileSha256"),
