@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.domain.conversation import StoredMessage
-from shared.domain.errors import InvalidPayload, MediaTooLarge, MediaUnavailable
+from shared.domain.errors import InvalidPayload, MediaTooLarge, MediaUnavailable, MissingSignature
 from shared.domain.inbound import (
     DeliveryState,
     InboundMessage,
@@ -92,13 +92,17 @@ class EvolutionWebhook:
     def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock
 
+    def require_credential(self, raw: RawRequest) -> None:
+        """A request carrying no apikey at all (header or body) is refused before any channel is looked up."""
+        if not raw.headers.get("apikey") and not _body_apikey(raw.body):
+            raise MissingSignature(_MISSING_APIKEY)
+
     def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
         """Compare the body's `apikey` (or an `apikey` header) with the channel's instance apikey."""
         check_channel_token(
             [key for key in (raw.headers.get("apikey"), _body_apikey(raw.body)) if key],
             channel.credentials.api_key if channel else None,
-            missing="no apikey in the body or headers (enable AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES on the "
-                    "Evolution server, or send an apikey header)",
+            missing=_MISSING_APIKEY,
             unconfigured="the channel has no Evolution api_key configured",
             mismatch="apikey does not match the channel's")
 
@@ -128,6 +132,10 @@ class EvolutionWebhook:
             else:
                 batch.ignored.append(result)
         return batch
+
+
+_MISSING_APIKEY = ("no apikey in the body or headers (enable AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES on the "
+                   "Evolution server, or send an apikey header)")
 
 
 def _body_apikey(body: bytes) -> str | None:

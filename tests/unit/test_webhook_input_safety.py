@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dev.fuzz import HOSTILE, MAX_DEPTH_PROBE, deep_bytes, encode, leaf_paths, nested, paths, replaced
 from shared.domain.errors import InvalidPayload, MissingSignature, PilotoError
 from shared.domain.inbound import MAX_ID_CHARS, WebhookBatch
 from shared.domain.tenancy import Channel, ChannelCredentials
@@ -80,8 +81,6 @@ def storable(batch: WebhookBatch) -> None:
 
 # -- generated values -----------------------------------------------------------------------------------------
 
-# Values that broke the old parsers (overflow, lone surrogates, Unicode digits, over-long ids), drawn often.
-HOSTILE = [10**400, -(10**400), 2**63, 1e308, -1, 0, "\ud800", "a\udfffb", "²³", "9" * 5000, "x" * 5000, "", [], {}]
 hostile_scalars = st.one_of(
     st.sampled_from(HOSTILE), st.integers(min_value=-(10**30), max_value=10**30),
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30), st.booleans(), st.none(),
@@ -90,50 +89,16 @@ json_values = st.recursive(hostile_scalars, lambda inner: st.lists(inner, max_si
                            | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12)
 
 
-def nested(depth: int) -> Any:
-    value: Any = "x"
-    for _ in range(depth):
-        value = {"a": [value]}
-    return value
-
-
-def paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            found += paths(item, (*prefix, i))
-    return found
-
-
-def replaced(document: Any, path: tuple, new: Any) -> Any:
-    if not path:
-        return new
-    copy = json.loads(json.dumps(document))
-    target = copy
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = new
-    return copy
-
-
 @st.composite
 def mutated_payloads(draw: st.DrawFn, provider: str) -> bytes:
     """A recorded payload with one value (anywhere, the root included) replaced by a hostile one."""
     document = draw(st.sampled_from(FIXTURES[provider]))
-    every = paths(document)
-    leaves = [path for path in every if not any(other[:len(path)] == path and other != path for other in every)]
-    path = draw(st.sampled_from(leaves) | st.sampled_from(every))  # mostly a leaf: that is where parsers look
-    new = draw(st.one_of(st.sampled_from(HOSTILE), json_values,
-                         st.builds(nested, st.integers(min_value=MAX_JSON_DEPTH - 2, max_value=400))))
-    return json.dumps(replaced(document, path, new), ensure_ascii=True).encode()
+    path = draw(st.sampled_from(leaf_paths(document)) | st.sampled_from(paths(document)))  # leaves: parsers read them
+    return encode(replaced(document, path, draw(hostile_values)))
 
 
-def deep_bytes(depth: int) -> bytes:
-    """Nesting too deep for json.dumps itself to write (and for a recursive parser to read)."""
-    return b'{"a":' * depth + b"1" + b"}" * depth
+hostile_values = st.one_of(st.sampled_from(HOSTILE), json_values,
+                           st.builds(nested, st.integers(min_value=MAX_JSON_DEPTH - 2, max_value=MAX_DEPTH_PROBE)))
 
 
 def check(provider: str, body: bytes) -> None:
