@@ -448,7 +448,7 @@ def followup_deps() -> FollowupDeps:
     settings = get_settings()
     return replace(_followup_planning_deps(), model=_ModelOnFirstUse(), tiers=model_tiers(), sender_for=sender_for,
                    ledger=FirestoreUsageLedger(firestore_client(settings.google_cloud_project)),
-                   lease_seconds=settings.reply_lease_seconds)
+                   lease_seconds=settings.reply_lease_seconds, max_send_attempts=settings.reply_max_send_attempts)
 
 
 @lru_cache(maxsize=1)

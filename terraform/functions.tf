@@ -409,6 +409,7 @@ locals {
       LLM_PRICING         = jsonencode(var.llm_pricing)
       # The same reply lease as agent_turn: a follow-up and a turn never send on one conversation at once.
       REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
+      REPLY_MAX_SEND_ATTEMPTS  = tostring(var.agent_turn.reply_max_send_attempts)
       CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
       META_GRAPH_VERSION       = var.providers_send.meta_graph_version
       PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
