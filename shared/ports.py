@@ -45,7 +45,12 @@ class WebhookSecrets:
 
 
 class ProviderWebhook(Protocol):
-    """Pure parsing and authentication of one provider's webhook."""
+    """Pure parsing and authentication of one provider's webhook.
+
+    A provider checked after parsing (authenticates_before_parse False) may also define
+    `require_credential(raw)`: raise MissingSignature when the request carries no credential at all. The webhook
+    calls it before the body is parsed or any channel is read.
+    """
 
     authenticates_before_parse: bool
 
