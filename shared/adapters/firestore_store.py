@@ -170,10 +170,14 @@ class FirestoreConversationStore:
         return True
 
     def save_conversation(self, conversation: Conversation) -> None:
-        _conversation(self._db, conversation.tenant_id, conversation.conversation_id).set(
-            {**conversation.model_dump(mode="python", exclude_unset=True), "updated_at": firestore.SERVER_TIMESTAMP},
-            merge=True,
-        )
+        try:
+            _conversation(self._db, conversation.tenant_id, conversation.conversation_id).set(
+                {**conversation.model_dump(mode="python", exclude_unset=True),
+                 "updated_at": firestore.SERVER_TIMESTAMP},
+                merge=True, **self._call,
+            )
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while saving a conversation") from err
 
     def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage) -> None:
         ref = _tenant(self._db, tenant_id).collection("ignored_messages").document(message_id)
@@ -184,7 +188,10 @@ class FirestoreConversationStore:
             raise TransientError("firestore unavailable while recording an ignored message") from err
 
     def get_conversation(self, tenant_id: str, conversation_id: str) -> Conversation | None:
-        snap = _conversation(self._db, tenant_id, conversation_id).get()
+        try:
+            snap = _conversation(self._db, tenant_id, conversation_id).get(**self._call)
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while reading a conversation") from err
         return Conversation.model_validate(snap.to_dict()) if snap.exists else None
 
     def message_exists(self, tenant_id: str, conversation_id: str, message_id: str) -> bool:
@@ -261,12 +268,18 @@ class FirestoreConversationStore:
     def latest_suggestion(self, tenant_id: str, conversation_id: str) -> tuple[str, dict] | None:
         query = (_conversation(self._db, tenant_id, conversation_id).collection("suggestions")
                  .order_by("created_at", direction=firestore.Query.DESCENDING).limit(1))
-        snap = next(iter(query.stream()), None)
+        try:
+            snap = next(iter(query.stream(**self._call)), None)
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while reading the latest suggestion") from err
         return (snap.id, snap.to_dict() or {}) if snap is not None else None
 
     def mark_suggestion(self, tenant_id: str, conversation_id: str, suggestion_id: str, feedback: dict) -> None:
-        _conversation(self._db, tenant_id, conversation_id).collection("suggestions").document(suggestion_id).update(
-            {**feedback, "judged_at": firestore.SERVER_TIMESTAMP})
+        try:
+            _conversation(self._db, tenant_id, conversation_id).collection("suggestions").document(
+                suggestion_id).update({**feedback, "judged_at": firestore.SERVER_TIMESTAMP}, **self._call)
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while judging a suggestion") from err
 
     def mark_reply_sent(
         self, tenant_id: str, conversation_id: str, reply_id: str, provider: str, provider_message_id: str,
