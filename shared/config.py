@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     debounce_seconds: float = Field(default=4.0, ge=0, le=60, description="burst window before an agent turn")
     channel_cache_seconds: float = Field(default=60.0, ge=0)
-    webhook_max_batch_items: int = Field(default=100, ge=1, le=10_000, description="messages + statuses + skipped "
+    webhook_max_batch_items: int = Field(default=50, ge=1, le=10_000, description="messages + statuses + skipped "
                                          "events one webhook request may carry; more is refused with 413")
     webhook_deadline_seconds: float = Field(default=3.0, gt=0, le=30, description="past this the webhook stops "
                                             "and answers 503 + Retry-After; keep below the providers' timeouts")

@@ -171,7 +171,7 @@ variable "webhook" {
     debounce_seconds      = optional(number, 4)
     max_body_bytes        = optional(number, 1000000)
     channel_cache_seconds = optional(number, 60)
-    max_batch_items       = optional(number, 100)
+    max_batch_items       = optional(number, 50)
     deadline_seconds      = optional(number, 3)
     call_timeout_seconds  = optional(number, 1.5)
   })

@@ -65,7 +65,7 @@ class InboundDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     run_alongside: Callable[..., Future] = field(default=_run_inline)
     media: MediaQueue | None = None  # None: files are stored but not read (the prompt says so)
-    max_batch_items: int = 100  # parts (messages, statuses, skipped events) one request may carry; more → 413
+    max_batch_items: int = 50  # parts (messages, statuses, skipped events) one request may carry; more → 413
     # Work on a request stops past this many seconds (503 + Retry-After); each Firestore/Cloud Tasks call has its
     # own, shorter timeout in the adapters. Keep both below the providers' webhook timeouts. None: no deadline.
     deadline_seconds: float | None = None
