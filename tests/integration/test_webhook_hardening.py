@@ -154,6 +154,30 @@ def test_concurrent_status_callbacks_for_one_reply_end_in_the_latest_state_and_n
     assert len(retry_later) <= len(states) // 4  # contention is absorbed, not passed on wholesale
 
 
+def test_a_status_that_lost_a_race_reads_again_and_never_moves_the_state_back(db):
+    """The compare-and-set path, made deterministic: a 'read' lands between the 'delivered' callback's read and
+    its write. The emulator refuses the stale write (precondition on update_time); the callback reads again and,
+    'delivered' being behind 'read', writes nothing."""
+    tenant_id, conv = f"t-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    reply = (db.collection("tenants").document(tenant_id).collection("conversations").document(conv)
+             .collection("messages").document("r1"))
+    reply.set({"message_id": "r1", "role": "agent", "state": "sent", "provider_message_id": "wamid.OUT.2"})
+
+    class RacedStore(FirestoreConversationStore):
+        def _find_by_provider_id(self, tenant_id: str, conversation_id: str, provider_message_id: str):  # noqa: ANN202
+            snap = super()._find_by_provider_id(tenant_id, conversation_id, provider_message_id)
+            reply.update({"state": "read"})  # the concurrent callback wins after our read
+            return snap
+
+    def status(state: DeliveryState) -> StatusUpdate:
+        return StatusUpdate(provider=Provider.META, channel_id="1", provider_message_id="wamid.OUT.2", state=state,
+                            recipient_phone="+5511987654321", at=datetime.now(UTC))
+
+    assert RacedStore(db).apply_status(tenant_id, conv, status(DeliveryState.DELIVERED)) is True
+    assert reply.get().to_dict()["state"] == "read"
+    assert "status_at" not in reply.get().to_dict()  # the stale write never landed
+
+
 @pytest.fixture
 def stalled_firestore():
     """A port that accepts connections and never answers: a Firestore that stalls, reached through the real
