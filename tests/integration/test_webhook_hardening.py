@@ -89,7 +89,7 @@ def batch_of(tenant: DemoTenant, phone: str, wamids: list[str]) -> dict:
 
 
 def test_a_signed_batch_repeating_one_message_writes_it_once_and_asks_for_one_task(db, tenant, lead_phone, turns):
-    outcome = receive_webhook(Provider.META, meta_request(batch_of(tenant, lead_phone, ["wamid.REPEAT"] * 60)),
+    outcome = receive_webhook(Provider.META, meta_request(batch_of(tenant, lead_phone, ["wamid.REPEAT"] * 50)),
                               make_deps(db, turns))
 
     assert (outcome.queued, outcome.duplicates) == (1, 0)
