@@ -166,6 +166,8 @@ variable "webhook" {
     max_batch_items: messages + statuses + skipped events one request may carry; more is refused with 413.
     deadline_seconds: past this the webhook answers 503 + Retry-After; keep it below the providers' webhook timeouts.
     call_timeout_seconds: one Firestore or Cloud Tasks call on the webhook path (one attempt, then 503).
+    public_url: the webhook's URL as configured at the providers, when it is not the function's own run.app URL
+    (a custom domain or a load balancer). Twilio signs the URL it calls (twilio.tf).
   EOT
   type = object({
     debounce_seconds      = optional(number, 4)
@@ -174,6 +176,7 @@ variable "webhook" {
     max_batch_items       = optional(number, 50)
     deadline_seconds      = optional(number, 3)
     call_timeout_seconds  = optional(number, 1.5)
+    public_url            = optional(string)
   })
   default = {}
   validation {

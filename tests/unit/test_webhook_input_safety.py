@@ -34,6 +34,7 @@ from shared.providers.payload import (
     epoch_to_utc,
     json_object,
 )
+from shared.providers.twilio import TwilioWebhook
 from shared.providers.zapi import ZApiWebhook
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "providers"
@@ -214,3 +215,33 @@ def test_zapi_without_any_token_is_refused_before_the_body_is_read():
     with pytest.raises(MissingSignature):
         PARSERS["zapi"].require_credential(raw(b"not json at all"))
     PARSERS["zapi"].require_credential(raw(b"", query={"token": "t"}))  # present: the check comes later
+
+
+TWILIO_FORMS = [json.loads(path.read_text())["form"] for path in sorted(DATA.glob("twilio_*.json"))
+                if "form" in json.loads(path.read_text())]
+
+
+@FUZZ
+@given(data=st.data())
+def test_twilio_forms_with_hostile_values_raise_only_pilotos_errors(data):
+    """Twilio posts a form, not JSON: one parameter replaced by a hostile string, or the body by raw bytes."""
+    from urllib.parse import urlencode
+
+    form = dict(data.draw(st.sampled_from(TWILIO_FORMS)))
+    form[data.draw(st.sampled_from(sorted(form)))] = data.draw(
+        st.sampled_from([v for v in HOSTILE if isinstance(v, str)]) | st.text(max_size=40))
+    body = data.draw(st.just(urlencode(form, encoding="utf-8", errors="surrogatepass").encode("utf-8", "surrogatepass"))
+                     | st.binary(max_size=200))
+    request = RawRequest(method="POST", path="/twilio", query={}, body=body,
+                         headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "x"})
+    try:
+        batch = TwilioWebhook(clock=lambda: NOW).parse(request)
+        batch.check_ids(MAX_ID_CHARS)  # as receive_webhook does for every provider
+    except PilotoError:
+        return
+    storable(batch)
+
+
+def test_twilio_without_a_signature_is_refused_before_the_form_is_read():
+    with pytest.raises(MissingSignature):
+        TwilioWebhook().require_credential(raw(b"\xff not a form"))
