@@ -217,4 +217,4 @@ class _Defaulting(dict):
 
 FollowupOutcome = Literal["sent", "template_sent", "skipped", "deferred", "closed", "lead_replied", "human",
                           "opted_out", "stale", "already_closed", "no_conversation", "no_channel", "disabled",
-                          "rejected", "inactive", "misconfigured"]
+                          "rejected", "uncertain", "inactive", "misconfigured"]
