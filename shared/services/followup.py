@@ -258,11 +258,13 @@ def _write(request: FollowupRequest, deps: FollowupDeps, agent: AgentConfig, con
         from shared.domain.errors import TransientError
 
         raise TransientError("no model could write the follow-up") from err
-    for call in calls:
-        deps.ledger.record_model_call(request.tenant_id, agent.agent_id, request.conversation_id, call)
-        log.log(logger, logging.INFO, "model call", model=call.model, backend=call.backend, purpose=call.purpose,
-                prompt_tokens=call.usage.prompt_tokens, output_tokens=call.usage.output_tokens,
-                latency_ms=call.latency_ms, cost_usd=call.cost_usd, agent_id=agent.agent_id)
+    finally:
+        for call in calls:  # every attempt, failed ones included
+            deps.ledger.record_model_call(request.tenant_id, agent.agent_id, request.conversation_id, call)
+            log.log(logger, logging.INFO, "model call", model=call.model, backend=call.backend, purpose=call.purpose,
+                    tier=call.tier, outcome=call.outcome.value, error_code=call.error_code,
+                    prompt_tokens=call.usage.prompt_tokens, output_tokens=call.usage.output_tokens,
+                    latency_ms=call.latency_ms, cost_usd=call.cost_usd, agent_id=agent.agent_id)
     text = generation.text.strip()[: agent.max_reply_chars]
     deps.store.save_generated_reply(request.tenant_id, request.conversation_id, message_id, text,
                                     calls[-1] if calls else None, [], "followup")
