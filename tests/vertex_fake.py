@@ -105,15 +105,18 @@ class FakeVertex:
         class Handler(JsonHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.read_body())
+                model = _model_of(self.path)
                 with fake._lock:
                     fake.requests.append((self.path, body))
-                    step = fake.script.pop(0) if fake.script else fake.default
+                    refused = fake.refusal(model, body)
+                    # A refused request never reaches the model: the script's next answer stays for the next one.
+                    step = refused or (fake.script.pop(0) if fake.script else fake.default)
                 if fake.latency_seconds:
                     time.sleep(fake.latency_seconds)
                 if isinstance(step, Hang):
                     time.sleep(step.seconds)
-                    step = step.then or fake.default
-                status, answer = fake.answer(_model_of(self.path), body, step)
+                    step = step.then if step.then is not None else text_response("(answer after the hang)")
+                status, answer = fake.answer(model, body, step)
                 try:
                     self.reply_json(status, answer)
                 except (BrokenPipeError, ConnectionResetError):
@@ -134,7 +137,8 @@ class FakeVertex:
 
     # -- the documented rules --------------------------------------------------------------------------------
 
-    def answer(self, model: str, body: dict, step: dict | tuple[int, dict]) -> tuple[int, dict]:
+    def refusal(self, model: str, body: dict) -> tuple[int, dict] | None:
+        """The API's own refusal of a request, whatever the model would have answered."""
         if model in self.retired:  # rule 1
             return error_response(404, "NOT_FOUND", f"Publisher Model `{model}` was not found or your project "
                                   "does not have access to it.")
@@ -142,6 +146,9 @@ class FakeVertex:
             return error_response(400, "INVALID_ARGUMENT", problem)
         if family(model) == "gemini-3" and (problem := self._signature_problem(model, body)) is not None:  # rule 3
             return error_response(400, "INVALID_ARGUMENT", problem)
+        return None
+
+    def answer(self, model: str, body: dict, step: dict | tuple[int, dict]) -> tuple[int, dict]:
         if isinstance(step, tuple):
             return step
         answer = copy.deepcopy(step)
