@@ -101,8 +101,8 @@ def _gemini_client(timeout_seconds: float):  # noqa: ANN202 - google.genai is im
                                  settings.gemini_base_url)
     from shared.adapters.gemini import vertex_client
 
-    return vertex_client(settings.google_cloud_project, settings.vertex_location, timeout_seconds,
-                         settings.vertex_base_url)
+    return vertex_client(settings.vertex_project or settings.google_cloud_project, settings.vertex_location,
+                         timeout_seconds, settings.vertex_base_url)
 
 
 def language_model() -> LanguageModel:

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
         description='JSON: model id per tier {"lite": …, "standard": …, "advanced": …}; routing picks the tier; '
                     "summaries use lite")
     vertex_location: str = "global"
+    vertex_project: str | None = Field(default=None, description="project billed for Vertex AI calls; "
+                                       "GOOGLE_CLOUD_PROJECT when unset (local runs on the emulators)")
     vertex_base_url: str | None = Field(default=None, description="override the Vertex endpoint (tests)")
     gemini_api_key: SecretStr | None = Field(default=None, description="Gemini Developer API key (LLM_BACKEND=gemini)")
     gemini_base_url: str | None = Field(default=None, description="override the Gemini API endpoint (tests, bench)")
@@ -147,7 +149,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
-                     "vertex_base_url", "media_model", "knowledge_bucket", "gemini_api_key", "gemini_base_url",
+                     "vertex_base_url", "media_model", "knowledge_bucket", "gemini_api_key", "gemini_base_url", "vertex_project",
                      mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
