@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from shared.domain.errors import ModelAttemptFailed
 from shared.domain.usage import CallOutcome
 from shared.ports import Generation, LanguageModel, Prompt
-from tests.vertex_fake import FakeVertex, Hang, blocked_response, error_response
+from tests.vertex_fake import FakeVertex, Hang, blocked_response, error_response, gemini_model
 
 # Seconds an attempt takes in production before it fails this way (a hang takes the attempt's whole timeout).
 SIMULATED_SECONDS = {"429": 0.4, "5xx": 8.0, "max_tokens": 12.0, "blocked": 3.0, "ok": 4.0}
@@ -68,3 +68,37 @@ class SimulatedLatency:
         self.clock.now += min(budget, SIMULATED_SECONDS["ok"])
         self.attempts.append((started, "ok"))
         return generation
+
+
+FUNCTION_TIMEOUT = 150.0  # agent_turn's timeout in terraform/functions.tf
+RESERVE = 25.0  # 2 × PROVIDER_TIMEOUT_SECONDS (10) + 5: the seller's alert, the lead's send, the writes
+CURRENT_TIERS = {"lite": "gemini-3.5-flash-lite", "standard": "gemini-3.5-flash", "advanced": "gemini-3.8-flash"}
+
+
+def simulated_turn(db, tenant, vertex: FakeVertex, function_timeout: float = FUNCTION_TIMEOUT,  # noqa: ANN001
+                   reserve: float = RESERVE, policy: object | None = None):  # noqa: ANN201
+    """An agent-turn world (tests/integration/test_agent_turn_service.World) on simulated time: returns the world,
+    the model wrapper (its attempts) and the list of sends' times since the turn started."""
+    from shared.services.brain import AttemptPolicy
+    from tests.integration.test_agent_turn_service import World
+
+    world = World(db, tenant, vertex)
+    clock = SimulatedClock()
+    model = SimulatedLatency(gemini_model(vertex, timeout_seconds=5), clock)
+    sent_at: list[float] = []
+    record = world.sender.send_text
+    start = clock.now
+
+    def send_and_note_the_time(channel, to_phone, text):  # noqa: ANN001, ANN202
+        sent_at.append(clock.now - start)
+        return record(channel, to_phone, text)
+
+    world.sender.send_text = send_and_note_the_time
+    world.deps.model = model
+    world.deps.tiers = CURRENT_TIERS
+    world.deps.deadline_seconds = function_timeout
+    world.deps.deadline_reserve_seconds = reserve
+    world.deps.attempts = policy or AttemptPolicy(attempt_seconds=30, min_attempt_seconds=5, attempts_per_tier=2)
+    world.deps.monotonic = clock.monotonic
+    world.deps.sleep = clock.sleep
+    return world, model, sent_at

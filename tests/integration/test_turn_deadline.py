@@ -8,15 +8,10 @@ import pytest
 
 from shared.domain.usage import CallOutcome
 from shared.services.agent_turn import TurnResult
-from shared.services.brain import AttemptPolicy
-from tests.deadline_harness import FAILURE_MODES, SimulatedClock, SimulatedLatency, fail_every_attempt
-from tests.integration.test_agent_turn_service import World
-from tests.vertex_fake import FakeVertex, gemini_model
+from tests.deadline_harness import FAILURE_MODES, FUNCTION_TIMEOUT, RESERVE, fail_every_attempt, simulated_turn
+from tests.vertex_fake import FakeVertex
 
 pytestmark = pytest.mark.emulators
-FUNCTION_TIMEOUT = 150.0  # agent_turn's timeout in terraform/functions.tf
-RESERVE = 25.0  # 2 × PROVIDER_TIMEOUT_SECONDS (10) + 5: the seller's alert, the lead's send, the writes
-TIERS = {"lite": "gemini-3.5-flash-lite", "standard": "gemini-3.5-flash", "advanced": "gemini-3.8-flash"}
 
 
 @pytest.fixture
@@ -26,32 +21,9 @@ def vertex():
     fake.close()
 
 
-def simulated_world(db, tenant, vertex) -> tuple[World, SimulatedClock, SimulatedLatency, list[float]]:  # noqa: ANN001
-    world = World(db, tenant, vertex)
-    clock = SimulatedClock()
-    model = SimulatedLatency(gemini_model(vertex, timeout_seconds=5), clock)
-    sent_at: list[float] = []
-    record = world.sender.send_text
-
-    def send_and_note_the_time(channel, to_phone, text):  # noqa: ANN001, ANN202
-        sent_at.append(clock.now - start)
-        return record(channel, to_phone, text)
-
-    world.sender.send_text = send_and_note_the_time
-    world.deps.model = model
-    world.deps.tiers = TIERS
-    world.deps.deadline_seconds = FUNCTION_TIMEOUT
-    world.deps.deadline_reserve_seconds = RESERVE
-    world.deps.attempts = AttemptPolicy(attempt_seconds=30, min_attempt_seconds=5, attempts_per_tier=2)
-    world.deps.monotonic = clock.monotonic
-    world.deps.sleep = clock.sleep
-    start = clock.now
-    return world, clock, model, sent_at
-
-
 @pytest.mark.parametrize("mode", FAILURE_MODES)
 def test_the_holding_message_goes_out_before_the_deadline_in_every_failure_mode(db, tenant, vertex, mode):
-    world, clock, model, sent_at = simulated_world(db, tenant, vertex)
+    world, model, sent_at = simulated_turn(db, tenant, vertex)
     world.agent(seller_phone="+5511900001111", holding_message="Um instante, já te respondo!")
     fail_every_attempt(vertex, mode)
 
@@ -73,7 +45,7 @@ def test_the_holding_message_goes_out_before_the_deadline_in_every_failure_mode(
 
 
 def test_a_slow_first_tier_leaves_time_for_a_fallback_that_answers(db, tenant, vertex):
-    world, clock, model, sent_at = simulated_world(db, tenant, vertex)
+    world, model, sent_at = simulated_turn(db, tenant, vertex)
     fail_every_attempt(vertex, "hang")
     vertex.script = [vertex.default, vertex.default]  # the advanced tier hangs twice
     from tests.vertex_fake import text_response
