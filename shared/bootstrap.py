@@ -467,7 +467,8 @@ def followup_deps() -> FollowupDeps:
     settings = get_settings()
     return replace(_followup_planning_deps(), model=_ModelOnFirstUse(), tiers=model_tiers(), sender_for=sender_for,
                    ledger=FirestoreUsageLedger(firestore_client(settings.google_cloud_project)),
-                   lease_seconds=settings.reply_lease_seconds)
+                   lease_seconds=settings.reply_lease_seconds,
+                   model_seconds=settings.turn_deadline_seconds - settings.turn_reserve_seconds())
 
 
 @lru_cache(maxsize=1)

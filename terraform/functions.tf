@@ -406,6 +406,8 @@ locals {
       VERTEX_LOCATION     = var.llm.location
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
+      # The model stops in time for the send: the function's timeout reaches the code (ARCHITECTURE.md).
+      TURN_DEADLINE_SECONDS = tostring(local.function_sizing["followup_turn"].timeout_seconds)
       # The same reply lease as agent_turn: a follow-up and a turn never send on one conversation at once.
       REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
       CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)

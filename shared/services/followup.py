@@ -45,7 +45,7 @@ from shared.ports import (
     Prompt,
     UsageLedger,
 )
-from shared.services.brain import AllModelsFailed, generate_routed
+from shared.services.brain import AllModelsFailed, Deadline, generate_routed
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class FollowupDeps:
     ledger: UsageLedger | None = None
     due: FollowupStore | None = None
     lease_seconds: int = 120
+    # Seconds the model may use per follow-up (the function's timeout minus the send's reserve); None: unbounded.
+    model_seconds: float | None = None
 
 
 def _conversation_update(conversation: Conversation) -> Conversation:
@@ -253,7 +255,8 @@ def _write(request: FollowupRequest, deps: FollowupDeps, agent: AgentConfig, con
         turns=base.turns, max_output_tokens=300, purpose="followup")
     calls: list = []
     try:
-        generation, _ = generate_routed(deps.model, prompt, Tier.STANDARD, deps.tiers or {}, calls)
+        deadline = Deadline.after(deps.model_seconds) if deps.model_seconds is not None else None
+        generation, _ = generate_routed(deps.model, prompt, Tier.STANDARD, deps.tiers or {}, calls, deadline)
     except AllModelsFailed as err:
         from shared.domain.errors import TransientError
 
