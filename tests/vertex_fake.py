@@ -162,7 +162,7 @@ class FakeVertex:
 
     def _thinking_config_problem(self, model: str, body: dict) -> str | None:
         thinking = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
-        level, budget = _get(thinking, "thinkingLevel"), _get(thinking, "thinkingBudget")
+        level, budget = proto_field(thinking, "thinkingLevel"), proto_field(thinking, "thinkingBudget")
         kind = family(model)
         if kind == "gemini-3" and level is not None and budget is not None:
             return "thinking_level and thinking_budget cannot be used in the same request."
@@ -183,7 +183,7 @@ class FakeVertex:
             calls = [p for p in content.get("parts") or [] if "functionCall" in p]
             if not calls:
                 continue
-            signature = _get(calls[0], "thoughtSignature")  # parallel calls: only the first carries one
+            signature = proto_field(calls[0], "thoughtSignature")  # parallel calls: only the first carries one
             if not signature:
                 return (f"Function call is missing a thought_signature in functionCall parts. Additional data, "
                         f"function call `{calls[0]['functionCall'].get('name')}`, position {position}.")
@@ -208,9 +208,9 @@ class FakeVertex:
         config = body.get("generationConfig") or {}
         thinking = config.get("thinkingConfig") or {}
         if kind == "gemini-3":
-            thoughts = self.thinking_at[_get(thinking, "thinkingLevel") or "HIGH"]
+            thoughts = self.thinking_at[proto_field(thinking, "thinkingLevel") or "HIGH"]
         else:
-            budget = _get(thinking, "thinkingBudget")
+            budget = proto_field(thinking, "thinkingBudget")
             thoughts = self.thinking_at["MEDIUM"] if budget is None or budget < 0 else min(budget, self.thinking_at["MEDIUM"])
         usage = answer.setdefault("usageMetadata", {"promptTokenCount": 100})
         thoughts = max(thoughts, usage.get("thoughtsTokenCount") or 0)
@@ -235,7 +235,7 @@ class FakeVertex:
         return answer
 
 
-def _get(message: dict, camel: str) -> Any:
+def proto_field(message: dict, camel: str) -> Any:
     """Proto JSON accepts a field under its lowerCamelCase or its original snake_case name (the SDK sends some
     fields snake_case): https://protobuf.dev/programming-guides/json/"""
     if camel in message:

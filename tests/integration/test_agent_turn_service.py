@@ -23,7 +23,7 @@ from shared.domain.tenancy import channel_key
 from shared.ports import TurnRequest
 from shared.services.agent_turn import TurnDeps, TurnResult, run_agent_turn
 from tests.fakes import RecordingSender
-from tests.vertex_fake import FakeVertex, _get, error_response, function_call_response, gemini_model, text_response
+from tests.vertex_fake import FakeVertex, proto_field, error_response, function_call_response, gemini_model, text_response
 
 pytestmark = pytest.mark.emulators
 # Current Gemini 3 ids: the fake enforces their contract (thinking within maxOutputTokens, thought signatures).
@@ -103,7 +103,7 @@ def test_the_newest_message_of_a_burst_answers_them_all_once(world):
                                                                                                "gemini-3.5-flash")
     assert call["outcome"] == "ok" and call["usage"]["thoughts_tokens"] > 0
     config = world.vertex.requests[0][1]["generationConfig"]
-    assert _get(config["thinkingConfig"], "thinkingLevel") == "LOW" and config["maxOutputTokens"] > 1024
+    assert proto_field(config["thinkingConfig"], "thinkingLevel") == "LOW" and config["maxOutputTokens"] > 1024
     assert world.turn(third).result == TurnResult.ALREADY_SENT
     assert len(world.sender.sent) == 1
 
@@ -193,7 +193,7 @@ def test_update_lead_stores_bant_on_the_contact_and_the_result_goes_back_to_the_
     # The model's call went back exactly as received, its thought signature included (Gemini 3 answers 400
     # otherwise: tests/vertex_fake.py rule 3).
     call_part = world.vertex.requests[1][1]["contents"][-2]["parts"][0]
-    assert "functionCall" in call_part and _get(call_part, "thoughtSignature")
+    assert "functionCall" in call_part and proto_field(call_part, "thoughtSignature")
     assert world.sent_texts() == ["Perfeito! Posso agendar uma visita técnica gratuita?"]
     assert len(world.model_calls()) == 2
 

@@ -3,7 +3,7 @@ that no attempt is given more time than the turn has left."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -93,5 +93,5 @@ def test_the_offline_model_writes_words_when_calls_are_forbidden():
     spec = ToolSpec("lookup_catalog", "catalogue", {"type": "object"})
     prompt = Prompt(system="s", turns=[ChatTurn("user", "quanto custa o kit?")], tools=(spec,))
     assert OfflineModel().generate(prompt).tool_calls
-    forced = OfflineModel().generate(Prompt(**{**prompt.__dict__, "force_text": True}))
+    forced = OfflineModel().generate(replace(prompt, force_text=True))
     assert forced.tool_calls == () and forced.text

@@ -5,6 +5,7 @@ mode NONE, retired ids answer 404. Each rule's test fails against an adapter tha
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 from google.oauth2.credentials import Credentials
@@ -13,7 +14,7 @@ from shared.adapters.gemini import GeminiModel, gemini_api_client, vertex_client
 from shared.domain.errors import ModelBlocked, ModelOutOfTokens, ModelRejected, ModelTransient, ModelUnavailable
 from shared.domain.usage import CallOutcome, ModelPrice
 from shared.ports import ChatTurn, Prompt, ToolCall, ToolResult, ToolSpec
-from tests.vertex_fake import FakeVertex, _get, blocked_response, function_call_response, text_response
+from tests.vertex_fake import FakeVertex, blocked_response, function_call_response, proto_field, text_response
 
 # Shape from the Vertex AI REST reference (GenerateContentResponse).
 OK_RESPONSE = {
@@ -70,18 +71,18 @@ def test_a_reply_carries_text_tokens_and_cost_and_the_request_has_vertex_shape(v
 def test_gemini_3_gets_a_thinking_level_room_for_it_and_its_default_temperature(vertex):
     model(vertex).generate(PROMPT)
     config = vertex.requests[0][1]["generationConfig"]
-    assert _get(config["thinkingConfig"], "thinkingLevel") == "LOW"
+    assert proto_field(config["thinkingConfig"], "thinkingLevel") == "LOW"
     assert config["maxOutputTokens"] == 300 + 1024, "visible budget plus the thinking allowance"
     assert "temperature" not in config, "Gemini 3 guidance: leave temperature at its default"
 
 
 def test_the_advanced_tier_thinks_more_and_gemini_2_5_gets_a_budget(vertex):
     vertex.retired.discard("gemini-2.5-flash")  # as if it were still served, to see the 2.5 control
-    model(vertex).generate(PROMPT.__class__(**{**PROMPT.__dict__, "tier": "advanced"}))
-    model(vertex).generate(PROMPT.__class__(**{**PROMPT.__dict__, "model": "gemini-2.5-flash"}))
-    assert _get(vertex.requests[0][1]["generationConfig"]["thinkingConfig"], "thinkingLevel") == "MEDIUM"
+    model(vertex).generate(replace(PROMPT, tier="advanced"))
+    model(vertex).generate(replace(PROMPT, model="gemini-2.5-flash"))
+    assert proto_field(vertex.requests[0][1]["generationConfig"]["thinkingConfig"], "thinkingLevel") == "MEDIUM"
     config = vertex.requests[1][1]["generationConfig"]
-    assert _get(config["thinkingConfig"], "thinkingBudget") == 1024 and config["maxOutputTokens"] == 1324
+    assert proto_field(config["thinkingConfig"], "thinkingBudget") == 1024 and config["maxOutputTokens"] == 1324
     assert config["temperature"] == 0.6
 
 
@@ -184,7 +185,7 @@ def test_function_calls_go_back_with_their_thought_signatures_on_gemini_3(vertex
 
     assert answer.text == OK_RESPONSE["candidates"][0]["content"]["parts"][0]["text"]
     sent = vertex.requests[1][1]["contents"]
-    assert _get(sent[1]["parts"][0], "thoughtSignature")
+    assert proto_field(sent[1]["parts"][0], "thoughtSignature")
     assert sent[2]["parts"][0]["functionResponse"]["response"] == {"items": [{"name": "Kit 5 kWp"}]}
 
 
