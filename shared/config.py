@@ -149,7 +149,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
-                     "vertex_base_url", "media_model", "knowledge_bucket", "gemini_api_key", "gemini_base_url", "vertex_project",
+                     "vertex_base_url", "media_model", "knowledge_bucket", "gemini_api_key", "gemini_base_url",
+                     "vertex_project",
                      mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -196,7 +197,8 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"LLM_PRICING has no price for {', '.join(missing)}; add it (USD per 1M tokens)")
         if self.llm_backend == "gemini" and self.gemini_api_key is None:
-            raise ValueError("LLM_BACKEND=gemini needs GEMINI_API_KEY (create one at https://aistudio.google.com/apikey)")
+            raise ValueError("LLM_BACKEND=gemini needs GEMINI_API_KEY "
+                             "(create one at https://aistudio.google.com/apikey)")
         if self.turn_deadline_seconds <= self.turn_reserve_seconds() + 5:
             raise ValueError("TURN_DEADLINE_SECONDS must exceed the time kept for the holding message "
                              f"({self.turn_reserve_seconds():.0f} s) plus one model attempt")

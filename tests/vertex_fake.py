@@ -211,7 +211,8 @@ class FakeVertex:
             thoughts = self.thinking_at[proto_field(thinking, "thinkingLevel") or "HIGH"]
         else:
             budget = proto_field(thinking, "thinkingBudget")
-            thoughts = self.thinking_at["MEDIUM"] if budget is None or budget < 0 else min(budget, self.thinking_at["MEDIUM"])
+            dynamic = self.thinking_at["MEDIUM"]  # 2.5 without a budget (or -1) thinks dynamically
+            thoughts = dynamic if budget is None or budget < 0 else min(budget, dynamic)
         usage = answer.setdefault("usageMetadata", {"promptTokenCount": 100})
         thoughts = max(thoughts, usage.get("thoughtsTokenCount") or 0)
         limit = config.get("maxOutputTokens")

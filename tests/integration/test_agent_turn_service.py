@@ -23,7 +23,7 @@ from shared.domain.tenancy import channel_key
 from shared.ports import TurnRequest
 from shared.services.agent_turn import TurnDeps, TurnResult, run_agent_turn
 from tests.fakes import RecordingSender
-from tests.vertex_fake import FakeVertex, proto_field, error_response, function_call_response, gemini_model, text_response
+from tests.vertex_fake import FakeVertex, error_response, function_call_response, gemini_model, proto_field, text_response
 
 pytestmark = pytest.mark.emulators
 # Current Gemini 3 ids: the fake enforces their contract (thinking within maxOutputTokens, thought signatures).

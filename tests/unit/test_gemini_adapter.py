@@ -63,7 +63,8 @@ def test_a_reply_carries_text_tokens_and_cost_and_the_request_has_vertex_shape(v
     assert (generation.call.model, generation.call.backend, generation.call.outcome) == (
         "gemini-3.5-flash", "vertex", CallOutcome.OK)
     path, body = vertex.requests[0]
-    assert path.endswith("/projects/acme-prod/locations/us-central1/publishers/google/models/gemini-3.5-flash:generateContent")
+    assert path.endswith("/projects/acme-prod/locations/us-central1/publishers/google/models/"
+                         "gemini-3.5-flash:generateContent")
     assert [c["role"] for c in body["contents"]] == ["user", "model", "user"]
     assert body["systemInstruction"]["parts"][0]["text"] == "Você é a Sol."
 
