@@ -215,7 +215,8 @@ def _send_step(request: FollowupRequest, deps: FollowupDeps, channel: Channel, a
         if mode is SendMode.TEMPLATE:
             assert step.template is not None
             params = fill_template_params(step.template, conversation.contact_name, agent.business_name)
-            text = f"[template {step.template.name}] " + " | ".join(params)
+            shown = [f"{k}={v}" for k, v in params.items()] if isinstance(params, dict) else params
+            text = f"[template {step.template.name}] " + " | ".join(shown)
             if claim.fresh:
                 deps.store.save_generated_reply(request.tenant_id, request.conversation_id, message_id, text, None,
                                                 [], "template")
@@ -247,7 +248,7 @@ def _write(request: FollowupRequest, deps: FollowupDeps, agent: AgentConfig, con
            history: list[StoredMessage], message_id: str, instruction: str) -> str:
     """The model writes the nudge from the conversation itself, not a canned "any news?"."""
     assert deps.model is not None and deps.ledger is not None
-    base = build_prompt(agent, conversation, history)
+    base = build_prompt(agent, conversation, history, now=deps.clock())
     prompt = Prompt(system=base.system + (
         "\n\nThe lead has not answered your last message. Write ONE short WhatsApp follow-up message in "
         f"{agent.language} that continues this conversation naturally, refers to what the lead said, and ends with "
