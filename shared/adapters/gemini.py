@@ -354,13 +354,19 @@ class GeminiMediaReader:
         try:
             response = attempt.run(self._client, contents, config)
         except ModelRejected as err:
-            raise MediaUnreadable(f"{self._model} refused the {purpose} request: {err}") from err
+            unreadable = MediaUnreadable(f"{self._model} refused the {purpose} request: {err}")
+            unreadable.model_call = err.call  # metered by the caller like any attempt
+            raise unreadable from err
         usage = usage_from(response.usage_metadata)
         text = _text_of(response).strip()
         finish = _finish(response)
         blocked = _block_reason(response)
         if blocked or (not text and not (allow_empty and finish == "STOP")) or finish == "MAX_TOKENS":
             # A cut transcript would be passed off as what the lead said: unreadable, with the reason.
-            raise MediaUnreadable(f"{self._model} returned no usable text for the {purpose} "
-                                  f"(finish reason {blocked or finish})")
+            outcome = CallOutcome.BLOCKED if blocked else (
+                CallOutcome.MAX_TOKENS if finish == "MAX_TOKENS" else CallOutcome.REJECTED)
+            unreadable = MediaUnreadable(f"{self._model} returned no usable text for the {purpose} "
+                                         f"(finish reason {blocked or finish})")
+            unreadable.model_call = attempt.call(usage, outcome, finish_reason=blocked or finish)
+            raise unreadable
         return Extraction(text=text, call=attempt.call(usage, finish_reason=finish))

@@ -271,6 +271,8 @@ def test_a_model_outage_is_retried_from_the_stored_copy_without_downloading_agai
 
     assert message(request)["media_text"] == "Vocês parcelam?"
     assert sandbox.media_requests_for("710004") == ["meta-lookup:710004", "meta-download:710004"]
+    mine = [c for c in calls() if c["conversation_id"] == request.conversation_id]
+    assert sorted(c["outcome"] for c in mine) == ["ok", "rate_limited"], "the failed attempt is metered too"
 
 
 def test_the_last_attempt_records_a_failure_instead_of_leaving_the_turn_waiting(world):

@@ -99,3 +99,16 @@ def test_a_blocked_or_refused_file_is_unreadable_and_quota_is_transient(vertex):
         media.transcribe(b"#!AMR", "audio/amr", "pt-BR")
     with pytest.raises(ModelUnavailable):
         media.read_scanned_document(b"%PDF-1.4", "pt-BR")
+
+
+def test_a_failed_read_carries_its_metered_attempt(vertex):
+    from shared.domain.usage import CallOutcome
+
+    vertex.script += [(200, BLOCKED), (429, QUOTA_ERROR)]
+    media = reader(vertex)
+    with pytest.raises(MediaUnreadable) as blocked:
+        media.describe_image(png_image(), "image/png", "pt-BR")
+    assert (blocked.value.model_call.outcome, blocked.value.model_call.usage.prompt_tokens) == (CallOutcome.BLOCKED, 40)
+    with pytest.raises(ModelUnavailable) as quota:
+        media.transcribe(b"OggS", "audio/ogg", "pt-BR")
+    assert (quota.value.call.outcome, quota.value.call.error_code) == (CallOutcome.RATE_LIMITED, 429)
