@@ -69,6 +69,9 @@ class InboundMessage(BaseModel):
     is_group: bool = False
     sent_at: datetime
     raw_type: str | None = Field(default=None, description="the provider's own type name, kept for unsupported kinds")
+    reply_to: str | None = Field(default=None, description="provider id of the message this one quotes (reply context)")
+    edits: str | None = Field(default=None, description="provider id of the earlier message this one edits or revokes "
+                              "(Meta coexistence echoes: raw_type 'edit' or 'revoke')")
 
 
 class DeliveryState(StrEnum):

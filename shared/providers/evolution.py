@@ -169,7 +169,19 @@ def _message(item: dict[str, Any], channel_id: str, where: str) -> InboundMessag
         is_group=is_group,
         sent_at=_timestamp(item.get("messageTimestamp"), f"{where}.messageTimestamp"),
         raw_type=message_type or content_key or "unknown",
+        reply_to=_reply_to(item, content),
     )
+
+
+def _reply_to(item: dict[str, Any], content: object) -> str | None:
+    """The quoted message id: Evolution v2 copies Baileys' contextInfo to `data.contextInfo`; the raw content node
+    (`message.<type>Message.contextInfo`) carries it too. Since v2.3.3 text replies may arrive flattened to
+    `conversation` with the quote lost (evolution-api issues #2078, #2713): then there is no reference, and the
+    seller's desk falls back to the short code typed in the text."""
+    for holder in (item.get("contextInfo"), content.get("contextInfo") if isinstance(content, dict) else None):
+        if isinstance(holder, dict) and (stanza := optional_str(holder, "stanzaId")):
+            return stanza
+    return None
 
 
 def _direct_phone(key: dict[str, Any], remote: str, where: str) -> str | None:

@@ -135,10 +135,14 @@ class MetaCloudWebhook:
                 where = f"entry[{e}].changes[{c}]"
                 change = as_dict(change, where)
                 field = change.get("field")
-                if field != "messages":
+                # Route by the change's field, never by what its value holds: a `history` change also carries
+                # value.messages[] (past messages), which must not be answered.
+                if field == "messages":
+                    _parse_messages_change(as_dict(change.get("value"), f"{where}.value"), f"{where}.value", batch)
+                elif field == "smb_message_echoes":
+                    _parse_echoes_change(as_dict(change.get("value"), f"{where}.value"), f"{where}.value", batch)
+                else:
                     batch.ignored.append(field if isinstance(field, str) and field else "unknown_field")
-                    continue
-                _parse_messages_change(as_dict(change.get("value"), f"{where}.value"), f"{where}.value", batch)
         return batch
 
 
@@ -170,6 +174,56 @@ def _parse_messages_change(value: dict[str, Any], where: str, batch: WebhookBatc
             batch.ignored.append(update)
 
 
+def _parse_echoes_change(value: dict[str, Any], where: str, batch: WebhookBatch) -> None:
+    """Coexistence: what the business sent from the WhatsApp Business app (or a linked device), its edits and
+    revokes. https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/smb_message_echoes
+    `from` is the business's own number and `to` the user's; the content object is named by `type`, as in
+    inbound messages; `edit` holds `original_message_id` and the new `message`, `revoke` the `original_message_id`."""
+    echoes = as_list(value.get("message_echoes", []), f"{where}.message_echoes")
+    if not echoes:
+        batch.ignored.append("empty_echoes")
+        return
+    metadata = as_dict(value.get("metadata"), f"{where}.metadata")
+    channel_id = require_str(metadata, "phone_number_id", f"{where}.metadata")
+    for i, echo in enumerate(echoes):
+        batch.messages.append(_echo(as_dict(echo, f"{where}.message_echoes[{i}]"), channel_id,
+                                    f"{where}.message_echoes[{i}]"))
+
+
+def _echo(echo: dict[str, Any], channel_id: str, where: str) -> InboundMessage:
+    try:
+        phone = to_e164(require_str(echo, "to", where))
+    except ValueError:
+        raise InvalidPayload(f"{where}.to is not a phone number") from None
+    raw_type = require_str(echo, "type", where)
+    edits = None
+    content_message = echo
+    content_type = raw_type
+    if raw_type in ("edit", "revoke"):
+        target = as_dict(echo.get(raw_type), f"{where}.{raw_type}")
+        edits = require_str(target, "original_message_id", f"{where}.{raw_type}")
+        if raw_type == "edit":
+            content_message = target.get("message") if isinstance(target.get("message"), dict) else {}
+            content_type = optional_str(content_message, "type") or "unknown"
+    content = content_message.get(content_type) if raw_type != "revoke" else None
+    content = content if isinstance(content, dict) else {}
+    kind = MessageKind.UNSUPPORTED if raw_type == "revoke" else _KINDS.get(content_type, MessageKind.UNSUPPORTED)
+    return InboundMessage(
+        provider=Provider.META,
+        channel_id=channel_id,
+        provider_message_id=require_str(echo, "id", where),
+        contact_phone=phone,
+        kind=kind,
+        text=None if raw_type == "revoke" else _text(content_type, content_message, content),
+        media=_media(content_type, content) if content_type in _MEDIA_TYPES and raw_type != "revoke" else None,
+        from_business=True,
+        sent_at=epoch_to_utc(echo.get("timestamp"), f"{where}.timestamp"),
+        raw_type=raw_type,
+        reply_to=optional_str(echo.get("context"), "id"),
+        edits=edits,
+    )
+
+
 def _message(message: dict[str, Any], channel_id: str, names: dict[str, str], where: str) -> InboundMessage:
     sender = require_str(message, "from", where)
     try:
@@ -191,6 +245,7 @@ def _message(message: dict[str, Any], channel_id: str, names: dict[str, str], wh
         media=_media(raw_type, content) if raw_type in _MEDIA_TYPES else None,
         sent_at=epoch_to_utc(message.get("timestamp"), f"{where}.timestamp"),
         raw_type=raw_type,
+        reply_to=optional_str(message.get("context"), "id"),
     )
 
 

@@ -153,7 +153,18 @@ def _message(body: dict[str, Any]) -> InboundMessage | str:
         is_group=is_group,
         sent_at=epoch_to_utc(body.get("momment"), "body.momment", millis=True),
         raw_type=content_key,
+        reply_to=_reply_to(body),
     )
+
+
+def _reply_to(body: dict[str, Any]) -> str | None:
+    """The quoted message: `referenceMessageId` (https://developer.z-api.io/en/webhooks/on-message-received).
+
+    A reply to a status post (`isStatusReply`) quotes the business's story, not a chat message: no reference.
+    """
+    if body.get("isStatusReply") is True:
+        return None
+    return optional_str(body, "referenceMessageId")
 
 
 def _content(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
