@@ -8,7 +8,7 @@ from google.cloud import firestore
 
 from shared.adapters.firestore_store import FirestoreChannelDirectory
 from shared.domain.inbound import Provider
-from shared.domain.tenancy import AgentConfig, Channel, ChannelCredentials, Tenant
+from shared.domain.tenancy import AgentConfig, Channel, ChannelCredentials, Seller, Tenant
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,10 @@ def seed(db: firestore.Client, sandbox_url: str, demo: DemoTenant = DemoTenant()
     tenant_ref = db.collection("tenants").document(demo.tenant_id)
     tenant_ref.set(tenant.model_dump(mode="json"))
     agent = demo_agent()
-    agent.seller_phone = demo.seller_phone
+    agent.sellers = [Seller(name="Ana", phone=demo.seller_phone, role="seller")]
+    # Meta refuses free-form text outside a person's 24-hour window: alerts to a seller who has not written
+    # today go as this (approved, utility) template, and the alert itself waits for the seller.
+    agent.seller_template = "piloto_chamar_vendedor"
     tenant_ref.collection("agents").document("default").set(agent.model_dump(mode="json"))
     copilot = agent.model_copy(update={"agent_id": "copilot", "mode": "copilot"})
     tenant_ref.collection("agents").document("copilot").set(copilot.model_dump(mode="json"))

@@ -115,6 +115,7 @@ def model_tiers() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def inbound_deps() -> InboundDeps:
     from shared.adapters.cloud_tasks import CloudTasksMediaQueue, CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
+    from shared.adapters.firestore_sellers import FirestoreSellerStore
     from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
     from shared.ports import WebhookSecrets
     from shared.services.inbound import InboundDeps
@@ -139,6 +140,7 @@ def inbound_deps() -> InboundDeps:
         max_body_bytes=settings.max_body_bytes,
         run_alongside=alongside.submit,
         media=CloudTasksMediaQueue(scheduler, settings.media_queue, settings.media_processor_url),
+        sellers=FirestoreSellerStore(db),
     )
 
 
@@ -162,6 +164,7 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         FirestoreUsageLedger,
         firestore_client,
     )
+    from shared.adapters.firestore_sellers import FirestoreSellerStore
     from shared.services.agent_turn import TurnDeps
     from shared.services.events import emit
 
@@ -182,6 +185,7 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         media_wait_seconds=settings.media_wait_seconds,
         emit_event=lambda event: emit(event, event_deps()),
         after_reply=after_reply,
+        sellers=FirestoreSellerStore(db),
     )
 
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared import log
+from shared.domain.contact_rhythm import best_time
 from shared.domain.conversation import Conversation, OutboundState, Role, StoredMessage
 from shared.domain.copilot import SUGGESTION_SCHEMA, Suggestion
 from shared.domain.errors import ProviderRejected, TransientError, WaitingForMedia
@@ -24,6 +25,7 @@ from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
 from shared.domain.prompt import build_prompt
 from shared.domain.routing import Tier, answer_key, choose_tier, is_faq
+from shared.domain.seller_desk import RefKind, draft_message, handoff_alert
 from shared.domain.tenancy import AgentConfig, Channel
 from shared.domain.usage import ModelCall
 from shared.ports import (
@@ -34,6 +36,7 @@ from shared.ports import (
     LanguageModel,
     MessageSender,
     Prompt,
+    SellerStore,
     TurnRequest,
     UsageLedger,
 )
@@ -82,6 +85,8 @@ class TurnDeps:
     media_wait_seconds: float = 60.0
     # Follow-up cadence (issue 6): called with (tenant, conversation, answered message id, sent at) after a reply
     after_reply: Callable[[str, str, str, datetime], Any] | None = None
+    # The seller's desk (issue 14): references on alerts/drafts, seller windows, held alerts, style examples
+    sellers: SellerStore | None = None
 
 
 @dataclass
@@ -176,7 +181,7 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
 
 def _release_due(stored: Conversation, history: list[StoredMessage], agent: AgentConfig, now: datetime) -> bool:
     """A handoff ends after handoff_release_minutes in which no human wrote."""
-    if not agent.handoff_release_minutes or stored.paused_at is None:
+    if not agent.handoff_release_minutes or stored.paused_at is None or stored.paused_by_seller:
         return False
     humans = [m.stored_at or m.sent_at for m in history if m.role == Role.HUMAN]
     last_human = max([stored.paused_at, *humans])
@@ -277,29 +282,34 @@ def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentC
     pause.handoff_turn = turn.message_id
     deps.store.save_conversation(pause)
     log.log(logger, logging.WARNING, "handoff to a human", reason=reason)
-    if agent.seller_phone:
+    if agent.all_sellers():
+        from shared.services.seller_desk import make_ref, notify_sellers
+
         who = conversation.contact_name or "Um lead"
-        _notify_seller(deps, channel, agent.seller_phone,
-                       f"🔔 Piloto: {who} ({turn.contact_phone}) precisa de você.\nMotivo: {reason}\n"
-                       f"Pergunta: {question}")
-
-
-def _notify_seller(deps: TurnDeps, channel: Channel, seller_phone: str, text: str) -> None:
-    """Best effort: the lead's conversation must not fail because the seller's alert did."""
-    try:
-        deps.sender_for(channel.provider).send_text(channel, seller_phone, text)
-    except Exception as err:  # noqa: BLE001 - logged; the alert is also visible on the conversation
-        log.log(logger, logging.ERROR, "could not notify the seller", error=str(err),
-                seller=mask_phone(seller_phone))
+        code = make_ref(deps, turn.tenant_id, RefKind.ALERT, f"{turn.conversation_id}:{turn.message_id}", {
+            "conversation_id": turn.conversation_id, "channel_key": turn.channel_key, "agent_id": channel.agent_id})
+        notify_sellers(deps, channel, agent, code, handoff_alert(f"{who} ({turn.contact_phone})", code, reason,
+                                                                 question), who, alert_id=code)
 
 
 def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
              history: list[StoredMessage], reply_id: str) -> TurnOutcome:
-    """Copilot: a draft and hints for the seller, stored on the conversation; nothing reaches the lead."""
+    """Copilot: a draft and hints for the seller, stored on the conversation; nothing reaches the lead.
+
+    The best time to re-contact is computed from the lead's own timestamps (never invented by the model), and the
+    drafts sellers accepted or edited are shown to the model as examples of their style."""
+    rhythm = best_time([(m.role.value, m.sent_at) for m in history], agent.followup.time_zone)
+    examples = deps.sellers.style_examples(turn.tenant_id, channel.agent_id) if deps.sellers is not None else []
     base = build_prompt(agent, conversation, history)
-    prompt = Prompt(system=base.system + "\nYou assist a human seller: do not answer the lead. Draft the reply the "
-                    "seller could send and describe the lead for them, as JSON.", turns=base.turns,
-                    max_output_tokens=800, json_schema=SUGGESTION_SCHEMA, purpose="suggestion")
+    style = "".join(f"\n- {e.get('sent_text', '')[:300]}" for e in examples[:3] if e.get("sent_text"))
+    system = (base.system + "\nYou assist a human seller: do not answer the lead. Draft the reply the seller could "
+              "send and describe the lead for them, as JSON. The summary is at most two short lines."
+              f"\nBest time to re-contact, computed from the lead's own messages: {rhythm.suggestion} "
+              f"({rhythm.evidence}). Put it in best_time_to_recontact in your words; never change the hours or days.")
+    if style:
+        system += f"\nMessages the sellers of this business actually sent (write drafts in this style):{style}"
+    prompt = Prompt(system=system, turns=base.turns, max_output_tokens=800, json_schema=SUGGESTION_SCHEMA,
+                    purpose="suggestion")
     calls: list[ModelCall] = []
     tier = choose_tier(_burst_text(history))
     try:
@@ -307,15 +317,22 @@ def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentCo
         suggestion = _parse_suggestion(generation.text)
     except AllModelsFailed:
         used, suggestion = tier, Suggestion(draft_reply="", summary="the model could not draft a suggestion")
+    # The computed value is what is stored and shown, whatever the model wrote.
+    suggestion.best_time_to_recontact = rhythm.suggestion
+    suggestion.best_time_evidence = rhythm.evidence
     _record_calls(turn, deps, channel.agent_id, calls)
     deps.store.save_suggestion(turn.tenant_id, turn.conversation_id, reply_id,
                                {**suggestion.model_dump(), "in_reply_to": turn.message_id, "tier": used.value,
                                 "model_call": calls[-1].model_dump(mode="python") if calls else None})
-    if agent.seller_phone and agent.send_suggestions_to_seller and suggestion.draft_reply:
+    if agent.all_sellers() and agent.send_suggestions_to_seller and suggestion.draft_reply:
+        from shared.services.seller_desk import make_ref, notify_sellers
+
         who = conversation.contact_name or turn.contact_phone
-        _notify_seller(deps, channel, agent.seller_phone,
-                       f"💡 Sugestão para {who}:\n{suggestion.draft_reply}\n\nTom: {suggestion.tone} · "
-                       f"Intenção: {suggestion.intent}")
+        code = make_ref(deps, turn.tenant_id, RefKind.DRAFT, f"{turn.conversation_id}:{reply_id}", {
+            "conversation_id": turn.conversation_id, "channel_key": turn.channel_key, "agent_id": channel.agent_id,
+            "suggestion_id": reply_id})
+        notify_sellers(deps, channel, agent, code, draft_message(who, code, suggestion.draft_reply,
+                                                                 suggestion.seller_lines()), who, alert_id=code)
     return TurnOutcome(TurnResult.SUGGESTED, reply_id, suggestion.draft_reply, tier=used.value)
 
 
