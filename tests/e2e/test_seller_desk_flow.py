@@ -192,3 +192,48 @@ def test_an_edited_draft_goes_as_edited_and_is_judged_edited(stack, db, tenant):
     state = db.collection("tenants").document(tenant.tenant_id).collection("sellers").document(
         seller_key(tenant.tenant_id, f"+{seller}")).get().to_dict()
     assert state["whatsapp_phone"] == f"+{seller}"
+
+
+def meta_echo(tenant: DemoTenant, to_digits: str, wamid: str, echo_type: str = "text", text: str = "",
+              original: str | None = None) -> dict:
+    """An smb_message_echoes change, shaped as tests/data/providers/meta_echo_*.json (Meta's reference)."""
+    echo: dict = {"from": "15550783881", "to": to_digits, "id": wamid, "timestamp": str(int(time.time())),
+                  "type": echo_type}
+    if echo_type == "text":
+        echo["text"] = {"body": text}
+    elif echo_type == "edit":
+        echo["edit"] = {"original_message_id": original, "message": {"type": "text", "text": {"body": text}}}
+    else:
+        echo["revoke"] = {"original_message_id": original}
+    return {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "smb_message_echoes", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": tenant.meta_phone_number_id},
+            "message_echoes": [echo]}}]}]}
+
+
+def test_a_message_sent_from_the_whatsapp_business_app_pauses_the_bot_like_a_gateways_from_me(stack, db, tenant):
+    with_seller(db, tenant)
+    sandbox = stack.sandbox
+    lead = unique_phone()
+    post(stack, "meta", payloads.meta_text(tenant.meta_phone_number_id, lead, "Gabi", f"wamid.L{uuid.uuid4().hex}",
+                                           "Oi, quero um orçamento"))
+    wait_until(lambda: len(sandbox.sends_to(lead)) == 1, 30, "the bot's reply")
+
+    original = f"wamid.E{uuid.uuid4().hex}"
+    assert post(stack, "meta", meta_echo(tenant, lead, original, text="Oi Gabi, aqui é a Ana. Te ligo já."))[
+        "human"] == 1
+    conv_ref = db.collection("tenants").document(tenant.tenant_id).collection("conversations").document(
+        conversation_id(channel_key("meta", tenant.meta_phone_number_id), f"+{lead}"))
+    assert conv_ref.get().to_dict()["bot_paused"] is True
+    assert post(stack, "meta", meta_echo(tenant, lead, f"wamid.E{uuid.uuid4().hex}", "edit",
+                                         "Oi Gabi, aqui é a Ana. Te ligo em 5 min.", original))["human"] == 1
+    assert post(stack, "meta", meta_echo(tenant, lead, f"wamid.E{uuid.uuid4().hex}", "revoke",
+                                         original=original))["ignored"] == ["business_revoke"]
+
+    post(stack, "meta", payloads.meta_text(tenant.meta_phone_number_id, lead, "Gabi", f"wamid.L{uuid.uuid4().hex}",
+                                           "Combinado"))
+    time.sleep(3)  # the lead's turn runs and stays quiet: a human owns the conversation
+    assert len(sandbox.sends_to(lead)) == 1
+    humans = [m.to_dict()["text"] for m in conv_ref.collection("messages").stream() if m.to_dict()["role"] == "human"]
+    assert sorted(humans) == ["Oi Gabi, aqui é a Ana. Te ligo em 5 min.", "Oi Gabi, aqui é a Ana. Te ligo já."]
