@@ -35,8 +35,8 @@ class BestTime:
 
     @property
     def evidence(self) -> str:
-        parts = [f"{self.in_window} de {self.lead_messages} mensagens do lead nesse horário"] if self.window else [
-            f"{self.lead_messages} mensagem(ns) do lead"]
+        # Without a window the suggestion already says how few messages there are.
+        parts = [f"{self.in_window} de {self.lead_messages} mensagens do lead nesse horário"] if self.window else []
         if self.median_reply_minutes is not None:
             parts.append(f"responde em ~{_minutes(self.median_reply_minutes)} (mediana de {self.replies_measured})")
         return "; ".join(parts)

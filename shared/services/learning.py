@@ -8,11 +8,13 @@ import json
 import logging
 
 from shared import log
-from shared.domain.conversation import Conversation, Role
+from shared.domain.conversation import Conversation, Role, StoredMessage
 from shared.domain.errors import NotFound
 from shared.domain.memory import transcript
 from shared.domain.routing import Tier
 from shared.domain.seller_desk import RefKind, learning_preview
+from shared.domain.tenancy import AgentConfig
+from shared.domain.usage import ModelCall
 from shared.ports import ChatTurn, ConversationStore, Prompt, TurnRequest
 from shared.services.agent_turn import TurnDeps, TurnOutcome, TurnResult
 from shared.services.brain import AllModelsFailed, generate_routed
@@ -90,15 +92,15 @@ def learn_from_human(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
         return TurnOutcome(TurnResult.REPLIED)
 
 
-def _distil(turn: TurnRequest, deps: TurnDeps, agent, conversation: Conversation,  # noqa: ANN001
-            history: list, question: str, text: str) -> dict | None:
+def _distil(turn: TurnRequest, deps: TurnDeps, agent: AgentConfig, conversation: Conversation,
+            history: list[StoredMessage], question: str, text: str) -> dict | None:
     """The model's decision as a dict, or None when no model could answer."""
     exchange = transcript(history) if history else ""
     prompt = Prompt(system=_DISTIL.format(language=agent.language),
                     turns=[ChatTurn(role="user", text=f"Open question: {question}\n\nExchange:\n{exchange}\n\n"
                                                       f"The seller's answer: {text}")],
                     max_output_tokens=400, json_schema=LEARNING_SCHEMA, purpose="learning")
-    calls: list = []
+    calls: list[ModelCall] = []
     try:
         generation, _ = generate_routed(deps.model, prompt, Tier.STANDARD, deps.tiers, calls)
     except AllModelsFailed:
@@ -113,7 +115,7 @@ def _distil(turn: TurnRequest, deps: TurnDeps, agent, conversation: Conversation
     return decision if isinstance(decision, dict) and isinstance(decision.get("learn"), bool) else None
 
 
-def _ask_review(turn: TurnRequest, deps: TurnDeps, agent, conversation: Conversation, candidate: str,  # noqa: ANN001
+def _ask_review(turn: TurnRequest, deps: TurnDeps, agent: AgentConfig, conversation: Conversation, candidate: str,
                 question: str, answer: str) -> None:
     """Review on WhatsApp: the sellers get a short preview and approve or reject it with its code."""
     if not agent.all_sellers():

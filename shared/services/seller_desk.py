@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,9 @@ from shared.domain.seller_desk import (
 from shared.domain.tenancy import AgentConfig, Channel, Seller
 from shared.ports import TurnRequest
 
+if TYPE_CHECKING:
+    from shared.services.agent_turn import TurnDeps
+
 logger = logging.getLogger(__name__)
 
 STYLE_EXAMPLES_KEPT = 5
@@ -50,7 +54,7 @@ class SellerOutcome:
 # -- alerts and drafts to sellers ------------------------------------------------------------------
 
 
-def make_ref(deps, tenant_id: str, kind: RefKind, target: str, fields: dict) -> str:  # noqa: ANN001 - TurnDeps
+def make_ref(deps: TurnDeps, tenant_id: str, kind: RefKind, target: str, fields: dict) -> str:
     """A short code for what a message to a seller points at, stored when the desk has a store."""
     code = ref_code(tenant_id, kind.value, target)
     if deps.sellers is not None:
@@ -58,7 +62,7 @@ def make_ref(deps, tenant_id: str, kind: RefKind, target: str, fields: dict) -> 
     return code
 
 
-def notify_sellers(deps, channel: Channel, agent: AgentConfig, code: str, text: str, lead_name: str,  # noqa: ANN001
+def notify_sellers(deps: TurnDeps, channel: Channel, agent: AgentConfig, code: str, text: str, lead_name: str,
                    alert_id: str) -> int:
     """Send to every seller of the agent; returns how many got it now (the rest are held or failed, never lost
     silently: held alerts wait for the seller, failures are logged with the seller masked)."""
@@ -69,7 +73,7 @@ def notify_sellers(deps, channel: Channel, agent: AgentConfig, code: str, text: 
     return sent
 
 
-def deliver_to_seller(deps, channel: Channel, agent: AgentConfig, seller: Seller, code: str,  # noqa: ANN001
+def deliver_to_seller(deps: TurnDeps, channel: Channel, agent: AgentConfig, seller: Seller, code: str,
                       text: str, lead_name: str, alert_id: str) -> bool:
     tenant_id = channel.tenant_id
     key = seller_key(tenant_id, seller.phone)
@@ -98,7 +102,7 @@ def deliver_to_seller(deps, channel: Channel, agent: AgentConfig, seller: Seller
     return True
 
 
-def _invite(deps, channel: Channel, agent: AgentConfig, seller: Seller, key: str, state: dict,  # noqa: ANN001
+def _invite(deps: TurnDeps, channel: Channel, agent: AgentConfig, seller: Seller, key: str, state: dict,
             lead_name: str, to_phone: str, now: datetime) -> None:
     invited = state.get("invited_at")
     if invited is not None and now - invited < timedelta(hours=24):
@@ -122,7 +126,7 @@ def _invite(deps, channel: Channel, agent: AgentConfig, seller: Seller, key: str
 # -- a seller's message ----------------------------------------------------------------------------
 
 
-def handle_seller_message(turn: TurnRequest, deps) -> SellerOutcome:  # noqa: ANN001 - TurnDeps
+def handle_seller_message(turn: TurnRequest, deps: TurnDeps) -> SellerOutcome:
     """turn.message_id names tenants/{t}/seller_messages/{id}. Idempotent: a handled message is never redone."""
     store = deps.sellers
     with log.bound(tenant_id=turn.tenant_id, function_purpose="seller"):
@@ -147,7 +151,7 @@ def handle_seller_message(turn: TurnRequest, deps) -> SellerOutcome:  # noqa: AN
 
 
 class _Desk:
-    def __init__(self, deps, channel: Channel, agent: AgentConfig, seller: Seller, phone: str,  # noqa: ANN001
+    def __init__(self, deps: TurnDeps, channel: Channel, agent: AgentConfig, seller: Seller, phone: str,
                  message: dict) -> None:
         self.deps, self.channel, self.agent, self.seller, self.phone = deps, channel, agent, seller, phone
         self.message = message

@@ -237,3 +237,17 @@ def test_a_message_sent_from_the_whatsapp_business_app_pauses_the_bot_like_a_gat
     assert len(sandbox.sends_to(lead)) == 1
     humans = [m.to_dict()["text"] for m in conv_ref.collection("messages").stream() if m.to_dict()["role"] == "human"]
     assert sorted(humans) == ["Oi Gabi, aqui é a Ana. Te ligo em 5 min.", "Oi Gabi, aqui é a Ana. Te ligo já."]
+
+
+def test_a_seller_writing_from_an_old_eight_digit_whatsapp_id_is_still_a_seller_not_a_lead(stack, db, tenant):
+    tail = str(uuid.uuid4().int)[:6]
+    agents = db.collection("tenants").document(tenant.tenant_id).collection("agents")
+    agents.document("default").set({"sellers": [{"name": "Rui", "phone": f"+5511987{tail}"}]}, merge=True)
+    outcome = post(stack, "zapi", payloads.zapi_text(tenant.zapi_instance, f"551187{tail}", "Rui",
+                                                     uuid.uuid4().hex.upper(), "Bom dia, quero o resumo"))
+    assert outcome.get("sellers") == 1 and not outcome.get("queued")
+    wait_until(lambda: len(stack.sandbox.sends_to(f"551187{tail}")) == 1, 30, "the one-line help")
+    assert stack.sandbox.sends_to(f"551187{tail}")[0]["text"].startswith("Comandos:")
+    conv = conversation_id(channel_key("zapi", tenant.zapi_instance), f"+551187{tail}")
+    assert not db.collection("tenants").document(tenant.tenant_id).collection("conversations").document(
+        conv).get().exists
