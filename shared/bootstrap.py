@@ -186,6 +186,7 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         emit_event=lambda event: emit(event, event_deps()),
         after_reply=after_reply,
         sellers=FirestoreSellerStore(db),
+        download_media=media_downloader_for,
     )
 
 

@@ -124,7 +124,7 @@ def lead_label(name: str | None, phone: str) -> str:
 
 def handoff_alert(lead: str, code: str, reason: str, question: str) -> str:
     return (f"🔔 {lead} precisa de você · #{code}\nMotivo: {reason}\nPergunta: {question}\n"
-            "Responda a esta mensagem para falar com o lead.")
+            "Responda a esta mensagem para falar com o lead (texto, áudio ou arquivo).")
 
 
 def draft_message(lead: str, code: str, draft: str, details: list[str]) -> str:

@@ -319,13 +319,33 @@ class EvolutionProvider:
 
     def send_text(self, channel: Channel, to_phone: str, text: str) -> str:
         """POST {server_url}/message/sendText/{instance}; returns key.id of the sent message."""
+        return self._send(channel, "sendText", {"number": recipient_digits(_PROVIDER, to_phone), "text": text})
+
+    def send_media(self, channel: Channel, to_phone: str, media: DownloadedMedia, kind: str,
+                   caption: str | None = None) -> str:
+        """A file relayed from a seller, as base64. Voice notes: POST /message/sendWhatsAppAudio/{instance}
+        {number, audio}; other files: POST /message/sendMedia/{instance} {number, mediatype (image, video,
+        document, audio), mimetype, media, fileName (required for base64 documents), caption}
+        (https://www.mintlify.com/EvolutionAPI/evolution-api/api/messages/send-media)."""
+        number = recipient_digits(_PROVIDER, to_phone)
+        encoded = base64.b64encode(media.content).decode()
+        if kind == "audio":
+            return self._send(channel, "sendWhatsAppAudio", {"number": number, "audio": encoded})
+        mediatype = kind if kind in ("image", "video") else "document"
+        payload: dict[str, Any] = {"number": number, "mediatype": mediatype,
+                                   "mimetype": media.mime_type or "application/octet-stream", "media": encoded,
+                                   "fileName": media.filename or f"arquivo.{mediatype}"}
+        if caption:
+            payload["caption"] = caption
+        return self._send(channel, "sendMedia", payload)
+
+    def _send(self, channel: Channel, endpoint: str, payload: dict[str, Any]) -> str:
         creds = channel.credentials
         if not creds.server_url:
             missing_credential(_PROVIDER, "server_url")
         if not creds.api_key:
             missing_credential(_PROVIDER, "api_key")
-        url = f"{creds.server_url.rstrip('/')}/message/sendText/{quote(channel.channel_id, safe='')}"
-        payload = {"number": recipient_digits(_PROVIDER, to_phone), "text": text}
+        url = f"{creds.server_url.rstrip('/')}/message/{endpoint}/{quote(channel.channel_id, safe='')}"
         reply = post_json(self._http, _PROVIDER, url, {"apikey": creds.api_key}, payload)
         body = reply.body if isinstance(reply.body, dict) else {}
         if 200 <= reply.status < 300:

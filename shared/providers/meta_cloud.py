@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
 
 from shared.domain.conversation import StoredMessage
@@ -16,6 +16,7 @@ from shared.domain.errors import (
     MediaTooLarge,
     MediaUnavailable,
     MissingSignature,
+    ProviderSendError,
     TransientError,
 )
 from shared.domain.inbound import (
@@ -31,6 +32,7 @@ from shared.domain.phone import to_e164
 from shared.domain.tenancy import Channel
 from shared.ports import DownloadedMedia, RawRequest, WebhookSecrets
 from shared.providers.payload import (
+    HttpReply,
     as_dict,
     as_list,
     constant_time_equals,
@@ -369,6 +371,44 @@ class MetaCloudProvider:
                    "to": recipient_digits(_PROVIDER, to_phone), "type": "template", "template": template}
         return self._post_message(channel, token, payload)
 
+    def send_media(self, channel: Channel, to_phone: str, media: DownloadedMedia, kind: str,
+                   caption: str | None = None) -> str:
+        """A file relayed from a seller: upload it (POST /{phone-number-id}/media, multipart `file`, `type`,
+        `messaging_product`; answers {"id"}), then send a message of that type naming the media id. Captions
+        exist on image, video and document; `filename` on document
+        (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media)."""
+        import httpx
+
+        token = channel.credentials.access_token
+        if not token:
+            missing_credential(_PROVIDER, "access_token")
+        mime = (media.mime_type or "application/octet-stream").split(";")[0].strip()
+        url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/media"
+        try:
+            response = self._http.post(url, headers={"Authorization": f"Bearer {token}"},
+                                       data={"messaging_product": "whatsapp", "type": mime},
+                                       files={"file": (media.filename or f"file.{kind}", media.content, mime)})
+        except httpx.TimeoutException as err:
+            raise ProviderSendError(_PROVIDER, 0, f"media upload timed out ({type(err).__name__})") from err
+        except httpx.TransportError as err:
+            raise ProviderSendError(_PROVIDER, 0, f"media upload failed ({type(err).__name__})") from err
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        media_id = optional_str(body, "id") if 200 <= response.status_code < 300 else None
+        if media_id is None:
+            self._raise_for(HttpReply(response.status_code, body), token, "media upload answered without an id")
+        content: dict[str, Any] = {"id": media_id}
+        meta_kind = kind if kind in ("audio", "image", "video", "sticker") else "document"
+        if caption and meta_kind in ("image", "video", "document"):
+            content["caption"] = caption
+        if meta_kind == "document" and media.filename:
+            content["filename"] = media.filename
+        payload = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                   "to": recipient_digits(_PROVIDER, to_phone), "type": meta_kind, meta_kind: content}
+        return self._post_message(channel, token, payload)
+
     def _post_message(self, channel: Channel, token: str, payload: dict) -> str:
         url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/messages"
         reply = post_json(self._http, _PROVIDER, url, {"Authorization": f"Bearer {token}"}, payload)
@@ -380,6 +420,12 @@ class MetaCloudProvider:
                 if message_id:
                     return message_id
             fail(_PROVIDER, reply.status, "response has no messages[0].id", [token], transient=True)
+        self._raise_for(reply, token, "")
+
+    def _raise_for(self, reply: HttpReply, token: str, missing: str) -> NoReturn:
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if 200 <= reply.status < 300:
+            fail(_PROVIDER, reply.status, missing, [token], transient=True)
         error = body.get("error")
         if not isinstance(error, dict):
             error = {}

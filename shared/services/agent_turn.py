@@ -34,6 +34,7 @@ from shared.ports import (
     ChatTurn,
     ConversationStore,
     LanguageModel,
+    MediaDownloader,
     MessageSender,
     Prompt,
     SellerStore,
@@ -87,6 +88,7 @@ class TurnDeps:
     after_reply: Callable[[str, str, str, datetime], Any] | None = None
     # The seller's desk (issue 14): references on alerts/drafts, seller windows, held alerts, style examples
     sellers: SellerStore | None = None
+    download_media: Callable[[Provider], MediaDownloader] | None = None  # a seller's file relayed to a lead
 
 
 @dataclass

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from shared import log
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.copilot import Feedback, judge
-from shared.domain.errors import ProviderRejected
+from shared.domain.errors import MediaTooLarge, MediaUnavailable, ProviderRejected
 from shared.domain.ids import inbound_message_id, seller_key
-from shared.domain.inbound import MessageKind, Provider
+from shared.domain.inbound import MediaRef, MessageKind, Provider
 from shared.domain.phone import mask_phone
 from shared.domain.seller_desk import (
     HELP,
@@ -32,7 +32,7 @@ from shared.domain.seller_desk import (
     window_open,
 )
 from shared.domain.tenancy import AgentConfig, Channel, Seller
-from shared.ports import TurnRequest
+from shared.ports import DownloadedMedia, TurnRequest
 
 if TYPE_CHECKING:
     from shared.services.agent_turn import TurnDeps
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STYLE_EXAMPLES_KEPT = 5
+# WhatsApp's limit for audio and video is 16 MB (documents may be larger; a bigger file is refused by the
+# downloader as too large and the seller is asked to send it again another way).
+RELAY_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -222,11 +225,7 @@ class _Desk:
     def relay(self, ref: dict, text: str, verdict: Feedback | None, suggestion_id: str | None = None,
               similarity: float | None = None) -> SellerOutcome:
         kind = MessageKind(self.message.get("kind") or "text")
-        if kind.has_media:
-            # Sending files needs a media send per provider (upload or link); not built yet: say so, send nothing.
-            self.say("Por enquanto só consigo repassar texto ao lead; escreva a resposta em texto.")
-            return SellerOutcome("refused", "media relay not supported")
-        if not text:
+        if not text and not kind.has_media:
             self.say(HELP)
             return SellerOutcome("help", "nothing to send")
         conversation = self.deps.store.get_conversation(self.tenant_id, ref["conversation_id"])
@@ -243,15 +242,21 @@ class _Desk:
                      "24 h do WhatsApp: só um template aprovado pode ser enviado agora.")
             return SellerOutcome("refused", "lead outside the 24-hour window")
         try:
-            provider_message_id = self.deps.sender_for(lead_channel.provider).send_text(
-                lead_channel, conversation.contact_phone, text)
+            if kind.has_media:
+                provider_message_id = self._relay_file(lead_channel, conversation.contact_phone, kind, text)
+            else:
+                provider_message_id = self.deps.sender_for(lead_channel.provider).send_text(
+                    lead_channel, conversation.contact_phone, text)
         except ProviderRejected as err:
             self.say(f"O WhatsApp recusou a mensagem: {str(err)[:120]}")
             return SellerOutcome("rejected", str(err)[:200])
+        except (MediaUnavailable, MediaTooLarge) as err:
+            self.say("Não consegui baixar o seu arquivo (indisponível ou grande demais); envie de novo, por favor.")
+            return SellerOutcome("refused", f"seller's file unavailable: {str(err)[:160]}")
         # Stored under the id a gateway echo of this send would get: its echo is then a duplicate, not a human.
         message_id = inbound_message_id(lead_channel.provider.value, lead_channel.channel_id, provider_message_id)
         self.deps.store.record_inbound(self.tenant_id, conversation.conversation_id, StoredMessage(
-            message_id=message_id, role=Role.HUMAN, text=text, provider=lead_channel.provider,
+            message_id=message_id, role=Role.HUMAN, kind=kind, text=text or None, provider=lead_channel.provider,
             provider_message_id=provider_message_id, sent_at=now, disposition=InboundDisposition.RELAYED))
         pause = Conversation(conversation_id=conversation.conversation_id, tenant_id=self.tenant_id,
                              channel_key=conversation.channel_key, agent_id=conversation.agent_id,
@@ -273,6 +278,22 @@ class _Desk:
         if conversation.handoff_question:
             self._learn(conversation, message_id)
         return SellerOutcome("relayed", verdict.value if verdict else "")
+
+    def _relay_file(self, lead_channel: Channel, to_phone: str, kind: MessageKind, caption: str) -> str:
+        """The seller's voice note or file, fetched from the provider the seller wrote on and sent to the lead
+        through the lead's number (the same or another provider)."""
+        if self.deps.download_media is None:
+            raise MediaUnavailable("no media downloader configured")
+        media = self.message.get("media") or {}
+        seller_message = StoredMessage(
+            message_id=self.message.get("message_id") or "seller", role=Role.HUMAN, kind=kind,
+            media=MediaRef.model_validate(media), provider=self.channel.provider,
+            provider_message_id=self.message.get("provider_message_id"), sent_at=self.deps.clock())
+        file = self.deps.download_media(self.channel.provider).download(self.channel, seller_message, RELAY_MAX_BYTES)
+        if file.mime_type is None and media.get("mime_type"):
+            file = DownloadedMedia(content=file.content, mime_type=media["mime_type"], filename=file.filename)
+        sender = self.deps.sender_for(lead_channel.provider)
+        return sender.send_media(lead_channel, to_phone, file, kind.value, caption or None)
 
     def _lead_channel(self, ref: dict) -> Channel | None:
         provider, _, channel_id = ref["channel_key"].partition(":")
@@ -297,6 +318,8 @@ class _Desk:
             self.say("Essa sugestão já foi usada.")
             return SellerOutcome("refused", "draft already judged")
         draft = suggestion.get("draft_reply") or ""
+        if MessageKind(self.message.get("kind") or "text").has_media:
+            return self.relay(ref, self._words(), Feedback.IGNORED, suggestion_id, 0.0)
         if sends_draft_as_is(self.text):
             return self.relay(ref, draft, Feedback.ACCEPTED, suggestion_id, 1.0)
         words = self._words()

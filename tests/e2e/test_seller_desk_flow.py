@@ -251,3 +251,54 @@ def test_a_seller_writing_from_an_old_eight_digit_whatsapp_id_is_still_a_seller_
     conv = conversation_id(channel_key("zapi", tenant.zapi_instance), f"+551187{tail}")
     assert not db.collection("tenants").document(tenant.tenant_id).collection("conversations").document(
         conv).get().exists
+
+
+def test_a_sellers_voice_note_in_reply_to_an_alert_reaches_the_lead_on_zapi(stack, db, tenant):
+    from dev.provider_sandbox import HostedMedia
+    from dev.sample_media import wav_voice_note
+
+    seller = with_seller(db, tenant)
+    sandbox = stack.sandbox
+    lead = unique_phone()
+    post(stack, "zapi", payloads.zapi_text(tenant.zapi_instance, lead, "Iara", uuid.uuid4().hex.upper(),
+                                           "Vocês vendem carro elétrico?"))
+    wait_until(lambda: len(sandbox.sends_to(seller)) == 1, 30, "the alert (Z-API has no 24-hour rule)")
+    alert = sandbox.sends_to(seller)[0]
+    voice = wav_voice_note(1.5)
+    url = sandbox.host_file(f"seller-{uuid.uuid4().hex}.ogg", HostedMedia(voice, "audio/ogg"))
+    reply = payloads.zapi_media(tenant.zapi_instance, seller, "Ana", uuid.uuid4().hex.upper(), "audio", url,
+                                "audio/ogg; codecs=opus", ptt=True)
+    reply["referenceMessageId"] = alert["id"]
+    post(stack, "zapi", reply)
+
+    wait_until(lambda: len(sandbox.sends_to(lead)) == 2, 30, "the voice note relayed to the lead")
+    relayed = sandbox.sends_to(lead)[1]
+    assert relayed["type"] == "audio" and relayed["media_bytes"] == len(voice)
+
+
+def test_a_sellers_file_in_reply_to_an_alert_is_uploaded_and_sent_to_the_lead_on_meta(stack, db, tenant):
+    from dev.provider_sandbox import HostedMedia
+
+    seller = with_seller(db, tenant)
+    sandbox = stack.sandbox
+    lead = unique_phone()
+    post(stack, "meta", payloads.meta_text(tenant.meta_phone_number_id, lead, "Jó", f"wamid.L{uuid.uuid4().hex}",
+                                           "Vocês vendem carro elétrico?"))
+    wait_until(lambda: len(sandbox.sends_to(seller)) == 1, 30, "the invitation")
+    post(stack, "meta", payloads.meta_text(tenant.meta_phone_number_id, seller, "Ana", f"wamid.S{uuid.uuid4().hex}",
+                                           "oi"))
+    wait_until(lambda: len(sandbox.sends_to(seller)) == 3, 30, "the held alert")
+    alert = sandbox.sends_to(seller)[1]
+    media_id = str(int(uuid.uuid4().int % 10**15))
+    sandbox.host_meta_media(media_id, HostedMedia(b"%PDF-1.4 tabela de precos", "application/pdf", "precos.pdf"))
+    upload_count = len(sandbox.uploads)
+    document = payloads.meta_media(tenant.meta_phone_number_id, seller, "Ana", f"wamid.S{uuid.uuid4().hex}",
+                                   "document", media_id, "application/pdf", filename="precos.pdf",
+                                   caption="Segue a tabela")
+    document["entry"][0]["changes"][0]["value"]["messages"][0]["context"] = {"from": "15550783881", "id": alert["id"]}
+    post(stack, "meta", document)
+
+    wait_until(lambda: len(sandbox.sends_to(lead)) == 2, 30, "the file sent to the lead")
+    sent = sandbox.sends_to(lead)[1]
+    assert sent["type"] == "document" and sent["text"] == "Segue a tabela" and sent["filename"] == "precos.pdf"
+    assert len(sandbox.uploads) == upload_count + 1 and sent["media_id"] == sandbox.uploads[-1]["id"]
