@@ -38,6 +38,7 @@ from shared.ports import (
     MessageSender,
     Prompt,
     SellerStore,
+    ToolCall,
     TurnRequest,
     UsageLedger,
 )
@@ -310,6 +311,10 @@ def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentCo
               f"({rhythm.evidence}). Put it in best_time_to_recontact in your words; never change the hours or days.")
     if style:
         system += f"\nMessages the sellers of this business actually sent (write drafts in this style):{style}"
+    if facts := _grounding(turn, deps, channel, _burst_text(history)):
+        system += ("\nWhat the business's knowledge base and catalogue say about the lead's messages (use only "
+                   f"these for prices, products and policies; if they do not answer, say the seller will check):\n"
+                   f"{facts}")
     prompt = Prompt(system=system, turns=base.turns, max_output_tokens=800, json_schema=SUGGESTION_SCHEMA,
                     purpose="suggestion")
     calls: list[ModelCall] = []
@@ -336,6 +341,25 @@ def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentCo
         notify_sellers(deps, channel, agent, code, draft_message(who, code, suggestion.draft_reply,
                                                                  suggestion.seller_lines()), who, alert_id=code)
     return TurnOutcome(TurnResult.SUGGESTED, reply_id, suggestion.draft_reply, tier=used.value)
+
+
+def _grounding(turn: TurnRequest, deps: TurnDeps, channel: Channel, burst: str) -> str:
+    """The read-only tools (knowledge, catalogue) run on the lead's latest messages, so a draft quotes the
+    business's own facts. No model call: the lead's words are the query."""
+    if not burst.strip():
+        return ""
+    scope = TurnScope(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id,
+                      contact_id=contact_id(turn.contact_phone), contact_phone=turn.contact_phone,
+                      agent_id=channel.agent_id, turn_id=f"suggestion:{turn.message_id}")
+    toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock)
+    found = []
+    for name, args in (("search_knowledge", {"question": burst[:500]}), ("lookup_catalog", {"query": burst[:200]})):
+        if name == "search_knowledge" and deps.knowledge is None:
+            continue
+        result = toolbox.run(ToolCall(name=name, args=args)).response
+        if result.get("found") or result.get("items"):
+            found.append(f"{name}: {json.dumps(result, ensure_ascii=False, default=str)[:1500]}")
+    return "\n".join(found)
 
 
 def _parse_suggestion(text: str) -> Suggestion:

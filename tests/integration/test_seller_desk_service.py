@@ -164,3 +164,35 @@ def _provider_id_of(desk: Desk, word: str) -> str:
         if conversation and word in (conversation.handoff_question or "") and ref["provider_message_ids"]:
             return ref["provider_message_ids"][-1]
     raise AssertionError(f"no alert about {word!r} was sent")
+
+
+def test_a_copilot_draft_is_grounded_in_the_catalogue_and_written_in_the_sellers_style(desk):
+    desk.agent(mode="copilot")
+    desk.sellers.add_style_example(desk.tenant.tenant_id, "default", {
+        "suggestion_id": "s0", "verdict": "edited", "sent_text": "Opa, tudo certo? Segue o valor certinho:",
+        "at": NOW}, 5)
+    desk.seller_writes("bom dia")
+    phone = "+55119" + str(uuid.uuid4().int)[:8]
+    conv = conversation_id(desk.key, phone)
+    for i, text in enumerate(("Oi", "Quanto custa o kit residencial para minha casa?")):
+        message_id = inbound_message_id("meta", desk.tenant.tenant_id, uuid.uuid4().hex)
+        desk.store.record_inbound(desk.tenant.tenant_id, conv, StoredMessage(
+            message_id=message_id, role=Role.LEAD, text=text, provider=Provider.META,
+            provider_message_id=message_id, contact_name="Lia", sent_at=NOW + timedelta(seconds=i),
+            disposition=InboundDisposition.QUEUED))
+    desk.vertex.script = [text_response(json.dumps({
+        "draft_reply": "Opa Lia! O kit residencial sai por R$ 15.900.", "summary": "Quer preço do kit", "tone": "leve",
+        "interests": ["kit residencial"], "objections": [], "sentiment": "positive", "intent": "Negotiation",
+        "best_time_to_recontact": "de madrugada"}))]
+
+    run_agent_turn(TurnRequest(desk.tenant.tenant_id, conv, message_id, desk.key, phone), desk.deps)
+
+    system = desk.vertex.requests[-1][1]["systemInstruction"]["parts"][0]["text"]
+    assert "Kit Solar Residencial 4 kWp" in system and "R$ 15.900" in system  # the catalogue, not the model
+    assert "Opa, tudo certo? Segue o valor certinho:" in system  # the sellers' own style
+    [suggestion] = [s.to_dict() for s in desk.tenant_ref.collection("conversations").document(conv)
+                    .collection("suggestions").stream()]
+    assert suggestion["intent"] == "other"  # outside the closed set
+    assert suggestion["best_time_to_recontact"] == "sem padrão ainda (2 mensagem(ns) do lead)"
+    draft = next(text for text in desk.to_seller() if text.startswith("💡"))
+    assert "Interesses: kit residencial" in draft and "Melhor horário: sem padrão ainda" in draft
