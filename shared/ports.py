@@ -161,8 +161,12 @@ class SellerStore(Protocol):
 
     def save_seller_state(self, tenant_id: str, seller_key: str, fields: dict) -> None: ...
 
-    def hold_alert(self, tenant_id: str, seller_key: str, alert_id: str, alert: dict) -> None:
-        """Keep an alert the seller's closed 24-hour window would refuse; delivered when the seller writes."""
+    def hold_alert(self, tenant_id: str, seller_key: str, alert_id: str, alert: dict, state: str = "held") -> None:
+        """Keep an alert the seller's closed 24-hour window would refuse (held: delivered when the seller writes),
+        or one already sent (sent: held again if the provider reports it failed for the window)."""
+
+    def requeue_alert(self, tenant_id: str, seller_key: str, provider_message_id: str) -> bool:
+        """A sent alert the provider failed for the window is held again; False if no alert has that id."""
 
     def held_alerts(self, tenant_id: str, seller_key: str) -> list[tuple[str, dict]]: ...
 

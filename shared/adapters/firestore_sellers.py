@@ -96,9 +96,18 @@ class FirestoreSellerStore:
     def save_seller_state(self, tenant_id: str, seller_key: str, fields: dict) -> None:
         self._seller(tenant_id, seller_key).set(fields, merge=True)
 
-    def hold_alert(self, tenant_id: str, seller_key: str, alert_id: str, alert: dict) -> None:
+    def hold_alert(self, tenant_id: str, seller_key: str, alert_id: str, alert: dict, state: str = "held") -> None:
         self._seller(tenant_id, seller_key).collection("held_alerts").document(alert_id).set(
-            {**alert, "state": "held", "held_at": firestore.SERVER_TIMESTAMP}, merge=True)
+            {**alert, "state": state, f"{state}_at": firestore.SERVER_TIMESTAMP}, merge=True)
+
+    def requeue_alert(self, tenant_id: str, seller_key: str, provider_message_id: str) -> bool:
+        query = (self._seller(tenant_id, seller_key).collection("held_alerts")
+                 .where(filter=FieldFilter("provider_message_id", "==", provider_message_id)).limit(1))
+        snap = next(iter(query.stream()), None)
+        if snap is None:
+            return False
+        snap.reference.update({"state": "held", "requeued_at": firestore.SERVER_TIMESTAMP})
+        return True
 
     def held_alerts(self, tenant_id: str, seller_key: str) -> list[tuple[str, dict]]:
         query = (self._seller(tenant_id, seller_key).collection("held_alerts")

@@ -279,6 +279,10 @@ def _apply_status(status: StatusUpdate, channel: Channel, deps: InboundDeps, out
     if not status.recipient_phone:
         outcome.unknown_statuses += 1
         return
+    if status.state.value == "failed" and (status.error or "").startswith(REENGAGEMENT_ERROR) and \
+            _requeue_seller_alert(status, channel, deps):
+        outcome.statuses += 1
+        return
     conv_id = conversation_id(channel.key, status.recipient_phone)
     with log.bound(tenant_id=channel.tenant_id, conversation_id=conv_id):
         if deps.store.apply_status(channel.tenant_id, conv_id, status):
@@ -287,3 +291,25 @@ def _apply_status(status: StatusUpdate, channel: Channel, deps: InboundDeps, out
                 log.log(logger, logging.WARNING, "provider reports an outbound message failed", error=status.error)
         else:
             outcome.unknown_statuses += 1
+
+
+# Meta's "Re-engagement message": a free-form message sent outside the person's 24-hour window was accepted and then
+# failed (https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes).
+REENGAGEMENT_ERROR = "131047"
+
+
+def _requeue_seller_alert(status: StatusUpdate, channel: Channel, deps: InboundDeps) -> bool:
+    """An alert to a seller failed for the window: hold it again and forget the window, so it goes out (after a
+    template invitation) when the seller writes. Nothing sent to a seller is lost silently."""
+    if deps.sellers is None or not status.recipient_phone:
+        return False
+    seller = deps.directory.get_agent(channel.tenant_id, channel.agent_id).seller_for(status.recipient_phone)
+    if seller is None:
+        return False
+    key = seller_key(channel.tenant_id, seller.phone)
+    if not deps.sellers.requeue_alert(channel.tenant_id, key, status.provider_message_id):
+        return False
+    deps.sellers.save_seller_state(channel.tenant_id, key, {"windows": {channel.key: None}})
+    log.log(logger, logging.WARNING, "an alert to a seller failed outside the 24-hour window; held again",
+            tenant_id=channel.tenant_id, seller=mask_phone(status.recipient_phone))
+    return True

@@ -83,8 +83,9 @@ def deliver_to_seller(deps: TurnDeps, channel: Channel, agent: AgentConfig, sell
     state = deps.sellers.get_seller_state(tenant_id, key) if deps.sellers is not None else {}
     to_phone = state.get("whatsapp_phone") or seller.phone
     now = deps.clock()
+    # The window belongs to the pair (seller, business number): writing to another number opens nothing here.
     if channel.provider is Provider.META and deps.sellers is not None and not window_open(
-            state.get("last_inbound_at"), now):
+            (state.get("windows") or {}).get(channel.key), now):
         # Meta refuses free-form text outside the seller's 24 h window (error 131047, reported asynchronously
         # as a failed status): keep the alert, invite the seller with an approved utility template.
         deps.sellers.hold_alert(tenant_id, key, alert_id, {"text": text, "code": code, "channel_key": channel.key,
@@ -102,12 +103,16 @@ def deliver_to_seller(deps: TurnDeps, channel: Channel, agent: AgentConfig, sell
         return False
     if deps.sellers is not None:
         deps.sellers.attach_provider_id(tenant_id, code, provider_message_id)
+        # Kept as sent: if Meta later reports it failed for the window (131047), the webhook holds it again.
+        deps.sellers.hold_alert(tenant_id, key, alert_id, {"text": text, "code": code, "channel_key": channel.key,
+                                                           "created_at": now, "provider_message_id": provider_message_id},
+                                state="sent")
     return True
 
 
 def _invite(deps: TurnDeps, channel: Channel, agent: AgentConfig, seller: Seller, key: str, state: dict,
             lead_name: str, to_phone: str, now: datetime) -> None:
-    invited = state.get("invited_at")
+    invited = (state.get("invited") or {}).get(channel.key)
     if invited is not None and now - invited < timedelta(hours=24):
         return  # one invitation per day is enough; every alert is kept meanwhile
     if not agent.seller_template:
@@ -122,7 +127,7 @@ def _invite(deps: TurnDeps, channel: Channel, agent: AgentConfig, seller: Seller
         log.log(logger, logging.ERROR, "could not send the seller's invitation template", error=str(err)[:300],
                 seller=mask_phone(to_phone))
         return
-    deps.sellers.save_seller_state(channel.tenant_id, key, {"invited_at": now})
+    deps.sellers.save_seller_state(channel.tenant_id, key, {"invited": {channel.key: now}})
     log.log(logger, logging.INFO, "seller invited with a template; alert held", seller=mask_phone(to_phone))
 
 
@@ -173,8 +178,10 @@ class _Desk:
         """The seller wrote: their 24-hour window is open; deliver what was held for them."""
         sent_at = self.message.get("sent_at") or self.deps.clock()
         self.deps.sellers.save_seller_state(self.tenant_id, self.key, {
-            "last_inbound_at": sent_at, "whatsapp_phone": self.phone, "name": self.seller.name})
+            "windows": {self.channel.key: sent_at}, "whatsapp_phone": self.phone, "name": self.seller.name})
         for alert_id, alert in self.deps.sellers.held_alerts(self.tenant_id, self.key):
+            if alert.get("channel_key", self.channel.key) != self.channel.key:
+                continue  # held for another business number: it goes when the seller writes there
             try:
                 provider_message_id = self.deps.sender_for(self.channel.provider).send_text(
                     self.channel, self.phone, alert["text"])

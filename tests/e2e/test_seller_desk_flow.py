@@ -142,7 +142,9 @@ def test_a_copilot_draft_is_sent_to_the_lead_when_the_seller_answers_ok(stack, d
     wait_until(lambda: suggestion()["status"] != "pending", 30, "the verdict")
     assert sandbox.sends_to(lead)[0]["text"] == suggestion()["draft_reply"]
     assert suggestion()["status"] == "accepted" and suggestion()["via"] == "seller_whatsapp"
-    examples = tenant_ref.collection("style_examples").document("copilot").get().to_dict()["examples"]
+    style = tenant_ref.collection("style_examples").document("copilot")
+    wait_until(lambda: style.get().exists, 30, "the style example")
+    examples = style.get().to_dict()["examples"]
     assert examples[0]["sent_text"] == suggestion()["draft_reply"]
 
 
@@ -302,3 +304,33 @@ def test_a_sellers_file_in_reply_to_an_alert_is_uploaded_and_sent_to_the_lead_on
     sent = sandbox.sends_to(lead)[1]
     assert sent["type"] == "document" and sent["text"] == "Segue a tabela" and sent["filename"] == "precos.pdf"
     assert len(sandbox.uploads) == upload_count + 1 and sent["media_id"] == sandbox.uploads[-1]["id"]
+
+
+def test_an_alert_meta_fails_for_the_window_is_held_again_and_delivered_when_the_seller_writes(stack, db, tenant):
+    import json
+    from pathlib import Path
+
+    seller = with_seller(db, tenant)
+    sandbox = stack.sandbox
+    post(stack, "meta", payloads.meta_text(tenant.meta_phone_number_id, seller, "Ana", f"wamid.S{uuid.uuid4().hex}",
+                                           "bom dia"))  # her window is open: the next alert goes as text
+    wait_until(lambda: len(sandbox.sends_to(seller)) == 1, 30, "the help line")
+    lead = unique_phone()
+    post(stack, "meta", payloads.meta_text(tenant.meta_phone_number_id, lead, "Lu", f"wamid.L{uuid.uuid4().hex}",
+                                           "Vocês vendem carro elétrico?"))
+    wait_until(lambda: len(sandbox.sends_to(seller)) == 2, 30, "the alert as text")
+    alert = sandbox.sends_to(seller)[1]
+    assert "carro elétrico" in alert["text"]
+
+    # Meta accepted it, then reports it failed: 131047 (recorded payload from Meta's status reference).
+    status = json.loads((Path(__file__).resolve().parents[1] / "data" / "providers" / "meta_status_failed.json")
+                        .read_text())
+    value = status["entry"][0]["changes"][0]["value"]
+    value["metadata"]["phone_number_id"] = tenant.meta_phone_number_id
+    value["statuses"][0].update({"id": alert["id"], "recipient_id": seller})
+    assert post(stack, "meta", status).get("statuses") == 1
+
+    post(stack, "meta", payloads.meta_text(tenant.meta_phone_number_id, seller, "Ana", f"wamid.S{uuid.uuid4().hex}",
+                                           "cheguei"))
+    wait_until(lambda: any(s["text"] == alert["text"] for s in sandbox.sends_to(seller)[2:]), 30,
+               "the same alert delivered again")
