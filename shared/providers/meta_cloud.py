@@ -16,7 +16,6 @@ from shared.domain.errors import (
     MediaTooLarge,
     MediaUnavailable,
     MissingSignature,
-    ProviderSendError,
     TransientError,
 )
 from shared.domain.inbound import (
@@ -46,6 +45,7 @@ from shared.providers.payload import (
     media_failure,
     missing_credential,
     optional_str,
+    post_form,
     post_json,
     recipient_digits,
     redact,
@@ -377,28 +377,17 @@ class MetaCloudProvider:
         `messaging_product`; answers {"id"}), then send a message of that type naming the media id. Captions
         exist on image, video and document; `filename` on document
         (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media)."""
-        import httpx
-
         token = channel.credentials.access_token
         if not token:
             missing_credential(_PROVIDER, "access_token")
         mime = (media.mime_type or "application/octet-stream").split(";")[0].strip()
         url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/media"
-        try:
-            response = self._http.post(url, headers={"Authorization": f"Bearer {token}"},
-                                       data={"messaging_product": "whatsapp", "type": mime},
-                                       files={"file": (media.filename or f"file.{kind}", media.content, mime)})
-        except httpx.TimeoutException as err:
-            raise ProviderSendError(_PROVIDER, 0, f"media upload timed out ({type(err).__name__})") from err
-        except httpx.TransportError as err:
-            raise ProviderSendError(_PROVIDER, 0, f"media upload failed ({type(err).__name__})") from err
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        media_id = optional_str(body, "id") if 200 <= response.status_code < 300 else None
+        reply = post_form(self._http, _PROVIDER, url, {"Authorization": f"Bearer {token}"},
+                          {"messaging_product": "whatsapp", "type": mime},
+                          {"file": (media.filename or f"file.{kind}", media.content, mime)})
+        media_id = optional_str(reply.body, "id") if 200 <= reply.status < 300 else None
         if media_id is None:
-            self._raise_for(HttpReply(response.status_code, body), token, "media upload answered without an id")
+            self._raise_for(reply, token, "media upload answered without an id")
         content: dict[str, Any] = {"id": media_id}
         meta_kind = kind if kind in ("audio", "image", "video", "sticker") else "document"
         if caption and meta_kind in ("image", "video", "document"):

@@ -162,19 +162,31 @@ def post_json(
 
     Messages name the failure class only: the URL may carry a token (Z-API puts it in the path).
     """
+    return _post(http, provider, url, headers, json=payload)
+
+
+def post_form(
+    http: httpx.Client, provider: str, url: str, headers: Mapping[str, str], data: dict[str, str],
+    files: dict[str, tuple[str, bytes, str]],
+) -> HttpReply:
+    """POST multipart/form-data (a file upload), with post_json's failure handling."""
+    return _post(http, provider, url, headers, data=data, files=files)
+
+
+def _post(http: httpx.Client, provider: str, url: str, headers: Mapping[str, str], **body: Any) -> HttpReply:
     import httpx
 
     try:
-        response = http.post(url, headers=dict(headers), json=payload)
+        response = http.post(url, headers=dict(headers), **body)
     except httpx.TimeoutException as err:
         raise ProviderSendError(provider, 0, f"request timed out ({type(err).__name__})") from err
     except httpx.TransportError as err:
         raise ProviderSendError(provider, 0, f"connection failed ({type(err).__name__})") from err
     try:
-        body = response.json()
+        parsed = response.json()
     except ValueError:
-        body = None
-    return HttpReply(response.status_code, body)
+        parsed = None
+    return HttpReply(response.status_code, parsed)
 
 
 def is_transient_status(status: int) -> bool:
