@@ -146,6 +146,9 @@ class SellerStore(Protocol):
     def claim_seller_message(self, tenant_id: str, message_id: str, now: datetime, lease_seconds: int) -> dict | None:
         """The message if this delivery may act on it; None if it was handled already. Raises TurnInProgress."""
 
+    def release_seller_message(self, tenant_id: str, message_id: str) -> None:
+        """Give a claimed seller message back after a failure (the retry need not wait out the lease)."""
+
     def finish_seller_message(self, tenant_id: str, message_id: str, outcome: str) -> None: ...
 
     def save_ref(self, tenant_id: str, code: str, ref: dict) -> str:

@@ -69,6 +69,9 @@ class MetaWindowSender:
             self.delivered.append((to_phone, text))
         return f"wamid.WINDOW{len(self.delivered) + len(self.undelivered_131047)}"
 
+    def send_media(self, channel: Channel, to_phone: str, media: object, kind: str, caption: str | None = None) -> str:
+        return self.send_text(channel, to_phone, f"[{kind}] {caption or ''}".strip())
+
     def send_template(self, channel: Channel, to_phone: str, name: str, language: str, params: list[str]) -> str:
         if not name or not language:
             raise ValueError("template name and language.code are required")

@@ -51,6 +51,10 @@ class FirestoreSellerStore:
 
         return claim(self._db.transaction())
 
+    def release_seller_message(self, tenant_id: str, message_id: str) -> None:
+        self._tenant(tenant_id).collection("seller_messages").document(message_id).update(
+            {"state": "received", "lease_until": None})
+
     def finish_seller_message(self, tenant_id: str, message_id: str, outcome: str) -> None:
         self._tenant(tenant_id).collection("seller_messages").document(message_id).update(
             {"state": "handled", "outcome": outcome[:500], "handled_at": firestore.SERVER_TIMESTAMP})

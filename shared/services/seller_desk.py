@@ -151,8 +151,13 @@ def handle_seller_message(turn: TurnRequest, deps: TurnDeps) -> SellerOutcome:
             store.finish_seller_message(turn.tenant_id, turn.message_id, "no longer a seller")
             return SellerOutcome("not_a_seller")
         desk = _Desk(deps, channel, agent, seller, turn.contact_phone, message)
-        desk.open_window()
-        outcome = desk.act()
+        try:
+            desk.open_window()
+            outcome = desk.act()
+        except Exception:
+            # Give the message back so Cloud Tasks' retry need not wait out the lease.
+            store.release_seller_message(turn.tenant_id, turn.message_id)
+            raise
         store.finish_seller_message(turn.tenant_id, turn.message_id, f"{outcome.result}: {outcome.detail}")
         log.log(logger, logging.INFO, "seller message handled", result=outcome.result)
         return outcome

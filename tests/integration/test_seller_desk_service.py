@@ -196,3 +196,35 @@ def test_a_copilot_draft_is_grounded_in_the_catalogue_and_written_in_the_sellers
     assert suggestion["best_time_to_recontact"] == "sem padrão ainda (2 mensagem(ns) do lead)"
     draft = next(text for text in desk.to_seller() if text.startswith("💡"))
     assert "Interesses: kit residencial" in draft and "Melhor horário: sem padrão ainda" in draft
+
+
+def test_a_file_download_that_fails_for_now_gives_the_message_back_for_the_retry(desk):
+    from shared.domain.errors import TransientError
+    from shared.ports import DownloadedMedia
+
+    class FlakyDownloads:
+        calls = 0
+
+        def download(self, channel, message, max_bytes):  # noqa: ANN001, ANN201
+            FlakyDownloads.calls += 1
+            if FlakyDownloads.calls == 1:
+                raise TransientError("provider media endpoint unavailable")
+            return DownloadedMedia(content=b"OggS voice", mime_type="audio/ogg")
+
+    desk.deps.download_media = lambda provider: FlakyDownloads()
+    desk.seller_writes("bom dia")
+    lead = desk.handoff("Vocês instalam em barco?")
+    quoted = _provider_id_of(desk, "barco")
+    desk.sender.last_inbound[desk.seller] = desk.now
+    message_id = inbound_message_id("meta", desk.tenant.meta_phone_number_id, uuid.uuid4().hex)
+    desk.sellers.record_seller_message(desk.tenant.tenant_id, message_id, {
+        "message_id": message_id, "kind": "audio", "text": None, "reply_to": quoted, "sent_at": desk.now,
+        "provider_message_id": "wamid.VOICE", "media": {"media_id": "1234", "mime_type": "audio/ogg", "voice": True}})
+    turn = TurnRequest(desk.tenant.tenant_id, seller_key(desk.tenant.tenant_id, desk.seller), message_id, desk.key,
+                       desk.seller, purpose="seller")
+
+    with pytest.raises(TransientError):
+        handle_seller_message(turn, desk.deps)
+    assert handle_seller_message(turn, desk.deps).result == "relayed"  # at once: no lease left to wait out
+    assert handle_seller_message(turn, desk.deps).result == "already_handled"
+    assert [text for to, text in desk.sender.delivered if to == lead][-1] == "[audio]"
