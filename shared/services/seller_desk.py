@@ -294,8 +294,9 @@ class _Desk:
     def _relay_file(self, lead_channel: Channel, to_phone: str, kind: MessageKind, caption: str) -> str:
         """The seller's voice note or file, fetched from the provider the seller wrote on and sent to the lead
         through the lead's number (the same or another provider)."""
-        if self.deps.download_media is None:
-            raise MediaUnavailable("no media downloader configured")
+        sender = self.deps.sender_for(lead_channel.provider)
+        if self.deps.download_media is None or not hasattr(sender, "send_media"):
+            raise MediaUnavailable(f"files cannot be relayed through {lead_channel.provider.value} yet")
         media = self.message.get("media") or {}
         seller_message = StoredMessage(
             message_id=self.message.get("message_id") or "seller", role=Role.HUMAN, kind=kind,
@@ -304,7 +305,6 @@ class _Desk:
         file = self.deps.download_media(self.channel.provider).download(self.channel, seller_message, RELAY_MAX_BYTES)
         if file.mime_type is None and media.get("mime_type"):
             file = DownloadedMedia(content=file.content, mime_type=media["mime_type"], filename=file.filename)
-        sender = self.deps.sender_for(lead_channel.provider)
         return sender.send_media(lead_channel, to_phone, file, kind.value, caption or None)
 
     def _lead_channel(self, ref: dict) -> Channel | None:
