@@ -398,8 +398,9 @@ class Demo:
             return next(s.to_dict() for s in conv_ref.collection("suggestions").stream())
 
         wait_until(lambda: judged()["status"] != "pending", 30, "the verdict")
+        evidence = f" ({judged()['best_time_evidence']})" if judged()["best_time_evidence"] else ""
         say(f"  suggestion: status={judged()['status']} intent={judged()['intent']!r} "
-            f"recontact={judged()['best_time_to_recontact']!r} ({judged()['best_time_evidence']})")
+            f"recontact={judged()['best_time_to_recontact']!r}{evidence}")
         say("  the accepted draft is now a style example for this agent's next drafts (tenants/…/style_examples)")
 
         say("\n13. The /chat API: the same brain over HTTP, with its metrics")
