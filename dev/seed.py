@@ -18,7 +18,7 @@ class DemoTenant:
     tenant_id: str = "demo-solar"
     meta_phone_number_id: str = "106540352242922"
     evolution_copilot_instance: str = "solar-copiloto"  # a second number whose agent works in copilot mode
-    seller_phone: str = "+5511933332222"  # no demo lead uses this number
+    seller_phone: str = "+5511966660000"  # the seller Ana: no demo lead or test lead may use this number
     evolution_instance: str = "solar-vendas"
     evolution_apikey: str = "local-evolution-apikey"
     zapi_instance: str = "3C67AB2F0E4A1B2C"
