@@ -448,11 +448,16 @@ def _report_uncertain(turn: TurnRequest, deps: TurnDeps, channel: Channel, text:
     log.log(logger, logging.ERROR, "reply marked uncertain: send attempts ran out without a confirmed answer",
             attempts=deps.max_send_attempts, contact=mask_phone(turn.contact_phone))
     agent = deps.directory.get_agent(turn.tenant_id, channel.agent_id)
-    if agent.seller_phone:
-        _notify_seller(deps, channel, agent.seller_phone,
+    if agent.all_sellers():
+        from shared.services.seller_desk import make_ref, notify_sellers
+
+        # Through the seller desk: a reference to the lead (so 'resumo #REF' works) and Meta's 24-hour window.
+        code = make_ref(deps, turn.tenant_id, RefKind.LEAD, turn.conversation_id, {
+            "conversation_id": turn.conversation_id, "channel_key": turn.channel_key, "agent_id": channel.agent_id})
+        notify_sellers(deps, channel, agent, code,
                        f"⚠️ Piloto: não consegui confirmar a entrega da resposta para {turn.contact_phone} depois de "
-                       f"{deps.max_send_attempts} tentativas. Confira a conversa; não vou reenviar.\n"
-                       f"Resposta: {text[:300]}")
+                       f"{deps.max_send_attempts} tentativas. Confira a conversa (#{code}); não vou reenviar.\n"
+                       f"Resposta: {text[:300]}", turn.contact_phone, alert_id=f"uncertain-{turn.message_id[:24]}")
 
 
 def _opt_out(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
