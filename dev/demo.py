@@ -401,34 +401,90 @@ class Demo:
         self.meta("wamid.DEMO0022", "Vocês vendem carro elétrico também?")
         wait_until(lambda: len(self.stack.sandbox.sends_to(LEAD_META[0])) > to_lead, 30, "the reply")
         say(f"  ← Piloto via meta to {mask_phone(LEAD_META[0])}: {self.stack.sandbox.sends_to(LEAD_META[0])[-1]['text']}")
-        alert = self.stack.sandbox.sends_to(d.seller_phone.lstrip("+"))[-1]
-        say(f"  ← to the SELLER's WhatsApp ({mask_phone(d.seller_phone)}): {' '.join(alert['text'].split())}")
+        seller = d.seller_phone.lstrip("+")
+        invitation = self.stack.sandbox.sends_to(seller)[-1]
+        say(f"  ← to the SELLER Ana ({mask_phone(d.seller_phone)}): template {invitation['template']['name']!r} "
+            f"{[p['text'] for p in invitation['template']['components'][0]['parameters']]} — she has not written in "
+            "24 h, so Meta only accepts an approved template; the alert itself is kept")
         conv = tenant.collection("conversations").document(
             conversation_id(channel_key("meta", d.meta_phone_number_id), f"+{LEAD_META[0]}")).get().to_dict()
         say(f"  conversation: bot_paused={conv.get('bot_paused')} reason={conv.get('handoff_reason')!r}")
+        self.seller_step(seller)
+        self.copilot_step(seller)
 
+    def seller_wrote(self, provider: str, payload: dict, text: str) -> None:
+        say(f"  Ana (seller, {provider}): {text}")
+        if provider == "meta":
+            self.post("meta", *payloads.signed_meta(payload, DEMO_META_APP_SECRET))
+        else:
+            self.post(provider, *payloads.as_json(payload))
+
+    def seller_step(self, seller: str) -> None:
+        d = self.demo
+        say("\n11b. The seller works from her own WhatsApp (Meta number): she is a seller, never a lead")
+        before = len(self.stack.sandbox.sends_to(seller))
+        self.seller_wrote("meta", payloads.meta_text(d.meta_phone_number_id, seller, "Ana", "wamid.SELLER01",
+                                                     "Oi, vi o aviso"), "Oi, vi o aviso")
+        wait_until(lambda: len(self.stack.sandbox.sends_to(seller)) >= before + 2, 30, "the held alert")
+        alert, hint = self.stack.sandbox.sends_to(seller)[before:before + 2]
+        say(f"  ← held alert delivered now that her window is open: {' '.join(alert['text'].split())}")
+        say(f"  ← {hint['text']}")
+        answer = "Oi Mariana, aqui é a Ana da Solar Prime: carro elétrico não vendemos, só energia solar."
+        to_lead = len(self.stack.sandbox.sends_to(LEAD_META[0]))
+        say("  she swipes to reply to the alert (Meta context.id = the alert's wamid):")
+        self.seller_wrote("meta", payloads.meta_text(d.meta_phone_number_id, seller, "Ana", "wamid.SELLER02", answer,
+                                                     context_id=alert["id"]), answer)
+        wait_until(lambda: len(self.stack.sandbox.sends_to(LEAD_META[0])) > to_lead, 30, "the relayed answer")
+        say(f"  ← Piloto via meta to Mariana ({mask_phone(LEAD_META[0])}), as the business: "
+            f"{self.stack.sandbox.sends_to(LEAD_META[0])[-1]['text']}")
+
+        def preview() -> str | None:
+            return next((s["text"] for s in self.stack.sandbox.sends_to(seller)
+                         if "Aprendizado" in (s["text"] or "") and "carro" in s["text"]), None)
+
+        wait_until(lambda: preview() is not None, 30, "the learning preview")
+        say(f"  ← to Ana (learn_from_humans: review): {' '.join(preview().split())}")
+        seller_conv = self.db.collection("tenants").document(d.tenant_id).collection("conversations").document(
+            conversation_id(channel_key("meta", d.meta_phone_number_id), d.seller_phone)).get()
+        say(f"  a conversation (or LeadCreated) for Ana's number: {'yes' if seller_conv.exists else 'none'}")
+
+    def copilot_step(self, seller: str) -> None:
+        d = self.demo
+        tenant = self.db.collection("tenants").document(d.tenant_id)
         say("\n12. Copilot mode (a second Evolution number): the agent drafts for the seller, never for the lead")
         phone, name = LEAD_COPILOT
         say(f"  {name} (Evolution, copilot line): Achei o preço meio alto, tem desconto à vista?")
+        seller_before = len(self.stack.sandbox.sends_to(seller))
         self.evolution(d.evolution_copilot_instance, phone, name, "3EB0COP0001",
                        "Achei o preço meio alto, tem desconto à vista?")
-        seller_before = len([s for s in self.sends if s["to"] == d.seller_phone.lstrip("+")])
-        wait_until(lambda: len([s for s in self.sends if s["to"] == d.seller_phone.lstrip("+")]) > seller_before, 30,
-                   "the seller's draft")
-        draft = [s for s in self.sends if s["to"] == d.seller_phone.lstrip("+")][-1]
-        say(f"  ← to the SELLER's WhatsApp ({mask_phone(d.seller_phone)}): {draft['text']}")
+
+        def drafts() -> list[dict]:
+            return [s for s in self.stack.sandbox.sends_to(seller)[seller_before:]
+                    if (s["text"] or "").startswith("💡")]
+
+        wait_until(lambda: bool(drafts()), 30, "the seller's draft")
+        draft = drafts()[0]
+        say(f"  ← to the SELLER's WhatsApp ({mask_phone(d.seller_phone)}):")
+        for line in draft["text"].splitlines():
+            say(f"       {line}")
         say(f"  messages sent to {name}: {len(self.stack.sandbox.sends_to(phone))} (copilot never writes to the lead)")
+        say("  Ana replies 'ok' to the draft (Evolution contextInfo.stanzaId = the draft's id):")
+        self.seller_wrote("evolution", payloads.evolution_text(d.evolution_copilot_instance, d.evolution_apikey, seller,
+                                                               "Ana", "3EB0SELLER01", "ok", quoted_id=draft["id"]),
+                          "ok")
+        wait_until(lambda: len(self.stack.sandbox.sends_to(phone)) == 1, 30, "the draft sent to the lead")
+        say(f"  ← Piloto via evolution to {name} ({mask_phone(phone)}): {self.stack.sandbox.sends_to(phone)[0]['text']}")
         conv_ref = tenant.collection("conversations").document(
             conversation_id(channel_key("evolution", d.evolution_copilot_instance), f"+{phone}"))
-        suggestion_id, suggestion = next((s.id, s.to_dict()) for s in conv_ref.collection("suggestions").stream())
-        say(f"  suggestion: tone={suggestion['tone']!r} intent={suggestion['intent']!r} "
-            f"objections={suggestion['objections']} recontact={suggestion['best_time_to_recontact']!r}")
-        sent = suggestion["draft_reply"].replace("[resposta do modelo offline — sem Gemini nesta execução local]", "")
-        say("  the seller sends the draft, lightly edited, from the business phone:")
-        self.evolution(d.evolution_copilot_instance, phone, "Solar Prime", "3EB0COPH001", sent.strip() + " Abraço!",
-                       from_me=True)
-        judged = conv_ref.collection("suggestions").document(suggestion_id).get().to_dict()
-        say(f"  feedback recorded on the suggestion: {judged['status']} (similarity {judged['similarity']})")
+
+        def judged() -> dict:
+            return next(s.to_dict() for s in conv_ref.collection("suggestions").stream())
+
+        wait_until(lambda: judged()["status"] != "pending", 30, "the verdict")
+        evidence = f" ({judged()['best_time_evidence']})" if judged()["best_time_evidence"] else ""
+        say(f"  suggestion: status={judged()['status']} intent={judged()['intent']!r} "
+            f"recontact={judged()['best_time_to_recontact']!r}{evidence}")
+        say("  the accepted draft is now a style example for this agent's next drafts (tenants/…/style_examples)")
 
         say("\n13. The /chat API: the same brain over HTTP, with its metrics (a per-tenant API key)")
         chat_url = self.stack.function_url("chat_api")

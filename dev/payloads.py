@@ -9,8 +9,13 @@ import time
 from typing import Any
 
 
-def meta_text(phone_number_id: str, wa_id: str, name: str, wamid: str, body: str, ts: int | None = None) -> dict:
-    """A Cloud API `messages` webhook with one text message."""
+def meta_text(phone_number_id: str, wa_id: str, name: str, wamid: str, body: str, ts: int | None = None,
+              context_id: str | None = None) -> dict:
+    """A Cloud API `messages` webhook with one text message (a reply when context_id names the quoted wamid)."""
+    message = {"from": wa_id, "id": wamid, "timestamp": str(ts or int(time.time())), "type": "text",
+               "text": {"body": body}}
+    if context_id:
+        message["context"] = {"from": "15550783881", "id": context_id}
     return {
         "object": "whatsapp_business_account",
         "entry": [{
@@ -21,8 +26,7 @@ def meta_text(phone_number_id: str, wa_id: str, name: str, wamid: str, body: str
                     "messaging_product": "whatsapp",
                     "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
                     "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-                    "messages": [{"from": wa_id, "id": wamid, "timestamp": str(ts or int(time.time())),
-                                  "type": "text", "text": {"body": body}}],
+                    "messages": [message],
                 },
             }],
         }],
@@ -58,9 +62,10 @@ def signed_meta(payload: dict, app_secret: str) -> tuple[bytes, dict[str, str]]:
 
 
 def evolution_text(instance: str, apikey: str, phone_digits: str, name: str, key_id: str, text: str,
-                   from_me: bool = False, ts: int | None = None) -> dict:
-    """Evolution API v2 `messages.upsert` with a plain conversation message."""
-    return {
+                   from_me: bool = False, ts: int | None = None, quoted_id: str | None = None) -> dict:
+    """Evolution API v2 `messages.upsert` with a plain conversation message (a reply when quoted_id is given:
+    data.contextInfo.stanzaId, as tests/data/providers/evolution_text_reply.json)."""
+    payload = {
         "event": "messages.upsert",
         "instance": instance,
         "data": {
@@ -78,11 +83,14 @@ def evolution_text(instance: str, apikey: str, phone_digits: str, name: str, key
         "server_url": "http://localhost:8080",
         "apikey": apikey,
     }
+    if quoted_id:
+        payload["data"]["contextInfo"] = {"stanzaId": quoted_id, "participant": "", "quotedMessage": {"conversation": ""}}
+    return payload
 
 
 def zapi_text(instance_id: str, phone_digits: str, name: str, message_id: str, text: str,
-              from_me: bool = False, ts_ms: int | None = None) -> dict:
-    """Z-API `ReceivedCallback` for a text message."""
+              from_me: bool = False, ts_ms: int | None = None, reference_id: str | None = None) -> dict:
+    """Z-API `ReceivedCallback` for a text message (a reply when reference_id names the quoted message)."""
     return {
         "isStatusReply": False,
         "senderLid": "81896604192873@lid",
@@ -104,6 +112,7 @@ def zapi_text(instance_id: str, phone_digits: str, name: str, message_id: str, t
         "photo": None,
         "broadcast": False,
         "type": "ReceivedCallback",
+        "referenceMessageId": reference_id,
         "text": {"message": text},
     }
 

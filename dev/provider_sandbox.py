@@ -1,8 +1,10 @@
 """A local stand-in for the WhatsApp providers' send and media APIs, so outbound messages can be seen.
 
-It answers the documented request shapes of Meta's Graph API (/{version}/{phone-number-id}/messages),
-Evolution API v2 (/message/sendText/{instance}) and Z-API (/instances/{id}/token/{token}/send-text)
-with their documented response shapes, records every send, and can be told to fail the next sends.
+It answers the documented request shapes of Meta's Graph API (/{version}/{phone-number-id}/messages and the
+multipart media upload /{version}/{phone-number-id}/media), Evolution API v2 (/message/sendText, sendMedia,
+sendWhatsAppAudio/{instance}) and Z-API (/instances/{id}/token/{token}/send-text, send-audio, send-image,
+send-video, send-document/{ext}) with their documented response shapes, refuses sends missing a required
+field, records every send, and can be told to fail the next sends.
 Twilio (/twilio/2010-04-01/…) is served by the contract fake in dev/twilio_fake.py, which also delivers the
 status callbacks Twilio would send, signed, to the StatusCallback URL of each send.
 
@@ -36,8 +38,16 @@ from dev.json_http import JsonHandler
 from dev.twilio_fake import TwilioFake
 
 _META = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<channel>[^/]+)/messages$")
-_EVOLUTION = re.compile(r"^/evolution/message/sendText/(?P<channel>[^/]+)$")
-_ZAPI = re.compile(r"^/zapi/instances/(?P<channel>[^/]+)/token/(?P<token>[^/]+)/send-text$")
+_META_UPLOAD = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<channel>[^/]+)/media$")
+_EVOLUTION = re.compile(r"^/evolution/message/(?P<endpoint>sendText|sendMedia|sendWhatsAppAudio)/(?P<channel>[^/]+)$")
+_ZAPI = re.compile(r"^/zapi/instances/(?P<channel>[^/]+)/token/(?P<token>[^/]+)/"
+                   r"(?P<endpoint>send-text|send-audio|send-image|send-video|send-document/[^/]+)$")
+# Required body fields per send, as each provider's docs list them (a missing one is refused with 400 here too).
+_EVOLUTION_REQUIRED = {"sendText": ("number", "text"), "sendMedia": ("number", "mediatype", "media"),
+                       "sendWhatsAppAudio": ("number", "audio")}
+_ZAPI_REQUIRED = {"send-text": ("phone", "message"), "send-audio": ("phone", "audio"),
+                  "send-image": ("phone", "image"), "send-video": ("phone", "video"),
+                  "send-document": ("phone", "document")}
 _META_MEDIA = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<media_id>\d+)$")
 _META_MEDIA_FILE = re.compile(r"^/meta/media-download/(?P<media_id>\d+)$")
 _EVOLUTION_BASE64 = re.compile(r"^/evolution/chat/getBase64FromMediaMessage/(?P<channel>[^/]+)$")
@@ -50,6 +60,16 @@ class HostedMedia:
     mime_type: str
     filename: str | None = None
     delay_seconds: float = 0.0  # answer slowly, to show a turn waiting for its file
+
+
+def _b64_len(value: object) -> int | None:
+    """Bytes of a base64 payload (with or without a data: prefix), to show that a file really went out."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return len(base64.b64decode(value.split(",", 1)[-1], validate=False))
+    except ValueError:
+        return None
 
 
 def _template_refusal(template: dict) -> dict | None:
@@ -77,6 +97,7 @@ class ProviderSandbox:
         self._meta_media: dict[str, HostedMedia] = {}
         self._evolution_media: dict[str, HostedMedia] = {}
         self._files: dict[str, HostedMedia] = {}
+        self.uploads: list[dict[str, Any]] = []  # Meta media uploads (POST /{phone-number-id}/media)
         self.media_requests: list[str] = []  # "meta-lookup:<id>", "meta-download:<id>", "evolution:<key>", "file:<n>"
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self.twilio = TwilioFake(base_url=f"{self.url}/twilio")
@@ -191,6 +212,20 @@ class ProviderSandbox:
                      "caption": None, "size": {"fileLength": str(len(media.content))},
                      "mimetype": media.mime_type, "base64": base64.b64encode(media.content).decode()}
 
+    def _meta_upload(self, channel: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict]:
+        """POST /{phone-number-id}/media: multipart with `file`, `type` and `messaging_product` (all required)."""
+        if not headers.get("Authorization", headers.get("authorization", "")).startswith("Bearer "):
+            return 401, {"error": {"message": "An access token is required to request this resource.",
+                                   "type": "OAuthException", "code": 104, "fbtrace_id": "SANDBOX"}}
+        missing = [f for f in ("messaging_product", "type", "file") if f'name="{f}"'.encode() not in raw]
+        if missing:
+            return 400, {"error": {"message": f"(#100) The parameter {missing[0]} is required",
+                                   "type": "OAuthException", "code": 100, "fbtrace_id": "SANDBOX"}}
+        with self._lock:
+            media_id = str(900000000000000 + next(self._ids))
+            self.uploads.append({"channel": channel, "id": media_id, "bytes": len(raw)})
+        return 200, {"id": media_id}
+
     def _record(self, path: str, headers: dict[str, str], body: dict) -> tuple[int, dict]:
         with self._lock:
             if self._failures:
@@ -200,17 +235,33 @@ class ProviderSandbox:
             if body.get("type") == "template" and (refusal := _template_refusal(body.get("template") or {})):
                 return 400, refusal
             wamid = f"wamid.SANDBOX{n:06d}"
+            kind = body.get("type") or "text"
             entry = {"provider": "meta", "channel": match["channel"], "to": body.get("to"),
-                     "text": (body.get("text") or {}).get("body"), "id": wamid,
+                     "text": (body.get("text") or {}).get("body"), "id": wamid, "type": kind,
                      "authorized": headers.get("authorization", "").startswith("Bearer ")}
-            if body.get("type") == "template":
+            if kind == "template":
                 entry["template"] = body.get("template")
+            elif kind != "text":
+                content = body.get(kind) or {}
+                if not content.get("id") and not content.get("link"):
+                    return 400, {"error": {"message": f"(#100) Param {kind}['id'] or {kind}['link'] is required",
+                                           "type": "OAuthException", "code": 100, "fbtrace_id": "SANDBOX"}}
+                entry.update({"media_id": content.get("id"), "text": content.get("caption"),
+                              "filename": content.get("filename")})
             response = {"messaging_product": "whatsapp", "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
                         "messages": [{"id": wamid}]}
         elif match := _EVOLUTION.match(path):
+            missing = [f for f in _EVOLUTION_REQUIRED[match["endpoint"]] if not body.get(f)]
+            if missing:
+                return 400, {"status": 400, "error": "Bad Request",
+                             "response": {"message": [f"instance requires property \"{f}\"" for f in missing]}}
             key_id = f"3EB0SANDBOX{n:06d}"
             entry = {"provider": "evolution", "channel": match["channel"], "to": body.get("number"),
-                     "text": body.get("text"), "id": key_id, "authorized": bool(headers.get("apikey"))}
+                     "text": body.get("text") if match["endpoint"] == "sendText" else body.get("caption"),
+                     "id": key_id, "authorized": bool(headers.get("apikey")),
+                     "type": {"sendText": "text", "sendWhatsAppAudio": "audio"}.get(match["endpoint"],
+                                                                                    body.get("mediatype")),
+                     "media_bytes": _b64_len(body.get("audio") or body.get("media"))}
             response = {"key": {"remoteJid": f"{body.get('number')}@s.whatsapp.net", "fromMe": True, "id": key_id},
                         "message": {"extendedTextMessage": {"text": body.get("text")}},
                         "messageTimestamp": "1732233600", "status": "PENDING"}
@@ -218,9 +269,16 @@ class ProviderSandbox:
             if self.zapi_requires_client_token and not headers.get("client-token"):
                 # Z-API with the account security token active: https://developer.z-api.io/en/security/client-token
                 return 403, {"error": "null not allowed"}
+            endpoint = match["endpoint"].split("/", 1)[0]
+            missing = [f for f in _ZAPI_REQUIRED[endpoint] if not body.get(f)]
+            if missing:
+                return 400, {"error": f"{', '.join(missing)} is required"}
             message_id = f"SANDBOXZ{n:06d}"
+            kind = endpoint.removeprefix("send-")
             entry = {"provider": "zapi", "channel": match["channel"], "to": body.get("phone"),
-                     "text": body.get("message"), "id": message_id, "authorized": bool(headers.get("client-token"))}
+                     "text": body.get("message") if kind == "text" else body.get("caption"), "id": message_id,
+                     "authorized": bool(headers.get("client-token")), "type": kind,
+                     "media_bytes": _b64_len(body.get(kind)) if kind != "text" else None}
             response = {"zaapId": f"zaap-{n}", "messageId": message_id, "id": message_id}
         else:
             return 404, {"error": f"sandbox has no route {path}"}
@@ -304,6 +362,10 @@ class ProviderSandbox:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     self._reply_twilio(*sandbox._twilio("POST", self.path[len("/twilio"):].split("?", 1)[0], headers,
                                                         self.read_body()))
+                    return
+                if match := _META_UPLOAD.match(self.path):
+                    self.reply_json(*sandbox._meta_upload(match["channel"], dict(self.headers.items()),
+                                                          self.read_body()))
                     return
                 try:
                     body = json.loads(self.read_body() or b"{}")

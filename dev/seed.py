@@ -11,7 +11,7 @@ from dev.twilio_fake import TwilioFake
 from shared.adapters.firestore_store import FirestoreApiKeyStore, FirestoreChannelDirectory
 from shared.domain.api_keys import issue_key
 from shared.domain.inbound import Provider
-from shared.domain.tenancy import AgentConfig, Channel, ChannelCredentials, Tenant
+from shared.domain.tenancy import AgentConfig, Channel, ChannelCredentials, Seller, Tenant
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class DemoTenant:
     tenant_id: str = "demo-solar"
     meta_phone_number_id: str = "106540352242922"
     evolution_copilot_instance: str = "solar-copiloto"  # a second number whose agent works in copilot mode
-    seller_phone: str = "+5511944443333"
+    seller_phone: str = "+5511966660000"  # the seller Ana: no demo lead or test lead may use this number
     evolution_instance: str = "solar-vendas"
     evolution_apikey: str = "local-evolution-apikey"
     zapi_instance: str = "3C67AB2F0E4A1B2C"
@@ -72,7 +72,10 @@ def seed(db: firestore.Client, sandbox_url: str, demo: DemoTenant = DemoTenant()
     tenant_ref = db.collection("tenants").document(demo.tenant_id)
     tenant_ref.set(tenant.model_dump(mode="json"))
     agent = demo_agent()
-    agent.seller_phone = demo.seller_phone
+    agent.sellers = [Seller(name="Ana", phone=demo.seller_phone, role="seller")]
+    # Meta refuses free-form text outside a person's 24-hour window: alerts to a seller who has not written
+    # today go as this (approved, utility) template, and the alert itself waits for the seller.
+    agent.seller_template = "piloto_chamar_vendedor"
     tenant_ref.collection("agents").document("default").set(agent.model_dump(mode="json"))
     copilot = agent.model_copy(update={"agent_id": "copilot", "mode": "copilot"})
     tenant_ref.collection("agents").document("copilot").set(copilot.model_dump(mode="json"))

@@ -16,6 +16,7 @@ from shared.domain.errors import InvalidPayload
 from shared.ports import TurnRequest
 from shared.services.agent_turn import run_agent_turn
 from shared.services.learning import learn_from_human
+from shared.services.seller_desk import handle_seller_message
 
 log.configure("agent_turn", get_settings().log_level)
 
@@ -26,7 +27,7 @@ class TurnBody(BaseModel):
     message_id: str
     channel_key: str
     contact_phone: str
-    purpose: Literal["reply", "learn"] = "reply"
+    purpose: Literal["reply", "learn", "seller"] = "reply"
 
 
 @functions_framework.http
@@ -39,5 +40,10 @@ def agent_turn(request: flask.Request) -> Response:
     trace = log.trace_field(request.headers.get("X-Cloud-Trace-Context"), get_settings().google_cloud_project)
     with log.bound(task=request.headers.get("X-CloudTasks-TaskName"), **trace):
         turn = TurnRequest(**body.model_dump())
-        outcome = learn_from_human(turn, turn_deps()) if turn.purpose == "learn" else run_agent_turn(turn, turn_deps())
+        if turn.purpose == "seller":
+            outcome = handle_seller_message(turn, turn_deps())
+        elif turn.purpose == "learn":
+            outcome = learn_from_human(turn, turn_deps())
+        else:
+            outcome = run_agent_turn(turn, turn_deps())
     return {"ok": True, **outcome.as_dict()}, 200

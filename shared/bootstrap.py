@@ -156,6 +156,7 @@ def model_tiers() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def inbound_deps() -> InboundDeps:
     from shared.adapters.cloud_tasks import CloudTasksMediaQueue, CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
+    from shared.adapters.firestore_sellers import FirestoreSellerStore
     from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
     from shared.ports import WebhookSecrets
     from shared.services.inbound import InboundDeps
@@ -183,6 +184,7 @@ def inbound_deps() -> InboundDeps:
         deadline_seconds=settings.webhook_deadline_seconds,
         run_alongside=alongside.submit,
         media=CloudTasksMediaQueue(scheduler, settings.media_queue, settings.media_processor_url),
+        sellers=FirestoreSellerStore(db),
     )
 
 
@@ -213,6 +215,7 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         FirestoreUsageLedger,
         firestore_client,
     )
+    from shared.adapters.firestore_sellers import FirestoreSellerStore
     from shared.services.agent_turn import TurnDeps
     from shared.services.events import emit
 
@@ -237,6 +240,8 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         max_send_attempts=settings.reply_max_send_attempts,
         emit_event=lambda event: emit(event, event_deps()),
         after_reply=after_reply,
+        sellers=FirestoreSellerStore(db),
+        download_media=media_downloader_for,
     )
 
 

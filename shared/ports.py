@@ -172,6 +172,54 @@ class ConversationStore(Protocol):
         """Move an outbound message's delivery state forward; False if no such message."""
 
 
+class SellerStore(Protocol):
+    """The seller's desk: seller messages, short references on alerts and drafts, seller windows, held alerts and
+    the sellers' style examples. Everything under tenants/{t}."""
+
+    def record_seller_message(self, tenant_id: str, message_id: str, message: dict) -> bool:
+        """Create tenants/{t}/seller_messages/{id}; False, nothing written, on a provider's redelivery."""
+
+    def claim_seller_message(self, tenant_id: str, message_id: str, now: datetime, lease_seconds: int) -> dict | None:
+        """The message if this delivery may act on it; None if it was handled already. Raises TurnInProgress."""
+
+    def release_seller_message(self, tenant_id: str, message_id: str) -> None:
+        """Give a claimed seller message back after a failure (the retry need not wait out the lease)."""
+
+    def finish_seller_message(self, tenant_id: str, message_id: str, outcome: str) -> None: ...
+
+    def save_ref(self, tenant_id: str, code: str, ref: dict) -> str:
+        """Store what a short code points at; returns the code (longer if the short one names something else)."""
+
+    def get_ref(self, tenant_id: str, code: str) -> dict | None: ...
+
+    def find_ref_by_provider_id(self, tenant_id: str, provider_message_id: str) -> dict | None: ...
+
+    def attach_provider_id(self, tenant_id: str, code: str, provider_message_id: str) -> None: ...
+
+    def get_seller_state(self, tenant_id: str, seller_key: str) -> dict: ...
+
+    def save_seller_state(self, tenant_id: str, seller_key: str, fields: dict) -> None: ...
+
+    def hold_alert(self, tenant_id: str, seller_key: str, alert_id: str, alert: dict, state: str = "held") -> None:
+        """Keep an alert the seller's closed 24-hour window would refuse (held: delivered when the seller writes),
+        or one already sent (sent: held again if the provider reports it failed for the window)."""
+
+    def requeue_alert(self, tenant_id: str, seller_key: str, provider_message_id: str) -> bool:
+        """A sent alert the provider failed for the window is held again; False if no alert has that id."""
+
+    def held_alerts(self, tenant_id: str, seller_key: str) -> list[tuple[str, dict]]: ...
+
+    def mark_alert_delivered(self, tenant_id: str, seller_key: str, alert_id: str, provider_message_id: str) -> None: ...
+
+    def style_examples(self, tenant_id: str, agent_id: str) -> list[dict]:
+        """The latest drafts sellers accepted or edited for this agent, newest first."""
+
+    def add_style_example(self, tenant_id: str, agent_id: str, example: dict, keep: int) -> None: ...
+
+    def waiting_conversations(self, tenant_id: str, agent_id: str, since: datetime, limit: int) -> list[Conversation]:
+        """Conversations of this agent handed to a human since `since` and still paused."""
+
+
 class UsageLedger(Protocol):
     def record_model_call(self, tenant_id: str, agent_id: str, conversation_id: str, call: ModelCall) -> None: ...
 
@@ -185,7 +233,7 @@ class TurnRequest:
     message_id: str
     channel_key: str
     contact_phone: str
-    purpose: str = "reply"  # or "learn": capture a seller's answer to a handed-off question
+    purpose: str = "reply"  # "learn": capture a seller's answer to a handed-off question; "seller": a seller's message
 
 
 class TurnQueue(Protocol):

@@ -100,6 +100,22 @@ def _from_results(turn: ChatTurn) -> str:
     return " ".join(sentences) or "Certo!"
 
 
+_SMALL_TALK = ("oi", "ola", "bom dia", "boa tarde", "boa noite", "tudo bem", "ja volto", "um instante", "obrigad")
+
+
+def _offline_learning(text: str) -> str:
+    """Offline stand-in for distilling: it cannot rephrase, so it keeps the seller's words and says so; a short
+    greeting or a 'be right back' is nothing to learn."""
+    question = text.split("Open question:", 1)[-1].split("\n", 1)[0].strip()
+    answer = text.rsplit("The seller's answer:", 1)[-1].strip()
+    plain = _plain(answer)
+    if len(plain.split()) <= 4 and any(plain.startswith(w) for w in _SMALL_TALK):
+        return json.dumps({"learn": False, "reason": "offline: small talk, no business fact"})
+    return json.dumps({"learn": True, "question": question, "answer": answer,
+                       "reason": "offline: the seller's words kept as they are (no model to distil them)"},
+                      ensure_ascii=False)
+
+
 class OfflineModel:
     backend = "offline"
 
@@ -113,6 +129,8 @@ class OfflineModel:
             text = f"Resumo (offline): {prompt.turns[-1].text[:600]}"
         elif prompt.purpose == "followup":
             text = f"Oi! Passando para retomar: você falou de “{quoted}”. Posso te ajudar a dar o próximo passo? {_TAG}"
+        elif prompt.purpose == "learning":
+            text = _offline_learning(prompt.turns[-1].text if prompt.turns else "")
         elif prompt.json_schema is not None:
             plain = _plain(" ".join(lines))
             text = json.dumps({

@@ -29,6 +29,7 @@ class InboundDisposition(StrEnum):
     NOT_ANSWERED = "not_answered"  # stored in memory, but no turn (a reaction, unless the agent answers them)
     BOT_PAUSED = "bot_paused"  # stored, but a human owns the conversation
     ECHO = "echo"  # our own outbound reflected back by the gateway
+    RELAYED = "relayed"  # a seller's answer from their own WhatsApp, sent to the lead as the business
 
 
 class OutboundState(StrEnum):
@@ -101,6 +102,7 @@ class Conversation(BaseModel):
     handoff_reason: str | None = None
     handoff_turn: str | None = Field(default=None, description="the message whose turn handed off (its reply still goes)")
     handoff_question: str | None = None
+    paused_by_seller: bool = Field(default=False, description="a seller paused this lead ('pausar'): no idle release")
     summary: str | None = Field(default=None, description="rolling summary of messages older than the window")
     summary_through: datetime | None = Field(default=None, description="stored_at of the last summarized message")
     # Follow-up cadence (issue 6)

@@ -7,7 +7,13 @@ import difflib
 import unicodedata
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+
+INTENTS = ("question", "doubt", "interest", "objection", "closing", "other")
+_INTENT_PT = {"question": "pergunta", "doubt": "dúvida", "interest": "interesse", "objection": "objeção",
+              "closing": "fechamento", "other": "outro"}
+_SENTIMENT_PT = {"positive": "positivo", "neutral": "neutro", "negative": "negativo"}
 
 
 class Suggestion(BaseModel):
@@ -19,20 +25,48 @@ class Suggestion(BaseModel):
     sentiment: str = ""
     intent: str = ""
     best_time_to_recontact: str = ""
+    best_time_evidence: str = ""
+
+    @field_validator("intent")
+    @classmethod
+    def _closed_intent(cls, value: str) -> str:
+        """A closed set: a model that answers outside it gets 'other', not a new category."""
+        plain = value.strip().lower()
+        return plain if plain in INTENTS else ("other" if plain else "")
+
+    def seller_lines(self) -> list[str]:
+        """The compact hints under the draft on the seller's WhatsApp."""
+        lines = []
+        if self.summary:
+            lines.append("Resumo: " + " ".join(self.summary.split())[:240])
+        if self.interests:
+            lines.append("Interesses: " + ", ".join(self.interests[:4]))
+        if self.objections:
+            lines.append("Atenção: " + ", ".join(self.objections[:4]))
+        tags = [f"Sentimento: {_SENTIMENT_PT.get(self.sentiment, self.sentiment)}" if self.sentiment else "",
+                f"Intenção: {_INTENT_PT.get(self.intent, self.intent)}" if self.intent else "",
+                f"Tom: {self.tone}" if self.tone else ""]
+        if any(tags):
+            lines.append(" · ".join(t for t in tags if t))
+        if self.best_time_to_recontact:
+            evidence = f" ({self.best_time_evidence})" if self.best_time_evidence else ""
+            lines.append(f"Melhor horário: {self.best_time_to_recontact}{evidence}")
+        return lines
 
 
 SUGGESTION_SCHEMA = {
     "type": "object",
     "properties": {
         "draft_reply": {"type": "string", "description": "the message the seller could send now"},
-        "summary": {"type": "string", "description": "the conversation so far, in two sentences"},
+        "summary": {"type": "string", "description": "the conversation so far, in at most two short lines"},
         "tone": {"type": "string", "description": "tone that suits this lead (formal, relaxed, direct…)"},
         "interests": {"type": "array", "items": {"type": "string"}},
         "objections": {"type": "array", "items": {"type": "string"},
                        "description": "objections and points of attention"},
         "sentiment": {"type": "string", "enum": ["positive", "neutral", "negative"]},
-        "intent": {"type": "string", "description": "question, interest, objection, closing…"},
-        "best_time_to_recontact": {"type": "string"},
+        "intent": {"type": "string", "enum": list(INTENTS)},
+        "best_time_to_recontact": {"type": "string",
+                                   "description": "the computed best time given in the instructions, phrased"},
     },
     "required": ["draft_reply", "summary", "tone", "sentiment", "intent"],
 }

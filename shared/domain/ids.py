@@ -49,3 +49,8 @@ def followup_message_id(anchor_message_id: str, step: int) -> str:
 
 def followup_task_name(tenant_id: str, conversation_id: str, step: int, anchor_message_id: str) -> str:
     return task_name("followup", tenant_id, conversation_id, str(step), anchor_message_id)
+
+
+def seller_key(tenant_id: str, seller_phone: str) -> str:
+    """One document per seller of a tenant (window, held alerts), with no phone number in the path."""
+    return _digest("seller", tenant_id, seller_phone)

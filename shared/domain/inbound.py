@@ -92,6 +92,8 @@ class InboundMessage(BaseModel):
     sent_at: datetime
     raw_type: str | None = Field(default=None, description="the provider's own type name, kept for unsupported kinds")
     reply_to: str | None = Field(default=None, description="provider id of the message this one quotes (reply context)")
+    edits: str | None = Field(default=None, description="provider id of the earlier message this one edits or revokes "
+                              "(Meta coexistence echoes: raw_type 'edit' or 'revoke')")
     reaction_to: str | None = Field(default=None, description="provider id of the message a reaction is on")
     choice_id: str | None = Field(default=None, description="id or payload of the button or list row the lead chose")
     choice_description: str | None = Field(default=None, description="description of the chosen list row")

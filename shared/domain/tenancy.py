@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shared.domain.config_document import ConfigDocument
 from shared.domain.followup import FollowupCadence
 from shared.domain.inbound import Provider
+from shared.domain.phone import same_whatsapp_number, to_e164
+
+QualificationField = Literal["name", "company", "need", "budget", "authority", "timeline"]
 
 QualificationField = Literal["name", "company", "need", "budget", "authority", "timeline"]
 
@@ -65,6 +68,19 @@ def channel_key(provider: Provider | str, channel_id: str) -> str:
     return f"{Provider(provider).value}:{channel_id}"
 
 
+class Seller(ConfigDocument):
+    """A person who sells for the business. Their phone writing to the business number is a seller, never a lead."""
+
+    name: str = Field(min_length=1, max_length=80)
+    phone: str = Field(description="E.164; matched with and without Brazil's ninth digit")
+    role: str = Field(default="seller", max_length=40, description="seller, manager… (shown, not enforced)")
+
+    @field_validator("phone")
+    @classmethod
+    def _canonical(cls, value: str) -> str:
+        return to_e164(value)
+
+
 class AgentConfig(ConfigDocument):
     """tenants/{tenant_id}/agents/{agent_id}: the persona and rules of one sales agent."""
 
@@ -81,8 +97,14 @@ class AgentConfig(ConfigDocument):
     max_reply_chars: int = Field(default=700, ge=50, le=4096, description="longer replies are cut")
     mode: Literal["pilot", "copilot"] = Field(
         default="pilot", description="pilot answers the lead; copilot drafts a suggestion for the seller")
-    seller_phone: str | None = Field(default=None, description="E.164; handoff alerts and copilot drafts go here")
-    send_suggestions_to_seller: bool = Field(default=True, description="copilot: drafts also go to seller_phone")
+    seller_phone: str | None = Field(default=None, description="E.164; handoff alerts and copilot drafts go here "
+                                    "(kept for older documents: it counts as one more seller)")
+    sellers: list[Seller] = Field(default_factory=list, description="people who answer leads from their own WhatsApp")
+    seller_template: str | None = Field(
+        default=None, description="Meta: approved utility template that invites a seller outside their 24-hour window "
+        "to open the chat (body parameters: seller name, lead name); the alert itself waits until the seller writes")
+    seller_template_language: str = "pt_BR"
+    send_suggestions_to_seller: bool = Field(default=True, description="copilot: drafts also go to the sellers")
     holding_message: str = Field(default="Só um instante, já te respondo! 🙂",
                                  description="sent when no model can answer; the conversation goes to a human")
     max_tool_steps: int = Field(default=4, ge=0, le=8, description="tool rounds per turn; 0 turns tools off")
@@ -107,6 +129,25 @@ class AgentConfig(ConfigDocument):
     # Follow-up cadence (issue 6); its time zone and business hours are also the ones the prompt states
     followup: FollowupCadence = Field(default_factory=FollowupCadence,
                                       description="follow-up cadence, off unless turned on (see Follow-ups)")
+
+    @model_validator(mode="after")
+    def _one_entry_per_seller_phone(self) -> AgentConfig:
+        phones = [s.phone for s in self.sellers]
+        for i, phone in enumerate(phones):
+            if any(same_whatsapp_number(phone, other) for other in phones[i + 1:]):
+                raise ValueError("sellers: the same phone is listed twice (with or without the ninth digit)")
+        return self
+
+    def all_sellers(self) -> list[Seller]:
+        """The sellers list, plus the legacy seller_phone when it is not already in it."""
+        sellers = list(self.sellers)
+        if self.seller_phone and not any(same_whatsapp_number(self.seller_phone, s.phone) for s in sellers):
+            sellers.append(Seller(name="Vendedor", phone=self.seller_phone))
+        return sellers
+
+    def seller_for(self, phone: str) -> Seller | None:
+        """The seller writing from this phone, if any (ninth digit or not)."""
+        return next((s for s in self.all_sellers() if same_whatsapp_number(s.phone, phone)), None)
 
 
 class Tenant(ConfigDocument):

@@ -198,8 +198,20 @@ def _message(item: dict[str, Any], channel_id: str, where: str) -> InboundMessag
         is_group=is_group,
         sent_at=_timestamp(item.get("messageTimestamp"), f"{where}.messageTimestamp"),
         raw_type=message_type or content_key or "unknown",
+        reply_to=_reply_to(item, content),
         **_details(content_key, content, item),
     )
+
+
+def _reply_to(item: dict[str, Any], content: object) -> str | None:
+    """The quoted message id: Evolution v2 copies Baileys' contextInfo to `data.contextInfo`; the raw content node
+    (`message.<type>Message.contextInfo`) carries it too. Since v2.3.3 text replies may arrive flattened to
+    `conversation` with the quote lost (evolution-api issues #2078, #2713): then there is no reference, and the
+    seller's desk falls back to the short code typed in the text."""
+    for holder in (item.get("contextInfo"), content.get("contextInfo") if isinstance(content, dict) else None):
+        if isinstance(holder, dict) and (stanza := optional_str(holder, "stanzaId")):
+            return stanza
+    return None
 
 
 def _details(content_key: str | None, content: object, item: dict[str, Any]) -> dict[str, Any]:
@@ -365,13 +377,33 @@ class EvolutionProvider:
 
     def send_text(self, channel: Channel, to_phone: str, text: str) -> str:
         """POST {server_url}/message/sendText/{instance}; returns key.id of the sent message."""
+        return self._send(channel, "sendText", {"number": recipient_digits(_PROVIDER, to_phone), "text": text})
+
+    def send_media(self, channel: Channel, to_phone: str, media: DownloadedMedia, kind: str,
+                   caption: str | None = None) -> str:
+        """A file relayed from a seller, as base64. Voice notes: POST /message/sendWhatsAppAudio/{instance}
+        {number, audio}; other files: POST /message/sendMedia/{instance} {number, mediatype (image, video,
+        document, audio), mimetype, media, fileName (required for base64 documents), caption}
+        (https://www.mintlify.com/EvolutionAPI/evolution-api/api/messages/send-media)."""
+        number = recipient_digits(_PROVIDER, to_phone)
+        encoded = base64.b64encode(media.content).decode()
+        if kind == "audio":
+            return self._send(channel, "sendWhatsAppAudio", {"number": number, "audio": encoded})
+        mediatype = kind if kind in ("image", "video") else "document"
+        payload: dict[str, Any] = {"number": number, "mediatype": mediatype,
+                                   "mimetype": media.mime_type or "application/octet-stream", "media": encoded,
+                                   "fileName": media.filename or f"arquivo.{mediatype}"}
+        if caption:
+            payload["caption"] = caption
+        return self._send(channel, "sendMedia", payload)
+
+    def _send(self, channel: Channel, endpoint: str, payload: dict[str, Any]) -> str:
         creds = channel.credentials
         if not creds.server_url:
             missing_credential(_PROVIDER, "server_url")
         if not creds.api_key:
             missing_credential(_PROVIDER, "api_key")
-        url = f"{creds.server_url.rstrip('/')}/message/sendText/{quote(channel.channel_id, safe='')}"
-        payload = {"number": recipient_digits(_PROVIDER, to_phone), "text": text}
+        url = f"{creds.server_url.rstrip('/')}/message/{endpoint}/{quote(channel.channel_id, safe='')}"
         reply = post_json(self._http, _PROVIDER, url, {"apikey": creds.api_key}, payload)
         body = reply.body if isinstance(reply.body, dict) else {}
         if 200 <= reply.status < 300:

@@ -8,7 +8,7 @@ import hmac
 import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
 
 from shared.domain.conversation import StoredMessage
@@ -34,6 +34,7 @@ from shared.domain.phone import to_e164
 from shared.domain.tenancy import Channel
 from shared.ports import DownloadedMedia, RawRequest, WebhookSecrets
 from shared.providers.payload import (
+    HttpReply,
     as_dict,
     as_list,
     constant_time_equals,
@@ -48,6 +49,7 @@ from shared.providers.payload import (
     media_failure,
     missing_credential,
     optional_str,
+    post_multipart,
     post_json,
     recipient_digits,
     redact,
@@ -180,10 +182,14 @@ class MetaCloudWebhook:
                 where = f"entry[{e}].changes[{c}]"
                 change = as_dict(change, where)
                 field = change.get("field")
-                if field != "messages":
+                # Route by the change's field, never by what its value holds: a `history` change also carries
+                # value.messages[] (past messages), which must not be answered.
+                if field == "messages":
+                    _parse_messages_change(as_dict(change.get("value"), f"{where}.value"), f"{where}.value", batch)
+                elif field == "smb_message_echoes":
+                    _parse_echoes_change(as_dict(change.get("value"), f"{where}.value"), f"{where}.value", batch)
+                else:
                     batch.ignored.append(field if isinstance(field, str) and field else "unknown_field")
-                    continue
-                _parse_messages_change(as_dict(change.get("value"), f"{where}.value"), f"{where}.value", batch)
         return batch
 
 
@@ -224,6 +230,56 @@ def _parse_messages_change(value: dict[str, Any], where: str, batch: WebhookBatc
             batch.ignored.append(update)
 
 
+def _parse_echoes_change(value: dict[str, Any], where: str, batch: WebhookBatch) -> None:
+    """Coexistence: what the business sent from the WhatsApp Business app (or a linked device), its edits and
+    revokes. https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/smb_message_echoes
+    `from` is the business's own number and `to` the user's; the content object is named by `type`, as in
+    inbound messages; `edit` holds `original_message_id` and the new `message`, `revoke` the `original_message_id`."""
+    echoes = as_list(value.get("message_echoes", []), f"{where}.message_echoes")
+    if not echoes:
+        batch.ignored.append("empty_echoes")
+        return
+    metadata = as_dict(value.get("metadata"), f"{where}.metadata")
+    channel_id = require_str(metadata, "phone_number_id", f"{where}.metadata")
+    for i, echo in enumerate(echoes):
+        batch.messages.append(_echo(as_dict(echo, f"{where}.message_echoes[{i}]"), channel_id,
+                                    f"{where}.message_echoes[{i}]"))
+
+
+def _echo(echo: dict[str, Any], channel_id: str, where: str) -> InboundMessage:
+    try:
+        phone = to_e164(require_str(echo, "to", where))
+    except ValueError:
+        raise InvalidPayload(f"{where}.to is not a phone number") from None
+    raw_type = require_str(echo, "type", where)
+    edits = None
+    content_message = echo
+    content_type = raw_type
+    if raw_type in ("edit", "revoke"):
+        target = as_dict(echo.get(raw_type), f"{where}.{raw_type}")
+        edits = require_str(target, "original_message_id", f"{where}.{raw_type}")
+        if raw_type == "edit":
+            content_message = target.get("message") if isinstance(target.get("message"), dict) else {}
+            content_type = optional_str(content_message, "type") or "unknown"
+    content = content_message.get(content_type) if raw_type != "revoke" else None
+    content = content if isinstance(content, dict) else {}
+    kind = MessageKind.UNSUPPORTED if raw_type == "revoke" else _KINDS.get(content_type, MessageKind.UNSUPPORTED)
+    return InboundMessage(
+        provider=Provider.META,
+        channel_id=channel_id,
+        provider_message_id=require_str(echo, "id", where),
+        contact_phone=phone,
+        kind=kind,
+        text=None if raw_type == "revoke" else _text(content_type, content_message, content),
+        media=_media(content_type, content) if content_type in _MEDIA_TYPES and raw_type != "revoke" else None,
+        from_business=True,
+        sent_at=epoch_to_utc(echo.get("timestamp"), f"{where}.timestamp"),
+        raw_type=raw_type,
+        reply_to=optional_str(echo.get("context"), "id"),
+        edits=edits,
+    )
+
+
 def _message(message: dict[str, Any], channel_id: str, names: dict[str, str], where: str) -> InboundMessage:
     sender = require_str(message, "from", where)
     try:
@@ -245,6 +301,7 @@ def _message(message: dict[str, Any], channel_id: str, names: dict[str, str], wh
         media=_media(raw_type, content) if raw_type in _MEDIA_TYPES else None,
         sent_at=epoch_to_utc(message.get("timestamp"), f"{where}.timestamp"),
         raw_type=raw_type,
+        reply_to=optional_str(message.get("context"), "id"),
         **_details(raw_type, message, content),
     )
 
@@ -399,6 +456,33 @@ class MetaCloudProvider:
                    "to": recipient_digits(_PROVIDER, to_phone), "type": "template", "template": template}
         return self._post_message(channel, token, payload)
 
+    def send_media(self, channel: Channel, to_phone: str, media: DownloadedMedia, kind: str,
+                   caption: str | None = None) -> str:
+        """A file relayed from a seller: upload it (POST /{phone-number-id}/media, multipart `file`, `type`,
+        `messaging_product`; answers {"id"}), then send a message of that type naming the media id. Captions
+        exist on image, video and document; `filename` on document
+        (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media)."""
+        token = channel.credentials.access_token
+        if not token:
+            missing_credential(_PROVIDER, "access_token")
+        mime = (media.mime_type or "application/octet-stream").split(";")[0].strip()
+        url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/media"
+        reply = post_multipart(self._http, _PROVIDER, url, {"Authorization": f"Bearer {token}"},
+                          {"messaging_product": "whatsapp", "type": mime},
+                          {"file": (media.filename or f"file.{kind}", media.content, mime)})
+        media_id = optional_str(reply.body, "id") if 200 <= reply.status < 300 else None
+        if media_id is None:
+            self._raise_for(reply, token, "media upload answered without an id")
+        content: dict[str, Any] = {"id": media_id}
+        meta_kind = kind if kind in ("audio", "image", "video", "sticker") else "document"
+        if caption and meta_kind in ("image", "video", "document"):
+            content["caption"] = caption
+        if meta_kind == "document" and media.filename:
+            content["filename"] = media.filename
+        payload = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                   "to": recipient_digits(_PROVIDER, to_phone), "type": meta_kind, meta_kind: content}
+        return self._post_message(channel, token, payload)
+
     def _post_message(self, channel: Channel, token: str, payload: dict) -> str:
         url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/messages"
         reply = post_json(self._http, _PROVIDER, url, {"Authorization": f"Bearer {token}"}, payload)
@@ -410,6 +494,12 @@ class MetaCloudProvider:
                 if message_id:
                     return message_id
             fail(_PROVIDER, reply.status, "response has no messages[0].id", [token], transient=True)
+        self._raise_for(reply, token, "")
+
+    def _raise_for(self, reply: HttpReply, token: str, missing: str) -> NoReturn:
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if 200 <= reply.status < 300:
+            fail(_PROVIDER, reply.status, missing, [token], transient=True)
         error = body.get("error")
         if not isinstance(error, dict):
             error = {}

@@ -293,6 +293,14 @@ def post_form(
     return _post(http, provider, url, auth=auth, data=dict(data))
 
 
+def post_multipart(
+    http: httpx.Client, provider: str, url: str, headers: Mapping[str, str], data: dict[str, str],
+    files: dict[str, tuple[str, bytes, str]],
+) -> HttpReply:
+    """POST multipart/form-data (a file upload, e.g. Meta's media endpoint); failures as post_json's."""
+    return _post(http, provider, url, headers=dict(headers), data=data, files=files)
+
+
 def _post(http: httpx.Client, provider: str, url: str, **request: Any) -> HttpReply:
     import httpx
 
@@ -303,10 +311,10 @@ def _post(http: httpx.Client, provider: str, url: str, **request: Any) -> HttpRe
     except httpx.TransportError as err:
         raise ProviderSendError(provider, 0, f"connection failed ({type(err).__name__})") from err
     try:
-        body = response.json()
+        parsed = response.json()
     except ValueError:
-        body = None
-    return HttpReply(response.status_code, body)
+        parsed = None
+    return HttpReply(response.status_code, parsed)
 
 
 def is_transient_status(status: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -172,9 +173,20 @@ def _message(body: dict[str, Any]) -> InboundMessage | str:
         is_group=is_group,
         sent_at=epoch_to_utc(body.get("momment"), "body.momment", millis=True),
         raw_type=content_key,
+        reply_to=_reply_to(body),
         not_a_chat=not_a_chat,
         **_details(content_key, content, body),
     )
+
+
+def _reply_to(body: dict[str, Any]) -> str | None:
+    """The quoted message: `referenceMessageId` (https://developer.z-api.io/en/webhooks/on-message-received).
+
+    A reply to a status post (`isStatusReply`) quotes the business's story, not a chat message: no reference.
+    """
+    if body.get("isStatusReply") is True:
+        return None
+    return optional_str(body, "referenceMessageId")
 
 
 def _details(content_key: str, content: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -303,13 +315,34 @@ class ZApiProvider:
 
     def send_text(self, channel: Channel, to_phone: str, text: str) -> str:
         """POST /instances/{id}/token/{token}/send-text; returns messageId (zaapId or id if absent)."""
+        return self._send(channel, "send-text", {"phone": recipient_digits(_PROVIDER, to_phone), "message": text})
+
+    def send_media(self, channel: Channel, to_phone: str, media: DownloadedMedia, kind: str,
+                   caption: str | None = None) -> str:
+        """A file relayed from a seller, as base64 (https://developer.z-api.io/en/message/send-message-audio,
+        /send-message-image, /send-message-video, /send-message-document: `phone` plus the file as a link or
+        base64; images and documents need the `data:<mime>;base64,` prefix, documents the extension in the path)."""
+        mime = media.mime_type or "application/octet-stream"
+        data = f"data:{mime};base64,{base64.b64encode(media.content).decode()}"
+        payload: dict[str, Any] = {"phone": recipient_digits(_PROVIDER, to_phone)}
+        if kind == "audio":
+            return self._send(channel, "send-audio", {**payload, "audio": data})
+        if kind in ("image", "video"):
+            return self._send(channel, f"send-{kind}", {**payload, kind: data, **({"caption": caption} if caption
+                                                                                  else {})})
+        extension = (media.filename or "").rsplit(".", 1)[-1].lower() if "." in (media.filename or "") else (
+            mime.rsplit("/", 1)[-1].split(";")[0] or "bin")
+        document = {**payload, "document": data, **({"fileName": media.filename} if media.filename else {}),
+                    **({"caption": caption} if caption else {})}
+        return self._send(channel, f"send-document/{quote(extension, safe='')}", document)
+
+    def _send(self, channel: Channel, endpoint: str, payload: dict[str, Any]) -> str:
         creds = channel.credentials
         if not creds.instance_token:
             missing_credential(_PROVIDER, "instance_token")
         url = (f"{self._base_url}/instances/{quote(channel.channel_id, safe='')}"
-               f"/token/{quote(creds.instance_token, safe='')}/send-text")
+               f"/token/{quote(creds.instance_token, safe='')}/{endpoint}")
         headers = {"Client-Token": creds.client_token} if creds.client_token else {}
-        payload = {"phone": recipient_digits(_PROVIDER, to_phone), "message": text}
         reply = post_json(self._http, _PROVIDER, url, headers, payload)
         body = reply.body if isinstance(reply.body, dict) else {}
         secrets = [creds.instance_token, creds.client_token]

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared import log
+from shared.domain.contact_rhythm import best_time
 from shared.domain.conversation import Conversation, OutboundState, Role, StoredMessage, awaits_reply
 from shared.domain.copilot import SUGGESTION_SCHEMA, Suggestion
 from shared.domain.errors import InvalidConfiguration, ProviderRejected, TransientError, WaitingForMedia
@@ -28,6 +29,7 @@ from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
 from shared.domain.prompt import build_prompt, render_message
 from shared.domain.routing import Tier, answer_key, choose_tier, is_faq
+from shared.domain.seller_desk import RefKind, draft_message, handoff_alert
 from shared.domain.tenancy import AgentConfig, Channel, sends_allowed
 from shared.domain.usage import ModelCall
 from shared.ports import (
@@ -36,8 +38,11 @@ from shared.ports import (
     ChatTurn,
     ConversationStore,
     LanguageModel,
+    MediaDownloader,
     MessageSender,
     Prompt,
+    SellerStore,
+    ToolCall,
     TurnRequest,
     UsageLedger,
 )
@@ -97,6 +102,10 @@ class TurnDeps:
     attempts: AttemptPolicy = field(default_factory=AttemptPolicy)
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+
+    # The seller's desk (issue 14): references on alerts/drafts, seller windows, held alerts, style examples
+    sellers: SellerStore | None = None
+    download_media: Callable[[Provider], MediaDownloader] | None = None  # a seller's file relayed to a lead
 
     def start_deadline(self) -> Deadline:
         """Taken when the turn starts: model attempts stop in time for the reply to go out."""
@@ -238,7 +247,7 @@ def _misconfigured(turn: TurnRequest, deps: TurnDeps, channel: Channel | None,
 
 def _release_due(stored: Conversation, history: list[StoredMessage], agent: AgentConfig, now: datetime) -> bool:
     """A handoff ends after handoff_release_minutes in which no human wrote."""
-    if not agent.handoff_release_minutes or stored.paused_at is None:
+    if not agent.handoff_release_minutes or stored.paused_at is None or stored.paused_by_seller:
         return False
     humans = [m.stored_at or m.sent_at for m in history if m.role == Role.HUMAN]
     last_human = max([stored.paused_at, *humans])
@@ -378,11 +387,14 @@ def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentC
     pause.handoff_turn = turn.message_id
     deps.store.save_conversation(pause)
     log.log(logger, logging.WARNING, "handoff to a human", reason=reason)
-    if agent.seller_phone:
+    if agent.all_sellers():
+        from shared.services.seller_desk import make_ref, notify_sellers
+
         who = conversation.contact_name or "Um lead"
-        _notify_seller(deps, channel, agent.seller_phone,
-                       f"🔔 Piloto: {who} ({turn.contact_phone}) precisa de você.\nMotivo: {reason}\n"
-                       f"{'Pergunta' if learn else 'Mensagem'}: {question}")
+        code = make_ref(deps, turn.tenant_id, RefKind.ALERT, f"{turn.conversation_id}:{turn.message_id}", {
+            "conversation_id": turn.conversation_id, "channel_key": turn.channel_key, "agent_id": channel.agent_id})
+        notify_sellers(deps, channel, agent, code, handoff_alert(f"{who} ({turn.contact_phone})", code, reason,
+                                                                 question), who, alert_id=code)
 
 
 def _notify_seller(deps: TurnDeps, channel: Channel, seller_phone: str, text: str) -> None:
@@ -396,11 +408,27 @@ def _notify_seller(deps: TurnDeps, channel: Channel, seller_phone: str, text: st
 
 def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
              history: list[StoredMessage], reply_id: str, deadline: Deadline) -> TurnOutcome:
-    """Copilot: a draft and hints for the seller, stored on the conversation; nothing reaches the lead."""
+    """Copilot: a draft and hints for the seller, stored on the conversation; nothing reaches the lead.
+
+    The best time to re-contact is computed from the lead's own timestamps (never invented by the model), and the
+    drafts sellers accepted or edited are shown to the model as examples of their style."""
+    rhythm = best_time([(m.role.value, m.sent_at) for m in history], agent.followup.time_zone)
+    examples = deps.sellers.style_examples(turn.tenant_id, channel.agent_id) if deps.sellers is not None else []
     base = build_prompt(agent, conversation, history, now=deps.clock())
-    prompt = Prompt(system=base.system + "\nYou assist a human seller: do not answer the lead. Draft the reply the "
-                    "seller could send and describe the lead for them, as JSON.", turns=base.turns,
-                    max_output_tokens=800, json_schema=SUGGESTION_SCHEMA, purpose="suggestion")
+    style = "".join(f"\n- {e.get('sent_text', '')[:300]}" for e in examples[:3] if e.get("sent_text"))
+    system = (base.system + "\nYou assist a human seller: do not answer the lead. Draft the reply the seller could "
+              "send and describe the lead for them, as JSON. The summary is at most two short lines."
+              f"\nBest time to re-contact, computed from the lead's own messages: {rhythm.suggestion}"
+              f"{f' ({rhythm.evidence})' if rhythm.evidence else ''}. Put it in best_time_to_recontact in your words; "
+              "never change the hours or days.")
+    if style:
+        system += f"\nMessages the sellers of this business actually sent (write drafts in this style):{style}"
+    if facts := _grounding(turn, deps, channel, _burst_text(history)):
+        system += ("\nWhat the business's knowledge base and catalogue say about the lead's messages (use only "
+                   f"these for prices, products and policies; if they do not answer, say the seller will check):\n"
+                   f"{facts}")
+    prompt = Prompt(system=system, turns=base.turns, max_output_tokens=800, json_schema=SUGGESTION_SCHEMA,
+                    purpose="suggestion")
     calls: list[ModelCall] = []
     tier = choose_tier(_burst_text(history))
     try:
@@ -408,15 +436,22 @@ def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentCo
         suggestion = _parse_suggestion(generation.text)
     except AllModelsFailed:
         used, suggestion = tier, Suggestion(draft_reply="", summary="the model could not draft a suggestion")
+    # The computed value is what is stored and shown, whatever the model wrote.
+    suggestion.best_time_to_recontact = rhythm.suggestion
+    suggestion.best_time_evidence = rhythm.evidence
     _record_calls(turn, deps, channel.agent_id, calls)
     deps.store.save_suggestion(turn.tenant_id, turn.conversation_id, reply_id,
                                {**suggestion.model_dump(), "in_reply_to": turn.message_id, "tier": used.value,
                                 "model_call": calls[-1].model_dump(mode="python") if calls else None})
-    if agent.seller_phone and agent.send_suggestions_to_seller and suggestion.draft_reply:
+    if agent.all_sellers() and agent.send_suggestions_to_seller and suggestion.draft_reply:
+        from shared.services.seller_desk import make_ref, notify_sellers
+
         who = conversation.contact_name or turn.contact_phone
-        _notify_seller(deps, channel, agent.seller_phone,
-                       f"💡 Sugestão para {who}:\n{suggestion.draft_reply}\n\nTom: {suggestion.tone} · "
-                       f"Intenção: {suggestion.intent}")
+        code = make_ref(deps, turn.tenant_id, RefKind.DRAFT, f"{turn.conversation_id}:{reply_id}", {
+            "conversation_id": turn.conversation_id, "channel_key": turn.channel_key, "agent_id": channel.agent_id,
+            "suggestion_id": reply_id})
+        notify_sellers(deps, channel, agent, code, draft_message(who, code, suggestion.draft_reply,
+                                                                 suggestion.seller_lines()), who, alert_id=code)
     return TurnOutcome(TurnResult.SUGGESTED, reply_id, suggestion.draft_reply, tier=used.value)
 
 
@@ -435,6 +470,25 @@ def _data_rights_request(turn: TurnRequest, deps: TurnDeps, channel: Channel, ag
                                     [], "data_rights")
     return _send(turn, deps, channel, reply_id, ERASURE_ACKNOWLEDGEMENT,
                  TurnOutcome(TurnResult.REPLIED, reply_id, tier="data_rights", handoff=True))
+
+
+def _grounding(turn: TurnRequest, deps: TurnDeps, channel: Channel, burst: str) -> str:
+    """The read-only tools (knowledge, catalogue) run on the lead's latest messages, so a draft quotes the
+    business's own facts. No model call: the lead's words are the query."""
+    if not burst.strip():
+        return ""
+    scope = TurnScope(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id,
+                      contact_id=contact_id(turn.contact_phone), contact_phone=turn.contact_phone,
+                      agent_id=channel.agent_id, turn_id=f"suggestion:{turn.message_id}")
+    toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock)
+    found = []
+    for name, args in (("search_knowledge", {"question": burst[:500]}), ("lookup_catalog", {"query": burst[:200]})):
+        if name == "search_knowledge" and deps.knowledge is None:
+            continue
+        result = toolbox.run(ToolCall(name=name, args=args)).response
+        if result.get("found") or result.get("items"):
+            found.append(f"{name}: {json.dumps(result, ensure_ascii=False, default=str)[:1500]}")
+    return "\n".join(found)
 
 
 def _parse_suggestion(text: str) -> Suggestion:
@@ -482,11 +536,16 @@ def _report_uncertain(turn: TurnRequest, deps: TurnDeps, channel: Channel, text:
     log.log(logger, logging.ERROR, "reply marked uncertain: send attempts ran out without a confirmed answer",
             attempts=deps.max_send_attempts, contact=mask_phone(turn.contact_phone))
     agent = deps.directory.get_agent(turn.tenant_id, channel.agent_id)
-    if agent.seller_phone:
-        _notify_seller(deps, channel, agent.seller_phone,
+    if agent.all_sellers():
+        from shared.services.seller_desk import make_ref, notify_sellers
+
+        # Through the seller desk: a reference to the lead (so 'resumo #REF' works) and Meta's 24-hour window.
+        code = make_ref(deps, turn.tenant_id, RefKind.LEAD, turn.conversation_id, {
+            "conversation_id": turn.conversation_id, "channel_key": turn.channel_key, "agent_id": channel.agent_id})
+        notify_sellers(deps, channel, agent, code,
                        f"⚠️ Piloto: não consegui confirmar a entrega da resposta para {turn.contact_phone} depois de "
-                       f"{deps.max_send_attempts} tentativas. Confira a conversa; não vou reenviar.\n"
-                       f"Resposta: {text[:300]}")
+                       f"{deps.max_send_attempts} tentativas. Confira a conversa (#{code}); não vou reenviar.\n"
+                       f"Resposta: {text[:300]}", turn.contact_phone, alert_id=f"uncertain-{turn.message_id[:24]}")
 
 
 def _opt_out(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,

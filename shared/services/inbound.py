@@ -24,7 +24,7 @@ from shared.domain.errors import (
     UnknownProvider,
     UnknownTenant,
 )
-from shared.domain.ids import conversation_id, inbound_message_id
+from shared.domain.ids import conversation_id, inbound_message_id, seller_key
 from shared.domain.inbound import (
     MAX_ID_CHARS,
     InboundMessage,
@@ -36,7 +36,7 @@ from shared.domain.inbound import (
 )
 from shared.domain.media import MediaStatus
 from shared.domain.phone import mask_phone
-from shared.domain.tenancy import Channel
+from shared.domain.tenancy import AgentConfig, Channel, Seller
 from shared.ports import (
     ChannelDirectory,
     ConversationStore,
@@ -44,12 +44,15 @@ from shared.ports import (
     MediaRequest,
     ProviderWebhook,
     RawRequest,
+    SellerStore,
     TurnQueue,
     TurnRequest,
     WebhookSecrets,
 )
 
 logger = logging.getLogger(__name__)
+
+STYLE_EXAMPLES_KEPT = 5  # the seller desk keeps the same number (shared.services.seller_desk)
 
 
 def _run_inline(fn: Callable[..., Any], *args: Any) -> Future:
@@ -74,6 +77,7 @@ class InboundDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     run_alongside: Callable[..., Future] = field(default=_run_inline)
     media: MediaQueue | None = None  # None: files are stored but not read (the prompt says so)
+    sellers: SellerStore | None = None  # None: sellers' messages are recorded as ignored, never as leads
     max_batch_items: int = 50  # parts (messages, statuses, skipped events) one request may carry; more → 413
     # Work on a request stops past this many seconds (503 + Retry-After); each Firestore/Cloud Tasks call has its
     # own, shorter timeout in the adapters. Keep both below the providers' webhook timeouts. None: no deadline.
@@ -89,6 +93,7 @@ class WebhookOutcome:
     duplicates: int = 0
     human: int = 0
     echoes: int = 0
+    sellers: int = 0
     ignored: list[str] = field(default_factory=list)
     statuses: int = 0
     unknown_statuses: int = 0
@@ -238,10 +243,50 @@ def _accept_message(message: InboundMessage, channel: Channel, deps: InboundDeps
                                       _stored(message, message_id, Role.LEAD, InboundDisposition.IGNORED_BROADCAST))
             outcome.ignored.append(message.not_a_chat)
             log.log(logger, logging.INFO, "broadcast or channel message recorded as ignored", reason=message.not_a_chat)
+        elif (seller := _seller(message, channel, deps)) is not None:
+            if message.from_business:
+                # The business writing to one of its own sellers (our alert echoed by a gateway, or the app):
+                # nobody's lead conversation.
+                outcome.ignored.append("to_seller")
+            else:
+                _accept_seller_message(message, channel, seller, message_id, deps, outcome)
         elif message.from_business:
             _accept_business_message(message, channel, conv_id, message_id, deps, outcome)
         else:
             _accept_lead_message(message, channel, conv_id, message_id, deps, outcome)
+
+
+def _seller(message: InboundMessage, channel: Channel, deps: InboundDeps) -> Seller | None:
+    """Sellers are people, not leads: their phone writing to the business number is a seller message.
+    The agent document is cached per instance (CHANNEL_CACHE_SECONDS), so this costs no read on the hot path."""
+    agent: AgentConfig = deps.directory.get_agent(channel.tenant_id, channel.agent_id)
+    return agent.seller_for(message.contact_phone)
+
+
+def _accept_seller_message(message: InboundMessage, channel: Channel, seller: Seller, message_id: str,
+                           deps: InboundDeps, outcome: WebhookOutcome) -> None:
+    """Stored once (create = dedupe) and handed to the agent_turn function, which holds the senders: the webhook
+    never sends. Never a lead conversation, never a LeadCreated."""
+    if deps.sellers is None:
+        deps.store.record_ignored(channel.tenant_id, message_id, "seller",
+                                  _stored(message, message_id, Role.HUMAN, InboundDisposition.HUMAN))
+        outcome.ignored.append("seller_message")
+        return
+    turn = TurnRequest(channel.tenant_id, seller_key(channel.tenant_id, seller.phone), message_id, channel.key,
+                       message.contact_phone, purpose="seller")
+    enqueued = deps.run_alongside(deps.turns.enqueue_turn, turn, 0)
+    created = deps.sellers.record_seller_message(channel.tenant_id, message_id, {
+        "message_id": message_id, "channel_key": channel.key, "seller_name": seller.name,
+        "provider_message_id": message.provider_message_id, "kind": message.kind.value, "text": message.text,
+        "reply_to": message.reply_to, "sent_at": message.sent_at,
+        "media": message.media.model_dump(mode="python", exclude_none=True) if message.media else None})
+    enqueued.result()
+    if created:
+        outcome.sellers += 1
+        log.log(logger, logging.INFO, "seller message stored; handled by the seller desk",
+                seller=mask_phone(message.contact_phone), has_reply_to=message.reply_to is not None)
+    else:
+        outcome.duplicates += 1
 
 
 def _accept_lead_message(message: InboundMessage, channel: Channel, conv_id: str, message_id: str,
@@ -292,6 +337,12 @@ def _accept_business_message(message: InboundMessage, channel: Channel, conv_id:
     if deps.store.is_own_outbound(channel.tenant_id, conv_id, message.provider_message_id):
         outcome.echoes += 1
         return
+    if message.raw_type == "revoke" and message.edits:
+        # The business deleted a message it sent from the app (Meta coexistence): kept, not a new human turn.
+        deps.store.record_ignored(channel.tenant_id, message_id, "business_revoke",
+                                  _stored(message, message_id, Role.HUMAN, InboundDisposition.HUMAN))
+        outcome.ignored.append("business_revoke")
+        return
     if not deps.store.record_inbound(channel.tenant_id, conv_id,
                                      _stored(message, message_id, Role.HUMAN, InboundDisposition.HUMAN)):
         outcome.duplicates += 1
@@ -305,7 +356,7 @@ def _accept_business_message(message: InboundMessage, channel: Channel, conv_id:
                 path=err.path, problems=err.problems)
         mode = "pilot"
     if mode == "copilot":
-        _judge_suggestion(channel.tenant_id, conv_id, message.text or "", deps)
+        _judge_suggestion(channel.tenant_id, conv_id, channel.agent_id, message.text or "", deps)
         return
     stored = deps.store.get_conversation(channel.tenant_id, conv_id)
     pause = Conversation(conversation_id=conv_id, tenant_id=channel.tenant_id, channel_key=channel.key,
@@ -321,8 +372,9 @@ def _accept_business_message(message: InboundMessage, channel: Channel, conv_id:
                                             message.contact_phone, purpose="learn"), 0)
 
 
-def _judge_suggestion(tenant_id: str, conv_id: str, sent: str, deps: InboundDeps) -> None:
-    """The copilot feedback loop: was the latest draft sent as is, edited, or ignored?"""
+def _judge_suggestion(tenant_id: str, conv_id: str, agent_id: str, sent: str, deps: InboundDeps) -> None:
+    """The copilot feedback loop: was the latest draft sent as is, edited, or ignored? Accepted and edited drafts
+    become examples of the sellers' own style for the agent's next drafts."""
     latest = deps.store.latest_suggestion(tenant_id, conv_id)
     if latest is None or latest[1].get("status") != "pending" or not sent:
         return
@@ -330,12 +382,20 @@ def _judge_suggestion(tenant_id: str, conv_id: str, sent: str, deps: InboundDeps
     feedback, similarity = judge(suggestion.get("draft_reply", ""), sent)
     deps.store.mark_suggestion(tenant_id, conv_id, suggestion_id,
                                {"status": feedback.value, "similarity": similarity, "sent_text": sent[:2000]})
+    if deps.sellers is not None and feedback.value in ("accepted", "edited"):
+        deps.sellers.add_style_example(tenant_id, agent_id, {
+            "suggestion_id": suggestion_id, "verdict": feedback.value, "sent_text": sent[:600], "at": deps.clock()},
+            STYLE_EXAMPLES_KEPT)
     log.log(logger, logging.INFO, "copilot suggestion judged", feedback=feedback.value, similarity=similarity)
 
 
 def _apply_status(status: StatusUpdate, channel: Channel, deps: InboundDeps, outcome: WebhookOutcome) -> None:
     if not status.recipient_phone:
         outcome.unknown_statuses += 1
+        return
+    if status.state.value == "failed" and (status.error or "").startswith(REENGAGEMENT_ERROR) and \
+            _requeue_seller_alert(status, channel, deps):
+        outcome.statuses += 1
         return
     conv_id = conversation_id(channel.key, status.recipient_phone)
     with log.bound(tenant_id=channel.tenant_id, conversation_id=conv_id):
@@ -345,3 +405,25 @@ def _apply_status(status: StatusUpdate, channel: Channel, deps: InboundDeps, out
                 log.log(logger, logging.WARNING, "provider reports an outbound message failed", error=status.error)
         else:
             outcome.unknown_statuses += 1
+
+
+# Meta's "Re-engagement message": a free-form message sent outside the person's 24-hour window was accepted and then
+# failed (https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes).
+REENGAGEMENT_ERROR = "131047"
+
+
+def _requeue_seller_alert(status: StatusUpdate, channel: Channel, deps: InboundDeps) -> bool:
+    """An alert to a seller failed for the window: hold it again and forget the window, so it goes out (after a
+    template invitation) when the seller writes. Nothing sent to a seller is lost silently."""
+    if deps.sellers is None or not status.recipient_phone:
+        return False
+    seller = deps.directory.get_agent(channel.tenant_id, channel.agent_id).seller_for(status.recipient_phone)
+    if seller is None:
+        return False
+    key = seller_key(channel.tenant_id, seller.phone)
+    if not deps.sellers.requeue_alert(channel.tenant_id, key, status.provider_message_id):
+        return False
+    deps.sellers.save_seller_state(channel.tenant_id, key, {"windows": {channel.key: None}})
+    log.log(logger, logging.WARNING, "an alert to a seller failed outside the 24-hour window; held again",
+            tenant_id=channel.tenant_id, seller=mask_phone(status.recipient_phone))
+    return True

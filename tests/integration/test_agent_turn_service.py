@@ -139,7 +139,7 @@ def test_a_failing_tier_falls_back_to_the_next_one(world):
 
 
 def test_when_every_tier_fails_the_lead_gets_the_holding_message_and_a_human_is_called(world):
-    world.agent(seller_phone="+5511900001111", holding_message="Um instante, já te respondo!")
+    world.agent(seller_phone="+5511900001111", sellers=[], holding_message="Um instante, já te respondo!")
     world.vertex.default = error_response(503, "UNAVAILABLE")
 
     outcome = world.turn(world.lead("Quero saber das condições"))
@@ -247,7 +247,7 @@ def test_request_meeting_records_it_once_and_moves_the_stage(world):
 
 
 def test_handoff_pauses_the_bot_alerts_the_seller_and_releases_after_the_idle_time(world):
-    world.agent(seller_phone="+5511900002222", handoff_release_minutes=60)
+    world.agent(seller_phone="+5511900002222", sellers=[], handoff_release_minutes=60)
     world.vertex.script = [
         function_call_response(("handoff_to_human", {"reason": "pergunta sobre contrato",
                                                      "question": "Posso cancelar depois de assinar?"})),
@@ -269,7 +269,7 @@ def test_handoff_pauses_the_bot_alerts_the_seller_and_releases_after_the_idle_ti
 
 
 def test_copilot_drafts_for_the_seller_and_never_writes_to_the_lead(world):
-    world.agent(mode="copilot", seller_phone="+5511900003333")
+    world.agent(mode="copilot", seller_phone="+5511900003333", sellers=[])
     world.vertex.script = [text_response(
         '{"draft_reply": "Oi Mariana! O kit de 5 kWp resolve sua conta de R$ 450.", "summary": "Lead quer solar",'
         ' "tone": "cordial", "interests": ["kit 5 kWp"], "objections": ["preço"], "sentiment": "positive",'
@@ -284,7 +284,9 @@ def test_copilot_drafts_for_the_seller_and_never_writes_to_the_lead(world):
     [suggestion] = [d.to_dict() for d in world.tenant_ref.collection("conversations").document(world.conv)
                     .collection("suggestions").stream()]
     assert suggestion["status"] == "pending" and suggestion["objections"] == ["preço"]
-    assert suggestion["best_time_to_recontact"] == "amanhã de manhã"
+    # Computed from the lead's timestamps (one message: no pattern yet), never the model's "amanhã de manhã".
+    assert suggestion["best_time_to_recontact"] == "sem padrão ainda (1 mensagem(ns) do lead)"
+    assert "Resumo: Lead quer solar" in alert and "Atenção: preço" in alert and "Intenção: pergunta" in alert
     assert world.vertex.requests[0][1]["generationConfig"]["responseMimeType"] == "application/json"
 
 
