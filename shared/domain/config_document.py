@@ -34,6 +34,13 @@ def parse_config(model: type[Model], data: dict[str, Any] | None, path: str) -> 
     try:
         return model.model_validate(data or {})
     except ValidationError as err:
-        seller = (data or {}).get("seller_phone")
-        raise InvalidConfiguration(path, config_problems(err),
-                                   alert_phone=seller if isinstance(seller, str) and seller.strip() else None) from None
+        raise InvalidConfiguration(path, config_problems(err), alert_phone=_readable_seller(data or {})) from None
+
+
+def _readable_seller(data: dict[str, Any]) -> str | None:
+    """Whom to tell about an invalid agent: its seller_phone, else the first seller listed, if readable."""
+    candidates = [data.get("seller_phone")]
+    sellers = data.get("sellers")
+    if isinstance(sellers, list):
+        candidates += [s.get("phone") for s in sellers if isinstance(s, dict)]
+    return next((c for c in candidates if isinstance(c, str) and c.strip()), None)

@@ -233,8 +233,9 @@ def _misconfigured(turn: TurnRequest, deps: TurnDeps, channel: Channel | None,
     deps.store.save_conversation(pause)
     seller = err.alert_phone
     if seller is None and channel is not None:
-        try:  # an invalid tenant document: the agent's own seller_phone, if its document is valid
-            seller = deps.directory.get_agent(turn.tenant_id, channel.agent_id).seller_phone
+        try:  # an invalid tenant document: the agent's first seller, if its document is valid
+            sellers = deps.directory.get_agent(turn.tenant_id, channel.agent_id).all_sellers()
+            seller = sellers[0].phone if sellers else None
         except InvalidConfiguration:
             seller = None
     if channel is not None and channel.active and seller \
