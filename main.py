@@ -20,6 +20,8 @@ _ENTRY_POINTS = {
     "outbox_drain": "functions.outbox_drain",
     "followup_turn": "functions.followup_turn",
     "followup_sweep": "functions.followup_sweep",
+    "metrics_rollup": "functions.metrics_rollup",
+    "tenant_report": "functions.tenant_report",
 }
 
 __all__ = sorted(_ENTRY_POINTS)

@@ -40,7 +40,8 @@ OFFLINE_KNOWLEDGE_MAX_DISTANCE = "0.80"
 FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn", "chat_api": "chat_api",
              "knowledge_ingest": "knowledge_ingest", "knowledge_lookup": "knowledge_lookup",
              "media_processor": "media_processor", "crm_sync": "crm_sync", "outbox_drain": "outbox_drain",
-             "followup_turn": "followup_turn", "followup_sweep": "followup_sweep"}
+             "followup_turn": "followup_turn", "followup_sweep": "followup_sweep",
+             "metrics_rollup": "metrics_rollup", "tenant_report": "tenant_report"}
 QUEUES = ("agent-turns", "media", "followups")
 MEDIA_BUCKET = "piloto-local-media"
 

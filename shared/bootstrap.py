@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         ScanReader,
     )
     from shared.services.agent_turn import TurnDeps
+    from shared.services.business_metrics import MetricsDeps
     from shared.services.crm_sync import CrmSyncDeps
     from shared.services.events import EventDeps
     from shared.services.followup import FollowupDeps
@@ -485,3 +486,15 @@ def plan_followup_after_reply(tenant_id: str, conversation_id: str, anchor_messa
     from shared.services.followup import schedule_after_reply
 
     schedule_after_reply(tenant_id, conversation_id, anchor_message_id, sent_at, _followup_planning_deps())
+
+
+@lru_cache(maxsize=1)
+def business_metrics_deps() -> MetricsDeps:
+    """metrics_rollup's and tenant_report's: Firestore only, no model, no provider."""
+    from shared.adapters.firestore_business_metrics import FirestoreBusinessFacts, FirestoreRollupStore
+    from shared.adapters.firestore_store import firestore_client
+    from shared.services.business_metrics import MetricsDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return MetricsDeps(facts=FirestoreBusinessFacts(db, settings.followup_defaults), rollups=FirestoreRollupStore(db))
