@@ -22,6 +22,7 @@ _ENTRY_POINTS = {
     "followup_sweep": "functions.followup_sweep",
     "metrics_rollup": "functions.metrics_rollup",
     "tenant_report": "functions.tenant_report",
+    "weekly_digest": "functions.weekly_digest",
 }
 
 __all__ = sorted(_ENTRY_POINTS)

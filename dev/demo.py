@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from google.cloud import firestore
@@ -139,6 +141,7 @@ class Demo:
 
         self.print_transcripts()
         self.print_metrics()
+        self.print_business_numbers()
 
     def crm_step(self) -> None:
         """Issue 7: a new lead's LeadCreated reaches the business's signed webhook (what n8n or Make would receive)."""
@@ -391,6 +394,36 @@ class Demo:
                 f"{c['usage']['prompt_tokens']:>7}"
                 f"{c['usage']['output_tokens']:>7}{c['latency_ms']:>6}{c['cost_usd']:>10.6f}")
         say(f"  total estimated cost: US$ {total:.6f} (the offline model is free; Gemini prices come from LLM_PRICING)")
+
+    def print_business_numbers(self) -> None:
+        """The owner's numbers for today, as the tenant_report function returns them; then the hourly rollup job."""
+        today = datetime.now(UTC).astimezone(ZoneInfo("America/Sao_Paulo")).date().isoformat()
+        say(f"\n== The owner's numbers today ({today}, America/Sao_Paulo), from tenant_report ==")
+        response = httpx.post(self.stack.function_url("tenant_report"),
+                              json={"tenant_id": self.demo.tenant_id, "start": today, "end": today}, timeout=60)
+        numbers = response.json()
+        if response.status_code != 200:
+            say(f"  tenant_report answered {response.status_code}: {numbers}")
+            return
+
+        def seconds(p: dict) -> str:
+            return "—" if p["count"] == 0 else f"p50 {p['p50']:.1f} s · p90 {p['p90']:.1f} s ({p['count']})"
+
+        say(f"  funnel: {numbers['new_leads']} new leads → {numbers['leads_qualified']} qualified → "
+            f"{numbers['meetings_requested']} meetings requested; {numbers['opt_outs']} opted out")
+        say(f"  conversations answered: {numbers['conversations_answered']}; human takeovers: "
+            f"{numbers['human_takeovers']}; leads answered by a human: {numbers['leads_answered_by_human']}")
+        say(f"  handoffs: {numbers['handoffs'] or 'none'}; follow-ups sent {numbers['followups_sent']}, "
+            f"answered {numbers['followups_answered']}")
+        say(f"  first reply — bot: {seconds(numbers['first_reply_bot'])}; human: "
+            f"{seconds(numbers['first_reply_human'])}; seller response: {seconds(numbers['human_response'])}")
+        per_lead = numbers["cost_per_lead_usd"]
+        say(f"  model cost US$ {numbers['model_cost_usd']:.6f} over {numbers['model_calls']} calls "
+            f"({numbers['unpriced_model_calls']} without a price); per lead: "
+            f"{'—' if per_lead is None else f'US$ {per_lead:.6f}'}")
+        rollup = httpx.post(self.stack.function_url("metrics_rollup"), json={}, timeout=120).json()
+        say(f"  metrics_rollup (Cloud Scheduler, hourly): {rollup['rollups_written']} daily rollups written to "
+            f"tenants/*/daily_metrics for {rollup['tenants']} tenant(s)")
 
 
 def main() -> int:

@@ -41,7 +41,8 @@ FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn",
              "knowledge_ingest": "knowledge_ingest", "knowledge_lookup": "knowledge_lookup",
              "media_processor": "media_processor", "crm_sync": "crm_sync", "outbox_drain": "outbox_drain",
              "followup_turn": "followup_turn", "followup_sweep": "followup_sweep",
-             "metrics_rollup": "metrics_rollup", "tenant_report": "tenant_report"}
+             "metrics_rollup": "metrics_rollup", "tenant_report": "tenant_report",
+             "weekly_digest": "weekly_digest"}
 QUEUES = ("agent-turns", "media", "followups")
 MEDIA_BUCKET = "piloto-local-media"
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         ScanReader,
     )
     from shared.services.agent_turn import TurnDeps
-    from shared.services.business_metrics import MetricsDeps
+    from shared.services.business_metrics import DigestDeps, MetricsDeps
     from shared.services.crm_sync import CrmSyncDeps
     from shared.services.events import EventDeps
     from shared.services.followup import FollowupDeps
@@ -498,3 +498,15 @@ def business_metrics_deps() -> MetricsDeps:
     settings = get_settings()
     db = firestore_client(settings.google_cloud_project)
     return MetricsDeps(facts=FirestoreBusinessFacts(db, settings.followup_defaults), rollups=FirestoreRollupStore(db))
+
+
+def weekly_digest_deps() -> DigestDeps:
+    """weekly_digest's: the metrics' Firestore adapters plus the providers' senders."""
+    from shared.adapters.firestore_business_metrics import FirestoreBusinessFacts, FirestoreDigestLog
+    from shared.adapters.firestore_store import firestore_client
+    from shared.services.business_metrics import DigestDeps
+
+    metrics = business_metrics_deps()
+    db = firestore_client(get_settings().google_cloud_project)
+    assert isinstance(metrics.facts, FirestoreBusinessFacts)
+    return DigestDeps(metrics=metrics, directory=metrics.facts, log=FirestoreDigestLog(db), sender_for=sender_for)

@@ -24,7 +24,7 @@ from shared.domain.business_metrics import (
     MessageFact,
 )
 from shared.domain.followup import cadence_with_defaults
-from shared.domain.tenancy import AgentConfig
+from shared.domain.tenancy import AgentConfig, Channel, Tenant
 
 # A conversation's messages read per day window; an SMB's busiest conversation stays far below it.
 _MESSAGES_PER_CONVERSATION = 2000
@@ -46,6 +46,19 @@ class FirestoreBusinessFacts:
 
     def tenant_exists(self, tenant_id: str) -> bool:
         return self._tenant(tenant_id).get().exists
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        snap = self._tenant(tenant_id).get()
+        return Tenant.model_validate({**(snap.to_dict() or {}), "tenant_id": tenant_id}) if snap.exists else None
+
+    def channels(self, tenant_id: str) -> list[Channel]:
+        return [Channel.model_validate(snap.to_dict()) for snap in self._tenant(tenant_id).collection("channels").stream()]
+
+    def unanswered_questions(self, tenant_id: str, since: datetime, until: datetime) -> list[str]:
+        """The open question of each conversation handed off in the period (conversations.paused_at)."""
+        query = (self._tenant(tenant_id).collection("conversations")
+                 .where(filter=FieldFilter("paused_at", ">=", since)).where(filter=FieldFilter("paused_at", "<", until)))
+        return [q for snap in query.stream() if (q := (snap.to_dict() or {}).get("handoff_question"))]
 
     def agent_clocks(self, tenant_id: str) -> list[AgentClock]:
         clocks = []
@@ -140,3 +153,27 @@ class FirestoreRollupStore:
 
 def _rollup_id(agent_id: str, day: date) -> str:
     return f"{agent_id}:{day.isoformat()}"
+
+
+class FirestoreDigestLog:
+    """tenants/{t}/digests/{YYYY-Www}: claimed with create() before the send, so a week's digest goes once."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def _ref(self, tenant_id: str, week_id: str) -> firestore.DocumentReference:
+        return self._db.collection("tenants").document(tenant_id).collection("digests").document(week_id)
+
+    def claim(self, tenant_id: str, week_id: str) -> bool:
+        try:
+            self._ref(tenant_id, week_id).create({"state": "sending", "claimed_at": firestore.SERVER_TIMESTAMP})
+        except gexc.Conflict:
+            return False
+        return True
+
+    def release(self, tenant_id: str, week_id: str) -> None:
+        self._ref(tenant_id, week_id).delete()
+
+    def finish(self, tenant_id: str, week_id: str, outcome: str, detail: str) -> None:
+        self._ref(tenant_id, week_id).update({"state": outcome, "detail": detail,
+                                              "finished_at": firestore.SERVER_TIMESTAMP})

@@ -9,6 +9,7 @@ retried task, a redelivered event or a second run of the job can never count a f
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
@@ -352,3 +353,79 @@ def aggregate(tenant_id: str, start: date, end: date, rollups: Iterable[DailyRol
     report.cost_per_lead_usd = _ratio(report.model_cost_usd, report.new_leads)
     report.cost_per_qualified_lead_usd = _ratio(report.model_cost_usd, report.leads_qualified)
     return report
+
+
+# --- The owner's weekly digest -----------------------------------------------------------------------------
+
+# Meta refuses template parameters holding a newline, a tab or more than four consecutive spaces (Graph API
+# error "Param text cannot have new-line/tab characters or more than 4 consecutive spaces";
+# https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/).
+_TEMPLATE_SPACES = re.compile(r"\s+")
+
+
+def _change(now: int, before: int) -> str:
+    if before == 0:
+        return "novo" if now else "="
+    delta = round((now - before) * 100 / before)
+    return f"{delta:+d}%" if delta else "="
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _money(usd: float | None) -> str:
+    return "—" if usd is None else f"US$ {usd:.2f}"
+
+
+def compose_digest(business_name: str, week: PeriodReport, previous: PeriodReport,
+                   unanswered: Sequence[str]) -> str:
+    """The owner's WhatsApp summary of a week, in Portuguese, without links: short enough to read on a phone."""
+    bot, human = week.first_reply_bot, week.human_response
+    lines = [
+        f"📊 *{business_name}* — semana de {week.start:%d/%m} a {week.end:%d/%m}",
+        f"Leads novos: {week.new_leads} ({_change(week.new_leads, previous.new_leads)} vs. semana anterior)",
+        f"Qualificados: {week.leads_qualified} ({_change(week.leads_qualified, previous.leads_qualified)})",
+        f"Reuniões pedidas: {week.meetings_requested} "
+        f"({_change(week.meetings_requested, previous.meetings_requested)})",
+        f"Encaminhados a um vendedor: {sum(week.handoffs.values())}; assumidos por vendedor: {week.human_takeovers}",
+        f"1ª resposta do robô: mediana {_duration(bot.p50)}, mais rápida {_duration(min(bot.samples, default=None))},"
+        f" mais lenta {_duration(max(bot.samples, default=None))}",
+        f"Resposta dos vendedores: mediana {_duration(human.p50)}, mais lenta "
+        f"{_duration(max(human.samples, default=None))}",
+        f"Custo de IA: {_money(week.model_cost_usd)} ({_money(week.cost_per_lead_usd)} por lead)",
+    ]
+    if week.unpriced_model_calls:
+        lines.append(f"({week.unpriced_model_calls} chamadas sem preço configurado não entram no custo)")
+    if unanswered:
+        lines.append("Perguntas que o robô não soube responder:")
+        lines += [f"• {question[:120]}" for question in unanswered[:3]]
+    return "\n".join(lines)
+
+
+def digest_template_params(business_name: str, week: PeriodReport, previous: PeriodReport) -> list[str]:
+    """The same week as one-line values for an approved template's {{1}}…{{6}} (Meta, outside the 24 h window)."""
+    values = [business_name, f"{week.start:%d/%m} a {week.end:%d/%m}",
+              f"{week.new_leads} ({_change(week.new_leads, previous.new_leads)})",
+              f"{week.leads_qualified} ({_change(week.leads_qualified, previous.leads_qualified)})",
+              str(week.meetings_requested), _money(week.model_cost_usd)]
+    return [_TEMPLATE_SPACES.sub(" ", value).strip() or "—" for value in values]
+
+
+def top_questions(questions: Iterable[str], limit: int = 3) -> list[str]:
+    """The most asked open questions first (case- and space-insensitive), each in the words first seen."""
+    counts: Counter[str] = Counter()
+    first_words: dict[str, str] = {}
+    for question in questions:
+        key = " ".join(question.lower().split())
+        if not key:
+            continue
+        counts[key] += 1
+        first_words.setdefault(key, question.strip())
+    return [first_words[key] for key, _ in counts.most_common(limit)]

@@ -81,3 +81,11 @@ class Tenant(BaseModel):
     tenant_id: str
     name: str
     active: bool = True
+    # The owner's weekly digest (functions/weekly_digest.py): off while owner_phone is unset.
+    owner_phone: str | None = Field(default=None, description="E.164; the owner's weekly numbers go here")
+    digest_channel: str | None = Field(
+        default=None, description="provider:channel_id the digest is sent from; default: the first active channel")
+    digest_template: str | None = Field(
+        default=None, description="Meta only: an approved utility template with six body parameters "
+        "(business, week, leads, qualified, meetings, cost); Meta sends nothing else to a number outside its 24 h window")
+    digest_template_language: str = Field(default="pt_BR", description="the template's language code")

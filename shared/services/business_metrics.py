@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared import log
 from shared.domain.business_metrics import (
@@ -24,11 +24,22 @@ from shared.domain.business_metrics import (
     EventFact,
     PeriodReport,
     aggregate,
+    compose_digest,
     compute_daily_rollup,
+    digest_template_params,
     local_day,
     local_day_bounds,
+    top_questions,
 )
-from shared.domain.errors import InvalidPayload, UnknownTenant
+from shared.domain.errors import InvalidPayload, ProviderRejected, UnknownTenant
+from shared.domain.inbound import Provider
+from shared.domain.phone import mask_phone
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from shared.domain.tenancy import Channel, Tenant
+    from shared.ports import MessageSender
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +84,7 @@ class RollupStore(Protocol):
 class MetricsDeps:
     facts: BusinessFacts
     rollups: RollupStore
-    now: callable = field(default=lambda: datetime.now(UTC))  # type: ignore[valid-type]
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -176,3 +187,118 @@ def _log_closed_day(rollup: DailyRollup) -> None:
             first_reply_bot_p50_s=rollup.first_reply_bot.p50, first_reply_bot_p90_s=rollup.first_reply_bot.p90,
             human_response_p50_s=rollup.human_response.p50, model_cost_usd=rollup.model_cost_usd,
             cost_per_lead_usd=rollup.cost_per_lead_usd)
+
+
+# --- The owner's weekly digest -----------------------------------------------------------------------------
+
+class DigestDirectory(Protocol):
+    """The tenant, its channels and the open questions of a week (Firestore in production)."""
+
+    def tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    def channels(self, tenant_id: str) -> list[Channel]: ...
+
+    def unanswered_questions(self, tenant_id: str, since: datetime, until: datetime) -> list[str]: ...
+
+
+class DigestLog(Protocol):
+    """tenants/{t}/digests/{week}: one digest per tenant and week, claimed before it is sent."""
+
+    def claim(self, tenant_id: str, week_id: str) -> bool: ...
+
+    def release(self, tenant_id: str, week_id: str) -> None: ...
+
+    def finish(self, tenant_id: str, week_id: str, outcome: str, detail: str) -> None: ...
+
+
+@dataclass
+class DigestDeps:
+    metrics: MetricsDeps
+    directory: DigestDirectory
+    log: DigestLog
+    sender_for: Callable[[Provider], MessageSender]
+
+
+@dataclass
+class DigestRun:
+    sent: int = 0
+    skipped: int = 0
+    already_sent: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict:
+        return {"sent": self.sent, "skipped": self.skipped, "already_sent": self.already_sent, "failed": self.failed}
+
+
+DIGEST_TIME_ZONE = "America/Sao_Paulo"
+
+
+def last_full_week(now: datetime, time_zone: str = DIGEST_TIME_ZONE) -> tuple[date, date]:
+    """Monday to Sunday of the week before the one `now` is in."""
+    today = local_day(now, time_zone)
+    this_monday = today - timedelta(days=today.weekday())
+    return this_monday - timedelta(days=7), this_monday - timedelta(days=1)
+
+
+def send_weekly_digests(deps: DigestDeps) -> DigestRun:
+    """Every active tenant with an owner phone gets last week's numbers once; a failure is retried next run."""
+    run = DigestRun()
+    now = deps.metrics.now()
+    start, end = last_full_week(now)
+    week_id = f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
+    for tenant_id in deps.metrics.facts.active_tenants():
+        with log.bound(tenant_id=tenant_id):
+            try:
+                outcome = _send_digest(tenant_id, week_id, start, end, deps)
+            except Exception:  # noqa: BLE001 - one tenant's failure must not stop the others' digests
+                logger.exception("weekly digest failed; it is retried on the next run")
+                run.failed += 1
+                continue
+        setattr(run, outcome, getattr(run, outcome) + 1)
+    return run
+
+
+def _send_digest(tenant_id: str, week_id: str, start: date, end: date, deps: DigestDeps) -> str:
+    tenant = deps.directory.tenant(tenant_id)
+    if tenant is None or not tenant.owner_phone:
+        return "skipped"
+    channel = _digest_channel(tenant, deps.directory.channels(tenant_id))
+    if channel is None:
+        log.log(logger, logging.WARNING, "weekly digest not sent", reason="the tenant has no active channel")
+        return "skipped"
+    if channel.provider is Provider.META and not tenant.digest_template:
+        log.log(logger, logging.WARNING, "weekly digest not sent",
+                reason="Meta numbers need an approved template outside the 24 h window: set digest_template")
+        return "skipped"
+    if not deps.log.claim(tenant_id, week_id):
+        return "already_sent"
+    try:
+        week = tenant_report(tenant_id, start, end, deps.metrics)
+        previous = tenant_report(tenant_id, start - timedelta(days=7), start - timedelta(days=1), deps.metrics)
+        sender = deps.sender_for(channel.provider)
+        if channel.provider is Provider.META:
+            params = digest_template_params(tenant.name, week, previous)
+            message_id = sender.send_template(  # type: ignore[attr-defined]
+                channel, tenant.owner_phone, tenant.digest_template, tenant.digest_template_language, params)
+        else:
+            since, until = local_day_bounds(start, DIGEST_TIME_ZONE)[0], local_day_bounds(end, DIGEST_TIME_ZONE)[1]
+            questions = top_questions(deps.directory.unanswered_questions(tenant_id, since, until))
+            message_id = sender.send_text(channel, tenant.owner_phone,
+                                          compose_digest(tenant.name, week, previous, questions))
+    except ProviderRejected as err:
+        deps.log.finish(tenant_id, week_id, "rejected", str(err)[:500])
+        log.log(logger, logging.ERROR, "weekly digest rejected by the provider", reason=str(err)[:200])
+        return "skipped"
+    except Exception:
+        deps.log.release(tenant_id, week_id)  # nothing was sent for sure only when the call raised before it
+        raise
+    deps.log.finish(tenant_id, week_id, "sent", message_id)
+    log.log(logger, logging.INFO, "weekly digest sent", week=week_id, owner=mask_phone(tenant.owner_phone))
+    return "sent"
+
+
+def _digest_channel(tenant: Tenant, channels: list[Channel]) -> Channel | None:
+    active = [c for c in channels if c.active]
+    if tenant.digest_channel:
+        return next((c for c in active if c.key == tenant.digest_channel), None)
+    return active[0] if active else None

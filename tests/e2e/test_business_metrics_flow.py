@@ -84,3 +84,32 @@ def test_the_report_refuses_bad_ranges_and_unknown_tenants(stack, tenant):
                                          "end": "2026-11-01"}).status_code == 400
     unknown = post(stack, "tenant_report", {"tenant_id": "no-such-tenant", "start": "2026-11-01", "end": "2026-11-01"})
     assert unknown.status_code == 404
+
+
+def test_the_owner_gets_one_weekly_digest_however_often_the_job_runs(stack, db, tenant):
+    owner = "+5511955554444"
+    tenant_ref = db.collection("tenants").document(tenant.tenant_id)
+    tenant_ref.update({"owner_phone": owner})
+    assert stack.sandbox is not None
+
+    runs = [post(stack, "weekly_digest", {}) for _ in range(2)]
+    assert all(r.status_code == 200 for r in runs), [r.text for r in runs]
+    digests = stack.sandbox.sends_to(owner.lstrip("+"))
+    assert len(digests) == 1
+    assert digests[0]["provider"] == "evolution"  # the tenant's first active channel; a gateway sends text
+    assert "Solar Prime Energia" in digests[0]["text"] and "Leads novos:" in digests[0]["text"]
+    week = next(tenant_ref.collection("digests").stream()).to_dict()
+    assert week["state"] == "sent"
+
+
+def test_a_meta_digest_without_an_approved_template_is_not_sent(stack, db, tenant):
+    owner = "+5511955553333"
+    db.collection("tenants").document(tenant.tenant_id).update(
+        {"owner_phone": owner, "digest_channel": f"meta:{tenant.meta_phone_number_id}"})
+    assert post(stack, "weekly_digest", {}).status_code == 200
+    assert stack.sandbox is not None and stack.sandbox.sends_to(owner.lstrip("+")) == []
+
+    db.collection("tenants").document(tenant.tenant_id).update({"digest_template": "resumo_semanal"})
+    assert post(stack, "weekly_digest", {}).status_code == 200
+    sent = stack.sandbox.sends_to(owner.lstrip("+"))
+    assert len(sent) == 1 and sent[0]["provider"] == "meta"

@@ -199,3 +199,49 @@ def test_a_week_aggregates_days_and_recomputes_percentiles_from_samples() -> Non
 def test_handoff_category_defaults_to_the_agent_being_unsure() -> None:
     assert handoff_category("agent", "") == "agent_unsure"
     assert handoff_category("lead", "anything") == "lead_asked"
+
+
+def _week(**numbers: object) -> "PeriodReport":
+    from shared.domain.business_metrics import PeriodReport
+
+    return PeriodReport(tenant_id="t1", start=date(2026, 11, 16), end=date(2026, 11, 22), days=7, **numbers)
+
+
+def test_the_digest_shows_the_funnel_with_the_change_from_the_week_before() -> None:
+    from shared.domain.business_metrics import compose_digest
+
+    week = _week(new_leads=12, leads_qualified=5, meetings_requested=2, handoffs={"knowledge_gap": 3},
+                 human_takeovers=1, model_cost_usd=1.2, cost_per_lead_usd=0.1,
+                 first_reply_bot=Percentiles.of([4.0, 6.0, 300.0]), human_response=Percentiles.of([1800.0]))
+    text = compose_digest("Solar Prime", week, _week(new_leads=10, leads_qualified=5), ["Vocês instalam em Goiás?"])
+    assert "semana de 16/11 a 22/11" in text
+    assert "Leads novos: 12 (+20% vs. semana anterior)" in text
+    assert "Qualificados: 5 (=)" in text and "Reuniões pedidas: 2 (novo)" in text
+    assert "mais rápida 4 s" in text and "mais lenta 5 min" in text
+    assert "Resposta dos vendedores: mediana 30 min" in text
+    assert "US$ 1.20 (US$ 0.10 por lead)" in text
+    assert "• Vocês instalam em Goiás?" in text
+    assert "http" not in text
+
+
+def test_digest_template_parameters_hold_no_newline_tab_or_long_space_run() -> None:
+    from shared.domain.business_metrics import digest_template_params
+
+    params = digest_template_params("Solar\tPrime     Energia\n", _week(new_leads=3), _week(new_leads=0))
+    assert params == ["Solar Prime Energia", "16/11 a 22/11", "3 (novo)", "0 (=)", "0", "US$ 0.00"]
+
+
+def test_top_questions_rank_by_how_often_they_were_asked() -> None:
+    from shared.domain.business_metrics import top_questions
+
+    asked = ["Tem garantia?", "Instalam em Goiás?", "tem  garantia?", "Aceitam PIX?", "TEM GARANTIA?", "", "Aceitam pix?"]
+    assert top_questions(asked, 2) == ["Tem garantia?", "Aceitam PIX?"]
+
+
+def test_the_digest_covers_the_last_full_week_in_sao_paulo() -> None:
+    from shared.services.business_metrics import last_full_week
+
+    monday_morning = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)  # 08:00 in São Paulo
+    assert last_full_week(monday_morning) == (date(2026, 11, 23), date(2026, 11, 29))
+    sunday_night_utc = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # still Sunday 22:00 in São Paulo
+    assert last_full_week(sunday_night_utc) == (date(2026, 11, 16), date(2026, 11, 22))
