@@ -13,6 +13,7 @@ _ENTRY_POINTS = {
     "whatsapp_webhook": "functions.webhook",
     "agent_turn": "functions.agent_turn",
     "chat_api": "functions.chat_api",
+    "conversation_audit": "functions.conversation_audit",
     "crm_sync": "functions.crm_sync",
     "knowledge_ingest": "functions.knowledge_ingest",
     "knowledge_lookup": "functions.knowledge_lookup",

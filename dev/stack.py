@@ -42,6 +42,7 @@ FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn",
              "media_processor": "media_processor", "crm_sync": "crm_sync", "outbox_drain": "outbox_drain",
              "followup_turn": "followup_turn", "followup_sweep": "followup_sweep",
              "metrics_rollup": "metrics_rollup", "tenant_report": "tenant_report",
+             "conversation_audit": "conversation_audit",
              "weekly_digest": "weekly_digest"}
 QUEUES = ("agent-turns", "media", "followups")
 MEDIA_BUCKET = "piloto-local-media"
@@ -258,6 +259,8 @@ class LocalStack:
             "KNOWLEDGE_BUCKET": KNOWLEDGE_BUCKET,
             "EMBEDDING_BACKEND": "offline",
             "KNOWLEDGE_MAX_DISTANCE": OFFLINE_KNOWLEDGE_MAX_DISTANCE,
+            # A local run is minutes long: a seller's conversation is "quiet" (auditable) after 3 s, not 12 h.
+            "AUDIT_QUIET_HOURS": "0.001",
         }
         for name in self.functions:
             self.ports.setdefault(name, free_port())

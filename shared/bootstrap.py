@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         ScanReader,
     )
     from shared.services.agent_turn import TurnDeps
+    from shared.services.audits import AuditDeps
     from shared.services.business_metrics import DigestDeps, MetricsDeps
     from shared.services.crm_sync import CrmSyncDeps
     from shared.services.events import EventDeps
@@ -502,11 +503,30 @@ def business_metrics_deps() -> MetricsDeps:
 
 def weekly_digest_deps() -> DigestDeps:
     """weekly_digest's: the metrics' Firestore adapters plus the providers' senders."""
-    from shared.adapters.firestore_business_metrics import FirestoreBusinessFacts, FirestoreDigestLog
+    from shared.adapters.firestore_business_metrics import (
+        FirestoreAuditStore,
+        FirestoreBusinessFacts,
+        FirestoreDigestLog,
+    )
     from shared.adapters.firestore_store import firestore_client
     from shared.services.business_metrics import DigestDeps
 
     metrics = business_metrics_deps()
     db = firestore_client(get_settings().google_cloud_project)
     assert isinstance(metrics.facts, FirestoreBusinessFacts)
-    return DigestDeps(metrics=metrics, directory=metrics.facts, log=FirestoreDigestLog(db), sender_for=sender_for)
+    return DigestDeps(metrics=metrics, directory=metrics.facts, log=FirestoreDigestLog(db), sender_for=sender_for,
+                      audits=FirestoreAuditStore(db))
+
+
+def audit_deps() -> AuditDeps:
+    """conversation_audit's: Firestore and the model of the audit tier; no provider, no queue."""
+    from shared.adapters.firestore_business_metrics import FirestoreAuditStore, FirestoreBusinessFacts
+    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
+    from shared.services.audits import AuditDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return AuditDeps(source=FirestoreBusinessFacts(db, settings.followup_defaults), store=FirestoreAuditStore(db),
+                     model=language_model(), model_id=model_tiers().get(settings.audit_tier),
+                     ledger=FirestoreUsageLedger(db), quiet_hours=settings.audit_quiet_hours,
+                     lookback_days=settings.audit_lookback_days, max_per_run=settings.audit_max_per_run)

@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     followup_sweep_grace_seconds: float = Field(default=300.0, ge=0, description="a follow-up due for longer than "
                                                 "this without having run is re-scheduled by the sweep")
 
+    # Audits of human-handled conversations (conversation_audit, Cloud Scheduler hourly)
+    audit_quiet_hours: float = Field(default=12.0, gt=0, description="a seller's conversation is audited once "
+                                     "nobody has written for this long")
+    audit_lookback_days: int = Field(default=7, ge=1, description="only conversations taken over this recently")
+    audit_max_per_run: int = Field(default=50, ge=1, description="audits (model calls) one run makes at most")
+    audit_tier: str = Field(default="standard", description="routing tier whose model scores the rubric")
+
     followup_defaults: dict[str, Any] = Field(
         default_factory=dict, description="JSON of AgentConfig.followup fields: the platform's cadence defaults; "
                                           "an agent's own followup fields override them")

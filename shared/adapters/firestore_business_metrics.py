@@ -15,6 +15,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import ValidationError
 
+from shared.domain.audit import AuditMessage, ConversationAudit
 from shared.domain.business_metrics import (
     AgentClock,
     ConversationFacts,
@@ -25,6 +26,7 @@ from shared.domain.business_metrics import (
 )
 from shared.domain.followup import cadence_with_defaults
 from shared.domain.tenancy import AgentConfig, Channel, Tenant
+from shared.services.audits import QuietConversation
 
 # A conversation's messages read per day window; an SMB's busiest conversation stays far below it.
 _MESSAGES_PER_CONVERSATION = 2000
@@ -59,6 +61,26 @@ class FirestoreBusinessFacts:
         query = (self._tenant(tenant_id).collection("conversations")
                  .where(filter=FieldFilter("paused_at", ">=", since)).where(filter=FieldFilter("paused_at", "<", until)))
         return [q for snap in query.stream() if (q := (snap.to_dict() or {}).get("handoff_question"))]
+
+    def human_conversations(self, tenant_id: str, since: datetime, limit: int) -> list[QuietConversation]:
+        query = (self._tenant(tenant_id).collection("conversations")
+                 .where(filter=FieldFilter("paused_at", ">=", since)).limit(limit))
+        return [QuietConversation(tenant_id=tenant_id, conversation_id=snap.id,
+                                  agent_id=(snap.to_dict() or {}).get("agent_id") or "default")
+                for snap in query.stream()]
+
+    def audit_messages(self, tenant_id: str, conversation_id: str, limit: int) -> list[AuditMessage]:
+        query = (self._tenant(tenant_id).collection("conversations").document(conversation_id).collection("messages")
+                 .order_by("stored_at", direction=firestore.Query.DESCENDING).limit(limit))
+        messages = []
+        for snap in query.stream():
+            data = snap.to_dict() or {}
+            if data.get("stored_at") is None or data.get("state") in ("suggested", "failed", "rejected"):
+                continue  # copilot drafts and undelivered replies never reached the lead
+            text = data.get("text") or data.get("media_text") or (f"[{data.get('kind')}]" if data.get("kind") else "")
+            messages.append(AuditMessage(role=data.get("role", "lead"), at=data["stored_at"], text=text,
+                                         seller=data.get("seller")))
+        return list(reversed(messages))
 
     def agent_clocks(self, tenant_id: str) -> list[AgentClock]:
         clocks = []
@@ -177,3 +199,37 @@ class FirestoreDigestLog:
     def finish(self, tenant_id: str, week_id: str, outcome: str, detail: str) -> None:
         self._ref(tenant_id, week_id).update({"state": outcome, "detail": detail,
                                               "finished_at": firestore.SERVER_TIMESTAMP})
+
+
+class FirestoreAuditStore:
+    """tenants/{t}/audits/{audit_id} (create(): one per conversation and last message) and review candidates."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def _tenant(self, tenant_id: str) -> firestore.DocumentReference:
+        return self._db.collection("tenants").document(tenant_id)
+
+    def audit_exists(self, tenant_id: str, audit_id: str) -> bool:
+        return self._tenant(tenant_id).collection("audits").document(audit_id).get().exists
+
+    def create_audit(self, tenant_id: str, audit: ConversationAudit) -> bool:
+        body = {**audit.model_dump(mode="python"), "average_score": audit.average_score,
+                "created_at": firestore.SERVER_TIMESTAMP}
+        try:
+            self._tenant(tenant_id).collection("audits").document(audit.audit_id).create(body)
+        except gexc.Conflict:
+            return False
+        return True
+
+    def audits_of_week(self, tenant_id: str, week: str) -> list[ConversationAudit]:
+        query = self._tenant(tenant_id).collection("audits").where(filter=FieldFilter("week", "==", week))
+        return [ConversationAudit.model_validate(snap.to_dict()) for snap in query.stream()]
+
+    def save_candidate(self, tenant_id: str, candidate_id: str, candidate: dict) -> None:
+        """Never overwrites a candidate an admin already decided on."""
+        ref = self._tenant(tenant_id).collection("learned_candidates").document(candidate_id)
+        try:
+            ref.create({**candidate, "created_at": firestore.SERVER_TIMESTAMP})
+        except gexc.Conflict:
+            pass

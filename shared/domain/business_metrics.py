@@ -13,9 +13,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from shared.domain.audit import SellerWeek
 
 # Samples kept per list on a rollup document, enough for p50/p90 over a week of an SMB's days while keeping
 # the document far below Firestore's 1 MiB limit. A day with more replies keeps an evenly spread subset.
@@ -385,7 +389,7 @@ def _money(usd: float | None) -> str:
 
 
 def compose_digest(business_name: str, week: PeriodReport, previous: PeriodReport,
-                   unanswered: Sequence[str]) -> str:
+                   unanswered: Sequence[str], sellers: Sequence[SellerWeek] = ()) -> str:
     """The owner's WhatsApp summary of a week, in Portuguese, without links: short enough to read on a phone."""
     bot, human = week.first_reply_bot, week.human_response
     lines = [
@@ -403,6 +407,11 @@ def compose_digest(business_name: str, week: PeriodReport, previous: PeriodRepor
     ]
     if week.unpriced_model_calls:
         lines.append(f"({week.unpriced_model_calls} chamadas sem preço configurado não entram no custo)")
+    for seller in sellers[:5]:
+        score = "—" if seller.average_score is None else f"{seller.average_score:.1f}/5"
+        lines.append(f"Auditoria de {seller.seller}: {seller.conversations} conversa(s), nota {score}, "
+                     f"1ª resposta mediana {_duration(seller.first_response_p50_s)}, próximo passo combinado em "
+                     f"{round((seller.next_step_rate or 0) * 100)}%")
     if unanswered:
         lines.append("Perguntas que o robô não soube responder:")
         lines += [f"• {question[:120]}" for question in unanswered[:3]]

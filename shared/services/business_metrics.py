@@ -31,14 +31,17 @@ from shared.domain.business_metrics import (
     local_day_bounds,
     top_questions,
 )
+from shared.domain.audit import iso_week
 from shared.domain.errors import InvalidPayload, ProviderRejected, UnknownTenant
 from shared.domain.inbound import Provider
 from shared.domain.phone import mask_phone
+from shared.services.audits import week_by_seller
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from shared.domain.tenancy import Channel, Tenant
+    from shared.services.audits import AuditStore
     from shared.ports import MessageSender
 
 logger = logging.getLogger(__name__)
@@ -217,6 +220,7 @@ class DigestDeps:
     directory: DigestDirectory
     log: DigestLog
     sender_for: Callable[[Provider], MessageSender]
+    audits: AuditStore | None = None
 
 
 @dataclass
@@ -283,8 +287,10 @@ def _send_digest(tenant_id: str, week_id: str, start: date, end: date, deps: Dig
         else:
             since, until = local_day_bounds(start, DIGEST_TIME_ZONE)[0], local_day_bounds(end, DIGEST_TIME_ZONE)[1]
             questions = top_questions(deps.directory.unanswered_questions(tenant_id, since, until))
+            audit_week = iso_week(datetime.combine(start, datetime.min.time()))
+            sellers = week_by_seller(tenant_id, audit_week, deps.audits) if deps.audits is not None else []
             message_id = sender.send_text(channel, tenant.owner_phone,
-                                          compose_digest(tenant.name, week, previous, questions))
+                                          compose_digest(tenant.name, week, previous, questions, sellers))
     except ProviderRejected as err:
         deps.log.finish(tenant_id, week_id, "rejected", str(err)[:500])
         log.log(logger, logging.ERROR, "weekly digest rejected by the provider", reason=str(err)[:200])

@@ -113,3 +113,35 @@ def test_a_meta_digest_without_an_approved_template_is_not_sent(stack, db, tenan
     assert post(stack, "weekly_digest", {}).status_code == 200
     sent = stack.sandbox.sends_to(owner.lstrip("+"))
     assert len(sent) == 1 and sent[0]["provider"] == "meta"
+
+
+def test_a_conversation_a_seller_handled_is_audited_once_it_goes_quiet(stack, db, tenant, lead_phone):
+    import time
+
+    def evolution(key_id: str, text: str, from_me: bool = False) -> None:
+        body = payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, lead_phone, "Carlos",
+                                       key_id, text, from_me=from_me)
+        assert httpx.post(f"{stack.function_url('whatsapp_webhook')}evolution", content=payloads.as_json(body)[0],
+                          headers=payloads.as_json(body)[1], timeout=10).status_code == 200
+
+    evolution("3EBAUDIT1", "Oi, vocês parcelam o kit?")
+    assert stack.sandbox is not None
+    wait_until(lambda: len(stack.sandbox.sends_to(lead_phone)) == 1, 30, "the bot's reply")
+    evolution("3EBAUDIT2", "Oi Carlos, aqui é o João! Parcelamos em 60x. Posso agendar uma visita amanhã às 10h?",
+              from_me=True)
+    evolution("3EBAUDIT3", "Pode sim")
+    audits = db.collection("tenants").document(tenant.tenant_id).collection("audits")
+    time.sleep(4)  # the local stack's AUDIT_QUIET_HOURS is 0.001 h
+
+    first = post(stack, "conversation_audit", {})
+    assert first.status_code == 200, first.text
+    docs = [s.to_dict() for s in audits.stream()]
+    assert len(docs) == 1
+    audit = docs[0]
+    assert audit["facts"]["human_messages"] == 1 and audit["facts"]["next_step_set"] is True
+    assert audit["facts"]["last_writer"] == "lead"
+    assert audit["rubric"]["scored_by"] == "offline"  # the local stack's model is the offline one, and says so
+    assert {s["criterion"] for s in audit["rubric"]["scores"]} == {"qualification", "objections", "tone",
+                                                                   "next_step", "accuracy"}
+    post(stack, "conversation_audit", {})
+    assert len(list(audits.stream())) == 1  # the next hourly run finds it done

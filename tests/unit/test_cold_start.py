@@ -22,7 +22,8 @@ def _modules_after_loading(target: str) -> set[str]:
 
 
 def test_main_lists_every_entry_point_and_resolves_each():
-    assert main.__all__ == ["agent_turn", "chat_api", "crm_sync", "followup_sweep", "followup_turn",
+    assert main.__all__ == ["agent_turn", "chat_api", "conversation_audit", "crm_sync", "followup_sweep",
+                            "followup_turn",
                             "knowledge_ingest", "knowledge_lookup", "media_processor", "metrics_rollup",
                             "outbox_drain", "tenant_report", "weekly_digest", "whatsapp_webhook"]
     for name in main.__all__:
