@@ -424,6 +424,25 @@ class Demo:
         rollup = httpx.post(self.stack.function_url("metrics_rollup"), json={}, timeout=120).json()
         say(f"  metrics_rollup (Cloud Scheduler, hourly): {rollup['rollups_written']} daily rollups written to "
             f"tenants/*/daily_metrics for {rollup['tenants']} tenant(s)")
+        self.print_audit()
+
+    def print_audit(self) -> None:
+        """conversation_audit (hourly): the Evolution conversation João took over has gone quiet by now."""
+        run = httpx.post(self.stack.function_url("conversation_audit"), json={}, timeout=120).json()
+        say(f"\n== Audit of the conversation the seller took over (conversation_audit: {run['audited']} audited) ==")
+        audits = self.db.collection("tenants").document(self.demo.tenant_id).collection("audits").stream()
+        for audit in (snap.to_dict() for snap in audits):
+            facts, rubric = audit["facts"], audit.get("rubric") or {}
+            first = facts["first_human_response_s"]
+            say(f"  conversation {audit['conversation_id'][:12]}…: {facts['lead_messages']} lead / "
+                f"{facts['human_messages']} seller / {facts['bot_messages']} bot messages; seller's first answer "
+                f"{'—' if first is None else f'{first:.1f} s'}; last to write: {facts['last_writer']}; "
+                f"next step set: {'yes' if facts['next_step_set'] else 'no'}")
+            for score in rubric.get("scores", []):
+                quote = (score["evidence"] or "—")[:70]
+                say(f"    {score['criterion']:<14}{score['score']}/5  “{quote}”"
+                    f"{'' if score['evidence_found'] else ' (quote not found in the conversation)'}")
+            say(f"  rubric scored by: {rubric.get('scored_by', 'nobody')} — {rubric.get('summary', audit.get('rubric_error'))}")
 
 
 def main() -> int:
