@@ -243,7 +243,7 @@ def test_knowledge_ingest_reads_only_the_knowledge_bucket_it_is_triggered_by(tf)
 
 
 def test_the_admin_functions_are_invoked_by_admin_invokers_only(tf):
-    assert tf.locals["admin_functions"] == ["chat_api", "knowledge_lookup"]
+    assert tf.locals["admin_functions"] == ["chat_api", "knowledge_lookup", "tenant_report"]
     assert not any(tf.locals["function_specs"][fn]["public"] for fn in tf.locals["admin_functions"])
     grant = tf.resource("google_cloud_run_v2_service_iam_member", "admin_invoker")
     assert tfcheck._expr(grant["for_each"]) == "local.admin_invocations"
