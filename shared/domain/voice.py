@@ -113,6 +113,9 @@ class VoiceNote(BaseModel):
 # WhatsApp voice notes are Ogg/Opus; the providers' limit for audio is 16 MB
 # (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#supported-media-types).
 MAX_VOICE_NOTE_BYTES = 16 * 1024 * 1024
+# Meta shows a voice message's play icon only up to 512 KB; past it the lead sees a download arrow
+# (https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/audio-messages/).
+META_PLAY_ICON_BYTES = 512 * 1024
 
 
 def is_ogg_opus(audio: bytes) -> bool:

@@ -162,10 +162,20 @@ def post_json(
 
     Messages name the failure class only: the URL may carry a token (Z-API puts it in the path).
     """
+    return _post(http, provider, url, headers, json=payload)
+
+
+def post_multipart(http: httpx.Client, provider: str, url: str, headers: Mapping[str, str],
+                   fields: dict[str, str], file: tuple[str, bytes, str]) -> HttpReply:
+    """POST a form with one file (a media upload), failing the way post_json does."""
+    return _post(http, provider, url, headers, data=fields, files={"file": file})
+
+
+def _post(http: httpx.Client, provider: str, url: str, headers: Mapping[str, str], **content: Any) -> HttpReply:
     import httpx
 
     try:
-        response = http.post(url, headers=dict(headers), json=payload)
+        response = http.post(url, headers=dict(headers), **content)
     except httpx.TimeoutException as err:
         raise ProviderSendError(provider, 0, f"request timed out ({type(err).__name__})") from err
     except httpx.TransportError as err:
