@@ -263,6 +263,10 @@ class Demo:
         assert self.stack.sandbox is not None
         phone, name = LEAD_VOICE
         say("\n9b. A lead sends a voice note on Z-API; the agent answers with a voice note (voice.replies: mirror)")
+        # The demo agent answers a voice note with one (short, plain replies only; the rest goes as text).
+        agent = self.db.collection("tenants").document(self.demo.tenant_id).collection("agents").document("default")
+        agent.update({"voice": VoiceSettings(replies="mirror", voice_name="pt-BR-Chirp3-HD-Kore").model_dump()})
+        say("  agent 'default': voice.replies = mirror, voice pt-BR-Chirp3-HD-Kore")
         note = OfflineSpeechSynthesizer().synthesize("Oi, vocês instalam em Belo Horizonte?", VoiceSettings()).audio
         url = self.stack.sandbox.host_file("julia-voice.ogg", HostedMedia(note, "audio/ogg"))
         say(f"  {name} (Z-API): [voice note, {len(note) // 1000} kB]")

@@ -9,7 +9,6 @@ from google.cloud import firestore
 from shared.adapters.firestore_store import FirestoreChannelDirectory
 from shared.domain.inbound import Provider
 from shared.domain.tenancy import AgentConfig, Channel, ChannelCredentials, Tenant
-from shared.domain.voice import VoiceSettings
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,6 @@ def demo_agent() -> AgentConfig:
             "(valor da conta de luz), o tipo de imóvel e quando o lead quer instalar, e ofereça a visita técnica."
         ),
         language="pt-BR",
-        # A lead who sends a voice note gets one back (short, plain replies only; the rest goes as text).
-        voice=VoiceSettings(replies="mirror", voice_name="pt-BR-Chirp3-HD-Kore"),
     )
 
 
