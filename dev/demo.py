@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from dev import payloads
 from dev.provider_sandbox import HostedMedia
@@ -284,7 +285,7 @@ class Demo:
             say(f"  ← Piloto via zapi to {mask_phone(phone)} as text: {sent.get('text')}")
         conv_id = conversation_id(channel_key("zapi", self.demo.zapi_instance), f"+{phone}")
         replies = (self.db.collection("tenants").document(self.demo.tenant_id).collection("conversations")
-                   .document(conv_id).collection("messages").where("role", "==", "agent").stream())
+                   .document(conv_id).collection("messages").where(filter=FieldFilter("role", "==", "agent")).stream())
         for reply in (snap.to_dict() for snap in replies):
             voice = reply.get("voice") or {}
             say(f"  stored on the reply: text “{(reply.get('text') or '')[:80]}…”; voice {voice.get('voice')}, "
