@@ -8,6 +8,13 @@ It also serves the leads' files the way each provider hands them over: Meta's GE
 (→ url, mime_type, sha256, file_size) and the bearer-protected download URL it names; Evolution's
 POST /chat/getBase64FromMediaMessage/{instance} (→ base64, mimetype, fileName); and plain file URLs (Z-API's
 temporary storage, Evolution's S3 mediaUrl). Every media request is recorded.
+
+Evolution's getBase64FromMediaMessage follows the server's source (EvolutionAPI/evolution-api,
+src/api/integrations/channel/whatsapp/whatsapp.baileys.service.ts: `const msg = m?.message ? m : await
+this.getMessage(m.key, true); if (!msg) throw 'Message not found'` → 400): a request carrying the webhook's
+message (key and message with the media's mediaKey/directPath) is decrypted without any lookup; a `key.id`-only
+request is answered only when the server keeps messages (`evolution_stores_messages`, the server's
+DATABASE_SAVE_DATA_NEW_MESSAGE), else 400 "Message not found".
 """
 
 from __future__ import annotations
@@ -46,8 +53,24 @@ class HostedMedia:
     delay_seconds: float = 0.0  # answer slowly, to show a turn waiting for its file
 
 
+def _template_refusal(template: dict) -> dict | None:
+    """Meta refuses a template whose body parameters mix named and positional forms, or name a parameter
+    against its rule (lowercase letters, digits, underscores): "Template fundamentals",
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/overview."""
+    for component in template.get("components") or []:
+        parameters = component.get("parameters") or []
+        names = [p.get("parameter_name") for p in parameters]
+        if any(names) and (not all(names) or not all(re.fullmatch(r"[a-z0-9_]+", n or "") for n in names)):
+            return {"error": {"message": "(#132000) Number of parameters does not match the expected number of "
+                                         "params", "type": "OAuthException", "code": 132000,
+                              "fbtrace_id": "SANDBOX"}}
+    return None
+
+
 class ProviderSandbox:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, evolution_stores_messages: bool = False) -> None:
+        self.evolution_stores_messages = evolution_stores_messages
+        self.zapi_requires_client_token = True  # the demo tenant's Z-API account has its security token active
         self.sent: list[dict[str, Any]] = []
         self._failures: list[tuple[int, dict]] = []
         self._lock = threading.Lock()
@@ -141,14 +164,25 @@ class ProviderSandbox:
         return 404, {"error": f"sandbox has no route {path}"}, ""
 
     def _evolution_base64(self, channel: str, headers: dict[str, str], body: dict) -> tuple[int, dict]:
-        key_id = ((body.get("message") or {}).get("key") or {}).get("id")
-        self.media_requests.append(f"evolution:{key_id}")
+        given = body.get("message") or {}
+        key_id = (given.get("key") or {}).get("id")
+        whole = isinstance(given.get("message"), dict)
+        self.media_requests.append(f"evolution{'' if whole else '-key-only'}:{key_id}")
         if not headers.get("apikey"):
             return 401, {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}
+        not_found = (400, {"status": 400, "error": "Bad Request", "response": {"message": ["Message not found"]}})
+        if whole:
+            content = next((v for k, v in given["message"].items() if k.endswith("Message") and isinstance(v, dict)), {})
+            if isinstance(content.get("message"), dict):  # ephemeral/viewOnce/documentWithCaption wrappers
+                content = next((v for v in content["message"].values() if isinstance(v, dict)), {})
+            if not content.get("mediaKey") or not (content.get("directPath") or content.get("url")):
+                return 400, {"status": 400, "error": "Bad Request",
+                             "response": {"message": ["The message is not of the media type"]}}
+        elif not self.evolution_stores_messages:
+            return not_found
         media = self._evolution_media.get(key_id or "")
         if media is None:
-            return 400, {"status": 400, "error": "Bad Request",
-                         "response": {"message": ["Message not found or not stored on this server"]}}
+            return not_found
         time.sleep(media.delay_seconds)
         kind = media.mime_type.split("/", 1)[0]
         media_type = {"audio": "audioMessage", "image": "imageMessage", "video": "videoMessage"}.get(
@@ -163,6 +197,8 @@ class ProviderSandbox:
                 return self._failures.pop(0)
             n = next(self._ids)
         if match := _META.match(path):
+            if body.get("type") == "template" and (refusal := _template_refusal(body.get("template") or {})):
+                return 400, refusal
             wamid = f"wamid.SANDBOX{n:06d}"
             entry = {"provider": "meta", "channel": match["channel"], "to": body.get("to"),
                      "text": (body.get("text") or {}).get("body"), "id": wamid,
@@ -184,6 +220,9 @@ class ProviderSandbox:
                         "message": {"extendedTextMessage": {"text": body.get("text")}},
                         "messageTimestamp": "1732233600", "status": "PENDING"}
         elif match := _ZAPI.match(path):
+            if self.zapi_requires_client_token and not headers.get("client-token"):
+                # Z-API with the account security token active: https://developer.z-api.io/en/security/client-token
+                return 403, {"error": "null not allowed"}
             message_id = f"SANDBOXZ{n:06d}"
             entry = {"provider": "zapi", "channel": match["channel"], "to": body.get("phone"),
                      "text": body.get("message"), "id": message_id, "authorized": bool(headers.get("client-token"))}

@@ -52,7 +52,9 @@ class Settings(BaseSettings):
 
     # WhatsApp providers (send side)
     meta_graph_base_url: str = "https://graph.facebook.com"
-    meta_graph_version: str = "v21.0"
+    meta_graph_version: str = Field(
+        default="v25.0", description="Graph API version; v25.0 is available until 2028-07-29 (Meta's versions "
+                                     "page); a warning is logged within 60 days of the configured one's expiry")
     zapi_base_url: str = "https://api.z-api.io"
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
-from shared.domain.crm import CrmConfig, CrmKind, CrmLink, CrmDeliveryState
+from shared.domain.crm import CrmConfig, CrmDeliveryState, CrmKind, CrmLink, FieldPolicy
 from shared.domain.events import DomainEvent, FieldValue, LeadStage
 from shared.domain.inbound import StatusUpdate, WebhookBatch
 from shared.domain.media import MediaStatus, StoredMedia
@@ -469,6 +469,18 @@ class CrmStore(Protocol):
 
     def save_link(self, tenant_id: str, link: CrmLink) -> None: ...
 
+    def hold_lead(self, tenant_id: str, crm: CrmKind, contact_key: str, holder: str, now: datetime,
+                  lease_seconds: int) -> None:
+        """Make `holder` the one applying events of this lead to the CRM (transaction with a lease), so two events
+        never both create its contact or deal. Raises LeadSyncInProgress while another holds it."""
+
+    def release_lead(self, tenant_id: str, crm: CrmKind, contact_key: str, holder: str) -> None: ...
+
+    def crm_paused_until(self, tenant_id: str) -> datetime | None:
+        """When the tenant's CRM said to come back (rate limit); None when it is not paused."""
+
+    def pause_crm(self, tenant_id: str, until: datetime, reason: str) -> None: ...
+
 
 class EventForwarder(Protocol):
     """A destination that takes whole events (the generic signed webhook)."""
@@ -485,11 +497,16 @@ class CrmRecords(Protocol):
 
     kind: CrmKind
 
-    def find_contact(self, phone: str) -> str | None: ...
+    def find_contact(self, phone: str, email: str | None = None) -> str | None:
+        """A record that is this lead by evidence (one of its phones is the lead's line, or its e-mail is the
+        lead's); None when the search finds none. A hit without evidence is someone else."""
 
     def create_contact(self, fields: Mapping[str, FieldValue], phone: str) -> str: ...
 
-    def update_contact(self, contact_id: str, fields: Mapping[str, FieldValue]) -> None: ...
+    def update_contact(self, contact_id: str, fields: Mapping[str, FieldValue],
+                       policy: Mapping[str, FieldPolicy] | None = None) -> str | None:
+        """Write the fields (FILL_EMPTY ones only where the record has no value); a remark for the note when a
+        field had to be left out (HubSpot: the e-mail belongs to another contact), else None."""
 
     def unplaced(self, fields: Mapping[str, FieldValue]) -> dict[str, FieldValue]:
         """The fields this CRM's mapping does not put on a contact property (they go into the note)."""
@@ -498,7 +515,8 @@ class CrmRecords(Protocol):
 
     def create_deal(self, contact_id: str, title: str, stage: LeadStage) -> str: ...
 
-    def move_deal(self, deal_id: str, stage: LeadStage) -> None: ...
+    def move_deal(self, deal_id: str, stage: LeadStage, from_stage: LeadStage | None = None) -> None:
+        """Put the deal at `stage` the CRM's way (a stage, a status, `win`); from a won/lost stage it reopens."""
 
     def add_note(self, contact_id: str, deal_id: str | None, text: str) -> str | None:
         """The note's id; None where the CRM keeps notes on deals only and the lead has no deal yet."""
@@ -526,7 +544,9 @@ class FollowupQueue(Protocol):
 class TemplateSender(Protocol):
     """Providers with approved templates (the Meta Cloud API): the only message allowed outside the 24 h window."""
 
-    def send_template(self, channel: Channel, to_phone: str, name: str, language: str, params: list[str]) -> str: ...
+    def send_template(self, channel: Channel, to_phone: str, name: str, language: str,
+                      params: list[str] | Mapping[str, str]) -> str:
+        """A list fills a positional template; a mapping a NAMED one (each value with its parameter_name)."""
 
 
 class FollowupStore(Protocol):

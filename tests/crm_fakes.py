@@ -4,6 +4,19 @@ They are the only fakes of the CRM work, because the CRMs are paid remote APIs. 
 has the shape its CRM documents (tests/data/crm/README.md), keeps the records it was asked to create, and
 answers with the documented bodies from tests/data/crm/. A shape the CRM would not accept fails the test
 with an AssertionError naming what is wrong, rather than being answered.
+
+They also behave the way real accounts do where the code must cope:
+- HubSpot's search index lags: a contact created less than `search_lag_seconds` ago is not found by
+  /contacts/search ("it may take a few moments for newly created or updated objects to appear in search
+  results", https://developers.hubspot.com/docs/guides/api/crm/search); a PATCH that sets an e-mail another
+  contact has answers 409 "Contact already exists. Existing ID: n" (e-mail is unique per contact,
+  https://developers.hubspot.com/docs/guides/api/crm/objects/contacts).
+- RD Station CRM applies only the list filters it documents (`email`, and `phone` only when `phone_filter`
+  says the account has the changelog's phone filter); any other query parameter is ignored and the list
+  comes back unfiltered, as an API does with parameters it does not know.
+- Pipedrive keeps a deal's `status` apart from its `stage_id`: moving a lost deal to a stage leaves it lost
+  (https://developers.pipedrive.com/docs/api/v1/Deals#updateDeal).
+- `fail_next(..., headers=...)` answers with rate-limit headers (Retry-After, X-HubSpot-RateLimit-*).
 """
 
 from __future__ import annotations
@@ -12,6 +25,8 @@ import copy
 import itertools
 import json
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +46,8 @@ class Failure:
     status: int
     body: dict
     path_contains: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    method: str = ""
 
 
 @dataclass
@@ -41,9 +58,11 @@ class FakeCrm:
     failures: list[Failure] = field(default_factory=list)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1001))
 
-    def fail_next(self, status: int, body: dict | str, count: int = 1, path_contains: str = "") -> None:
+    def fail_next(self, status: int, body: dict | str, count: int = 1, path_contains: str = "",
+                  headers: dict[str, str] | None = None, method: str = "") -> None:
         payload = recorded(body) if isinstance(body, str) else body
-        self.failures.extend(Failure(status, payload, path_contains) for _ in range(count))
+        self.failures.extend(Failure(status, payload, path_contains, dict(headers or {}), method)
+                             for _ in range(count))
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self)
@@ -60,9 +79,9 @@ class FakeCrm:
                  "json": body, "headers": {k.lower(): v for k, v in request.headers.items()}}
         self.requests.append(entry)
         for failure in list(self.failures):
-            if failure.path_contains in request.url.path:
+            if failure.path_contains in request.url.path and failure.method in ("", request.method):
                 self.failures.remove(failure)
-                return httpx.Response(failure.status, json=failure.body)
+                return httpx.Response(failure.status, json=failure.body, headers=failure.headers)
         unauthorized = self.refuse(entry)
         if unauthorized is not None:
             return unauthorized
@@ -88,6 +107,22 @@ class FakeHubSpot(FakeCrm):
     contacts: dict[str, dict[str, str]] = field(default_factory=dict)
     deals: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    search_lag_seconds: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    indexed_at: dict[str, float] = field(default_factory=dict)  # when a contact becomes searchable
+
+    def _searchable(self, cid: str) -> bool:
+        # Contacts put in `contacts` by a test (no indexed_at) exist from before: searchable.
+        return self.indexed_at.get(cid, 0.0) <= self.clock()
+
+    def _email_owner(self, email: str | None, other_than: str | None = None) -> str | None:
+        return next((cid for cid, c in self.contacts.items()
+                     if email and cid != other_than and (c.get("email") or "").lower() == email.lower()), None)
+
+    def _conflict(self, cid: str) -> httpx.Response:
+        conflict = recorded("hubspot_error_409_contact_exists.json")
+        conflict["message"] = f"Contact already exists. Existing ID: {cid}"
+        return httpx.Response(409, json=conflict)
 
     def refuse(self, entry: dict[str, Any]) -> httpx.Response | None:
         if entry["headers"].get("authorization") != f"Bearer {self.token}":
@@ -128,8 +163,8 @@ class FakeHubSpot(FakeCrm):
                 for f in group["filters"]:
                     _require({"propertyName", "operator", "value"} <= set(f), "filter {propertyName, operator, value}")
                     _require(f["operator"] in ("EQ", "NEQ", "CONTAINS_TOKEN", "HAS_PROPERTY"), "a documented operator")
-                matches += [cid for cid, props in self.contacts.items()
-                            if all(props.get(f["propertyName"]) == f["value"] for f in group["filters"])]
+                matches += [cid for cid, props in self.contacts.items() if self._searchable(cid)
+                            and all(props.get(f["propertyName"]) == f["value"] for f in group["filters"])]
             _require(isinstance(body.get("limit"), int) and 1 <= body["limit"] <= 200, "limit between 1 and 200")
             result = recorded("hubspot_contact_search_response.json")
             hits = sorted(set(matches))[: body["limit"]]
@@ -140,18 +175,25 @@ class FakeHubSpot(FakeCrm):
             return httpx.Response(200, json=result)
         if (method, path) == ("POST", "/crm/v3/objects/contacts"):
             props = self._properties(body)
-            email = props.get("email")
-            for cid, existing in self.contacts.items():
-                if email and existing.get("email") == email:
-                    conflict = recorded("hubspot_error_409_contact_exists.json")
-                    conflict["message"] = f"Contact already exists. Existing ID: {cid}"
-                    return httpx.Response(409, json=conflict)
+            if owner := self._email_owner(props.get("email")):
+                return self._conflict(owner)
             cid = str(next(self.ids))
             self.contacts[cid] = dict(props)
+            self.indexed_at[cid] = self.clock() + self.search_lag_seconds
             return self._created(cid, props)
+        if method == "GET" and (m := re.fullmatch(r"/crm/v3/objects/contacts/(\d+)", path)):
+            if m[1] not in self.contacts:
+                return httpx.Response(404, json={"status": "error", "message": "resource not found",
+                                                 "category": "OBJECT_NOT_FOUND"})
+            wanted = [p for p in entry["params"].get("properties", "").split(",") if p]
+            props = {k: v for k, v in self.contacts[m[1]].items() if not wanted or k in wanted}
+            return httpx.Response(200, json={**recorded("hubspot_object_created_response.json"), "id": m[1],
+                                             "properties": {**props, "hs_object_id": m[1]}})
         if method == "PATCH" and (m := re.fullmatch(r"/crm/v3/objects/(contacts|deals)/(\d+)", path)):
             store = self.contacts if m[1] == "contacts" else self.deals
             _require(m[2] in store, f"{m[1]} {m[2]} exists")
+            if m[1] == "contacts" and (owner := self._email_owner(self._properties(body).get("email"), m[2])):
+                return self._conflict(owner)
             (store[m[2]]["properties"] if m[1] == "deals" else store[m[2]]).update(self._properties(body))
             return httpx.Response(200, json={**recorded("hubspot_object_created_response.json"), "id": m[2]})
         if (method, path) == ("POST", "/crm/v3/objects/deals"):
@@ -198,13 +240,24 @@ class FakePipedrive(FakeCrm):
         if (method, path) == ("GET", "/api/v2/persons/search"):
             _require(len(params.get("term", "")) >= 2, "term of 2+ characters")
             _require(params.get("fields") in (None, "phone", "name", "email", "notes", "custom_fields"), "fields")
-            hits = [pid for pid, p in self.persons.items() if any(ph["value"] == params["term"] for ph in p["phones"])]
+            term, exact = params["term"], params.get("exact_match") == "true"
+            def digits(value: str) -> str:
+                return re.sub(r"\D", "", value) if params.get("fields") == "phone" else value.lower()
+            def hit(value: str) -> bool:
+                return digits(value) == digits(term) if exact else digits(term) in digits(value)
+            key = "emails" if params.get("fields") == "email" else "phones"
+            hits = [pid for pid, p in self.persons.items() if any(hit(v["value"]) for v in p[key])]
             result = recorded("pipedrive_person_search_response.json")
             template = result["data"]["items"][0]
             result["data"]["items"] = [{**copy.deepcopy(template), "item": {
                 **template["item"], "id": pid, "name": self.persons[pid]["name"],
-                "phones": [ph["value"] for ph in self.persons[pid]["phones"]]}} for pid in hits[:1]]
+                "phones": [ph["value"] for ph in self.persons[pid]["phones"]],
+                "emails": [em["value"] for em in self.persons[pid]["emails"]]}}
+                for pid in hits[: int(params.get("limit", 100))]]
             return httpx.Response(200, json=result)
+        if method == "GET" and (m := re.fullmatch(r"/api/v2/persons/(\d+)", path)):
+            _require(int(m[1]) in self.persons, f"person {m[1]} exists")
+            return self._ok("pipedrive_person_created_response.json", {"id": int(m[1]), **self.persons[int(m[1])]}, 200)
         if (method, path) == ("POST", "/api/v2/persons"):
             _require(isinstance(body.get("name"), str) and body["name"], "a name")
             for phone in body.get("phones", []):
@@ -217,7 +270,8 @@ class FakePipedrive(FakeCrm):
         if method == "PATCH" and (m := re.fullmatch(r"/api/v2/(persons|deals)/(\d+)", path)):
             store = self.persons if m[1] == "persons" else self.deals
             _require(int(m[2]) in store, f"{m[1]} {m[2]} exists")
-            store[int(m[2])].update(body)
+            _require(body.get("status", "open") in ("open", "won", "lost", "deleted"), "a documented status")
+            store[int(m[2])].update(body)  # a stage_id alone leaves the status as it was
             return self._ok(f"pipedrive_{'person' if m[1] == 'persons' else 'deal'}_created_response.json",
                             {"id": int(m[2])}, 200)
         if (method, path) == ("POST", "/api/v2/deals"):
@@ -247,6 +301,9 @@ class FakeRdStation(FakeCrm):
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     deals: dict[str, dict[str, Any]] = field(default_factory=dict)
     activities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    phone_filter: bool = False  # the account's API applies ?phone= (RD's changelog); by default it is ignored
+    # Called after each PUT /contacts/{id}: a test's stand-in for another integration writing the same contact.
+    after_contact_put: Callable[[dict[str, Any]], None] | None = None
 
     def refuse(self, entry: dict[str, Any]) -> httpx.Response | None:
         if entry["params"].get("token") != self.token:
@@ -260,8 +317,14 @@ class FakeRdStation(FakeCrm):
         method, path, body, params = entry["method"], entry["path"], entry["json"], entry["params"]
         path = path.removeprefix("/api/v1")
         if (method, path) == ("GET", "/contacts"):
-            hits = [c for c in self.contacts.values()
-                    if not params.get("phone") or any(p["phone"] == params["phone"] for p in c["phones"])]
+            # Only documented filters are applied; anything else is ignored and the whole list comes back.
+            def kept(c: dict[str, Any]) -> bool:
+                if params.get("email") and not any(e.get("email") == params["email"] for e in c.get("emails", [])):
+                    return False
+                if self.phone_filter and params.get("phone"):
+                    return any(p["phone"] == params["phone"] for p in c["phones"])
+                return True
+            hits = [c for c in self.contacts.values() if kept(c)]
             result = recorded("rdstation_contacts_response.json")
             result["contacts"], result["total"] = hits[: int(params.get("limit", 20))], len(hits)
             return httpx.Response(200, json=result)
@@ -284,7 +347,9 @@ class FakeRdStation(FakeCrm):
             _require(method == "PUT" and set(body) == {"contact"}, "PUT {contact: {...}}")
             if "deal_ids" in body["contact"]:
                 _require(all(d in self.deals for d in body["contact"]["deal_ids"]), "deal_ids of existing deals")
-            self.contacts[m[1]].update(body["contact"])
+            self.contacts[m[1]].update(copy.deepcopy(body["contact"]))
+            if self.after_contact_put:
+                self.after_contact_put(self.contacts[m[1]])
             return httpx.Response(200, json=self.contacts[m[1]])
         if (method, path) == ("POST", "/deals"):
             _require("deal" in body and isinstance(body["deal"].get("name"), str), "body {deal: {name, ...}}")
@@ -296,7 +361,14 @@ class FakeRdStation(FakeCrm):
             _require(m[1] in self.deals, f"deal {m[1]} exists")
             _require("deal" not in body or "deal_stage_id" not in body["deal"],
                      "deal_stage_id outside 'deal' (inside it is ignored by RD)")
+            closing = body.get("deal") or {}
+            _require(set(closing) <= {"win", "deal_lost_reason_id", "name", "user_id", "rating"},
+                     "deal fields RD documents")
+            _require(closing.get("win", None) in (True, False, None), "win true, false or null")
+            _require("deal_lost_reason_id" not in closing or closing.get("win") is False,
+                     "a lost reason only on a lost deal")
             self.deals[m[1]].update({k: v for k, v in body.items() if k != "deal"})
+            self.deals[m[1]].update(closing)
             return httpx.Response(200, json=self.deals[m[1]])
         if (method, path) == ("POST", "/activities"):
             _require(set(body) == {"activity"}, "body {activity: {...}}")

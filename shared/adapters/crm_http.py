@@ -3,18 +3,62 @@
 429, 5xx and timeouts become CrmUnavailable (Pub/Sub retries the event); any other 4xx becomes CrmRejected
 with the CRM's own message (recorded on the event, not retried). Error texts never carry the request, whose
 URL may hold a token (RD Station CRM takes it as a query parameter).
+
+When the CRM says when to come back, CrmUnavailable carries it (`retry_at`), read from:
+- `Retry-After`, seconds or an HTTP date (RFC 9110 §10.2.3), sent by HubSpot and Pipedrive on 429;
+- `X-RateLimit-Reset` / `x-ratelimit-reset`, seconds until the window resets (Pipedrive, "Rate limiting",
+  https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting);
+- HubSpot's daily limit (`X-HubSpot-RateLimit-Daily-Remaining: 0`, or a 429 whose body says
+  `policyName: DAILY`): the allowance resets at midnight in the account's time zone
+  (https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details), taken as Brasília's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from shared.domain.errors import CrmRejected, CrmUnavailable
 
 RETRYABLE_STATUSES = {408, 423, 425, 429}
+_DAILY_RESET_ZONE = ZoneInfo("America/Sao_Paulo")
+
+
+def retry_at(response: httpx.Response, now: datetime | None = None) -> datetime | None:
+    """When the CRM says a retry may succeed; None when its answer does not say."""
+    now = now or datetime.now(UTC)
+    headers = response.headers
+    if headers.get("x-hubspot-ratelimit-daily-remaining") == "0" or _policy(response) == "DAILY":
+        local = now.astimezone(_DAILY_RESET_ZONE)
+        midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), _DAILY_RESET_ZONE)
+        return midnight.astimezone(UTC)
+    for name in ("retry-after", "x-ratelimit-reset"):
+        value = (headers.get(name) or "").strip()
+        if not value:
+            continue
+        if value.isdigit():
+            return now + timedelta(seconds=int(value))
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            continue
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
+
+
+def _policy(response: httpx.Response) -> str | None:
+    if response.status_code != 429:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("policyName") if isinstance(body, dict) else None
 
 
 def crm_message(response: httpx.Response) -> str:
@@ -47,7 +91,7 @@ def raise_crm_failure(crm: str, response: httpx.Response) -> NoReturn:
     """A non-2xx answer: 408/423/425/429 and 5xx are retried (CrmUnavailable), any other is final (CrmRejected)."""
     status = response.status_code
     if status in RETRYABLE_STATUSES or status >= 500:
-        raise CrmUnavailable(crm, status, crm_message(response))
+        raise CrmUnavailable(crm, status, crm_message(response), retry_at(response))
     raise CrmRejected(crm, status, crm_message(response))
 
 

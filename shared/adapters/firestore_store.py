@@ -24,6 +24,7 @@ from shared.domain.crm import FINAL_DELIVERY_STATES, CrmConfig, CrmDeliveryState
 from shared.domain.errors import (
     CrmMisconfigured,
     DeliveryInProgress,
+    LeadSyncInProgress,
     InvalidPayload,
     MediaInProgress,
     TransientError,
@@ -601,3 +602,50 @@ class FirestoreCrmStore:
     def save_link(self, tenant_id: str, link: CrmLink) -> None:
         _tenant(self._db, tenant_id).collection("crm_links").document(link.doc_id).set(
             {**link.model_dump(mode="python"), "updated_at": firestore.SERVER_TIMESTAMP})
+
+    def _lead_hold(self, tenant_id: str, crm: CrmKind, contact_key: str) -> firestore.DocumentReference:
+        # Beside the link, not on it: save_link rewrites the link document whole.
+        return _tenant(self._db, tenant_id).collection("crm_lead_holds").document(link_id(crm, contact_key))
+
+    def hold_lead(self, tenant_id: str, crm: CrmKind, contact_key: str, holder: str, now: datetime,
+                  lease_seconds: int) -> None:
+        ref = self._lead_hold(tenant_id, crm, contact_key)
+
+        @firestore.transactional
+        def hold(tx: firestore.Transaction) -> None:
+            snap = ref.get(transaction=tx)
+            data = snap.to_dict() if snap.exists else None
+            if data and data.get("holder") != holder and data.get("held_until") and data["held_until"] > now:
+                raise LeadSyncInProgress(f"another event of lead {contact_key} is being applied to {crm.value}")
+            until = now + timedelta(seconds=lease_seconds)
+            # No expire_at: release deletes the document; one left by a crashed holder is reused by the next hold.
+            tx.set(ref, {"holder": holder, "held_until": until})
+
+        try:
+            hold(self._db.transaction())
+        except _TRANSIENT as err:
+            raise TransientError("firestore unavailable while holding a lead for CRM sync") from err
+
+    def release_lead(self, tenant_id: str, crm: CrmKind, contact_key: str, holder: str) -> None:
+        ref = self._lead_hold(tenant_id, crm, contact_key)
+
+        @firestore.transactional
+        def release(tx: firestore.Transaction) -> None:
+            snap = ref.get(transaction=tx)
+            if snap.exists and (snap.to_dict() or {}).get("holder") == holder:
+                tx.delete(ref)
+
+        try:
+            release(self._db.transaction())
+        except _TRANSIENT:
+            pass  # the lease expires by itself
+
+    def _pause(self, tenant_id: str) -> firestore.DocumentReference:
+        return _tenant(self._db, tenant_id).collection("integrations").document("crm_pause")
+
+    def crm_paused_until(self, tenant_id: str) -> datetime | None:
+        snap = self._pause(tenant_id).get()
+        return (snap.to_dict() or {}).get("until") if snap.exists else None
+
+    def pause_crm(self, tenant_id: str, until: datetime, reason: str) -> None:
+        self._pause(tenant_id).set({"until": until, "reason": reason[:300], "paused_at": firestore.SERVER_TIMESTAMP})

@@ -6,6 +6,11 @@ Shapes from Pipedrive's API reference: GET /api/v2/persons/search?term&fields=ph
 PATCH /api/v2/persons/{id}; POST /api/v2/deals {title, person_id, stage_id, status} and PATCH
 /api/v2/deals/{id}; POST /v1/notes {content, person_id, deal_id}. Auth: the `x-api-token` header.
 Errors: {success: false, error, error_info}. Recorded examples: tests/data/crm/pipedrive_*.json.
+
+Won and lost are a deal's `status` (open, won, lost), not stages: a lost deal moved to another stage stays lost
+until its status is set back to `open` ("Update a deal", DealRequestBody.status,
+https://developers.pipedrive.com/docs/api/v1/Deals#updateDeal), which is what a lead who comes back needs.
+A search hit is used only with evidence: one of its phones is the lead's line or its e-mail is the lead's.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from typing import Any
 import httpx
 
 from shared.adapters.crm_http import CrmHttp
-from shared.domain.crm import CONTACT_NATIVE_FIELDS, CrmKind, PipedriveSettings
+from shared.domain.crm import (
+    CONTACT_NATIVE_FIELDS,
+    CrmKind,
+    FieldPolicy,
+    PipedriveSettings,
+    fields_under_policy,
+    is_same_lead,
+)
 from shared.domain.events import FieldValue, LeadStage
 
 # Won and lost are a deal's status in Pipedrive, not pipeline stages: they need no stage mapping.
@@ -43,11 +55,24 @@ class PipedriveRecords:
             body["custom_fields"] = custom
         return body
 
-    def find_contact(self, phone: str) -> str | None:
+    def _search(self, term: str, field: str, phone: str, email: str | None) -> str | None:
         found = self._http.call("GET", "/api/v2/persons/search",
-                                 params={"term": phone, "fields": "phone", "exact_match": "true", "limit": 1})
-        items = ((found or {}).get("data") or {}).get("items") or []
-        return str(items[0]["item"]["id"]) if items else None
+                                params={"term": term, "fields": field, "exact_match": "false", "limit": 10})
+        for hit in ((found or {}).get("data") or {}).get("items") or []:
+            item = hit.get("item") or {}
+            phones = [p if isinstance(p, str) else str((p or {}).get("value", "")) for p in item.get("phones") or []]
+            emails = [e if isinstance(e, str) else str((e or {}).get("value", "")) for e in item.get("emails") or []]
+            if is_same_lead(phone, email, phones, emails):
+                return str(item["id"])
+        return None
+
+    def find_contact(self, phone: str, email: str | None = None) -> str | None:
+        # The last eight digits are in every way a seller may have typed the number (with or without +55, the
+        # area code or the ninth digit, formatted or not), so one non-exact search finds them all; the evidence
+        # check then drops other lines that share those digits.
+        if found := self._search(phone[-8:], "phone", phone, email):
+            return found
+        return self._search(email, "email", phone, email) if email else None
 
     def create_contact(self, fields: Mapping[str, FieldValue], phone: str) -> str:
         body = {"name": phone, **self._person(fields),
@@ -56,10 +81,26 @@ class PipedriveRecords:
             body["owner_id"] = self._settings.owner_id
         return str(self._http.call("POST", "/api/v2/persons", json=body)["data"]["id"])
 
-    def update_contact(self, contact_id: str, fields: Mapping[str, FieldValue]) -> None:
+    def _current(self, contact_id: str) -> dict[str, FieldValue | None]:
+        person = (self._http.call("GET", f"/api/v2/persons/{contact_id}") or {}).get("data") or {}
+        name = person.get("name")
+        phones = [str((p or {}).get("value", "")) for p in person.get("phones") or [] if isinstance(p, dict)]
+        emails = [str((e or {}).get("value", "")) for e in person.get("emails") or [] if isinstance(e, dict)]
+        custom = person.get("custom_fields") or {}
+        current: dict[str, FieldValue | None] = {
+            # A person Piloto created before it knew the name is named after the number: that is no name.
+            "name": None if name in phones else name,
+            "email": next((e for e in emails if e), None)}
+        current.update({field: custom.get(key) for field, key in self._settings.person_fields.items()})
+        return current
+
+    def update_contact(self, contact_id: str, fields: Mapping[str, FieldValue],
+                       policy: Mapping[str, FieldPolicy] | None = None) -> str | None:
+        fields = fields_under_policy(fields, policy, lambda: self._current(contact_id))
         body = self._person(fields)
         if body:
             self._http.call("PATCH", f"/api/v2/persons/{contact_id}", json=body)
+        return None
 
     def unplaced(self, fields: Mapping[str, FieldValue]) -> dict[str, FieldValue]:
         return {k: v for k, v in fields.items()
@@ -82,8 +123,11 @@ class PipedriveRecords:
             body["owner_id"] = self._settings.owner_id
         return str(self._http.call("POST", "/api/v2/deals", json=body)["data"]["id"])
 
-    def move_deal(self, deal_id: str, stage: LeadStage) -> None:
-        self._http.call("PATCH", f"/api/v2/deals/{deal_id}", json=self._stage_fields(stage))
+    def move_deal(self, deal_id: str, stage: LeadStage, from_stage: LeadStage | None = None) -> None:
+        body = self._stage_fields(stage)
+        if stage not in _STATUS_STAGES and from_stage in _STATUS_STAGES:
+            body["status"] = "open"  # the lead came back: reopen the won/lost deal
+        self._http.call("PATCH", f"/api/v2/deals/{deal_id}", json=body)
 
     def add_note(self, contact_id: str, deal_id: str | None, text: str) -> str:
         body: dict[str, Any] = {"content": html.escape(text).replace("\n", "<br>"), "person_id": int(contact_id)}

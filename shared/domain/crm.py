@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ from shared.domain.events import (
     LeadUpdated,
     MeetingRequested,
 )
+from shared.domain.phone import same_whatsapp_number
 
 BRAZIL_TIME = ZoneInfo("America/Sao_Paulo")
 SIGNATURE_HEADER = "X-Piloto-Signature-256"
@@ -45,6 +47,18 @@ class CrmKind(StrEnum):
     HUBSPOT = "hubspot"
     PIPEDRIVE = "pipedrive"
     RDSTATION = "rdstation"
+
+
+class FieldPolicy(StrEnum):
+    """What a lead's field does to a CRM record that already has a value for it."""
+
+    FILL_EMPTY = "fill_empty"  # write only where the CRM has nothing yet: the seller's edits win
+    OVERWRITE = "overwrite"  # Piloto's latest answer replaces the CRM's value
+
+
+# The CRM's own name and e-mail are the seller's: WhatsApp data only fills them in unless the tenant says so.
+# Qualification answers are Piloto's own questions, so their latest answer replaces the older one.
+_DEFAULT_FIELD_POLICY = {"name": FieldPolicy.FILL_EMPTY, "email": FieldPolicy.FILL_EMPTY}
 
 
 class WebhookSettings(BaseModel):
@@ -84,7 +98,12 @@ class PipedriveSettings(BaseModel):
 
 class RdStationSettings(BaseModel):
     token: str = Field(repr=False, description="RD Station CRM API token (Perfil → Token da instância)")
-    stage_map: dict[LeadStage, str] = Field(default_factory=dict, description="Piloto stage -> deal_stage_id")
+    stage_map: dict[LeadStage, str] = Field(
+        default_factory=dict,
+        description="Piloto stage -> deal_stage_id; WON and LOST need none (RD closes a deal with `win`)")
+    lost_reason_id: str | None = Field(
+        default=None, description="deal_lost_reason_id set when Piloto marks a deal lost (Configurações → Motivos "
+                                  "de perda); without it the deal is closed as lost with no reason")
     contact_custom_fields: dict[str, str] = Field(
         default_factory=dict, description="Piloto field -> contact custom_field_id")
     user_id: str | None = Field(default=None, description="owner (user_id) of new deals and notes")
@@ -100,6 +119,10 @@ class CrmConfig(BaseModel):
     events: list[EventType] = Field(default_factory=lambda: list(EventType),
                                     description="event types to deliver; all by default")
     deal_title: str = Field(default="{name} — WhatsApp", description="template; {name} and {phone} are filled in")
+    field_policy: dict[str, FieldPolicy] = Field(
+        default_factory=dict,
+        description="Piloto field -> fill_empty | overwrite; name and email default to fill_empty, the "
+                    "qualification answers to overwrite")
     webhook: WebhookSettings | None = None
     hubspot: HubSpotSettings | None = None
     pipedrive: PipedriveSettings | None = None
@@ -116,6 +139,9 @@ class CrmConfig(BaseModel):
 
     def title_for(self, name: str | None, phone: str) -> str:
         return self.deal_title.replace("{name}", name or phone).replace("{phone}", phone)[:200]
+
+    def policy_for(self, field_name: str) -> FieldPolicy:
+        return self.field_policy.get(field_name) or _DEFAULT_FIELD_POLICY.get(field_name, FieldPolicy.OVERWRITE)
 
 
 class CrmLink(BaseModel):
@@ -178,6 +204,50 @@ def check_webhook_url(url: str, allow_http: bool) -> None:
 
 
 # -- contact data ---------------------------------------------------------------------------------
+
+def crm_phone_matches(stored: str, lead_phone: str) -> bool:
+    """A phone as a CRM stores it ('(11) 98765-4321', '+55 11 8765-4321', '5511987654321') is the lead's line.
+
+    Sellers type numbers without the country code; a Brazilian national number (10 or 11 digits) is read as
+    +55. Both ninth-digit forms match (same_whatsapp_number).
+    """
+    digits = "".join(ch for ch in stored if ch.isdigit()).lstrip("0")
+    if not digits:
+        return False
+    if len(digits) in (10, 11) and lead_phone.lstrip("+").startswith("55"):
+        digits = "55" + digits
+    return same_whatsapp_number(f"+{digits}", lead_phone)
+
+
+def is_same_lead(lead_phone: str, lead_email: str | None, phones: list[str], emails: list[str]) -> bool:
+    """Evidence that a CRM record found by search is this lead: one of its phones is the lead's line, or its
+    e-mail is the lead's. A search hit without it is someone else (a CRM may ignore a filter it does not know)."""
+    if any(crm_phone_matches(p, lead_phone) for p in phones if p):
+        return True
+    wanted = (lead_email or "").strip().lower()
+    return bool(wanted) and any((e or "").strip().lower() == wanted for e in emails)
+
+
+def fields_under_policy(fields: Mapping[str, FieldValue], policy: Mapping[str, FieldPolicy] | None,
+                        read_current: Callable[[], dict[str, FieldValue | None]]) -> dict[str, FieldValue]:
+    """The fields an update sends; the record is read (`read_current`) only when a FILL_EMPTY field needs it."""
+    policy = dict(policy or {})
+    if not any(policy.get(k) is FieldPolicy.FILL_EMPTY for k in fields):
+        return dict(fields)
+    return fields_to_write(dict(fields), read_current(), policy)
+
+
+def fields_to_write(fields: dict[str, FieldValue], current: dict[str, FieldValue | None],
+                    policy: dict[str, FieldPolicy]) -> dict[str, FieldValue]:
+    """The lead's fields an update may send: a FILL_EMPTY field only where the record has no value yet.
+
+    `current` is the record's value per Piloto field name (absent or None/'' = empty); `policy` per field.
+    """
+    def empty(value: FieldValue | None) -> bool:
+        return value is None or (isinstance(value, str) and not value.strip())
+
+    return {name: value for name, value in fields.items()
+            if policy.get(name, FieldPolicy.OVERWRITE) is FieldPolicy.OVERWRITE or empty(current.get(name))}
 
 def split_name(name: str | None) -> tuple[str | None, str | None]:
     """First word and the rest: what CRMs with first/last name fields expect."""

@@ -1,5 +1,7 @@
 """One root exception for Piloto, with the specific failures entry points map to HTTP codes."""
 
+from datetime import datetime
+
 
 class PilotoError(Exception):
     """Root of every error Piloto raises on purpose."""
@@ -105,12 +107,18 @@ class ScanUnreadable(UnsupportedDocument):
 
 
 class CrmUnavailable(TransientError):
-    """A CRM answered 429/5xx or timed out: the event is retried (Pub/Sub redelivers with backoff)."""
+    """A CRM answered 429/5xx or timed out: the event is retried (Pub/Sub redelivers with backoff).
 
-    def __init__(self, crm: str, status: int | None, detail: str) -> None:
-        super().__init__(f"{crm} unavailable ({f'HTTP {status}' if status else 'no answer'}): {detail}")
+    `retry_at` is when the CRM said it will take requests again (Retry-After, a rate-limit reset header, a
+    daily limit's midnight); None when it did not say.
+    """
+
+    def __init__(self, crm: str, status: int | None, detail: str, retry_at: datetime | None = None) -> None:
+        when = f"; retry after {retry_at.isoformat(timespec='seconds')}" if retry_at else ""
+        super().__init__(f"{crm} unavailable ({f'HTTP {status}' if status else 'no answer'}): {detail}{when}")
         self.crm = crm
         self.status = status
+        self.retry_at = retry_at
 
 
 class CrmRejected(PilotoError):
@@ -129,6 +137,10 @@ class EventPublishFailed(TransientError):
 
 class CrmMisconfigured(PilotoError):
     """The tenant's CRM configuration cannot work (missing section, unsafe webhook URL): recorded, not retried."""
+
+
+class LeadSyncInProgress(TransientError):
+    """Another event of the same lead is being applied to the CRM (its first sync creates the records); retry later."""
 
 
 class DeliveryInProgress(TransientError):

@@ -23,12 +23,23 @@ _MAX_OPT_OUT_WORDS = 6
 
 
 class TemplateRef(BaseModel):
-    """An approved WhatsApp message template. Params fill the body's {{1}}, {{2}}…; "{contact_name}" and
+    """An approved WhatsApp message template. A list fills a positional body's {{1}}, {{2}}…; a mapping fills a
+    template created with named parameters ({{first_name}} ← params["first_name"]). "{contact_name}" and
     "{business_name}" are replaced before sending."""
 
     name: str = Field(min_length=1, max_length=512)
     language: str = Field(default="pt_BR", description="the template's language code as approved on Meta")
-    params: list[str] = Field(default_factory=list)
+    params: list[str] | dict[str, str] = Field(
+        default_factory=list, description="positional values, or parameter_name -> value for a NAMED template")
+
+    @field_validator("params")
+    @classmethod
+    def _named_like_meta(cls, params: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
+        # Meta: parameter names are lowercase letters, digits and underscores ("Template fundamentals").
+        bad = [k for k in params if isinstance(params, dict) and not re.fullmatch(r"[a-z0-9_]+", k)]
+        if bad:
+            raise ValueError(f"named template parameters must be lowercase letters, digits and _: {bad}")
+        return params
 
 
 class FollowupStep(BaseModel):
@@ -173,8 +184,11 @@ def opt_out_keyword(text: str | None, cadence: FollowupCadence) -> str | None:
     return None
 
 
-def fill_template_params(template: TemplateRef, contact_name: str | None, business_name: str) -> list[str]:
+def fill_template_params(template: TemplateRef, contact_name: str | None,
+                         business_name: str) -> list[str] | dict[str, str]:
     values = {"contact_name": (contact_name or "").split(" ")[0] or "tudo bem", "business_name": business_name}
+    if isinstance(template.params, dict):
+        return {name: param.format_map(_Defaulting(values)) for name, param in template.params.items()}
     return [param.format_map(_Defaulting(values)) for param in template.params]
 
 

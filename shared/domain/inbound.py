@@ -52,6 +52,12 @@ class MediaRef(BaseModel):
     voice: bool = False
     file_size: int | None = Field(default=None, description="bytes, when the webhook says (Evolution fileLength)")
     encrypted: bool = Field(default=False, description="url is WhatsApp's end-to-end encrypted CDN: not fetchable")
+    provider_message: dict | None = Field(
+        default=None, description="Evolution: the webhook's own key and message, sent back to the server so it "
+                                  "decrypts the file without a stored copy")
+    inline_base64: str | None = Field(
+        default=None, repr=False, description="Evolution: the file itself, when the webhook carried it (instance "
+                                              "set to send base64) and it is small enough to keep")
 
 
 class InboundMessage(BaseModel):

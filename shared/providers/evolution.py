@@ -74,6 +74,12 @@ _WRAPPERS = {"ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2", "viewOn
 # Keys Evolution adds next to the content inside data.message.
 _NOT_CONTENT = {"messageContextInfo", "mediaUrl", "base64", "speechToText"}
 
+# The message key fields Baileys' download uses (remoteJid, fromMe, id; participant in groups).
+_KEY_FIELDS = {"remoteJid", "fromMe", "id", "participant"}
+# Base64 the webhook carried is kept on the message only up to this size: a Firestore document holds at most
+# 1 MiB (https://firebase.google.com/docs/firestore/quotas); bigger files are fetched with the message instead.
+INLINE_BASE64_LIMIT = 600_000
+
 _STATES: dict[str, DeliveryState] = {
     "SERVER_ACK": DeliveryState.SENT,
     "DELIVERY_ACK": DeliveryState.DELIVERED,
@@ -164,7 +170,7 @@ def _message(item: dict[str, Any], channel_id: str, where: str) -> InboundMessag
         contact_name=None if from_me else optional_str(item, "pushName"),
         kind=kind,
         text=_text(content_key, content),
-        media=_media(message, content_key, content) if kind.has_media else None,
+        media=_media(message, content_key, content, key) if kind.has_media else None,
         from_business=from_me,
         is_group=is_group,
         sent_at=_timestamp(item.get("messageTimestamp"), f"{where}.messageTimestamp"),
@@ -247,12 +253,17 @@ def _text(content_key: str | None, content: object) -> str | None:
     return None
 
 
-def _media(message: dict[str, Any], content_key: str | None, content: object) -> MediaRef:
+def _media(message: dict[str, Any], content_key: str | None, content: object, key: dict[str, Any]) -> MediaRef:
     if not isinstance(content, dict):
         content = {}
     stored_url = optional_str(message, "mediaUrl")
     size = content.get("fileLength")
+    inline = message.get("base64")
     return MediaRef(
+        # What getBase64FromMediaMessage needs to decrypt the file with no database lookup (see EvolutionMedia).
+        provider_message={"key": {k: v for k, v in key.items() if k in _KEY_FIELDS},
+                          "message": {k: v for k, v in message.items() if k not in ("base64", "mediaUrl")}},
+        inline_base64=inline if isinstance(inline, str) and 0 < len(inline) <= INLINE_BASE64_LIMIT else None,
         # mediaUrl is set when the server stores media in S3/MinIO; the WhatsApp CDN url is end-to-end encrypted.
         url=stored_url or optional_str(content, "url"),
         encrypted=stored_url is None,
@@ -339,9 +350,16 @@ class EvolutionProvider:
 class EvolutionMedia:
     """Downloads a lead's file from the channel's Evolution server.
 
-    The webhook's `url` points at WhatsApp's end-to-end encrypted CDN and cannot be used as is; the server
-    decrypts it for us through POST /chat/getBase64FromMediaMessage/{instance}, given the message key. When the
-    server keeps media in S3/MinIO the webhook carries a plain `mediaUrl`, fetched directly.
+    The webhook's `url` points at WhatsApp's end-to-end encrypted CDN and cannot be used as is. In order:
+    1. a plain `mediaUrl` (the server keeps media in S3/MinIO) is fetched directly;
+    2. base64 the webhook already carried (the instance's webhook_base64 setting) is used as is;
+    3. POST /chat/getBase64FromMediaMessage/{instance} with the webhook's whole message (key and message): the
+       server decrypts it from the message's mediaKey. Given only `key.id`, the server must find the message
+       in its own database and answers 400 "Message not found" when it does not keep messages
+       (DATABASE_SAVE_DATA_NEW_MESSAGE=false) — Evolution's getBase64FromMediaMessage: `m?.message ? m :
+       await this.getMessage(m.key)`, EvolutionAPI/evolution-api,
+       src/api/integrations/channel/whatsapp/whatsapp.baileys.service.ts, and the endpoint's Postman note
+       "payload message or key.id only for get message in database".
     """
 
     def __init__(self, http: httpx.Client) -> None:
@@ -356,12 +374,18 @@ class EvolutionMedia:
                 media_failure(_PROVIDER, file.status, "stored media download", [creds.api_key])
             return DownloadedMedia(content=file.content, mime_type=media.mime_type or file.content_type,
                                    filename=media.filename)
+        if media is not None and media.inline_base64:
+            content = _decoded(media.inline_base64, "the webhook's base64")
+            if len(content) > max_bytes:
+                raise MediaTooLarge(len(content))
+            return DownloadedMedia(content=content, mime_type=media.mime_type, filename=media.filename)
         if not creds.server_url or not creds.api_key:
             raise MediaUnavailable("the channel has no Evolution server_url/api_key configured")
         if not message.provider_message_id:
             raise MediaUnavailable("the message has no Evolution key id")
         url = f"{creds.server_url.rstrip('/')}/chat/getBase64FromMediaMessage/{quote(channel.channel_id, safe='')}"
-        payload = {"message": {"key": {"id": message.provider_message_id}}, "convertToMp4": False}
+        whole = media.provider_message if media is not None else None
+        payload = {"message": whole or {"key": {"id": message.provider_message_id}}, "convertToMp4": False}
         # base64 is 4/3 of the file, plus the JSON around it.
         reply = fetch_limited(self._http, _PROVIDER, "POST", url, {"apikey": creds.api_key},
                               max_bytes * 4 // 3 + 65_536, json_body=payload)
@@ -371,16 +395,27 @@ class EvolutionMedia:
             response = body.get("response")
             detail = detail_text(response.get("message") if isinstance(response, dict) else None)
             detail = detail or detail_text(body.get("error")) or detail_text(body.get("message")) or ""
+            if reply.status == 400:
+                detail += (" — the server could not decrypt the file from the webhook's message (expired on "
+                           "WhatsApp's servers?)" if whole else
+                           " — only the message id was available, so the server looked the message up in its "
+                           "database: set DATABASE_SAVE_DATA_NEW_MESSAGE=true on the Evolution server, or enable "
+                           "webhook_base64 on the instance")
             media_failure(_PROVIDER, reply.status, f"getBase64FromMediaMessage: {detail}", [creds.api_key])
         encoded = optional_str(body, "base64")
         if not encoded:
             raise MediaUnavailable("getBase64FromMediaMessage answered without base64")
-        try:
-            content = base64.b64decode(encoded.split(",", 1)[-1], validate=False)
-        except (binascii.Error, ValueError):
-            raise MediaUnavailable("getBase64FromMediaMessage answered with invalid base64") from None
+        content = _decoded(encoded, "getBase64FromMediaMessage's base64")
         if len(content) > max_bytes:
             raise MediaTooLarge(len(content))
         return DownloadedMedia(content=content,
                                mime_type=optional_str(body, "mimetype") or (media.mime_type if media else None),
                                filename=(media.filename if media else None) or optional_str(body, "fileName"))
+
+
+def _decoded(encoded: str, what: str) -> bytes:
+    try:
+        # A data URL ("data:audio/ogg;base64,...") or bare base64.
+        return base64.b64decode(encoded.split(",", 1)[-1], validate=False)
+    except (binascii.Error, ValueError):
+        raise MediaUnavailable(f"{what} is not valid base64") from None

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -56,6 +58,46 @@ if TYPE_CHECKING:
     import httpx
 
 _PROVIDER = Provider.META.value
+logger = logging.getLogger(__name__)
+
+# Graph API versions and the day each stops working, from Meta's "Available Graph API Versions" table
+# (https://developers.facebook.com/docs/graph-api/changelog/versions/, read 2026-11-29). A version ends two
+# years after its successor's release; the newest ones say "TBD" until then, so the default is the newest
+# version with a published date, the longest support Meta commits to today.
+GRAPH_API_VERSION = "v25.0"
+GRAPH_VERSION_EXPIRES: dict[str, date] = {
+    "v21.0": date(2027, 1, 21),
+    "v22.0": date(2027, 5, 20),
+    "v23.0": date(2027, 10, 8),
+    "v24.0": date(2028, 2, 18),
+    "v25.0": date(2028, 7, 29),
+}
+EXPIRY_WARNING_DAYS = 60
+_warned: set[str] = set()
+
+
+def graph_version_warning(version: str, today: date) -> str | None:
+    """Why the configured Graph API version needs attention (expired, within 60 days, or of no known date)."""
+    expires = GRAPH_VERSION_EXPIRES.get(version)
+    if expires is None:
+        return (f"META_GRAPH_VERSION {version} has no expiry date known to Piloto; check "
+                "https://developers.facebook.com/docs/graph-api/changelog/versions/")
+    days = (expires - today).days
+    if days < 0:
+        return f"META_GRAPH_VERSION {version} expired on {expires.isoformat()}: Meta answers it as the next version"
+    if days <= EXPIRY_WARNING_DAYS:
+        return f"META_GRAPH_VERSION {version} expires on {expires.isoformat()} ({days} days): move to a newer one"
+    return None
+
+
+def _warn_about_version(version: str) -> None:
+    """Once per instance: logged at startup of the function that talks to Meta, so the deploy owner sees it."""
+    if version in _warned:
+        return
+    _warned.add(version)
+    warning = graph_version_warning(version, datetime.now(UTC).date())
+    if warning:
+        logger.warning(warning)
 _SIGNATURE_HEADER = "x-hub-signature-256"
 _SIGNATURE_PREFIX = "sha256="
 
@@ -283,10 +325,11 @@ class MetaCloudProvider:
     """Sends free-form text through the Cloud API (valid inside the 24-hour customer service window)."""
 
     def __init__(self, http: httpx.Client, base_url: str = "https://graph.facebook.com",
-                 graph_version: str = "v21.0") -> None:
+                 graph_version: str = GRAPH_API_VERSION) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._graph_version = graph_version.strip("/")
+        _warn_about_version(self._graph_version)
 
     def send_text(self, channel: Channel, to_phone: str, text: str) -> str:
         """POST /{version}/{phone-number-id}/messages; returns the wamid Meta assigned."""
@@ -302,15 +345,25 @@ class MetaCloudProvider:
         }
         return self._post_message(channel, token, payload)
 
-    def send_template(self, channel: Channel, to_phone: str, name: str, language: str, params: list[str]) -> str:
-        """An approved template (the only message allowed outside the 24 h window); params fill the body's {{n}}."""
+    def send_template(self, channel: Channel, to_phone: str, name: str, language: str,
+                      params: list[str] | Mapping[str, str]) -> str:
+        """An approved template (the only message allowed outside the 24 h window).
+
+        A list fills a positional template's {{1}}, {{2}}… in order; a mapping fills a template created with
+        `parameter_format: NAMED`, each value sent with its `parameter_name` ({{first_name}} ← "first_name"), as
+        Meta requires for named templates ("Template fundamentals",
+        https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/overview).
+        """
         token = channel.credentials.access_token
         if not token:
             missing_credential(_PROVIDER, "access_token")
         template: dict = {"name": name, "language": {"code": language}}
-        if params:
-            template["components"] = [{"type": "body",
-                                       "parameters": [{"type": "text", "text": value} for value in params]}]
+        if isinstance(params, Mapping):
+            parameters = [{"type": "text", "parameter_name": key, "text": value} for key, value in params.items()]
+        else:
+            parameters = [{"type": "text", "text": value} for value in params]
+        if parameters:
+            template["components"] = [{"type": "body", "parameters": parameters}]
         payload = {"messaging_product": "whatsapp", "recipient_type": "individual",
                    "to": recipient_digits(_PROVIDER, to_phone), "type": "template", "template": template}
         return self._post_message(channel, token, payload)
@@ -378,10 +431,11 @@ class MetaCloudMedia:
     """Downloads a lead's file: GET /{media-id} for a short-lived URL, then GET that URL, both with the bearer token."""
 
     def __init__(self, http: httpx.Client, base_url: str = "https://graph.facebook.com",
-                 graph_version: str = "v21.0") -> None:
+                 graph_version: str = GRAPH_API_VERSION) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._graph_version = graph_version.strip("/")
+        _warn_about_version(self._graph_version)
 
     def download(self, channel: Channel, message: StoredMessage, max_bytes: int) -> DownloadedMedia:
         media = message.media

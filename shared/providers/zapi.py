@@ -244,6 +244,20 @@ def _delivery(body: dict[str, Any], now: datetime) -> StatusUpdate:
     )
 
 
+# Z-API's answer to a request without the account's security token once the account has it active ("Account
+# security token", https://developer.z-api.io/en/security/client-token): `{"error": "null not allowed"}`.
+_TOKEN_REFUSED = "null not allowed"
+
+
+def _token_explanation(channel_has_token: bool) -> str:
+    if channel_has_token:
+        return ("null not allowed: Z-API refused the channel's client_token (Client-Token header); it is not this "
+                "account's security token (Z-API panel → Segurança → Token de segurança da conta)")
+    return ("null not allowed: this Z-API account requires its security token and the channel has no client_token; "
+            "copy it from the Z-API panel (Segurança → Token de segurança da conta) into the channel's "
+            "credentials.client_token")
+
+
 class ZApiProvider:
     """Sends text through Z-API; the instance token is part of the URL, so URLs never go into messages."""
 
@@ -279,6 +293,8 @@ class ZApiProvider:
             detail = detail_text(body.get("error")) or "response has no messageId"
             fail(_PROVIDER, reply.status, detail, secrets, transient=True)
         detail = detail_text(body.get("error")) or detail_text(body.get("message")) or f"HTTP {reply.status}"
+        if detail.strip().lower() == _TOKEN_REFUSED:
+            detail = _token_explanation(bool(creds.client_token))
         fail(_PROVIDER, reply.status, detail, secrets, transient=is_transient_status(reply.status))
 
 

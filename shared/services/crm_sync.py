@@ -3,7 +3,11 @@
 Failure semantics (the caller maps them onto the Pub/Sub ack):
 - a message that is not a domain event is logged, recorded when its tenant is known, and acknowledged;
 - a CRM's 429/5xx/timeout raises CrmUnavailable (a TransientError): not acknowledged, Pub/Sub retries with
-  backoff and, after the subscription's attempts, dead-letters it;
+  backoff and, after the subscription's attempts, dead-letters it. When the CRM said when to come back
+  (Retry-After, a rate-limit reset, a daily limit), the tenant's CRM is paused until then: redeliveries in
+  the meantime are refused without calling it, so the CRM's allowance is not spent on retries;
+- another event of the same lead being applied (LeadSyncInProgress): retried, so one lead's events never
+  create two contacts or two deals;
 - a refusal a retry cannot fix (credentials, validation, a misconfigured CRM) is recorded on the event's
   delivery with the CRM's message and acknowledged;
 - an event already delivered or rejected (a redelivery) is acknowledged without calling the CRM.
@@ -23,13 +27,14 @@ from shared.domain.crm import (
     CrmConfig,
     CrmKind,
     CrmLink,
+    NOTE_PREFIX,
     CrmDeliveryState,
     is_stale_stage,
     lead_fields,
     note_for,
     stage_target,
 )
-from shared.domain.errors import CrmMisconfigured, CrmRejected, InvalidPayload
+from shared.domain.errors import CrmMisconfigured, CrmRejected, CrmUnavailable, InvalidPayload
 from shared.domain.events import DomainEvent, LeadStage, decode_event
 from shared.domain.phone import mask_phone, mask_phones_in
 from shared.ports import CrmRecords, CrmStore, EventForwarder, EventMessage
@@ -98,6 +103,9 @@ def sync_event(event: DomainEvent, deps: CrmSyncDeps) -> SyncOutcome:
             return SyncOutcome(SyncResult.NOT_CONFIGURED)
         if not config.wants(event.type):
             return SyncOutcome(SyncResult.NOT_SUBSCRIBED)
+        paused_until = deps.store.crm_paused_until(event.tenant_id)
+        if paused_until is not None and paused_until > deps.clock():
+            raise CrmUnavailable(config.kind.value, None, "paused by the CRM's rate limit", paused_until)
 
         claim = deps.store.claim_delivery(event, config.kind, deps.clock(), deps.lease_seconds)
         if not claim.fresh:
@@ -117,6 +125,8 @@ def sync_event(event: DomainEvent, deps: CrmSyncDeps) -> SyncOutcome:
             return SyncOutcome(SyncResult.REJECTED, str(err))
         except Exception as err:
             deps.store.release_delivery(event, f"{type(err).__name__}: {err}")
+            if isinstance(err, CrmUnavailable) and err.retry_at is not None:
+                deps.store.pause_crm(event.tenant_id, err.retry_at, str(err)[:300])
             raise
         deps.store.finish_delivery(event, CrmDeliveryState.DELIVERED, detail)
         log.log(logger, logging.INFO, "event delivered to the CRM", crm=config.kind.value, detail=detail,
@@ -128,36 +138,53 @@ def apply_to_crm(event: DomainEvent, config: CrmConfig, crm: CrmRecords, steps: 
                  deps: CrmSyncDeps) -> str:
     """The same plan for every record-based CRM: the contact, then the deal's stage, then a timeline note.
 
-    External ids go on the lead's CRM link as soon as a record is created, so later events (and a retry of
-    this one) update the same records. Contact and deal updates are idempotent; the note is not, so it is
-    remembered as a step of this event's delivery.
+    One event of a lead at a time (`hold_lead`): the first events of a lead often arrive together, and a CRM's
+    search may not show a contact created a second ago, so only the holder may create records. External ids
+    go on the lead's CRM link as soon as a record is created, so later events (and a retry of this one) update
+    the same records. Contact and deal updates are idempotent; the note is not, so it is remembered as a step
+    of this event's delivery.
     """
-    store, steps = deps.store, dict(steps or {})
+    store = deps.store
+    store.hold_lead(event.tenant_id, crm.kind, event.contact_key, event.event_id, deps.clock(), deps.lease_seconds)
+    try:
+        return _apply(event, config, crm, dict(steps or {}), deps)
+    finally:
+        store.release_lead(event.tenant_id, crm.kind, event.contact_key, event.event_id)
+
+
+def _apply(event: DomainEvent, config: CrmConfig, crm: CrmRecords, steps: dict, deps: CrmSyncDeps) -> str:
+    store = deps.store
     link = store.get_link(event.tenant_id, crm.kind, event.contact_key)
     fields = lead_fields(event)
+    policy = {name: config.policy_for(name) for name in fields}
     done: list[str] = []
+    remarks: list[str] = []
 
     if link.contact_id is None:
-        found = crm.find_contact(event.contact.phone)
+        found = crm.find_contact(event.contact.phone, event.contact.email)
         if found is None:
             link.contact_id = crm.create_contact(fields, event.contact.phone)
             done.append("contact created")
         else:
             link.contact_id = found
-            crm.update_contact(found, fields)
+            remarks.append(crm.update_contact(found, fields, policy) or "")
             done.append("contact found")
         store.save_link(event.tenant_id, link)
     elif _has_contact_news(fields):
-        crm.update_contact(link.contact_id, fields)
+        remarks.append(crm.update_contact(link.contact_id, fields, policy) or "")
         done.append("contact updated")
 
     stage = stage_target(event)
     if stage is not None:
         done.append(_apply_stage(event, config, crm, link, stage, deps))
 
+    remarks = [r for r in remarks if r]
     text = note_for(event, crm.unplaced(fields))
+    if remarks:
+        done.extend(remarks)
+        text = (text or NOTE_PREFIX) + "\n" + "\n".join(f"Atenção: {r}" for r in remarks)
     if text and "note" not in steps:
-        note_id = crm.add_note(link.contact_id, link.deal_id, text)
+        note_id = crm.add_note(link.contact_id, link.deal_id, text.strip())
         if note_id:
             store.record_step(event, "note", note_id)
             done.append("note added")
@@ -182,7 +209,7 @@ def _apply_stage(event: DomainEvent, config: CrmConfig, crm: CrmRecords, link: C
                                        stage)
         outcome = f"deal created at {stage.value}"
     elif link.stage != stage:
-        crm.move_deal(link.deal_id, stage)
+        crm.move_deal(link.deal_id, stage, link.stage)
         outcome = f"deal moved to {stage.value}"
     else:
         outcome = ""

@@ -213,7 +213,8 @@ def _send_step(request: FollowupRequest, deps: FollowupDeps, channel: Channel, a
         if mode is SendMode.TEMPLATE:
             assert step.template is not None
             params = fill_template_params(step.template, conversation.contact_name, agent.business_name)
-            text = f"[template {step.template.name}] " + " | ".join(params)
+            shown = [f"{k}={v}" for k, v in params.items()] if isinstance(params, dict) else params
+            text = f"[template {step.template.name}] " + " | ".join(shown)
             if claim.fresh:
                 deps.store.save_generated_reply(request.tenant_id, request.conversation_id, message_id, text, None,
                                                 [], "template")

@@ -162,12 +162,22 @@ def test_a_stage_change_older_than_the_one_applied_does_not_move_the_deal_back(h
     assert deal["properties"]["dealstage"] == "closedwon"
 
 
-def test_a_lead_already_in_the_crm_is_found_by_phone_not_duplicated(hubspot):
+def test_a_lead_already_in_the_crm_is_found_by_phone_not_duplicated_and_keeps_its_crm_name(hubspot):
     hubspot.fake.contacts["4242"] = {"phone": hubspot.phone, "firstname": "Mari"}
 
     sync_event(hubspot.created(), hubspot.deps)
 
     assert list(hubspot.fake.contacts) == ["4242"]
+    assert hubspot.fake.contacts["4242"]["firstname"] == "Mari", "the seller's name is not replaced by WhatsApp's"
+
+
+def test_a_tenant_that_asks_for_it_gets_the_crm_name_overwritten(hubspot):
+    hubspot.store.save_crm_config(hubspot.tenant_id, CrmConfig(
+        kind="hubspot", field_policy={"name": "overwrite"}, hubspot={"access_token": "hubspot-private-app-token"}))
+    hubspot.fake.contacts["4242"] = {"phone": hubspot.phone, "firstname": "Mari"}
+
+    sync_event(hubspot.created(), hubspot.deps)
+
     assert hubspot.fake.contacts["4242"]["firstname"] == "Mariana"
 
 

@@ -171,7 +171,13 @@ def test_an_evolution_pdf_is_read_locally_without_a_model_call(world):
                                                   "application/pdf", "conta.pdf"))
     request = lead_file(Provider.EVOLUTION, MessageKind.DOCUMENT,
                         MediaRef(url="https://mmg.whatsapp.net/x.enc", encrypted=True, mime_type="application/pdf",
-                                 filename="conta.pdf"), key=key)
+                                 filename="conta.pdf", provider_message={
+                                     # what the Evolution parser keeps of the webhook (dev/payloads.py shape)
+                                     "key": {"remoteJid": "5511987654321@s.whatsapp.net", "fromMe": False, "id": key},
+                                     "message": {"documentMessage": {"url": "https://mmg.whatsapp.net/x.enc",
+                                                                     "mediaKey": "c2FuZGJveA==",
+                                                                     "directPath": "/v/x.enc",
+                                                                     "mimetype": "application/pdf"}}}), key=key)
 
     assert process_media(request, deps).status == "done"
 

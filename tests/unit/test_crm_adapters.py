@@ -46,7 +46,10 @@ def test_hubspot_finds_a_contact_by_phone_or_mobile_phone():
     assert crm.find_contact(PHONE) == "41"
     assert crm.find_contact("+5511000000000") is None
     search = fake.calls("POST", "/crm/v3/objects/contacts/search")[0]["json"]
-    assert [g["filters"][0]["propertyName"] for g in search["filterGroups"]] == ["phone", "mobilephone"]
+    # Both ninth-digit forms of the number, in both phone properties.
+    assert [(g["filters"][0]["propertyName"], g["filters"][0]["value"]) for g in search["filterGroups"]] == [
+        ("phone", "+551187654321"), ("mobilephone", "+551187654321"),
+        ("phone", PHONE), ("mobilephone", PHONE)]
 
 
 def test_hubspot_deal_goes_to_the_mapped_stage_of_the_pipeline_associated_with_the_contact():
@@ -75,13 +78,18 @@ def test_hubspot_notes_are_escaped_html_on_the_contact_and_deal_timelines():
     assert note["associations"] == [(202, contact_id), (214, deal_id)]
 
 
-def test_hubspot_conflict_on_email_links_the_existing_contact():
+def test_hubspot_conflict_on_email_links_the_existing_contact_and_keeps_its_name():
     fake = FakeHubSpot()
     fake.contacts["9001"] = {"email": "ana@example.com", "firstname": "Ana"}
+    fake.contacts["9002"] = {"email": "bia@example.com"}
     crm = hubspot(fake)
 
     assert crm.create_contact({"name": "Ana Lima", "email": "ana@example.com"}, PHONE) == "9001"
-    assert fake.contacts["9001"]["lastname"] == "Lima"
+    assert crm.create_contact({"name": "Bia Souza", "email": "bia@example.com"}, PHONE) == "9002"
+
+    # The e-mail is the evidence; the CRM's own name stays, an empty one is filled in.
+    assert fake.contacts["9001"] == {"email": "ana@example.com", "firstname": "Ana"}
+    assert fake.contacts["9002"] == {"email": "bia@example.com", "firstname": "Bia", "lastname": "Souza"}
 
 
 @pytest.mark.parametrize(("status", "body", "error", "message"), [
@@ -136,7 +144,8 @@ def test_pipedrive_person_deal_and_note_use_the_documented_v2_and_v1_shapes():
                                      "owner_id": 9, "status": "lost"}
     assert fake.notes[int(note)] == {"content": "[Piloto] oi", "person_id": int(person), "deal_id": int(deal)}
     search = fake.calls("GET", "/api/v2/persons/search")[0]["params"]
-    assert search["fields"] == "phone" and search["exact_match"] == "true"
+    # Not exact: sellers store numbers formatted, and the hit is checked against the lead's number anyway.
+    assert search["fields"] == "phone" and search["exact_match"] == "false"
 
 
 def test_pipedrive_treats_won_and_lost_as_statuses_even_without_a_stage_map():
@@ -228,3 +237,41 @@ def test_an_unsafe_webhook_url_is_a_configuration_error_before_any_request():
     with pytest.raises(CrmMisconfigured):
         SignedWebhookForwarder(webhook_answering(200, seen), WebhookSettings(url="http://hook.example.com", secret="s" * 16))
     assert seen == []
+
+
+# -- the fakes hold the providers' line (issue 20) ------------------------------------------------------
+
+def test_the_hubspot_fake_search_misses_a_contact_created_seconds_ago():
+    now = [1000.0]
+    fake = FakeHubSpot(search_lag_seconds=5, clock=lambda: now[0])
+    crm = hubspot(fake)
+    contact_id = crm.create_contact({"name": "Ana"}, PHONE)
+
+    assert crm.find_contact(PHONE) is None, "HubSpot's search index has not caught up"
+    now[0] += 6
+    assert crm.find_contact(PHONE) == contact_id
+
+
+def test_the_rd_fake_ignores_a_filter_it_does_not_apply_and_the_adapter_wants_evidence():
+    fake = FakeRdStation()
+    fake.contacts["aa01"] = {"_id": "aa01", "id": "aa01", "name": "Outro", "emails": [], "deal_ids": [],
+                             "phones": [{"phone": "+5521999990000", "type": "cellphone"}]}
+    crm = RdStationRecords(fake.client(), "https://crm.rdstation.com/api/v1", RdStationSettings(token=fake.token))
+
+    assert crm.find_contact(PHONE) is None
+    listed = fake.calls("GET", "/api/v1/contacts")
+    assert {c["params"].get("phone") for c in listed} == {PHONE, "+551187654321"}, "both ninth-digit forms asked"
+    assert fake.route({"method": "GET", "path": "/api/v1/contacts", "params": {"phone": PHONE}, "json": None,
+                       "headers": {}}).json()["contacts"][0]["id"] == "aa01", "the unapplied filter returns anyone"
+
+
+def test_hubspot_update_conflicting_on_email_writes_the_rest_and_returns_a_remark():
+    fake = FakeHubSpot()
+    fake.contacts["1"] = {"phone": PHONE}
+    fake.contacts["2"] = {"email": "dono@example.com"}
+    crm = hubspot(fake, contact_properties={"monthly_bill": "conta_de_luz"})
+
+    remark = crm.update_contact("1", {"email": "dono@example.com", "monthly_bill": 450})
+
+    assert fake.contacts["1"] == {"phone": PHONE, "conta_de_luz": "450"}
+    assert remark and "dono@example.com" in remark and "ID 2" in remark

@@ -6,14 +6,20 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
+from shared.adapters.crm_http import retry_at
 from shared.domain.crm import (
     CrmConfig,
     CrmKind,
     CrmLink,
+    FieldPolicy,
     check_webhook_url,
+    crm_phone_matches,
+    fields_to_write,
+    is_same_lead,
     is_stale_stage,
     lead_fields,
     note_for,
@@ -148,3 +154,56 @@ def test_phone_numbers_in_a_crms_error_message_are_masked_for_the_logs():
     masked = mask_phones_in(text)
     assert "98765" not in masked and "HTTP 400" in masked and masked.count("+55") == 2
     assert "2026-11-21" in masked
+
+
+# -- evidence, field policy, rate limits (issue 20) -------------------------------------------------------
+
+@pytest.mark.parametrize(("stored", "matches"), [
+    ("+5511987654321", True),
+    ("+551187654321", True),            # WhatsApp's id without the ninth digit
+    ("(11) 98765-4321", True),          # typed by a seller, no country code
+    ("11 8765-4321", True),
+    ("+5521987654321", False),          # same digits, another area code
+    ("+5511987654320", False),
+    ("", False),
+])
+def test_a_crm_phone_is_the_leads_line_in_any_ninth_digit_form_and_format(stored, matches):
+    assert crm_phone_matches(stored, "+5511987654321") is matches
+
+
+def test_a_search_hit_is_the_lead_only_with_evidence():
+    assert is_same_lead("+5511987654321", None, ["+551187654321"], [])
+    assert is_same_lead("+5511987654321", "Ana@Example.com", ["+5521999990000"], ["ana@example.com "])
+    assert not is_same_lead("+5511987654321", None, ["+5521999990000"], ["ana@example.com"])
+    assert not is_same_lead("+5511987654321", "", [], [""])
+
+
+def test_fill_empty_fields_only_fill_what_the_crm_lacks():
+    fields = {"name": "Mariana", "email": "m@x.com", "monthly_bill": 450}
+    policy = {"name": FieldPolicy.FILL_EMPTY, "email": FieldPolicy.FILL_EMPTY, "monthly_bill": FieldPolicy.OVERWRITE}
+
+    assert fields_to_write(fields, {"name": "Mari (loja)", "email": " ", "monthly_bill": 300}, policy) == {
+        "email": "m@x.com", "monthly_bill": 450}
+
+
+def test_name_and_email_default_to_fill_empty_and_answers_to_overwrite():
+    config = CrmConfig(kind="webhook", webhook={"url": "https://example.com/h", "secret": "s" * 16},
+                       field_policy={"email": "overwrite"})
+    assert config.policy_for("name") is FieldPolicy.FILL_EMPTY
+    assert config.policy_for("email") is FieldPolicy.OVERWRITE
+    assert config.policy_for("monthly_bill") is FieldPolicy.OVERWRITE
+
+
+def test_retry_after_seconds_and_dates_and_hubspots_daily_limit_say_when_to_come_back():
+    now = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)  # 15:00 in Brasília
+    seconds = httpx.Response(429, headers={"Retry-After": "30"})
+    date = httpx.Response(429, headers={"Retry-After": "Sun, 29 Nov 2026 18:05:00 GMT"})
+    daily = httpx.Response(429, json={"status": "error", "message": "daily", "policyName": "DAILY"})
+    daily_header = httpx.Response(429, headers={"X-HubSpot-RateLimit-Daily-Remaining": "0"})
+    reset = httpx.Response(429, headers={"x-ratelimit-reset": "2"})
+
+    assert retry_at(seconds, now) == datetime(2026, 11, 29, 18, 0, 30, tzinfo=UTC)
+    assert retry_at(date, now) == datetime(2026, 11, 29, 18, 5, tzinfo=UTC)
+    assert retry_at(daily, now) == retry_at(daily_header, now) == datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+    assert retry_at(reset, now) == datetime(2026, 11, 29, 18, 0, 2, tzinfo=UTC)
+    assert retry_at(httpx.Response(503), now) is None

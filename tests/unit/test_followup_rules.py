@@ -124,3 +124,15 @@ def test_task_and_message_names_are_deterministic_per_conversation_step_and_anch
     assert len({followup_task_name("t", "c", 0, "m1"), followup_task_name("t", "c", 1, "m1"),
                 followup_task_name("t", "c", 0, "m2")}) == 3
     assert followup_message_id("m1", 0) != followup_message_id("m1", 1)
+
+
+def test_a_named_template_fills_its_parameters_by_name():
+    template = TemplateRef(name="retomar", params={"first_name": "{contact_name}", "loja": "{business_name}"})
+
+    assert fill_template_params(template, "Mariana Souza", "Sol & Cia") == {"first_name": "Mariana",
+                                                                           "loja": "Sol & Cia"}
+
+
+def test_named_template_parameters_follow_metas_naming_rule():
+    with pytest.raises(ValueError, match="lowercase"):
+        TemplateRef(name="retomar", params={"First Name": "{contact_name}"})

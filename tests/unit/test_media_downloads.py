@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -46,7 +47,7 @@ META = Channel(tenant_id="t", provider=Provider.META, channel_id="10654035224292
 
 def test_meta_media_is_looked_up_by_id_then_downloaded_with_the_bearer_token(sandbox, http):
     sandbox.host_meta_media("1289764425531234", HostedMedia(VOICE, "audio/ogg"))
-    media = MetaCloudMedia(http, base_url=f"{sandbox.url}/meta", graph_version="v21.0")
+    media = MetaCloudMedia(http, base_url=f"{sandbox.url}/meta", graph_version="v25.0")
 
     downloaded = media.download(META, lead_file(Provider.META, MediaRef(media_id="1289764425531234")), 1_000_000)
 
@@ -71,19 +72,61 @@ def test_an_expired_meta_media_id_is_unavailable_for_good(sandbox, http):
         media.download(META, lead_file(Provider.META, MediaRef(media_id="999")), 1_000_000)
 
 
-def test_evolution_decrypts_through_get_base64_with_the_message_key(sandbox, http):
-    sandbox.host_evolution_media("3EB0KEY1", HostedMedia(PDF, "application/pdf", "conta.pdf"))
-    channel = Channel(tenant_id="t", provider=Provider.EVOLUTION, channel_id="solar-vendas",
-                      credentials=ChannelCredentials(api_key="evo-key", server_url=f"{sandbox.url}/evolution"))
-    encrypted = MediaRef(url="https://mmg.whatsapp.net/v/t62.7119-24/1_n.enc", encrypted=True,
-                         mime_type="application/pdf")
+EVOLUTION = Channel(tenant_id="t", provider=Provider.EVOLUTION, channel_id="solar-vendas",
+                    credentials=ChannelCredentials(api_key="evo-key", server_url="set-per-test"))
 
-    downloaded = EvolutionMedia(http).download(channel, lead_file(Provider.EVOLUTION, encrypted), 1_000_000)
 
-    assert downloaded.content == PDF and downloaded.filename == "conta.pdf"
-    assert sandbox.media_requests == ["evolution:3EB0KEY1"], "the encrypted CDN url is never fetched"
+def evolution(sandbox: ProviderSandbox) -> Channel:
+    return EVOLUTION.model_copy(update={"credentials": ChannelCredentials(
+        api_key="evo-key", server_url=f"{sandbox.url}/evolution")})
+
+
+def webhook_media(name: str = "evolution_document.json") -> MediaRef:
+    """The MediaRef the Evolution parser makes of a recorded messages.upsert."""
+    from shared.ports import RawRequest
+    from shared.providers.evolution import EvolutionWebhook
+
+    raw = (Path(__file__).parent.parent / "data" / "providers" / name).read_bytes()
+    [message] = EvolutionWebhook().parse(RawRequest(method="POST", path="/", headers={}, query={}, body=raw)).messages
+    assert message.media is not None
+    return message.media
+
+
+def test_evolution_sends_the_webhooks_whole_message_so_a_server_without_storage_decrypts_it(sandbox, http):
+    media = webhook_media()
+    sandbox.host_evolution_media("3A44D0E6B1F27C95A8E3", HostedMedia(PDF, "application/pdf", "conta.pdf"))
+
+    downloaded = EvolutionMedia(http).download(evolution(sandbox), lead_file(Provider.EVOLUTION, media), 1_000_000)
+
+    assert downloaded.content == PDF
+    assert sandbox.media_requests == ["evolution:3A44D0E6B1F27C95A8E3"], "key and message sent; the CDN url never fetched"
+    assert media.provider_message is not None and media.provider_message["key"]["remoteJid"].endswith("@s.whatsapp.net")
     with pytest.raises(MediaTooLarge):
-        EvolutionMedia(http).download(channel, lead_file(Provider.EVOLUTION, encrypted), 100)
+        EvolutionMedia(http).download(evolution(sandbox), lead_file(Provider.EVOLUTION, media), 100)
+
+
+def test_a_key_id_only_download_from_a_server_without_storage_is_explained(sandbox, http):
+    sandbox.host_evolution_media("3EB0KEY1", HostedMedia(PDF, "application/pdf", "conta.pdf"))
+    key_only = MediaRef(url="https://mmg.whatsapp.net/v/t62.7119-24/1_n.enc", encrypted=True,
+                        mime_type="application/pdf")
+
+    with pytest.raises(MediaUnavailable, match="Message not found.*DATABASE_SAVE_DATA_NEW_MESSAGE=true"):
+        EvolutionMedia(http).download(evolution(sandbox), lead_file(Provider.EVOLUTION, key_only), 1_000_000)
+
+    sandbox.evolution_stores_messages = True
+    downloaded = EvolutionMedia(http).download(evolution(sandbox), lead_file(Provider.EVOLUTION, key_only), 1_000_000)
+    assert downloaded.content == PDF and downloaded.filename == "conta.pdf"
+    assert sandbox.media_requests == ["evolution-key-only:3EB0KEY1", "evolution-key-only:3EB0KEY1"]
+
+
+def test_base64_the_webhook_carried_is_used_without_any_request(sandbox, http):
+    import base64
+
+    media = webhook_media().model_copy(update={"inline_base64": base64.b64encode(PDF).decode()})
+
+    downloaded = EvolutionMedia(http).download(evolution(sandbox), lead_file(Provider.EVOLUTION, media), 1_000_000)
+
+    assert downloaded.content == PDF and sandbox.media_requests == []
 
 
 def test_evolution_s3_media_url_and_zapi_urls_are_fetched_directly(sandbox, http):
@@ -118,10 +161,11 @@ def recorded(name: str) -> dict:
 def test_the_sandbox_answers_with_the_documented_media_shapes(sandbox, http):
     sandbox.host_meta_media("1289764425531234", HostedMedia(VOICE, "audio/ogg"))
     sandbox.host_evolution_media("3A9B2E6F1C0D8A7B5E42", HostedMedia(VOICE, "audio/ogg; codecs=opus"))
+    sandbox.evolution_stores_messages = True  # the recorded request is the documented key.id-only form
     bearer = {"Authorization": "Bearer t"}
 
-    lookup = http.get(f"{sandbox.url}/meta/v21.0/1289764425531234", headers=bearer).json()
-    missing = http.get(f"{sandbox.url}/meta/v21.0/1", headers=bearer).json()
+    lookup = http.get(f"{sandbox.url}/meta/v25.0/1289764425531234", headers=bearer).json()
+    missing = http.get(f"{sandbox.url}/meta/v25.0/1", headers=bearer).json()
     evolution = http.post(f"{sandbox.url}/evolution/chat/getBase64FromMediaMessage/solar",
                           headers={"apikey": "k"}, json=recorded("evolution_get_base64_request.json")).json()
 

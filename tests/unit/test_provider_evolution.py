@@ -423,3 +423,29 @@ def test_a_channel_missing_credentials_is_rejected_before_any_request(credential
 def test_a_recipient_that_is_not_a_phone_number_is_rejected():
     with pytest.raises(ProviderRejected, match="not a phone number"):
         sender(answer(201, "evolution_send_text_response")).send_text(CHANNEL, "12", "x")
+
+
+def test_media_keeps_the_webhooks_key_and_message_for_the_download():
+    body = fixture("evolution_audio_ptt")
+
+    [m] = parse_body(body).messages
+
+    assert m.media is not None and m.media.provider_message == {
+        "key": body["data"]["key"], "message": body["data"]["message"]}
+    assert m.media.inline_base64 is None
+
+
+def test_base64_the_webhook_carries_is_kept_when_small_and_never_inside_the_kept_message():
+    from shared.providers.evolution import INLINE_BASE64_LIMIT
+
+    small, big = fixture("evolution_audio_ptt"), fixture("evolution_audio_ptt")
+    small["data"]["message"]["base64"] = "T2dnUw=="
+    big["data"]["message"]["base64"] = "A" * (INLINE_BASE64_LIMIT + 4)
+
+    [kept] = parse_body(small).messages
+    [dropped] = parse_body(big).messages
+
+    assert kept.media is not None and kept.media.inline_base64 == "T2dnUw=="
+    assert dropped.media is not None and dropped.media.inline_base64 is None
+    assert "base64" not in kept.media.provider_message["message"]
+    assert "T2dnUw" not in repr(kept.media), "the file never lands in logs"

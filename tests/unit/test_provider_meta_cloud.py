@@ -361,7 +361,7 @@ def test_send_text_posts_the_documented_request_and_returns_the_wamid():
     assert message_id == "wamid.HBgNNTUxMTk4NzY1NDMyMRUCABEYEjc3QjA5OEQ1MjU4NDI2MUE3RgA="
     [req] = seen
     assert req.method == "POST"
-    assert str(req.url) == f"https://graph.facebook.com/v21.0/{PNID}/messages"
+    assert str(req.url) == f"https://graph.facebook.com/v25.0/{PNID}/messages"
     assert req.headers["authorization"] == f"Bearer {TOKEN}"
     assert req.headers["content-type"] == "application/json"
     assert json.loads(req.content) == {
@@ -469,7 +469,7 @@ def test_send_template_posts_the_documented_template_request_and_returns_the_wam
                                                ["Maria", "Sol & Cia"])
     assert message_id == "wamid.HBgNNTUxMTk4NzY1NDMyMRUCABEYEjc3QjA5OEQ1MjU4NDI2MUE3RgA="
     [req] = seen
-    assert str(req.url) == f"https://graph.facebook.com/v21.0/{PNID}/messages"
+    assert str(req.url) == f"https://graph.facebook.com/v25.0/{PNID}/messages"
     assert req.headers["authorization"] == f"Bearer {TOKEN}"
     assert json.loads(req.content) == json.loads(fixture_bytes("meta_send_template_request"))
 
@@ -484,3 +484,45 @@ def test_a_template_without_params_sends_no_components_and_an_error_answer_raise
     with pytest.raises(ProviderSendError):
         sender(handler).send_template(CHANNEL, "+5511987654321", "ola", "pt_BR", [])
     assert "components" not in json.loads(seen[0].content)["template"]
+
+
+def test_a_named_template_sends_each_value_with_its_parameter_name():
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, content=fixture_bytes("meta_send_response"))
+
+    sender(handler).send_template(CHANNEL, "+5511987654321", "retomar_conversa_nomeado", "pt_BR",
+                                  {"first_name": "Maria", "business": "Sol & Cia"})
+
+    # Meta, "Template fundamentals": a template created with parameter_format NAMED takes
+    # {"type": "text", "parameter_name": ..., "text": ...} for each of its {{names}}.
+    [component] = json.loads(seen[0].content)["template"]["components"]
+    assert component == {"type": "body", "parameters": [
+        {"type": "text", "parameter_name": "first_name", "text": "Maria"},
+        {"type": "text", "parameter_name": "business", "text": "Sol & Cia"}]}
+
+
+@pytest.mark.parametrize(("version", "today", "warns"), [
+    ("v25.0", "2026-11-29", None),
+    ("v21.0", "2026-11-29", "expires on 2027-01-21 (53 days)"),
+    ("v21.0", "2027-02-01", "expired on 2027-01-21"),
+    ("v25.0", "2028-06-01", "expires on 2028-07-29 (58 days)"),
+    ("v99.0", "2026-11-29", "no expiry date known"),
+])
+def test_the_graph_version_warns_within_sixty_days_of_its_expiry(version, today, warns):
+    from datetime import date
+
+    from shared.providers.meta_cloud import graph_version_warning
+
+    warning = graph_version_warning(version, date.fromisoformat(today))
+    assert (warning is None) if warns is None else (warns in (warning or ""))
+
+
+def test_the_default_graph_version_is_the_one_with_the_longest_published_support():
+    from shared.config import Settings
+    from shared.providers.meta_cloud import GRAPH_API_VERSION, GRAPH_VERSION_EXPIRES
+
+    assert GRAPH_API_VERSION == max(GRAPH_VERSION_EXPIRES, key=GRAPH_VERSION_EXPIRES.__getitem__)
+    assert Settings.model_fields["meta_graph_version"].default == GRAPH_API_VERSION

@@ -379,3 +379,12 @@ def test_a_channel_without_an_instance_token_is_rejected_before_any_request():
     with pytest.raises(ProviderRejected, match="instance_token"):
         sender(recording(calls)).send_text(channel, "+5541991234567", "x")
     assert calls == []
+
+
+def test_an_account_that_requires_the_security_token_says_so_when_the_channel_has_none():
+    channel = CHANNEL.model_copy(update={"credentials": ChannelCredentials(instance_token=INSTANCE_TOKEN)})
+
+    with pytest.raises(ProviderRejected, match="requires its security token and the channel has no client_token"):
+        sender(answer(403, "zapi_error_client_token")).send_text(channel, "+5541991234567", "x")
+    with pytest.raises(ProviderRejected, match="refused the channel's client_token"):
+        sender(answer(403, "zapi_error_client_token")).send_text(CHANNEL, "+5541991234567", "x")
