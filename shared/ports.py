@@ -34,6 +34,7 @@ class RawRequest:
     headers: Mapping[str, str]  # lower-cased names
     query: Mapping[str, str]
     body: bytes
+    url: str = ""  # scheme://host/path?query as this server received it (Twilio signs the public URL)
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,10 @@ class LanguageModel(Protocol):
 
 
 class AnswerCache(Protocol):
-    """FAQ answers reused for the same agent and knowledge version until they expire."""
+    """FAQ answers reused for the same agent, knowledge and catalogue until they expire."""
+
+    def content_version(self, tenant_id: str) -> str:
+        """Moves whenever the tenant's documents, learned answers or catalogue change."""
 
     def get(self, tenant_id: str, key: str, now: datetime) -> str | None: ...
 

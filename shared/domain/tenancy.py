@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+QualificationField = Literal["name", "company", "need", "budget", "authority", "timeline"]
+
 from pydantic import BaseModel, Field
 
 from shared.domain.followup import FollowupCadence
@@ -20,6 +22,9 @@ class ChannelCredentials(BaseModel):
     instance_token: str | None = Field(default=None, repr=False, description="Z-API: instance token (in the URL)")
     client_token: str | None = Field(default=None, repr=False, description="Z-API: account security token")
     webhook_token: str | None = Field(default=None, repr=False, description="Z-API: token expected on our webhook")
+    account_sid: str | None = Field(default=None, description="Twilio: the account (or subaccount) SID, AC…")
+    auth_token: str | None = Field(default=None, repr=False,
+                                   description="Twilio: the account's auth token (signs webhooks, authenticates sends)")
 
 
 class Channel(BaseModel):
@@ -27,7 +32,8 @@ class Channel(BaseModel):
 
     tenant_id: str
     provider: Provider
-    channel_id: str = Field(description="Meta phone_number_id, Evolution instance name, Z-API instance id")
+    channel_id: str = Field(description="Meta phone_number_id, Evolution instance name, Z-API instance id, "
+                                        "Twilio WhatsApp sender number (E.164)")
     agent_id: str = "default"
     display_phone: str | None = None
     credentials: ChannelCredentials = ChannelCredentials()
@@ -70,9 +76,19 @@ class AgentConfig(BaseModel):
         default="review", description="a seller's answer to a handed-off question becomes knowledge: at once (auto), "
         "after an admin approves it (review), or never")
     answer_cache_hours: int = Field(default=24, ge=0, description="FAQ answers are reused this long; 0 turns it off")
-    knowledge_version: str = Field(default="1", description="bump when the agent's knowledge changes: the cache resets")
+    knowledge_version: str = Field(
+        default="1", description="optional manual reset of the answer cache; documents, approved answers and the "
+        "catalogue already move the cache's key by themselves")
+    answer_reactions: bool = Field(
+        default=False, description="reply to a lead's reaction (👍 on our message) as to a message; off: kept, not answered")
     memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")
-    # Follow-up cadence (issue 6): off unless the business turns it on
+    sales_goal: str = Field(
+        default="qualificar o lead e, quando fizer sentido, propor uma visita técnica, uma reunião ou o próximo passo "
+        "da compra", max_length=300, description="what the conversation is for; stated in the system instruction")
+    qualification_order: list[QualificationField] = Field(
+        default_factory=lambda: ["need", "budget", "authority", "timeline"],
+        description="what the agent learns about a lead, in this order, one question at a time")
+    # Follow-up cadence (issue 6); its time zone and business hours are also the ones the prompt states: off unless the business turns it on
     followup: FollowupCadence = Field(default_factory=FollowupCadence)
     # Voice replies (issue 18): off unless the business turns them on
     voice: VoiceSettings = Field(default_factory=VoiceSettings)

@@ -12,17 +12,19 @@ from enum import StrEnum
 from typing import Any
 
 from shared import log
-from shared.domain.conversation import Conversation, OutboundState, Role, StoredMessage
+from shared.domain.conversation import Conversation, OutboundState, Role, StoredMessage, awaits_reply
 from shared.domain.copilot import SUGGESTION_SCHEMA, Suggestion
 from shared.domain.errors import ProviderRejected, TransientError, WaitingForMedia
 from shared.domain.events import Contact, DomainEvent, lead_created
-from shared.domain.followup import opt_out_keyword
+from shared.domain.followup import opt_out_choice, opt_out_keyword
 from shared.domain.ids import contact_id, reply_message_id
 from shared.domain.inbound import MessageKind, Provider
 from shared.domain.media import media_blocking_turn
+from shared.domain.answer_cache import lead_specific_terms, why_not_cacheable
+from shared.domain.lead import LeadProfile
 from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
-from shared.domain.prompt import build_prompt
+from shared.domain.prompt import build_prompt, render_message
 from shared.domain.routing import Tier, answer_key, choose_tier, is_faq
 from shared.domain.tenancy import AgentConfig, Channel
 from shared.domain.usage import ModelCall
@@ -115,7 +117,7 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
         history = store.recent_messages(turn.tenant_id, turn.conversation_id, agent.history_limit,
                                         after=stored.summary_through if stored else None)
 
-        newest_lead = next((m for m in reversed(history) if m.role == Role.LEAD), None)
+        newest_lead = next((m for m in reversed(history) if awaits_reply(m)), None)
         if newest_lead is None or newest_lead.message_id != turn.message_id:
             # Debounce: every message of a burst scheduled a turn; only the newest one's turn answers.
             # The webhook enqueues while it stores, so a message not found at all is not stored *yet*.
@@ -162,8 +164,7 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
         if not claim.fresh:
             return _send(turn, deps, channel, reply_id, claim.text or "", TurnOutcome(TurnResult.RESENT, reply_id))
 
-        if agent.mode == "pilot" and agent.followup.enabled and (
-                keyword := opt_out_keyword(_burst_text(history), agent.followup)):
+        if agent.mode == "pilot" and (keyword := _opt_out_asked(newest_lead, history, agent)):
             return _opt_out(turn, deps, channel, agent, conversation, reply_id, keyword)
         try:
             if agent.mode == "copilot":
@@ -186,13 +187,26 @@ def _release_due(stored: Conversation, history: list[StoredMessage], agent: Agen
     return now - last_human >= timedelta(minutes=agent.handoff_release_minutes)
 
 
+def _opt_out_asked(newest_lead: StoredMessage, history: list[StoredMessage], agent: AgentConfig) -> str | None:
+    """A tapped opt-out button (a marketing template's "Parar"/"Unsubscribe") always opts out; a typed keyword only
+    when the agent runs a cadence (typed words are too easily a sales conversation otherwise)."""
+    if newest_lead.kind in (MessageKind.BUTTON, MessageKind.INTERACTIVE) and (
+            keyword := opt_out_choice(newest_lead.text, newest_lead.choice_id, agent.followup)):
+        return keyword
+    return opt_out_keyword(_burst_text(history), agent.followup) if agent.followup.enabled else None
+
+
 def _burst_text(history: list[StoredMessage]) -> str:
-    """The lead's messages since our last reply: what routing judges."""
+    """The lead's messages since our last reply, as words: what routing judges. A voice note counts by its
+    transcript (a file by its text); one that could not be read counts as a file, never as silence."""
     burst: list[str] = []
     for message in reversed(history):
         if message.role != Role.LEAD:
             break
-        burst.append(message.text or "")
+        words = " ".join(part for part in (message.text, message.media_text) if part)
+        if not words and message.kind not in (MessageKind.TEXT, MessageKind.STICKER, MessageKind.REACTION):
+            words = f"[{message.kind.value}]"
+        burst.append(words)
     return "\n".join(reversed(burst))
 
 
@@ -223,26 +237,50 @@ def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversati
     """Think one reply: answer cache for FAQs, else tools + routing + fallback. Shared by WhatsApp and /chat."""
     toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock)
     burst = _burst_text(history)
-    cache_key = answer_key(scope.agent_id, agent.knowledge_version, burst) if (
-        deps.answers is not None and agent.answer_cache_hours and is_faq(burst) and "\n" not in burst) else None
-    if cache_key and (cached := deps.answers.get(scope.tenant_id, cache_key, deps.clock())):
-        log.log(logger, logging.INFO, "answer served from the cache; no model call")
-        return Composition(text=cached, tier="cache", calls=[], effects=toolbox.effects, cached=True)
+    cache_key = None
+    if deps.answers is not None and agent.answer_cache_hours and "\n" not in burst and is_faq(burst):
+        # The versions are read before thinking: an answer made while the knowledge changes is filed under the
+        # old version, where nobody will look for it again.
+        version = f"{agent.knowledge_version}:{deps.answers.content_version(scope.tenant_id)}"
+        cache_key = answer_key(scope.agent_id, version, burst)
+        if cached := deps.answers.get(scope.tenant_id, cache_key, deps.clock()):
+            log.log(logger, logging.INFO, "answer served from the cache; no model call")
+            return Composition(text=cached, tier="cache", calls=[], effects=toolbox.effects, cached=True)
 
     lead = deps.leads.get_lead(scope.tenant_id, scope.contact_id)
-    prompt = build_prompt(agent, conversation, history, [qualification_summary(lead)])
+    offered = tuple(spec.name for spec in toolbox.specs) if agent.max_tool_steps else ()
+    prompt = build_prompt(agent, conversation, history, [qualification_summary(lead)], now=deps.clock(),
+                          tools=offered)
     tier = choose_tier(burst, lead.stage.value if lead else None)
     reply = think(deps.model, prompt, toolbox if agent.max_tool_steps else None, tier, deps.tiers,
                   agent.holding_message, agent.max_tool_steps)
     text = reply.text[: agent.max_reply_chars]
-    state_changing = {c["name"] for c in toolbox.effects.calls} - {"lookup_catalog", "search_knowledge"}
-    if (cache_key and not reply.held and not state_changing
-            and not (conversation.contact_name and conversation.contact_name.lower() in text.lower())):
-        # Only impersonal answers to self-contained questions are reused for other leads.
-        deps.answers.put(scope.tenant_id, cache_key, burst, text,
-                         deps.clock() + timedelta(hours=agent.answer_cache_hours))
+    if cache_key:
+        effects = toolbox.effects
+        reason = why_not_cacheable(
+            held=reply.held, handoff=effects.handoff is not None, tool_calls=effects.calls,
+            lead_changed=bool(effects.lead_changes or effects.meetings), reply=text,
+            lead_terms=lead_specific_terms(_lead_material(scope, conversation, lead, history), burst,
+                                           _business_text(agent)))
+        if reason is None:
+            deps.answers.put(scope.tenant_id, cache_key, burst, text,
+                             deps.clock() + timedelta(hours=agent.answer_cache_hours))
+        else:
+            log.log(logger, logging.INFO, "answer not cached", reason=reason)
     return Composition(text=text, tier=reply.tier.value, calls=reply.calls, effects=toolbox.effects,
                        prompt_tokens=reply.calls[0].usage.prompt_tokens if reply.calls else 0)
+
+
+def _lead_material(scope: TurnScope, conversation: Conversation, lead: LeadProfile | None,
+                   history: list[StoredMessage]) -> list[str]:
+    """Everything this lead told us: contact fields, profile, earlier messages and files (not the question)."""
+    profile = [str(v) for k, v in (lead.model_dump() if lead else {}).items() if k not in ("stage",) and v]
+    earlier = [render_message(m) for m in history[:-1] if m.role == Role.LEAD]
+    return [scope.contact_phone, conversation.contact_name or "", conversation.summary or "", *profile, *earlier]
+
+
+def _business_text(agent: AgentConfig) -> str:
+    return " ".join([agent.display_name, agent.business_name, agent.business_description, agent.persona])
 
 
 def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
@@ -306,7 +344,7 @@ def _notify_seller(deps: TurnDeps, channel: Channel, seller_phone: str, text: st
 def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
              history: list[StoredMessage], reply_id: str) -> TurnOutcome:
     """Copilot: a draft and hints for the seller, stored on the conversation; nothing reaches the lead."""
-    base = build_prompt(agent, conversation, history)
+    base = build_prompt(agent, conversation, history, now=deps.clock())
     prompt = Prompt(system=base.system + "\nYou assist a human seller: do not answer the lead. Draft the reply the "
                     "seller could send and describe the lead for them, as JSON.", turns=base.turns,
                     max_output_tokens=800, json_schema=SUGGESTION_SCHEMA, purpose="suggestion")
