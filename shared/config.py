@@ -143,7 +143,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
-                     "vertex_base_url", "media_model", "knowledge_bucket", mode="before")
+                     "vertex_base_url", "media_model", "knowledge_bucket", "tts_price_per_million_chars",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # .env files write "NAME=" for "not set"; an empty secret must never be accepted as a secret.
