@@ -15,17 +15,20 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from dev import payloads
 from dev.provider_sandbox import HostedMedia
 from dev.sample_media import text_pdf, wav_voice_note
 from dev.seed import DemoTenant, seed
+from shared.adapters.offline_speech import OfflineSpeechSynthesizer
 from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
 from shared.adapters.firestore_store import FirestoreCrmStore
 from shared.domain.crm import CrmConfig, CrmKind, WebhookSettings
 from shared.domain.ids import contact_id, conversation_id
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import channel_key
+from shared.domain.voice import VoiceSettings
 
 KNOWLEDGE_SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "knowledge"
 LEAD_META = ("5511987654321", "Mariana Souza")
@@ -36,6 +39,7 @@ LEAD_MEDIA = ("5511955554444", "Beatriz Costa")
 LEAD_COPILOT = ("5541966665555", "Bruno Alves")
 LEAD_FOLLOWUP = ("5511944443333", "Paula Nunes")
 LEAD_TWILIO = ("5511933332222", "Lucas Prado")
+LEAD_VOICE = ("5531966661111", "Júlia Prado")
 
 
 def say(text: str) -> None:
@@ -133,6 +137,8 @@ class Demo:
         say(f"  outbound messages since the seller wrote: {len(self.sends) - before} (the bot stayed quiet)")
 
         self.media_step()
+
+        self.voice_step()
 
         self.knowledge_base()
 
@@ -297,6 +303,41 @@ class Demo:
             say(f"             text: {' '.join((m.get('media_text') or '').split())[:110]}")
         say("  (the voice note's 'transcript' comes from the OFFLINE transcriber, which says it cannot transcribe;"
             " the PDF text is real, read by pypdf)")
+    def voice_step(self) -> None:
+        """9b. A lead who talks gets a voice note back (the agent's voice.replies is 'mirror')."""
+        assert self.stack.sandbox is not None
+        phone, name = LEAD_VOICE
+        say("\n9b. A lead sends a voice note on Z-API; the agent answers with a voice note (voice.replies: mirror)")
+        # The demo agent answers a voice note with one (short, plain replies only; the rest goes as text).
+        agent = self.db.collection("tenants").document(self.demo.tenant_id).collection("agents").document("default")
+        agent.update({"voice": VoiceSettings(replies="mirror", voice_name="pt-BR-Chirp3-HD-Kore").model_dump()})
+        say("  agent 'default': voice.replies = mirror, voice pt-BR-Chirp3-HD-Kore")
+        note = OfflineSpeechSynthesizer().synthesize("Oi, vocês instalam em Belo Horizonte?", VoiceSettings()).audio
+        url = self.stack.sandbox.host_file("julia-voice.ogg", HostedMedia(note, "audio/ogg"))
+        say(f"  {name} (Z-API): [voice note, {len(note) // 1000} kB]")
+        self.post("zapi", *payloads.as_json(payloads.zapi_media(
+            self.demo.zapi_instance, phone, name, "3EB0VOICE0001", "audio", url, "audio/ogg; codecs=opus", ptt=True)),
+            query=f"?token={self.demo.zapi_webhook_token}")
+        wait_until(lambda: bool(self.stack.sandbox and self.stack.sandbox.sends_to(phone)), 60, "the voice reply")
+        sent = self.stack.sandbox.sends_to(phone)[0]
+        audio = sent.get("audio") or {}
+        if audio:
+            say(f"  ← Piloto via zapi to {mask_phone(phone)}: [voice note, {audio['bytes'] // 1000} kB, "
+                f"{audio['duration_s']} s, Ogg/Opus {'yes' if audio['ogg_opus'] else 'NO'}, as a voice note "
+                f"{'yes' if audio['voice'] else 'no'}]")
+        else:
+            say(f"  ← Piloto via zapi to {mask_phone(phone)} as text: {sent.get('text')}")
+        conv_id = conversation_id(channel_key("zapi", self.demo.zapi_instance), f"+{phone}")
+        replies = (self.db.collection("tenants").document(self.demo.tenant_id).collection("conversations")
+                   .document(conv_id).collection("messages").where(filter=FieldFilter("role", "==", "agent")).stream())
+        for reply in (snap.to_dict() for snap in replies):
+            voice = reply.get("voice") or {}
+            say(f"  stored on the reply: text “{(reply.get('text') or '')[:80]}…”; voice {voice.get('voice')}, "
+                f"{voice.get('characters')} characters, kept at {voice.get('audio_object')}"
+                if voice.get("spoken") else f"  stored on the reply: sent as text ({voice.get('reason')})")
+        say("  (the OFFLINE synthesizer makes tones, not words, in a real Ogg/Opus file; production uses a "
+            "Chirp 3 HD voice)")
+
     def knowledge_base(self) -> None:
         """Step 10: documents in the knowledge bucket become answers (offline hashed-n-gram embedder here)."""
         from google.cloud import storage

@@ -34,12 +34,16 @@ from typing import Any
 
 from dev.json_http import JsonHandler
 from dev.twilio_fake import TwilioFake
+from shared.domain.voice import MAX_VOICE_NOTE_BYTES, is_ogg_opus, ogg_opus_duration
 
 _META = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<channel>[^/]+)/messages$")
 _EVOLUTION = re.compile(r"^/evolution/message/sendText/(?P<channel>[^/]+)$")
 _ZAPI = re.compile(r"^/zapi/instances/(?P<channel>[^/]+)/token/(?P<token>[^/]+)/send-text$")
 _META_MEDIA = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<media_id>\d+)$")
 _META_MEDIA_FILE = re.compile(r"^/meta/media-download/(?P<media_id>\d+)$")
+_META_UPLOAD = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<channel>[^/]+)/media$")
+_EVOLUTION_AUDIO = re.compile(r"^/evolution/message/sendWhatsAppAudio/(?P<channel>[^/]+)$")
+_ZAPI_AUDIO = re.compile(r"^/zapi/instances/(?P<channel>[^/]+)/token/(?P<token>[^/]+)/send-audio$")
 _EVOLUTION_BASE64 = re.compile(r"^/evolution/chat/getBase64FromMediaMessage/(?P<channel>[^/]+)$")
 _FILE = re.compile(r"^/files/(?P<name>[^/?]+)$")
 
@@ -77,6 +81,7 @@ class ProviderSandbox:
         self._meta_media: dict[str, HostedMedia] = {}
         self._evolution_media: dict[str, HostedMedia] = {}
         self._files: dict[str, HostedMedia] = {}
+        self._uploads: dict[str, bytes] = {}  # Meta media uploads (voice notes) by media id
         self.media_requests: list[str] = []  # "meta-lookup:<id>", "meta-download:<id>", "evolution:<key>", "file:<n>"
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self.twilio = TwilioFake(base_url=f"{self.url}/twilio")
@@ -205,6 +210,11 @@ class ProviderSandbox:
                      "authorized": headers.get("authorization", "").startswith("Bearer ")}
             if body.get("type") == "template":
                 entry["template"] = body.get("template")
+            if body.get("type") == "audio":
+                status, audio = self._uploaded_audio(body.get("audio"))
+                if status != 200:
+                    return status, audio
+                entry["audio"] = audio
             response = {"messaging_product": "whatsapp", "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
                         "messages": [{"id": wamid}]}
         elif match := _EVOLUTION.match(path):
@@ -224,6 +234,65 @@ class ProviderSandbox:
             response = {"zaapId": f"zaap-{n}", "messageId": message_id, "id": message_id}
         else:
             return 404, {"error": f"sandbox has no route {path}"}
+        with self._lock:
+            self.sent.append(entry)
+        return 200, response
+
+    # -- voice notes --------------------------------------------------------------------------------------
+
+    def _meta_upload(self, headers: dict[str, str], raw: bytes) -> tuple[int, dict]:
+        """POST /{phone-number-id}/media, multipart (messaging_product, type, file), as the Cloud API documents:
+        https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#upload-media. Audio must be
+        Ogg/Opus to be a voice message and at most 16 MB."""
+        if not headers.get("authorization", "").startswith("Bearer "):
+            return 401, {"error": {"code": 190, "message": "Invalid OAuth access token"}}
+        parts = _form_parts(headers.get("content-type", ""), raw)
+        if parts.get("messaging_product") != b"whatsapp" or "file" not in parts or "type" not in parts:
+            return 400, {"error": {"code": 100, "message": "(#100) messaging_product, type and file are required"}}
+        content = parts["file"]
+        if parts["type"].startswith(b"audio/ogg") and not is_ogg_opus(content):
+            return 400, {"error": {"code": 131053, "message": "Media upload error: audio/ogg must be OPUS"}}
+        if len(content) > MAX_VOICE_NOTE_BYTES:
+            return 400, {"error": {"code": 131053, "message": "Media upload error: file too large"}}
+        with self._lock:
+            media_id = str(next(self._ids) + 900_000_000)
+            self._uploads[media_id] = content
+        return 200, {"id": media_id}
+
+    def _uploaded_audio(self, audio: object) -> tuple[int, dict]:
+        media_id = audio.get("id") if isinstance(audio, dict) else None
+        content = self._uploads.get(media_id or "")
+        if content is None:
+            return 400, {"error": {"code": 131053, "message": "Media upload error: unknown media id"}}
+        return 200, _audio_entry(content, voice=bool(audio.get("voice")))  # type: ignore[union-attr]
+
+    def _gateway_audio(self, path: str, headers: dict[str, str], body: dict) -> tuple[int, dict]:
+        """Evolution sendWhatsAppAudio {number, audio} and Z-API send-audio {phone, audio}: base64 or a data URI."""
+        evolution = _EVOLUTION_AUDIO.match(path)
+        raw = str(body.get("audio") or "")
+        to = body.get("number") if evolution else body.get("phone")
+        if not to or not raw:
+            return 400, {"error": "number/phone and audio are required"}
+        try:
+            content = base64.b64decode(raw.split(",", 1)[1] if raw.startswith("data:") else raw, validate=True)
+        except ValueError:
+            return 400, {"error": "audio is neither a URL nor base64"}
+        with self._lock:
+            n = next(self._ids)
+        if evolution:
+            message_id = f"3EB0SANDBOX{n:06d}"
+            entry = {"provider": "evolution", "channel": evolution["channel"], "id": message_id,
+                     "authorized": bool(headers.get("apikey"))}
+            response: dict = {"key": {"remoteJid": f"{to}@s.whatsapp.net", "fromMe": True, "id": message_id},
+                              "message": {"audioMessage": {"ptt": True}}, "status": "PENDING"}
+        else:
+            match = _ZAPI_AUDIO.match(path)
+            assert match is not None
+            message_id = f"SANDBOXZ{n:06d}"
+            entry = {"provider": "zapi", "channel": match["channel"], "id": message_id,
+                     "authorized": bool(headers.get("client-token"))}
+            response = {"zaapId": f"zaap-{n}", "messageId": message_id, "id": message_id}
+        entry.update({"to": to, "text": None, "audio": _audio_entry(content, voice=bool(body.get("waveform", evolution)))})
         with self._lock:
             self.sent.append(entry)
         return 200, response
@@ -299,10 +368,13 @@ class ProviderSandbox:
                     self.reply_json(status, payload)
 
             def do_POST(self) -> None:  # noqa: N802
+                headers = {k.lower(): v for k, v in self.headers.items()}
                 if self.path.startswith("/twilio/"):
-                    headers = {k.lower(): v for k, v in self.headers.items()}
                     self._reply_twilio(*sandbox._twilio("POST", self.path[len("/twilio"):].split("?", 1)[0], headers,
                                                         self.read_body()))
+                    return
+                if _META_UPLOAD.match(self.path):
+                    self.reply_json(*sandbox._meta_upload(headers, self.read_body()))
                     return
                 try:
                     body = json.loads(self.read_body() or b"{}")
@@ -310,9 +382,31 @@ class ProviderSandbox:
                     self.reply_json(400, {"error": "body is not JSON"})
                     return
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if _EVOLUTION_AUDIO.match(self.path) or _ZAPI_AUDIO.match(self.path):
+                    self.reply_json(*sandbox._gateway_audio(self.path, headers, body))
+                    return
                 if match := _EVOLUTION_BASE64.match(self.path):
                     self.reply_json(*sandbox._evolution_base64(match["channel"], headers, body))
                     return
                 self.reply_json(*sandbox._record(self.path, headers, body))
 
         return Handler
+
+
+def _form_parts(content_type: str, raw: bytes) -> dict[str, bytes]:
+    """The named parts of a multipart/form-data body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    parts: dict[str, bytes] = {}
+    for part in message.iter_parts() if message.is_multipart() else []:
+        name = part.get_param("name", header="content-disposition")
+        if name:
+            parts[str(name)] = part.get_payload(decode=True) or b""
+    return parts
+
+
+def _audio_entry(content: bytes, voice: bool) -> dict:
+    return {"bytes": len(content), "ogg_opus": is_ogg_opus(content), "duration_s": ogg_opus_duration(content),
+            "voice": voice}

@@ -246,6 +246,7 @@ class LocalStack:
             "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{self.ports['storage']}",
             "TASKS_EMULATOR_HOST": f"127.0.0.1:{self.ports['tasks']}",
             "LLM_BACKEND": "offline",
+            "TTS_BACKEND": "offline",  # voice notes are tones in a real Ogg/Opus file: no Google call
             "META_APP_SECRET": DEMO_META_APP_SECRET,
             "META_VERIFY_TOKEN": DEMO_META_VERIFY_TOKEN,
             "META_GRAPH_BASE_URL": f"{self.sandbox.url}/meta",

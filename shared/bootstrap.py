@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         ProviderWebhook,
         ScanReader,
     )
+    from shared.domain.voice import Speech, VoiceNote, VoiceSettings
     from shared.services.agent_turn import TurnDeps
     from shared.services.audits import AuditDeps
     from shared.services.business_metrics import DigestDeps, MetricsDeps
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from shared.services.inbound import InboundDeps
     from shared.services.knowledge import IngestDeps
     from shared.services.media import MediaDeps
+    from shared.services.voice_reply import SpeechSynthesizer, VoiceDeps, VoiceRecords
 
 
 def webhook_for(provider: Provider) -> ProviderWebhook:
@@ -199,7 +201,28 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         media_wait_seconds=settings.media_wait_seconds,
         emit_event=lambda event: emit(event, event_deps()),
         after_reply=after_reply,
+        voice=voice_deps(db),
     )
+
+
+def voice_deps(db: firestore.Client) -> VoiceDeps:
+    """Voice replies: storage and the synthesizer load on the first voice note (most agents never speak)."""
+    from shared.adapters.firestore_store import FirestoreUsageLedger
+    from shared.services.voice_reply import VoiceDeps
+
+    class _StoredOnFirstUse:
+        def save_audio(self, tenant_id: str, conversation_id: str, reply_id: str, audio: bytes) -> str:
+            return _voice_records(db).save_audio(tenant_id, conversation_id, reply_id, audio)
+
+        def record_voice(self, tenant_id: str, conversation_id: str, reply_id: str, note: VoiceNote) -> None:
+            _voice_records(db).record_voice(tenant_id, conversation_id, reply_id, note)
+
+    class _SynthesizerOnFirstUse:
+        def synthesize(self, text: str, settings: VoiceSettings) -> Speech:
+            return speech_synthesizer().synthesize(text, settings)
+
+    return VoiceDeps(synthesizer=_SynthesizerOnFirstUse(), records=_StoredOnFirstUse(),
+                     ledger=FirestoreUsageLedger(db))
 
 
 # -- Domain events and CRM sync (issue 7) ------------------------------------------------------------
@@ -507,6 +530,32 @@ def plan_followup_after_reply(tenant_id: str, conversation_id: str, anchor_messa
 
     schedule_after_reply(tenant_id, conversation_id, anchor_message_id, sent_at, _followup_planning_deps())
 
+
+@lru_cache(maxsize=1)
+def speech_synthesizer() -> SpeechSynthesizer:
+    settings = get_settings()
+    if settings.tts_backend == "offline":
+        from shared.adapters.offline_speech import OfflineSpeechSynthesizer
+
+        return OfflineSpeechSynthesizer()
+    import httpx
+
+    from shared.adapters.google_tts import GoogleSpeechSynthesizer
+
+    return GoogleSpeechSynthesizer(httpx.Client(timeout=settings.tts_timeout_seconds), settings.tts_endpoint,
+                                   settings.tts_price_per_million_chars)
+
+
+def _voice_records(db: firestore.Client) -> VoiceRecords:
+    from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
+    from shared.adapters.voice_records import StoredVoiceNotes
+
+    settings = get_settings()
+    return StoredVoiceNotes(db, CloudStorageMedia(storage_client(settings.google_cloud_project),
+                                                  settings.media_bucket))
+
+
+# -- The owner's numbers and the sellers' audits (issue 17) ------------------------------------------------
 
 @lru_cache(maxsize=1)
 def business_metrics_deps() -> MetricsDeps:

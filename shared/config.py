@@ -66,6 +66,18 @@ class Settings(BaseSettings):
     media_processor_url: str = Field(default="http://127.0.0.1:8082/",
                                      description="URL of the media_processor function")
     media_bucket: str = Field(default="piloto-local-media", description="bucket of the leads' original files")
+
+    # Voice replies (issue 18): each agent opts in (AgentConfig.voice); these say how speech is made
+    tts_backend: str = Field(default="google", pattern="^(google|offline)$",
+                             description="google: Cloud Text-to-Speech; offline: tones in a real Ogg/Opus file")
+    tts_endpoint: str = Field(default="https://texttospeech.googleapis.com",
+                              description="Chirp 3 HD locations: global, us, eu, asia-southeast1, europe-west2, "
+                                          "asia-northeast1 (e.g. https://us-texttospeech.googleapis.com)")
+    tts_price_per_million_chars: float | None = Field(
+        default=30.0, ge=0, description="USD per 1M input characters of Chirp 3 HD voices; unset records cost as "
+                                        "unknown (null), never 0")
+    tts_timeout_seconds: float = Field(default=10.0, gt=0, description="one synthesis; on timeout the reply goes as "
+                                                                       "text")
     media_wait_seconds: float = Field(default=60.0, ge=0, le=600,
                                       description="how long a turn waits for its burst's files to be read")
     media_max_audio_bytes: int = Field(default=10_000_000, ge=1)
@@ -138,7 +150,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
-                     "vertex_base_url", "media_model", "knowledge_bucket", mode="before")
+                     "vertex_base_url", "media_model", "knowledge_bucket", "tts_price_per_million_chars",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # .env files write "NAME=" for "not set"; an empty secret must never be accepted as a secret.

@@ -75,8 +75,9 @@ locals {
       enqueues = ["followups"]
       # Domain events (LeadCreated at a conversation's first turn, LeadQualified... from the brain's
       # tools): the outbox first, then this topic (shared/services/events.emit).
-      publishes      = ["domain-events"]
-      bucket_roles   = {}
+      publishes = ["domain-events"]
+      # Voice replies (voice.tf) keep their audio beside the leads' files.
+      bucket_roles   = { media = "roles/storage.objectCreator" }
       secrets        = {}
       trigger        = null
       extra_triggers = []
@@ -433,6 +434,11 @@ locals {
       EVENTS_TOPIC                  = google_pubsub_topic.topic["domain-events"].name
       EVENT_PUBLISH_TIMEOUT_SECONDS = tostring(var.events.publish_timeout_seconds)
       CRM_RETENTION_DAYS            = tostring(var.events.retention_days)
+      # Voice replies (voice.tf): Cloud Text-to-Speech, and where the audio is kept.
+      TTS_ENDPOINT                = local.tts_endpoint
+      TTS_PRICE_PER_MILLION_CHARS = var.voice.price_per_million_chars == null ? "" : tostring(var.voice.price_per_million_chars)
+      TTS_TIMEOUT_SECONDS         = tostring(var.voice.timeout_seconds)
+      MEDIA_BUCKET                = google_storage_bucket.bucket["media"].name
       # After each reply, the cadence's first step: a task on followups, signed as the tasks invoker.
       REGION                = var.region
       FOLLOWUP_QUEUE        = google_cloud_tasks_queue.queue["followups"].name

@@ -145,3 +145,7 @@ class LeadSyncInProgress(TransientError):
 
 class DeliveryInProgress(TransientError):
     """Another delivery of the same event holds its lease (Pub/Sub delivered it twice at once); retry later."""
+
+
+class SpeechUnavailable(PilotoError):
+    """Text-to-Speech could not produce the voice note (refused, failed or timed out): the reply goes as text."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from shared.domain.followup import FollowupCadence
 from shared.domain.inbound import Provider
+from shared.domain.voice import VoiceSettings
 
 
 class ChannelCredentials(BaseModel):
@@ -89,6 +90,8 @@ class AgentConfig(BaseModel):
         description="what the agent learns about a lead, in this order, one question at a time")
     # Follow-up cadence (issue 6); its time zone and business hours are also the ones the prompt states: off unless the business turns it on
     followup: FollowupCadence = Field(default_factory=FollowupCadence)
+    # Voice replies (issue 18): off unless the business turns them on
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
 
 
 class Tenant(BaseModel):

@@ -33,7 +33,8 @@ class ModelCall(BaseModel):
     tier: str | None = Field(default=None, description="routing tier that served the call (lite/standard/advanced)")
     usage: TokenUsage
     latency_ms: int
-    cost_usd: float
+    cost_usd: float | None
+    characters: int | None = Field(default=None, description="speech synthesis: characters billed (purpose speech)")
 
 
 def estimate_cost(usage: TokenUsage, price: ModelPrice | None) -> float:

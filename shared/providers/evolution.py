@@ -356,13 +356,22 @@ class EvolutionProvider:
 
     def send_text(self, channel: Channel, to_phone: str, text: str) -> str:
         """POST {server_url}/message/sendText/{instance}; returns key.id of the sent message."""
+        return self._send(channel, "sendText", {"number": recipient_digits(_PROVIDER, to_phone), "text": text})
+
+    def send_audio(self, channel: Channel, to_phone: str, audio: bytes, mime_type: str) -> str:
+        """POST {server_url}/message/sendWhatsAppAudio/{instance}: a voice note (PTT), audio as base64
+        (https://doc.evolution-api.com/v2/api-reference/message-controller/send-audio)."""
+        return self._send(channel, "sendWhatsAppAudio", {"number": recipient_digits(_PROVIDER, to_phone),
+                                                         "audio": base64.b64encode(audio).decode(),
+                                                         "encoding": True})
+
+    def _send(self, channel: Channel, method: str, payload: dict) -> str:
         creds = channel.credentials
         if not creds.server_url:
             missing_credential(_PROVIDER, "server_url")
         if not creds.api_key:
             missing_credential(_PROVIDER, "api_key")
-        url = f"{creds.server_url.rstrip('/')}/message/sendText/{quote(channel.channel_id, safe='')}"
-        payload = {"number": recipient_digits(_PROVIDER, to_phone), "text": text}
+        url = f"{creds.server_url.rstrip('/')}/message/{method}/{quote(channel.channel_id, safe='')}"
         reply = post_json(self._http, _PROVIDER, url, {"apikey": creds.api_key}, payload)
         body = reply.body if isinstance(reply.body, dict) else {}
         if 200 <= reply.status < 300:

@@ -49,6 +49,7 @@ from shared.providers.payload import (
     missing_credential,
     optional_str,
     post_json,
+    post_multipart,
     recipient_digits,
     redact,
     require_str,
@@ -398,6 +399,32 @@ class MetaCloudProvider:
         payload = {"messaging_product": "whatsapp", "recipient_type": "individual",
                    "to": recipient_digits(_PROVIDER, to_phone), "type": "template", "template": template}
         return self._post_message(channel, token, payload)
+
+    def send_audio(self, channel: Channel, to_phone: str, audio: bytes, mime_type: str) -> str:
+        """Upload the Ogg/Opus file to POST /{phone-number-id}/media, then send it as a voice message
+        (`audio.voice: true`: voice icon, automatic download, transcription;
+        https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/audio-messages/)."""
+        token = channel.credentials.access_token
+        if not token:
+            missing_credential(_PROVIDER, "access_token")
+        media_id = self._upload(channel, token, audio, "audio/ogg")
+        payload = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                   "to": recipient_digits(_PROVIDER, to_phone), "type": "audio",
+                   "audio": {"id": media_id, "voice": True}}
+        return self._post_message(channel, token, payload)
+
+    def _upload(self, channel: Channel, token: str, content: bytes, mime_type: str) -> str:
+        """POST /{phone-number-id}/media (multipart: messaging_product, type, file); returns the media id."""
+        url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/media"
+        reply = post_multipart(self._http, _PROVIDER, url, {"Authorization": f"Bearer {token}"},
+                               {"messaging_product": "whatsapp", "type": mime_type}, ("voice.ogg", content, mime_type))
+        body = reply.body if isinstance(reply.body, dict) else {}
+        media_id = optional_str(body, "id")
+        if 200 <= reply.status < 300 and media_id:
+            return media_id
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        detail = detail_text(error.get("message")) or f"media upload answered HTTP {reply.status}"
+        fail(_PROVIDER, reply.status, detail, [token], transient=is_transient_status(reply.status))
 
     def _post_message(self, channel: Channel, token: str, payload: dict) -> str:
         url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/messages"

@@ -197,6 +197,12 @@ def post_form(
     return _post(http, provider, url, auth=auth, data=dict(data))
 
 
+def post_multipart(http: httpx.Client, provider: str, url: str, headers: Mapping[str, str],
+                   fields: dict[str, str], file: tuple[str, bytes, str]) -> HttpReply:
+    """POST a form with one file (a media upload), failing the way post_json does."""
+    return _post(http, provider, url, headers=dict(headers), data=fields, files={"file": file})
+
+
 def _post(http: httpx.Client, provider: str, url: str, **request: Any) -> HttpReply:
     import httpx
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -293,13 +294,22 @@ class ZApiProvider:
 
     def send_text(self, channel: Channel, to_phone: str, text: str) -> str:
         """POST /instances/{id}/token/{token}/send-text; returns messageId (zaapId or id if absent)."""
+        return self._send(channel, "send-text", {"phone": recipient_digits(_PROVIDER, to_phone), "message": text})
+
+    def send_audio(self, channel: Channel, to_phone: str, audio: bytes, mime_type: str) -> str:
+        """POST .../send-audio with the audio as a base64 data URI; waveform true shows it as a voice note
+        (https://developer.z-api.io/en/message/send-message-audio)."""
+        data_uri = f"data:audio/ogg;base64,{base64.b64encode(audio).decode()}"
+        return self._send(channel, "send-audio", {"phone": recipient_digits(_PROVIDER, to_phone), "audio": data_uri,
+                                                  "waveform": True})
+
+    def _send(self, channel: Channel, method: str, payload: dict) -> str:
         creds = channel.credentials
         if not creds.instance_token:
             missing_credential(_PROVIDER, "instance_token")
         url = (f"{self._base_url}/instances/{quote(channel.channel_id, safe='')}"
-               f"/token/{quote(creds.instance_token, safe='')}/send-text")
+               f"/token/{quote(creds.instance_token, safe='')}/{method}")
         headers = {"Client-Token": creds.client_token} if creds.client_token else {}
-        payload = {"phone": recipient_digits(_PROVIDER, to_phone), "message": text}
         reply = post_json(self._http, _PROVIDER, url, headers, payload)
         body = reply.body if isinstance(reply.body, dict) else {}
         secrets = [creds.instance_token, creds.client_token]

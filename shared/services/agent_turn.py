@@ -50,6 +50,7 @@ from shared.services.tools import (
     TurnScope,
     qualification_summary,
 )
+from shared.services.voice_reply import ReplyTarget, VoiceDeps, send_reply
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class TurnDeps:
     media_wait_seconds: float = 60.0
     # Follow-up cadence (issue 6): called with (tenant, conversation, answered message id, sent at) after a reply
     after_reply: Callable[[str, str, str, datetime], Any] | None = None
+    # Voice replies (issue 18): None sends every reply as text
+    voice: VoiceDeps | None = None
 
 
 @dataclass
@@ -300,7 +303,14 @@ def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConf
                   effects.handoff.question or _burst_text(history))
     outcome = TurnOutcome(TurnResult.REPLIED, reply_id, tier=composition.tier, tool_calls=effects.calls,
                           handoff=effects.handoff is not None, cached=composition.cached)
-    return _send(turn, deps, channel, reply_id, composition.text, outcome)
+    return _send(turn, deps, channel, reply_id, composition.text, outcome,
+                 spoken_by=(agent, _lead_sent_voice(history)))
+
+
+def _lead_sent_voice(history: list[StoredMessage]) -> bool:
+    """The lead's newest message was a voice note (what `voice.replies: mirror` answers by voice)."""
+    newest = next((m for m in reversed(history) if m.role == Role.LEAD), None)
+    return newest is not None and newest.kind == MessageKind.AUDIO
 
 
 def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
@@ -366,9 +376,16 @@ def _parse_suggestion(text: str) -> Suggestion:
 
 
 def _send(turn: TurnRequest, deps: TurnDeps, channel: Channel, reply_id: str, text: str,
-          outcome: TurnOutcome) -> TurnOutcome:
+          outcome: TurnOutcome, spoken_by: tuple[AgentConfig, bool] | None = None) -> TurnOutcome:
+    """Send the stored reply; `spoken_by` (the agent, whether the lead sent a voice note) allows a voice note."""
+    sender = deps.sender_for(channel.provider)
     try:
-        provider_message_id = deps.sender_for(channel.provider).send_text(channel, turn.contact_phone, text)
+        if spoken_by is None or deps.voice is None:
+            provider_message_id = sender.send_text(channel, turn.contact_phone, text)
+        else:
+            target = ReplyTarget(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id, reply_id=reply_id,
+                                 agent_id=channel.agent_id, to_phone=turn.contact_phone, lead_sent_voice=spoken_by[1])
+            provider_message_id = send_reply(sender, channel, spoken_by[0], text, target, deps.voice)
     except ProviderRejected as err:
         deps.store.mark_reply_rejected(turn.tenant_id, turn.conversation_id, reply_id, str(err))
         log.log(logger, logging.ERROR, "provider rejected the reply for good", provider=err.provider,

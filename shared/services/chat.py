@@ -74,7 +74,7 @@ def chat(request: ChatMessage, deps: TurnDeps) -> dict:
             "context_size": composition.prompt_tokens,
             "memory": {"summary": conversation.summary, "messages_in_window": len(history)},
             "tool_calls": composition.effects.calls,
-            "cost_usd": round(sum(c.cost_usd for c in calls), 8),
+            "cost_usd": round(sum(c.cost_usd or 0.0 for c in calls), 8),
             "latency_ms": int((time.perf_counter() - started) * 1000),
             "tier": composition.tier,
             "cached": composition.cached,
