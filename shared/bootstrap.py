@@ -167,8 +167,14 @@ def inbound_deps() -> InboundDeps:
 
 @lru_cache(maxsize=1)
 def turn_deps() -> TurnDeps:
-    """agent_turn's: the brain, plus the follow-up cadence restarted after every WhatsApp reply."""
-    return _brain_deps(after_reply=plan_followup_after_reply)
+    """agent_turn's: the brain, the follow-up cadence restarted after every WhatsApp reply, and voice replies
+    (a /chat conversation has neither)."""
+    from dataclasses import replace
+
+    from shared.adapters.firestore_store import firestore_client
+
+    return replace(_brain_deps(after_reply=plan_followup_after_reply),
+                   voice=voice_deps(firestore_client(get_settings().google_cloud_project)))
 
 
 @lru_cache(maxsize=1)
@@ -206,7 +212,6 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         max_send_attempts=settings.reply_max_send_attempts,
         emit_event=lambda event: emit(event, event_deps()),
         after_reply=after_reply,
-        voice=voice_deps(db),
     )
 
 

@@ -153,9 +153,10 @@ def test_the_media_bucket_is_private_and_expires(tf):
     assert media["soft_delete_disabled"] is True and media["versioning"] is False
     env = tfcheck.function_env(tf, "media_processor")
     assert tfcheck._keys_referenced(env["MEDIA_BUCKET"], "google_storage_bucket.bucket") == {"media"}
-    # Nothing but media_processor holds a role on it.
-    assert [fn for fn, spec in tf.locals["function_specs"].items() if "media" in spec["bucket_roles"]] == [
-        "media_processor"]
+    # media_processor reads and writes the leads' files; agent_turn only creates voice replies beside them.
+    roles = {fn: spec["bucket_roles"]["media"] for fn, spec in tf.locals["function_specs"].items()
+             if "media" in spec["bucket_roles"]}
+    assert roles == {"media_processor": "roles/storage.objectUser", "agent_turn": "roles/storage.objectCreator"}
 
 
 def test_the_analysis_sees_the_domain_events_flow(code):
