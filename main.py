@@ -13,6 +13,7 @@ _ENTRY_POINTS = {
     "whatsapp_webhook": "functions.webhook",
     "agent_turn": "functions.agent_turn",
     "chat_api": "functions.chat_api",
+    "conversation_audit": "functions.conversation_audit",
     "crm_sync": "functions.crm_sync",
     "knowledge_ingest": "functions.knowledge_ingest",
     "knowledge_lookup": "functions.knowledge_lookup",
@@ -21,6 +22,9 @@ _ENTRY_POINTS = {
     "followup_turn": "functions.followup_turn",
     "followup_sweep": "functions.followup_sweep",
     "lgpd_admin": "functions.lgpd_admin",
+    "metrics_rollup": "functions.metrics_rollup",
+    "tenant_report": "functions.tenant_report",
+    "weekly_digest": "functions.weekly_digest",
 }
 
 __all__ = sorted(_ENTRY_POINTS)

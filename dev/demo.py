@@ -12,21 +12,26 @@ import argparse
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from dev import payloads
 from dev.provider_sandbox import HostedMedia
 from dev.sample_media import text_pdf, wav_voice_note
 from dev.seed import DemoTenant, seed
+from shared.adapters.offline_speech import OfflineSpeechSynthesizer
 from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
 from shared.adapters.firestore_store import FirestoreCrmStore
 from shared.domain.crm import CrmConfig, CrmKind, WebhookSettings
 from shared.domain.ids import contact_id, conversation_id
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import channel_key
+from shared.domain.voice import VoiceSettings
 
 KNOWLEDGE_SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "knowledge"
 LEAD_META = ("5511987654321", "Mariana Souza")
@@ -38,6 +43,7 @@ LEAD_COPILOT = ("5541966665555", "Bruno Alves")
 LEAD_FOLLOWUP = ("5511944443333", "Paula Nunes")
 LEAD_TWILIO = ("5511933332222", "Lucas Prado")
 LEAD_LGPD = ("5511922221111", "Lúcia Prado")
+LEAD_VOICE = ("5531966661111", "Júlia Prado")
 
 
 def say(text: str) -> None:
@@ -136,6 +142,8 @@ class Demo:
 
         self.media_step()
 
+        self.voice_step()
+
         self.knowledge_base()
 
         self.show_brain()
@@ -148,6 +156,7 @@ class Demo:
 
         self.print_transcripts()
         self.print_metrics()
+        self.print_business_numbers()
 
     def twilio(self, text: str = "", **params: str) -> httpx.Response:
         """Twilio receives the lead's WhatsApp message and calls our webhook, signed with the account's token."""
@@ -336,6 +345,41 @@ class Demo:
             say(f"             text: {' '.join((m.get('media_text') or '').split())[:110]}")
         say("  (the voice note's 'transcript' comes from the OFFLINE transcriber, which says it cannot transcribe;"
             " the PDF text is real, read by pypdf)")
+    def voice_step(self) -> None:
+        """9b. A lead who talks gets a voice note back (the agent's voice.replies is 'mirror')."""
+        assert self.stack.sandbox is not None
+        phone, name = LEAD_VOICE
+        say("\n9b. A lead sends a voice note on Z-API; the agent answers with a voice note (voice.replies: mirror)")
+        # The demo agent answers a voice note with one (short, plain replies only; the rest goes as text).
+        agent = self.db.collection("tenants").document(self.demo.tenant_id).collection("agents").document("default")
+        agent.update({"voice": VoiceSettings(replies="mirror", voice_name="pt-BR-Chirp3-HD-Kore").model_dump()})
+        say("  agent 'default': voice.replies = mirror, voice pt-BR-Chirp3-HD-Kore")
+        note = OfflineSpeechSynthesizer().synthesize("Oi, vocês instalam em Belo Horizonte?", VoiceSettings()).audio
+        url = self.stack.sandbox.host_file("julia-voice.ogg", HostedMedia(note, "audio/ogg"))
+        say(f"  {name} (Z-API): [voice note, {len(note) // 1000} kB]")
+        self.post("zapi", *payloads.as_json(payloads.zapi_media(
+            self.demo.zapi_instance, phone, name, "3EB0VOICE0001", "audio", url, "audio/ogg; codecs=opus", ptt=True)),
+            query=f"?token={self.demo.zapi_webhook_token}")
+        wait_until(lambda: bool(self.stack.sandbox and self.stack.sandbox.sends_to(phone)), 60, "the voice reply")
+        sent = self.stack.sandbox.sends_to(phone)[0]
+        audio = sent.get("audio") or {}
+        if audio:
+            say(f"  ← Piloto via zapi to {mask_phone(phone)}: [voice note, {audio['bytes'] // 1000} kB, "
+                f"{audio['duration_s']} s, Ogg/Opus {'yes' if audio['ogg_opus'] else 'NO'}, as a voice note "
+                f"{'yes' if audio['voice'] else 'no'}]")
+        else:
+            say(f"  ← Piloto via zapi to {mask_phone(phone)} as text: {sent.get('text')}")
+        conv_id = conversation_id(channel_key("zapi", self.demo.zapi_instance), f"+{phone}")
+        replies = (self.db.collection("tenants").document(self.demo.tenant_id).collection("conversations")
+                   .document(conv_id).collection("messages").where(filter=FieldFilter("role", "==", "agent")).stream())
+        for reply in (snap.to_dict() for snap in replies):
+            voice = reply.get("voice") or {}
+            say(f"  stored on the reply: text “{(reply.get('text') or '')[:80]}…”; voice {voice.get('voice')}, "
+                f"{voice.get('characters')} characters, kept at {voice.get('audio_object')}"
+                if voice.get("spoken") else f"  stored on the reply: sent as text ({voice.get('reason')})")
+        say("  (the OFFLINE synthesizer makes tones, not words, in a real Ogg/Opus file; production uses a "
+            "Chirp 3 HD voice)")
+
     def knowledge_base(self) -> None:
         """Step 10: documents in the knowledge bucket become answers (offline hashed-n-gram embedder here)."""
         from google.cloud import storage
@@ -578,6 +622,55 @@ def model_environment(model: str) -> tuple[dict[str, str], str] | str:
                 "  (or use --model gemini with a GEMINI_API_KEY, or the default offline model)")
     return ({"LLM_BACKEND": "vertex", "VERTEX_PROJECT": project},
             f"Gemini on Vertex AI (LLM_BACKEND=vertex, project {project}) — real calls, billed to that project")
+
+    def print_business_numbers(self) -> None:
+        """The owner's numbers for today, as the tenant_report function returns them; then the hourly rollup job."""
+        today = datetime.now(UTC).astimezone(ZoneInfo("America/Sao_Paulo")).date().isoformat()
+        say(f"\n== The owner's numbers today ({today}, America/Sao_Paulo), from tenant_report ==")
+        response = httpx.post(self.stack.function_url("tenant_report"),
+                              json={"tenant_id": self.demo.tenant_id, "start": today, "end": today}, timeout=60)
+        numbers = response.json()
+        if response.status_code != 200:
+            say(f"  tenant_report answered {response.status_code}: {numbers}")
+            return
+
+        def seconds(p: dict) -> str:
+            return "—" if p["count"] == 0 else f"p50 {p['p50']:.1f} s · p90 {p['p90']:.1f} s ({p['count']})"
+
+        say(f"  funnel: {numbers['new_leads']} new leads → {numbers['leads_qualified']} qualified → "
+            f"{numbers['meetings_requested']} meetings requested; {numbers['opt_outs']} opted out")
+        say(f"  conversations answered: {numbers['conversations_answered']}; human takeovers: "
+            f"{numbers['human_takeovers']}; leads answered by a human: {numbers['leads_answered_by_human']}")
+        say(f"  handoffs: {numbers['handoffs'] or 'none'}; follow-ups sent {numbers['followups_sent']}, "
+            f"answered {numbers['followups_answered']}")
+        say(f"  first reply — bot: {seconds(numbers['first_reply_bot'])}; human: "
+            f"{seconds(numbers['first_reply_human'])}; seller response: {seconds(numbers['human_response'])}")
+        per_lead = numbers["cost_per_lead_usd"]
+        say(f"  model cost US$ {numbers['model_cost_usd']:.6f} over {numbers['model_calls']} calls "
+            f"({numbers['unpriced_model_calls']} without a price); per lead: "
+            f"{'—' if per_lead is None else f'US$ {per_lead:.6f}'}")
+        rollup = httpx.post(self.stack.function_url("metrics_rollup"), json={}, timeout=120).json()
+        say(f"  metrics_rollup (Cloud Scheduler, hourly): {rollup['rollups_written']} daily rollups written to "
+            f"tenants/*/daily_metrics for {rollup['tenants']} tenant(s)")
+        self.print_audit()
+
+    def print_audit(self) -> None:
+        """conversation_audit (hourly): the Evolution conversation João took over has gone quiet by now."""
+        run = httpx.post(self.stack.function_url("conversation_audit"), json={}, timeout=120).json()
+        say(f"\n== Audit of the conversation the seller took over (conversation_audit: {run['audited']} audited) ==")
+        audits = self.db.collection("tenants").document(self.demo.tenant_id).collection("audits").stream()
+        for audit in (snap.to_dict() for snap in audits):
+            facts, rubric = audit["facts"], audit.get("rubric") or {}
+            first = facts["first_human_response_s"]
+            say(f"  conversation {audit['conversation_id'][:12]}…: {facts['lead_messages']} lead / "
+                f"{facts['human_messages']} seller / {facts['bot_messages']} bot messages; seller's first answer "
+                f"{'—' if first is None else f'{first:.1f} s'}; last to write: {facts['last_writer']}; "
+                f"next step set: {'yes' if facts['next_step_set'] else 'no'}")
+            for score in rubric.get("scores", []):
+                quote = (score["evidence"] or "—")[:70]
+                say(f"    {score['criterion']:<14}{score['score']}/5  “{quote}”"
+                    f"{'' if score['evidence_found'] else ' (quote not found in the conversation)'}")
+            say(f"  rubric scored by: {rubric.get('scored_by', 'nobody')} — {rubric.get('summary', audit.get('rubric_error'))}")
 
 
 def main() -> int:

@@ -36,6 +36,7 @@ from typing import Any
 
 from dev.json_http import JsonHandler
 from dev.twilio_fake import TwilioFake
+from shared.domain.voice import MAX_VOICE_NOTE_BYTES, is_ogg_opus, ogg_opus_duration
 
 _META = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<channel>[^/]+)/messages$")
 _META_UPLOAD = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<channel>[^/]+)/media$")
@@ -98,6 +99,7 @@ class ProviderSandbox:
         self._evolution_media: dict[str, HostedMedia] = {}
         self._files: dict[str, HostedMedia] = {}
         self.uploads: list[dict[str, Any]] = []  # Meta media uploads (POST /{phone-number-id}/media)
+        self._uploaded: dict[str, bytes] = {}  # their content by media id (voice notes are checked when sent)
         self.media_requests: list[str] = []  # "meta-lookup:<id>", "meta-download:<id>", "evolution:<key>", "file:<n>"
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self.twilio = TwilioFake(base_url=f"{self.url}/twilio")
@@ -212,20 +214,6 @@ class ProviderSandbox:
                      "caption": None, "size": {"fileLength": str(len(media.content))},
                      "mimetype": media.mime_type, "base64": base64.b64encode(media.content).decode()}
 
-    def _meta_upload(self, channel: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict]:
-        """POST /{phone-number-id}/media: multipart with `file`, `type` and `messaging_product` (all required)."""
-        if not headers.get("Authorization", headers.get("authorization", "")).startswith("Bearer "):
-            return 401, {"error": {"message": "An access token is required to request this resource.",
-                                   "type": "OAuthException", "code": 104, "fbtrace_id": "SANDBOX"}}
-        missing = [f for f in ("messaging_product", "type", "file") if f'name="{f}"'.encode() not in raw]
-        if missing:
-            return 400, {"error": {"message": f"(#100) The parameter {missing[0]} is required",
-                                   "type": "OAuthException", "code": 100, "fbtrace_id": "SANDBOX"}}
-        with self._lock:
-            media_id = str(900000000000000 + next(self._ids))
-            self.uploads.append({"channel": channel, "id": media_id, "bytes": len(raw)})
-        return 200, {"id": media_id}
-
     def _record(self, path: str, headers: dict[str, str], body: dict) -> tuple[int, dict]:
         with self._lock:
             if self._failures:
@@ -246,8 +234,13 @@ class ProviderSandbox:
                 if not content.get("id") and not content.get("link"):
                     return 400, {"error": {"message": f"(#100) Param {kind}['id'] or {kind}['link'] is required",
                                            "type": "OAuthException", "code": 100, "fbtrace_id": "SANDBOX"}}
+                if content.get("id") and content["id"] not in self._uploaded:
+                    return 400, {"error": {"message": "(#131053) Media upload error: unknown media id",
+                                           "type": "OAuthException", "code": 131053, "fbtrace_id": "SANDBOX"}}
                 entry.update({"media_id": content.get("id"), "text": content.get("caption"),
                               "filename": content.get("filename")})
+                if kind == "audio" and content.get("id"):
+                    entry["audio"] = _audio_entry(self._uploaded[content["id"]], voice=bool(content.get("voice")))
             response = {"messaging_product": "whatsapp", "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
                         "messages": [{"id": wamid}]}
         elif match := _EVOLUTION.match(path):
@@ -262,6 +255,8 @@ class ProviderSandbox:
                      "type": {"sendText": "text", "sendWhatsAppAudio": "audio"}.get(match["endpoint"],
                                                                                     body.get("mediatype")),
                      "media_bytes": _b64_len(body.get("audio") or body.get("media"))}
+            if match["endpoint"] == "sendWhatsAppAudio":  # always sent as a voice note (PTT)
+                entry["audio"] = _audio_entry(_b64_bytes(body.get("audio")), voice=True)
             response = {"key": {"remoteJid": f"{body.get('number')}@s.whatsapp.net", "fromMe": True, "id": key_id},
                         "message": {"extendedTextMessage": {"text": body.get("text")}},
                         "messageTimestamp": "1732233600", "status": "PENDING"}
@@ -279,6 +274,8 @@ class ProviderSandbox:
                      "text": body.get("message") if kind == "text" else body.get("caption"), "id": message_id,
                      "authorized": bool(headers.get("client-token")), "type": kind,
                      "media_bytes": _b64_len(body.get(kind)) if kind != "text" else None}
+            if kind == "audio":  # `waveform: true` shows it as a voice note
+                entry["audio"] = _audio_entry(_b64_bytes(body.get("audio")), voice=bool(body.get("waveform")))
             response = {"zaapId": f"zaap-{n}", "messageId": message_id, "id": message_id}
         else:
             return 404, {"error": f"sandbox has no route {path}"}
@@ -286,6 +283,32 @@ class ProviderSandbox:
         with self._lock:
             self.sent.append(entry)
         return 200, response
+
+    # -- voice notes --------------------------------------------------------------------------------------
+
+    def _meta_upload(self, channel: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict]:
+        """POST /{phone-number-id}/media, multipart with `file`, `type` and `messaging_product` (all required)
+        (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#upload-media). audio/ogg must
+        be Opus to be a voice message; at most 16 MB."""
+        headers = {k.lower(): v for k, v in headers.items()}
+        if not headers.get("authorization", "").startswith("Bearer "):
+            return 401, {"error": {"message": "An access token is required to request this resource.",
+                                   "type": "OAuthException", "code": 104, "fbtrace_id": "SANDBOX"}}
+        parts = _form_parts(headers.get("content-type", ""), raw)
+        missing = [f for f in ("messaging_product", "type", "file") if f not in parts]
+        if missing:
+            return 400, {"error": {"message": f"(#100) The parameter {missing[0]} is required",
+                                   "type": "OAuthException", "code": 100, "fbtrace_id": "SANDBOX"}}
+        content = parts["file"]
+        if parts["type"].startswith(b"audio/ogg") and not is_ogg_opus(content):
+            return 400, {"error": {"code": 131053, "message": "Media upload error: audio/ogg must be OPUS"}}
+        if len(content) > MAX_VOICE_NOTE_BYTES:
+            return 400, {"error": {"code": 131053, "message": "Media upload error: file too large"}}
+        with self._lock:
+            media_id = str(900000000000000 + next(self._ids))
+            self.uploads.append({"channel": channel, "id": media_id, "bytes": len(content)})
+            self._uploaded[media_id] = content
+        return 200, {"id": media_id}
 
     def _twilio(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
         """Twilio's API through the contract fake; accepted sends are recorded like the others' and their status
@@ -358,8 +381,8 @@ class ProviderSandbox:
                     self.reply_json(status, payload)
 
             def do_POST(self) -> None:  # noqa: N802
+                headers = {k.lower(): v for k, v in self.headers.items()}
                 if self.path.startswith("/twilio/"):
-                    headers = {k.lower(): v for k, v in self.headers.items()}
                     self._reply_twilio(*sandbox._twilio("POST", self.path[len("/twilio"):].split("?", 1)[0], headers,
                                                         self.read_body()))
                     return
@@ -379,3 +402,31 @@ class ProviderSandbox:
                 self.reply_json(*sandbox._record(self.path, headers, body))
 
         return Handler
+
+
+def _form_parts(content_type: str, raw: bytes) -> dict[str, bytes]:
+    """The named parts of a multipart/form-data body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    parts: dict[str, bytes] = {}
+    for part in message.iter_parts() if message.is_multipart() else []:
+        name = part.get_param("name", header="content-disposition")
+        if name:
+            parts[str(name)] = part.get_payload(decode=True) or b""
+    return parts
+
+
+def _audio_entry(content: bytes, voice: bool) -> dict:
+    return {"bytes": len(content), "ogg_opus": is_ogg_opus(content), "duration_s": ogg_opus_duration(content),
+            "voice": voice}
+
+
+def _b64_bytes(value: object) -> bytes:
+    """The bytes of a base64 value or data URI (an audio sent inline); empty when it is neither."""
+    raw = str(value or "")
+    try:
+        return base64.b64decode(raw.split(",", 1)[1] if raw.startswith("data:") else raw, validate=True)
+    except ValueError:
+        return b""

@@ -40,7 +40,9 @@ OFFLINE_KNOWLEDGE_MAX_DISTANCE = "0.80"
 FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn", "chat_api": "chat_api",
              "knowledge_ingest": "knowledge_ingest", "knowledge_lookup": "knowledge_lookup",
              "media_processor": "media_processor", "crm_sync": "crm_sync", "outbox_drain": "outbox_drain",
-             "followup_turn": "followup_turn", "followup_sweep": "followup_sweep", "lgpd_admin": "lgpd_admin"}
+             "followup_turn": "followup_turn", "followup_sweep": "followup_sweep", "lgpd_admin": "lgpd_admin",
+             "metrics_rollup": "metrics_rollup", "tenant_report": "tenant_report",
+             "conversation_audit": "conversation_audit", "weekly_digest": "weekly_digest"}
 QUEUES = ("agent-turns", "media", "followups")
 MEDIA_BUCKET = "piloto-local-media"
 
@@ -243,6 +245,7 @@ class LocalStack:
             "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{self.ports['storage']}",
             "TASKS_EMULATOR_HOST": f"127.0.0.1:{self.ports['tasks']}",
             "LLM_BACKEND": "offline",
+            "TTS_BACKEND": "offline",  # voice notes are tones in a real Ogg/Opus file: no Google call
             "META_APP_SECRET": DEMO_META_APP_SECRET,
             "META_VERIFY_TOKEN": DEMO_META_VERIFY_TOKEN,
             "META_GRAPH_BASE_URL": f"{self.sandbox.url}/meta",
@@ -257,6 +260,8 @@ class LocalStack:
             "KNOWLEDGE_BUCKET": KNOWLEDGE_BUCKET,
             "EMBEDDING_BACKEND": "offline",
             "KNOWLEDGE_MAX_DISTANCE": OFFLINE_KNOWLEDGE_MAX_DISTANCE,
+            # A local run is minutes long: a seller's conversation is "quiet" (auditable) after 3 s, not 12 h.
+            "AUDIT_QUIET_HOURS": "0.001",
         }
         for name in self.functions:
             self.ports.setdefault(name, free_port())

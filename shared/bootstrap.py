@@ -33,8 +33,11 @@ if TYPE_CHECKING:
         ProviderWebhook,
         ScanReader,
     )
+    from shared.domain.voice import Speech, VoiceNote, VoiceSettings
     from shared.services.agent_turn import TurnDeps
+    from shared.services.audits import AuditDeps
     from shared.services.brain import AttemptPolicy
+    from shared.services.business_metrics import DigestDeps, MetricsDeps
     from shared.services.crm_sync import CrmSyncDeps
     from shared.services.events import EventDeps
     from shared.services.followup import FollowupDeps
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from shared.services.knowledge import IngestDeps
     from shared.services.lgpd import LgpdDeps
     from shared.services.media import MediaDeps
+    from shared.services.voice_reply import SpeechSynthesizer, VoiceDeps, VoiceRecords
 
 
 def webhook_for(provider: Provider) -> ProviderWebhook:
@@ -190,8 +194,14 @@ def inbound_deps() -> InboundDeps:
 
 @lru_cache(maxsize=1)
 def turn_deps() -> TurnDeps:
-    """agent_turn's: the brain, plus the follow-up cadence restarted after every WhatsApp reply."""
-    return _brain_deps(after_reply=plan_followup_after_reply)
+    """agent_turn's: the brain, the follow-up cadence restarted after every WhatsApp reply, and voice replies
+    (a /chat conversation has neither)."""
+    from dataclasses import replace
+
+    from shared.adapters.firestore_store import firestore_client
+
+    return replace(_brain_deps(after_reply=plan_followup_after_reply),
+                   voice=voice_deps(firestore_client(get_settings().google_cloud_project)))
 
 
 @lru_cache(maxsize=1)
@@ -260,6 +270,26 @@ def lgpd_deps() -> LgpdDeps:
     return LgpdDeps(directory=channel_directory(db), data=FirestoreLeadData(db),
                     media=CloudStorageMedia(storage_client(settings.google_cloud_project), settings.media_bucket),
                     media_bucket=settings.media_bucket, emit_event=lambda event: emit(event, event_deps()))
+
+
+def voice_deps(db: firestore.Client) -> VoiceDeps:
+    """Voice replies: storage and the synthesizer load on the first voice note (most agents never speak)."""
+    from shared.adapters.firestore_store import FirestoreUsageLedger
+    from shared.services.voice_reply import VoiceDeps
+
+    class _StoredOnFirstUse:
+        def save_audio(self, tenant_id: str, conversation_id: str, reply_id: str, audio: bytes) -> str:
+            return _voice_records(db).save_audio(tenant_id, conversation_id, reply_id, audio)
+
+        def record_voice(self, tenant_id: str, conversation_id: str, reply_id: str, note: VoiceNote) -> None:
+            _voice_records(db).record_voice(tenant_id, conversation_id, reply_id, note)
+
+    class _SynthesizerOnFirstUse:
+        def synthesize(self, text: str, settings: VoiceSettings) -> Speech:
+            return speech_synthesizer().synthesize(text, settings)
+
+    return VoiceDeps(synthesizer=_SynthesizerOnFirstUse(), records=_StoredOnFirstUse(),
+                     ledger=FirestoreUsageLedger(db))
 
 
 # -- Domain events and CRM sync (issue 7) ------------------------------------------------------------
@@ -565,3 +595,72 @@ def plan_followup_after_reply(tenant_id: str, conversation_id: str, anchor_messa
     from shared.services.followup import schedule_after_reply
 
     schedule_after_reply(tenant_id, conversation_id, anchor_message_id, sent_at, _followup_planning_deps())
+
+
+@lru_cache(maxsize=1)
+def speech_synthesizer() -> SpeechSynthesizer:
+    settings = get_settings()
+    if settings.tts_backend == "offline":
+        from shared.adapters.offline_speech import OfflineSpeechSynthesizer
+
+        return OfflineSpeechSynthesizer()
+    import httpx
+
+    from shared.adapters.google_tts import GoogleSpeechSynthesizer
+
+    return GoogleSpeechSynthesizer(httpx.Client(timeout=settings.tts_timeout_seconds), settings.tts_endpoint,
+                                   settings.tts_price_per_million_chars)
+
+
+def _voice_records(db: firestore.Client) -> VoiceRecords:
+    from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
+    from shared.adapters.voice_records import StoredVoiceNotes
+
+    settings = get_settings()
+    return StoredVoiceNotes(db, CloudStorageMedia(storage_client(settings.google_cloud_project),
+                                                  settings.media_bucket))
+
+
+# -- The owner's numbers and the sellers' audits (issue 17) ------------------------------------------------
+
+@lru_cache(maxsize=1)
+def business_metrics_deps() -> MetricsDeps:
+    """metrics_rollup's and tenant_report's: Firestore only, no model, no provider."""
+    from shared.adapters.firestore_business_metrics import FirestoreBusinessFacts, FirestoreRollupStore
+    from shared.adapters.firestore_store import firestore_client
+    from shared.services.business_metrics import MetricsDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return MetricsDeps(facts=FirestoreBusinessFacts(db, settings.followup_defaults), rollups=FirestoreRollupStore(db))
+
+
+def weekly_digest_deps() -> DigestDeps:
+    """weekly_digest's: the metrics' Firestore adapters plus the providers' senders."""
+    from shared.adapters.firestore_business_metrics import (
+        FirestoreAuditStore,
+        FirestoreBusinessFacts,
+        FirestoreDigestLog,
+    )
+    from shared.adapters.firestore_store import firestore_client
+    from shared.services.business_metrics import DigestDeps
+
+    metrics = business_metrics_deps()
+    db = firestore_client(get_settings().google_cloud_project)
+    assert isinstance(metrics.facts, FirestoreBusinessFacts)
+    return DigestDeps(metrics=metrics, directory=metrics.facts, log=FirestoreDigestLog(db), sender_for=sender_for,
+                      audits=FirestoreAuditStore(db))
+
+
+def audit_deps() -> AuditDeps:
+    """conversation_audit's: Firestore and the model of the audit tier; no provider, no queue."""
+    from shared.adapters.firestore_business_metrics import FirestoreAuditStore, FirestoreBusinessFacts
+    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
+    from shared.services.audits import AuditDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return AuditDeps(source=FirestoreBusinessFacts(db, settings.followup_defaults), store=FirestoreAuditStore(db),
+                     model=language_model(), model_id=model_tiers().get(settings.audit_tier),
+                     ledger=FirestoreUsageLedger(db), quiet_hours=settings.audit_quiet_hours,
+                     lookback_days=settings.audit_lookback_days, max_per_run=settings.audit_max_per_run)

@@ -97,6 +97,18 @@ class Settings(BaseSettings):
     media_processor_url: str = Field(default="http://127.0.0.1:8082/",
                                      description="URL of the media_processor function")
     media_bucket: str = Field(default="piloto-local-media", description="bucket of the leads' original files")
+
+    # Voice replies (issue 18): each agent opts in (AgentConfig.voice); these say how speech is made
+    tts_backend: str = Field(default="google", pattern="^(google|offline)$",
+                             description="google: Cloud Text-to-Speech; offline: tones in a real Ogg/Opus file")
+    tts_endpoint: str = Field(default="https://texttospeech.googleapis.com",
+                              description="Chirp 3 HD locations: global, us, eu, asia-southeast1, europe-west2, "
+                                          "asia-northeast1 (e.g. https://us-texttospeech.googleapis.com)")
+    tts_price_per_million_chars: float | None = Field(
+        default=30.0, ge=0, description="USD per 1M input characters of Chirp 3 HD voices; unset records cost as "
+                                        "unknown (null), never 0")
+    tts_timeout_seconds: float = Field(default=10.0, gt=0, description="one synthesis; on timeout the reply goes as "
+                                                                       "text")
     media_wait_seconds: float = Field(default=60.0, ge=0, le=600,
                                       description="how long a turn waits for its burst's files to be read")
     media_max_audio_bytes: int = Field(default=10_000_000, ge=1)
@@ -155,6 +167,13 @@ class Settings(BaseSettings):
     followup_sweep_grace_seconds: float = Field(default=300.0, ge=0, description="a follow-up due for longer than "
                                                 "this without having run is re-scheduled by the sweep")
 
+    # Audits of human-handled conversations (conversation_audit, Cloud Scheduler hourly)
+    audit_quiet_hours: float = Field(default=12.0, gt=0, description="a seller's conversation is audited once "
+                                     "nobody has written for this long")
+    audit_lookback_days: int = Field(default=7, ge=1, description="only conversations taken over this recently")
+    audit_max_per_run: int = Field(default=50, ge=1, description="audits (model calls) one run makes at most")
+    audit_tier: str = Field(default="standard", description="routing tier whose model scores the rubric")
+
     followup_defaults: dict[str, Any] = Field(
         default_factory=dict, description="JSON of AgentConfig.followup fields: the platform's cadence defaults; "
                                           "an agent's own followup fields override them")
@@ -163,7 +182,7 @@ class Settings(BaseSettings):
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
                      "vertex_base_url", "media_model", "knowledge_bucket", "gemini_api_key", "gemini_base_url",
-                     "vertex_project",
+                     "vertex_project", "tts_price_per_million_chars",
                      mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -19,6 +19,7 @@ locals {
     "run.googleapis.com",                  # gen2 functions run on Cloud Run
     "secretmanager.googleapis.com",        # provider secrets
     "storage.googleapis.com",              # buckets
+    "texttospeech.googleapis.com",         # voice replies (voice.tf)
   ]
 }
 

@@ -77,8 +77,9 @@ locals {
       enqueues = ["followups"]
       # Domain events (LeadCreated at a conversation's first turn, LeadQualified... from the brain's
       # tools): the outbox first, then this topic (shared/services/events.emit).
-      publishes      = ["domain-events"]
-      bucket_roles   = {}
+      publishes = ["domain-events"]
+      # Voice replies (voice.tf) keep their audio beside the leads' files.
+      bucket_roles   = { media = "roles/storage.objectCreator" }
       secrets        = {}
       trigger        = null
       extra_triggers = []
@@ -175,6 +176,82 @@ locals {
       secrets        = {}
       trigger        = null
       extra_triggers = []
+    }
+
+    metrics_rollup = {
+      description = "Private; Cloud Scheduler (job metrics-rollup, hourly): recomputes every tenant's daily business rollups (yesterday and today) from stored facts and seals closed days once for the business dashboard."
+      public      = false
+      memory      = "512Mi"
+      cpu         = "1"
+      # One run at a time: a second would recompute the same days (harmless, idempotent, wasted reads).
+      concurrency     = 1
+      timeout_seconds = 300
+      min_instances   = 0
+      max_instances   = 1
+      project_roles   = ["roles/datastore.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+      extra_triggers  = []
+    }
+
+    tenant_report = {
+      description = "Private; admins (admin_invokers): a tenant's business numbers for a date range, as JSON."
+      public      = false
+      memory      = "512Mi"
+      cpu         = "1"
+      concurrency = 10
+      # At most 92 days of stored rollups plus the last two days computed live.
+      timeout_seconds = 60
+      min_instances   = 0
+      max_instances   = 3
+      project_roles   = ["roles/datastore.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+      extra_triggers  = []
+    }
+
+    weekly_digest = {
+      description = "Private; Cloud Scheduler (job weekly-digest, Monday 08:00 America/Sao_Paulo): last week's numbers to each tenant owner's WhatsApp, once per week (a template on Meta)."
+      public      = false
+      memory      = "512Mi"
+      cpu         = "1"
+      concurrency = 1
+      # Tenants one after the other, two reports and one send each.
+      timeout_seconds = 540
+      min_instances   = 0
+      max_instances   = 1
+      project_roles   = ["roles/datastore.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+      extra_triggers  = []
+    }
+
+    conversation_audit = {
+      description = "Private; Cloud Scheduler (job conversation-audit, hourly): audits conversations a seller handled once they go quiet (measured facts plus a model-scored rubric); never writes to a lead."
+      public      = false
+      memory      = "1Gi"
+      cpu         = "1"
+      concurrency = 1
+      # business_metrics.audit_max_per_run audits, one model call each of at most llm.timeout_seconds.
+      timeout_seconds = 900
+      min_instances   = 0
+      max_instances   = 1
+      project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
+      enqueues        = []
+      publishes       = []
+      bucket_roles    = {}
+      secrets         = {}
+      trigger         = null
+      extra_triggers  = []
     }
 
     knowledge_ingest = {
@@ -387,6 +464,11 @@ locals {
       EVENTS_TOPIC                  = google_pubsub_topic.topic["domain-events"].name
       EVENT_PUBLISH_TIMEOUT_SECONDS = tostring(var.events.publish_timeout_seconds)
       CRM_RETENTION_DAYS            = tostring(var.events.retention_days)
+      # Voice replies (voice.tf): Cloud Text-to-Speech, and where the audio is kept.
+      TTS_ENDPOINT                = local.tts_endpoint
+      TTS_PRICE_PER_MILLION_CHARS = var.voice.price_per_million_chars == null ? "" : tostring(var.voice.price_per_million_chars)
+      TTS_TIMEOUT_SECONDS         = tostring(var.voice.timeout_seconds)
+      MEDIA_BUCKET                = google_storage_bucket.bucket["media"].name
       # After each reply, the cadence's first step: a task on followups, signed as the tasks invoker.
       REGION                = var.region
       FOLLOWUP_QUEUE        = google_cloud_tasks_queue.queue["followups"].name
@@ -451,6 +533,34 @@ locals {
       FOLLOWUP_QUEUE        = google_cloud_tasks_queue.queue["followups"].name
       FOLLOWUP_TURN_URL     = local.function_urls["followup_turn"]
       TASKS_SERVICE_ACCOUNT = google_service_account.invoker["tasks"].email
+    }
+    # The agents' time zones (their follow-up cadence's) decide where a business day starts.
+    metrics_rollup = {
+      FOLLOWUP_DEFAULTS = local.followup_defaults
+    }
+    tenant_report = {
+      FOLLOWUP_DEFAULTS = local.followup_defaults
+    }
+    # Reads the numbers like tenant_report and sends through the tenants' providers.
+    weekly_digest = {
+      FOLLOWUP_DEFAULTS        = local.followup_defaults
+      META_GRAPH_VERSION       = var.providers_send.meta_graph_version
+      PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
+      PUBLIC_WEBHOOK_URL       = local.public_webhook_url
+    }
+    # The rubric is scored by the model of one routing tier.
+    conversation_audit = {
+      FOLLOWUP_DEFAULTS   = local.followup_defaults
+      LLM_BACKEND         = var.llm.backend
+      LLM_MODEL           = var.llm.model
+      LLM_TIERS           = jsonencode(var.llm.tiers)
+      VERTEX_LOCATION     = local.vertex_location
+      LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
+      LLM_PRICING         = jsonencode(var.llm_pricing)
+      AUDIT_QUIET_HOURS   = tostring(var.business_metrics.audit_quiet_hours)
+      AUDIT_LOOKBACK_DAYS = tostring(var.business_metrics.audit_lookback_days)
+      AUDIT_MAX_PER_RUN   = tostring(var.business_metrics.audit_max_per_run)
+      AUDIT_TIER          = var.business_metrics.audit_tier
     }
     followup_sweep = {
       FOLLOWUP_DEFAULTS = local.followup_defaults

@@ -109,10 +109,10 @@ resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
 }
 
 # People and systems allowed to call the admin and testing HTTP functions: chat_api (the agent's brain
-# without WhatsApp) and knowledge_lookup (what the knowledge base finds for a question). Both are
-# private and spend model tokens; var.admin_invokers refuses allUsers.
+# without WhatsApp), knowledge_lookup (what the knowledge base finds for a question) and tenant_report (a
+# tenant's business numbers). All are private; var.admin_invokers refuses allUsers.
 locals {
-  admin_functions = ["chat_api", "knowledge_lookup"]
+  admin_functions = ["chat_api", "knowledge_lookup", "tenant_report"]
   admin_invocations = {
     for pair in setproduct(local.admin_functions, distinct(var.admin_invokers)) : "${pair[0]}/${pair[1]}" => {
       function = pair[0]

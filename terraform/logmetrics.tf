@@ -162,6 +162,87 @@ locals {
       unit        = "1"
       labels      = { function = "function" }
     }
+    # The owner's numbers (issue 17, business_metrics.tf): one line per agent and closed business day.
+    piloto_business_new_leads = {
+      description = "New leads of a closed business day (metrics_rollup seals each agent's day once)."
+      message     = "business day closed"
+      severity    = null
+      value       = "new_leads"
+      unit        = "1"
+      labels      = { tenant_id = "tenant_id", agent_id = "agent_id" }
+    }
+    piloto_business_leads_qualified = {
+      description = "Leads qualified in a closed business day."
+      message     = "business day closed"
+      severity    = null
+      value       = "leads_qualified"
+      unit        = "1"
+      labels      = { tenant_id = "tenant_id", agent_id = "agent_id" }
+    }
+    piloto_business_meetings_requested = {
+      description = "Meetings requested in a closed business day."
+      message     = "business day closed"
+      severity    = null
+      value       = "meetings_requested"
+      unit        = "1"
+      labels      = { tenant_id = "tenant_id", agent_id = "agent_id" }
+    }
+    piloto_business_conversations_answered = {
+      description = "Conversations answered in a closed business day."
+      message     = "business day closed"
+      severity    = null
+      value       = "conversations_answered"
+      unit        = "1"
+      labels      = { tenant_id = "tenant_id", agent_id = "agent_id" }
+    }
+    piloto_business_handoffs = {
+      description = "Handoffs to a human in a closed business day."
+      message     = "business day closed"
+      severity    = null
+      value       = "handoffs"
+      unit        = "1"
+      labels      = { tenant_id = "tenant_id", agent_id = "agent_id" }
+    }
+    piloto_business_human_takeovers = {
+      description = "Human takeovers in a closed business day."
+      message     = "business day closed"
+      severity    = null
+      value       = "human_takeovers"
+      unit        = "1"
+      labels      = { tenant_id = "tenant_id", agent_id = "agent_id" }
+    }
+    piloto_business_first_reply_bot_p50 = {
+      description = "Median time to the bot's first reply (s) in a closed business day."
+      message     = "business day closed"
+      severity    = null
+      value       = "first_reply_bot_p50_s"
+      unit        = "s"
+      labels      = { tenant_id = "tenant_id", agent_id = "agent_id" }
+    }
+    piloto_business_human_response_p50 = {
+      description = "Median seller response time (s) in a closed business day."
+      message     = "business day closed"
+      severity    = null
+      value       = "human_response_p50_s"
+      unit        = "s"
+      labels      = { tenant_id = "tenant_id", agent_id = "agent_id" }
+    }
+    piloto_business_model_cost = {
+      description = "Model cost (USD) of a closed business day."
+      message     = "business day closed"
+      severity    = null
+      value       = "model_cost_usd"
+      unit        = "{USD}"
+      labels      = { tenant_id = "tenant_id", agent_id = "agent_id" }
+    }
+    piloto_business_cost_per_lead = {
+      description = "Model cost per new lead (USD) of a closed business day."
+      message     = "business day closed"
+      severity    = null
+      value       = "cost_per_lead_usd"
+      unit        = "{USD}"
+      labels      = { tenant_id = "tenant_id", agent_id = "agent_id" }
+    }
   }
 
   # Only the functions' services: another Cloud Run service in the project never feeds these metrics.

@@ -31,6 +31,36 @@ locals {
       attempt_deadline = "300s" # followup_sweep's timeout
       retry_count      = 0      # the next run is the retry
     }
+
+    # The owner's numbers (issue 17): recomputing is idempotent, so the next run is the retry.
+    "metrics-rollup" = {
+      target           = "metrics_rollup"
+      schedule         = var.business_metrics.rollup_schedule
+      time_zone        = "America/Sao_Paulo"
+      path             = "/"
+      body             = {}
+      attempt_deadline = "300s" # metrics_rollup's timeout
+      retry_count      = 0
+    }
+    # Each week's digest is claimed before it is sent, so retries never send it twice.
+    "weekly-digest" = {
+      target           = "weekly_digest"
+      schedule         = var.business_metrics.digest_schedule
+      time_zone        = "America/Sao_Paulo"
+      path             = "/"
+      body             = {}
+      attempt_deadline = "540s" # weekly_digest's timeout
+      retry_count      = 3      # it answers 503 when a tenant's send failed for a reason worth retrying
+    }
+    "conversation-audit" = {
+      target           = "conversation_audit"
+      schedule         = var.business_metrics.audit_schedule
+      time_zone        = "America/Sao_Paulo"
+      path             = "/"
+      body             = {}
+      attempt_deadline = "900s" # conversation_audit's timeout
+      retry_count      = 0      # audits are never urgent: the next run continues
+    }
   }
 }
 

@@ -127,6 +127,10 @@ class OfflineModel:
         quoted = " / ".join(line if len(line) <= 220 else f"{line[:220]}…" for line in lines[-3:])
         if prompt.purpose == "summary":
             text = f"Resumo (offline): {prompt.turns[-1].text[:600]}"
+        elif prompt.purpose == "audit":
+            from shared.domain.audit import offline_rubric
+
+            text = offline_rubric(prompt.turns[-1].text).model_dump_json()
         elif prompt.purpose == "followup":
             text = f"Oi! Passando para retomar: você falou de “{quoted}”. Posso te ajudar a dar o próximo passo? {_TAG}"
         elif prompt.purpose == "learning":

@@ -209,3 +209,7 @@ class Unauthorized(MissingSignature):
 
 class Forbidden(BadSignature):
     """The API key is unknown, revoked or belongs to another tenant (HTTP 403)."""
+
+
+class SpeechUnavailable(PilotoError):
+    """Text-to-Speech could not produce the voice note (refused, failed or timed out): the reply goes as text."""

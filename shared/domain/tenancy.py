@@ -10,8 +10,7 @@ from shared.domain.config_document import ConfigDocument
 from shared.domain.followup import FollowupCadence
 from shared.domain.inbound import Provider
 from shared.domain.phone import same_whatsapp_number, to_e164
-
-QualificationField = Literal["name", "company", "need", "budget", "authority", "timeline"]
+from shared.domain.voice import VoiceSettings
 
 QualificationField = Literal["name", "company", "need", "budget", "authority", "timeline"]
 
@@ -130,6 +129,10 @@ class AgentConfig(ConfigDocument):
     followup: FollowupCadence = Field(default_factory=FollowupCadence,
                                       description="follow-up cadence, off unless turned on (see Follow-ups)")
 
+    # Voice replies (issue 18): off unless the business turns them on
+    voice: VoiceSettings = Field(default_factory=VoiceSettings,
+                                 description="voice notes for leads who talk (see Replying with voice)")
+
     @model_validator(mode="after")
     def _one_entry_per_seller_phone(self) -> AgentConfig:
         phones = [s.phone for s in self.sellers]
@@ -156,6 +159,14 @@ class Tenant(ConfigDocument):
     tenant_id: str = Field(pattern=DOCUMENT_ID_PATTERN, description="= the document id")
     name: str = Field(min_length=1, description="the business's name")
     active: bool = Field(default=True, description="false: messages are stored, nothing is sent")
+    # The owner's weekly digest (functions/weekly_digest.py): off while owner_phone is unset.
+    owner_phone: str | None = Field(default=None, description="E.164; the owner's weekly numbers go here")
+    digest_channel: str | None = Field(
+        default=None, description="provider:channel_id the digest is sent from; default: the first active channel")
+    digest_template: str | None = Field(
+        default=None, description="Meta only: an approved utility template with six body parameters "
+        "(business, week, leads, qualified, meetings, cost); Meta sends nothing else to a number outside its 24 h window")
+    digest_template_language: str = Field(default="pt_BR", description="the template's language code")
 
 
 def tenant_path(tenant_id: str) -> str:

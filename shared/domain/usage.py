@@ -58,6 +58,7 @@ class ModelCall(BaseModel):
     error_code: int | None = Field(default=None, description="HTTP status of a failed attempt")
     finish_reason: str | None = Field(default=None, description="the API's finishReason or blockReason")
     detail: str | None = Field(default=None, description="why the attempt failed, for people reading the ledger")
+    characters: int | None = Field(default=None, description="speech synthesis: characters billed (purpose speech)")
 
 
 def estimate_cost(usage: TokenUsage, price: ModelPrice | None) -> float | None:

@@ -397,6 +397,13 @@ class EvolutionProvider:
             payload["caption"] = caption
         return self._send(channel, "sendMedia", payload)
 
+    def send_audio(self, channel: Channel, to_phone: str, audio: bytes, mime_type: str) -> str:
+        """POST {server_url}/message/sendWhatsAppAudio/{instance}: a voice note (PTT), audio as base64
+        (https://doc.evolution-api.com/v2/api-reference/message-controller/send-audio)."""
+        return self._send(channel, "sendWhatsAppAudio", {"number": recipient_digits(_PROVIDER, to_phone),
+                                                         "audio": base64.b64encode(audio).decode(),
+                                                         "encoding": True})
+
     def _send(self, channel: Channel, endpoint: str, payload: dict[str, Any]) -> str:
         creds = channel.credentials
         if not creds.server_url:

@@ -51,6 +51,7 @@ from shared.providers.payload import (
     optional_str,
     post_multipart,
     post_json,
+    post_multipart,
     recipient_digits,
     redact,
     require_str,
@@ -466,13 +467,7 @@ class MetaCloudProvider:
         if not token:
             missing_credential(_PROVIDER, "access_token")
         mime = (media.mime_type or "application/octet-stream").split(";")[0].strip()
-        url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/media"
-        reply = post_multipart(self._http, _PROVIDER, url, {"Authorization": f"Bearer {token}"},
-                          {"messaging_product": "whatsapp", "type": mime},
-                          {"file": (media.filename or f"file.{kind}", media.content, mime)})
-        media_id = optional_str(reply.body, "id") if 200 <= reply.status < 300 else None
-        if media_id is None:
-            self._raise_for(reply, token, "media upload answered without an id")
+        media_id = self._upload(channel, token, media.content, mime, media.filename or f"file.{kind}")
         content: dict[str, Any] = {"id": media_id}
         meta_kind = kind if kind in ("audio", "image", "video", "sticker") else "document"
         if caption and meta_kind in ("image", "video", "document"):
@@ -482,6 +477,29 @@ class MetaCloudProvider:
         payload = {"messaging_product": "whatsapp", "recipient_type": "individual",
                    "to": recipient_digits(_PROVIDER, to_phone), "type": meta_kind, meta_kind: content}
         return self._post_message(channel, token, payload)
+
+    def send_audio(self, channel: Channel, to_phone: str, audio: bytes, mime_type: str) -> str:
+        """An agent's voice reply: upload the Ogg/Opus file, then send it as a voice message (`audio.voice: true`:
+        voice icon, automatic download, transcription;
+        https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/audio-messages/)."""
+        token = channel.credentials.access_token
+        if not token:
+            missing_credential(_PROVIDER, "access_token")
+        media_id = self._upload(channel, token, audio, "audio/ogg", "voice.ogg")
+        payload = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                   "to": recipient_digits(_PROVIDER, to_phone), "type": "audio",
+                   "audio": {"id": media_id, "voice": True}}
+        return self._post_message(channel, token, payload)
+
+    def _upload(self, channel: Channel, token: str, content: bytes, mime: str, filename: str) -> str:
+        """POST /{phone-number-id}/media (multipart `file`, `type`, `messaging_product`; answers {"id"})."""
+        url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/media"
+        reply = post_multipart(self._http, _PROVIDER, url, {"Authorization": f"Bearer {token}"},
+                               {"messaging_product": "whatsapp", "type": mime}, {"file": (filename, content, mime)})
+        media_id = optional_str(reply.body, "id") if 200 <= reply.status < 300 else None
+        if media_id is None:
+            self._raise_for(reply, token, "media upload answered without an id")
+        return media_id
 
     def _post_message(self, channel: Channel, token: str, payload: dict) -> str:
         url = f"{self._base_url}/{self._graph_version}/{quote(channel.channel_id, safe='')}/messages"

@@ -336,6 +336,13 @@ class ZApiProvider:
                     **({"caption": caption} if caption else {})}
         return self._send(channel, f"send-document/{quote(extension, safe='')}", document)
 
+    def send_audio(self, channel: Channel, to_phone: str, audio: bytes, mime_type: str) -> str:
+        """POST .../send-audio with the audio as a base64 data URI; waveform true shows it as a voice note
+        (https://developer.z-api.io/en/message/send-message-audio)."""
+        data_uri = f"data:audio/ogg;base64,{base64.b64encode(audio).decode()}"
+        return self._send(channel, "send-audio", {"phone": recipient_digits(_PROVIDER, to_phone), "audio": data_uri,
+                                                  "waveform": True})
+
     def _send(self, channel: Channel, endpoint: str, payload: dict[str, Any]) -> str:
         creds = channel.credentials
         if not creds.instance_token:

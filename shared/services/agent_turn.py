@@ -57,6 +57,7 @@ from shared.services.tools import (
     TurnScope,
     qualification_summary,
 )
+from shared.services.voice_reply import ReplyTarget, VoiceDeps, send_reply
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ class TurnDeps:
     # The seller's desk (issue 14): references on alerts/drafts, seller windows, held alerts, style examples
     sellers: SellerStore | None = None
     download_media: Callable[[Provider], MediaDownloader] | None = None  # a seller's file relayed to a lead
+    # Voice replies (issue 18): None sends every reply as text
+    voice: VoiceDeps | None = None
 
     def start_deadline(self) -> Deadline:
         """Taken when the turn starts: model attempts stop in time for the reply to go out."""
@@ -372,7 +375,14 @@ def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConf
                   effects.handoff.question or _burst_text(history))
     outcome = TurnOutcome(TurnResult.REPLIED, reply_id, tier=composition.tier, tool_calls=effects.calls,
                           handoff=effects.handoff is not None, cached=composition.cached)
-    return _send(turn, deps, channel, reply_id, composition.text, outcome)
+    return _send(turn, deps, channel, reply_id, composition.text, outcome,
+                 spoken_by=(agent, _lead_sent_voice(history)))
+
+
+def _lead_sent_voice(history: list[StoredMessage]) -> bool:
+    """The lead's newest message was a voice note (what `voice.replies: mirror` answers by voice)."""
+    newest = next((m for m in reversed(history) if m.role == Role.LEAD), None)
+    return newest is not None and newest.kind == MessageKind.AUDIO
 
 
 def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
@@ -501,10 +511,12 @@ def _parse_suggestion(text: str) -> Suggestion:
 
 
 def _send(turn: TurnRequest, deps: TurnDeps, channel: Channel, reply_id: str, text: str,
-          outcome: TurnOutcome) -> TurnOutcome:
-    """Send the stored reply. The attempt is recorded before the provider is called, so a send whose answer was
-    lost (timeout, crash) counts: none of Meta's, Evolution's or Z-API's send APIs takes an idempotency key, so
-    each retry may deliver again. Past max_send_attempts the reply is `uncertain`: never sent again, seller told."""
+          outcome: TurnOutcome, spoken_by: tuple[AgentConfig, bool] | None = None) -> TurnOutcome:
+    """Send the stored reply, as a voice note when `spoken_by` (the agent, whether the lead sent a voice note)
+    and the agent's voice settings allow it. The attempt is recorded before the provider is called, so a send
+    whose answer was lost (timeout, crash) counts: none of Meta's, Evolution's or Z-API's send APIs takes an
+    idempotency key, so each retry may deliver again. Past max_send_attempts the reply is `uncertain`: never
+    sent again, seller told."""
     slot = deps.store.begin_send(turn.tenant_id, turn.conversation_id, reply_id, deps.max_send_attempts)
     if slot.attempt is None:
         if slot.newly_uncertain:
@@ -514,8 +526,14 @@ def _send(turn: TurnRequest, deps: TurnDeps, channel: Channel, reply_id: str, te
     if slot.attempt > 1:
         log.log(logger, logging.WARNING, "resending a reply whose earlier attempt may have reached the provider",
                 reply_id=reply_id, attempt=slot.attempt, max_attempts=deps.max_send_attempts)
+    sender = deps.sender_for(channel.provider)
     try:
-        provider_message_id = deps.sender_for(channel.provider).send_text(channel, turn.contact_phone, text)
+        if spoken_by is None or deps.voice is None:
+            provider_message_id = sender.send_text(channel, turn.contact_phone, text)
+        else:
+            target = ReplyTarget(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id, reply_id=reply_id,
+                                 agent_id=channel.agent_id, to_phone=turn.contact_phone, lead_sent_voice=spoken_by[1])
+            provider_message_id = send_reply(sender, channel, spoken_by[0], text, target, deps.voice)
     except ProviderRejected as err:
         deps.store.mark_reply_rejected(turn.tenant_id, turn.conversation_id, reply_id, str(err))
         log.log(logger, logging.ERROR, "provider rejected the reply for good", provider=err.provider,

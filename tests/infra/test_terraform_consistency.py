@@ -153,9 +153,11 @@ def test_the_media_bucket_is_private_and_expires(tf):
     assert media["soft_delete_disabled"] is True and media["versioning"] is False
     env = tfcheck.function_env(tf, "media_processor")
     assert tfcheck._keys_referenced(env["MEDIA_BUCKET"], "google_storage_bucket.bucket") == {"media"}
-    # Nothing but media_processor (which writes the originals) and lgpd_admin (which erases a lead's) holds a role.
-    assert sorted(fn for fn, spec in tf.locals["function_specs"].items() if "media" in spec["bucket_roles"]) == [
-        "lgpd_admin", "media_processor"]
+    # media_processor writes the originals, lgpd_admin erases a lead's, agent_turn only creates voice replies.
+    roles = {fn: spec["bucket_roles"]["media"] for fn, spec in tf.locals["function_specs"].items()
+             if "media" in spec["bucket_roles"]}
+    assert roles == {"media_processor": "roles/storage.objectUser", "agent_turn": "roles/storage.objectCreator",
+                     "lgpd_admin": "roles/storage.objectUser"}
     assert tfcheck._keys_referenced(tfcheck.function_env(tf, "lgpd_admin")["MEDIA_BUCKET"],
                                     "google_storage_bucket.bucket") == {"media"}
 
@@ -245,7 +247,7 @@ def test_knowledge_ingest_reads_only_the_knowledge_bucket_it_is_triggered_by(tf)
 
 
 def test_the_admin_functions_are_invoked_by_admin_invokers_only(tf):
-    assert tf.locals["admin_functions"] == ["chat_api", "knowledge_lookup"]
+    assert tf.locals["admin_functions"] == ["chat_api", "knowledge_lookup", "tenant_report"]
     assert not any(tf.locals["function_specs"][fn]["public"] for fn in tf.locals["admin_functions"])
     grant = tf.resource("google_cloud_run_v2_service_iam_member", "admin_invoker")
     assert tfcheck._expr(grant["for_each"]) == "local.admin_invocations"

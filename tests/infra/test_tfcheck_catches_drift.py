@@ -77,9 +77,9 @@ def test_a_missing_secret_is_reported(tf, code):
 
 
 def test_a_new_setting_the_code_reads_without_default_is_reported(tf, code):
-    # Another issue adds `media_bucket: str | None = None` and agent_turn starts reading it.
+    # Another issue adds `media_bucket: str | None = None` and crm_sync starts reading it.
     code.settings["media_bucket"] = tfcheck.SettingField("media_bucket", None, secret=False)
-    code.reads["agent_turn"].add("media_bucket")
+    code.reads["crm_sync"].add("media_bucket")
     assert "MEDIA_BUCKET" in only(tfcheck.check_required_settings_are_provided, tf, code)
 
 

@@ -22,9 +22,9 @@ def _modules_after_loading(target: str) -> set[str]:
 
 
 def test_main_lists_every_entry_point_and_resolves_each():
-    assert main.__all__ == ["agent_turn", "chat_api", "crm_sync", "followup_sweep", "followup_turn",
-                            "knowledge_ingest", "knowledge_lookup", "lgpd_admin", "media_processor", "outbox_drain",
-                            "whatsapp_webhook"]
+    assert main.__all__ == ["agent_turn", "chat_api", "conversation_audit", "crm_sync", "followup_sweep",
+                            "followup_turn", "knowledge_ingest", "knowledge_lookup", "lgpd_admin", "media_processor",
+                            "metrics_rollup", "outbox_drain", "tenant_report", "weekly_digest", "whatsapp_webhook"]
     for name in main.__all__:
         assert callable(getattr(main, name))
     with pytest.raises(AttributeError):
@@ -92,3 +92,10 @@ def test_the_follow_up_functions_load_neither_the_model_sdk_nor_pubsub_nor_stora
     for target in ("followup_turn", "followup_sweep"):
         loaded = _modules_after_loading(target)
         assert not loaded & {"google.genai", "google.cloud.pubsub_v1", "google.cloud.storage", "pypdf", "docx"}
+
+
+def test_the_business_metrics_functions_load_only_firestore():
+    for target in ("metrics_rollup", "tenant_report"):
+        loaded = _modules_after_loading(target)
+        assert not loaded & {"google.genai", "google.cloud.pubsub_v1", "google.cloud.storage", "google.cloud.tasks_v2",
+                             "httpx", "pypdf", "docx"}
