@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from shared.domain.followup import FollowupCadence
 from shared.domain.inbound import Provider
+from shared.domain.scheduling import CalendarConfig
 
 
 class ChannelCredentials(BaseModel):
@@ -73,6 +74,8 @@ class AgentConfig(BaseModel):
     memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")
     # Follow-up cadence (issue 6): off unless the business turns it on
     followup: FollowupCadence = Field(default_factory=FollowupCadence)
+    # Meetings booked on the sellers' Google Calendars (issue 19): off when absent (request-and-confirm)
+    calendar: CalendarConfig | None = None
 
 
 class Tenant(BaseModel):
