@@ -21,6 +21,7 @@ from shared.domain.knowledge import (
     SourceState,
     TextBlock,
 )
+from shared.domain.scheduling import CalendarEvent, Interval, MeetingDraft
 from shared.domain.tenancy import AgentConfig, Channel
 from shared.domain.usage import ModelCall
 
@@ -553,3 +554,24 @@ class FollowupStore(Protocol):
     """Conversations whose next follow-up (or closing) is due, across tenants, oldest first, paged."""
 
     def due_followups(self, now: datetime, limit: int, after: Conversation | None = None) -> list[Conversation]: ...
+
+
+class CalendarApi(Protocol):
+    """The sellers' calendars (Google Calendar). Raises shared.domain.errors.CalendarError subclasses."""
+
+    def busy(self, calendar_ids: list[str], start: datetime, end: datetime, time_zone: str
+             ) -> dict[str, list[Interval]]:
+        """Busy intervals per calendar; a calendar Calendar could not read is left out (never offered)."""
+
+    def get_event(self, calendar_id: str, event_id: str) -> CalendarEvent | None: ...
+
+    def insert_event(self, calendar_id: str, draft: MeetingDraft) -> CalendarEvent:
+        """CalendarConflict when draft.event_id exists already (also when it was cancelled)."""
+
+    def patch_event(self, calendar_id: str, event_id: str, etag: str, *, start: datetime | None = None,
+                    end: datetime | None = None, status: str | None = None, description: str | None = None,
+                    time_zone: str | None = None) -> CalendarEvent:
+        """CalendarPreconditionFailed when the event changed since `etag` was read."""
+
+    def delete_event(self, calendar_id: str, event_id: str) -> None:
+        """Idempotent: an event already deleted is not an error."""

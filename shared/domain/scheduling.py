@@ -316,6 +316,34 @@ def _named_time(said: str) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2) or 0)
 
 
+@dataclass(frozen=True)
+class MeetingDraft:
+    """The event Piloto writes on a seller's calendar; the adapter maps it to Calendar's JSON."""
+
+    event_id: str
+    summary: str
+    description: str
+    start: datetime
+    end: datetime
+    time_zone: str
+    location: str | None = None
+    video_link: bool = False  # ask for a Meet link (video meetings, when the agent allows it)
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """An event as Calendar returned it."""
+
+    event_id: str
+    calendar_id: str
+    etag: str
+    status: str  # confirmed | tentative | cancelled
+    start: datetime
+    end: datetime
+    html_link: str | None = None
+    video_link: str | None = None
+
+
 # --- Identity of a booking --------------------------------------------------------------------------
 
 def meeting_event_id(tenant_id: str, conversation_id: str, round_: int = 0) -> str:
