@@ -344,6 +344,42 @@ class CalendarEvent:
     video_link: str | None = None
 
 
+class BookingStatus(StrEnum):
+    OFFERED = "offered"  # slots were offered, nothing booked yet
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+
+
+class OfferedSlot(BaseModel):
+    start: datetime
+    end: datetime
+    calendar_id: str
+
+    @classmethod
+    def of(cls, slot: Slot) -> OfferedSlot:
+        return cls(start=slot.start, end=slot.end, calendar_id=slot.calendar_id)
+
+    def slot(self) -> Slot:
+        return Slot(self.start, self.end, self.calendar_id)
+
+
+class Booking(BaseModel):
+    """tenants/{t}/bookings/{conversation_id}: the meeting of one conversation, from offer to reminder."""
+
+    conversation_id: str
+    contact_phone: str
+    kind: str
+    status: BookingStatus = BookingStatus.OFFERED
+    offered: list[OfferedSlot] = Field(default_factory=list)
+    event_id: str | None = None
+    calendar_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    video_link: str | None = None
+    changes: int = Field(default=0, description="reschedules and cancellations so far (event ids of each change)")
+    updated_at: datetime | None = None
+
+
 # --- Identity of a booking --------------------------------------------------------------------------
 
 def meeting_event_id(tenant_id: str, conversation_id: str, round_: int = 0) -> str:
