@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from shared.domain.crm import CrmConfig
+    from shared.domain.scheduling import CalendarConfig
     from google.cloud import firestore
 
     from shared.ports import (
+        CalendarApi,
         ChannelDirectory,
         CrmRecords,
         Embedder,
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from shared.services.inbound import InboundDeps
     from shared.services.knowledge import IngestDeps
     from shared.services.media import MediaDeps
+    from shared.services.scheduling import MeetingScheduler
+    from shared.services.tools import BookingChange
 
 
 def webhook_for(provider: Provider) -> ProviderWebhook:
@@ -182,7 +186,43 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         media_wait_seconds=settings.media_wait_seconds,
         emit_event=lambda event: emit(event, event_deps()),
         after_reply=after_reply,
+        scheduler_for=meeting_scheduler,
+        after_booking=schedule_meeting_reminder if after_reply is not None else None,
     )
+
+
+# -- Meetings on the sellers' Google Calendars (issue 19) ------------------------------------------------
+
+@lru_cache(maxsize=1)
+def calendar_api() -> CalendarApi:
+    """Built on the first turn of an agent with a calendar: other turns never import the adapter."""
+    import json
+
+    import httpx
+
+    from shared.adapters.google_calendar import GoogleCalendar, ServiceAccountToken
+
+    settings = get_settings()
+    if settings.calendar_access_token is not None:
+        fixed = settings.calendar_access_token.get_secret_value()
+        token: Callable[[], str] = lambda: fixed  # noqa: E731 - a local fake calendar only
+    else:
+        key = settings.calendar_credentials_json
+        token = ServiceAccountToken(settings.calendar_service_account,
+                                    json.loads(key.get_secret_value()) if key is not None else None)
+    client = httpx.Client(timeout=settings.calendar_timeout_seconds, limits=httpx.Limits(max_connections=10))
+    return GoogleCalendar(client, token, settings.calendar_api_base_url)
+
+
+def meeting_scheduler(config: CalendarConfig) -> MeetingScheduler:
+    from datetime import UTC, datetime
+
+    from shared.adapters.firestore_bookings import FirestoreBookings
+    from shared.adapters.firestore_store import firestore_client
+    from shared.services.scheduling import MeetingScheduler
+
+    db = firestore_client(get_settings().google_cloud_project)
+    return MeetingScheduler(calendar_api(), FirestoreBookings(db), config, clock=lambda: datetime.now(UTC))
 
 
 # -- Domain events and CRM sync (issue 7) ------------------------------------------------------------

@@ -24,6 +24,7 @@ from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
 from shared.domain.prompt import build_prompt
 from shared.domain.routing import Tier, answer_key, choose_tier, is_faq
+from shared.domain.scheduling import CalendarConfig, describe_slot
 from shared.domain.tenancy import AgentConfig, Channel
 from shared.domain.usage import ModelCall
 from shared.ports import (
@@ -39,7 +40,10 @@ from shared.ports import (
 )
 from shared.services.brain import AllModelsFailed, generate_routed, think
 from shared.services.lead_events import summary_event, turn_events
+from shared.services.scheduling import MeetingScheduler
 from shared.services.tools import (
+    READ_ONLY_TOOLS,
+    BookingChange,
     KnowledgeSearch,
     LearnAnswer,
     LeadStore,
@@ -82,6 +86,11 @@ class TurnDeps:
     media_wait_seconds: float = 60.0
     # Follow-up cadence (issue 6): called with (tenant, conversation, answered message id, sent at) after a reply
     after_reply: Callable[[str, str, str, datetime], Any] | None = None
+    # Meetings on the sellers' calendars (issue 19): a scheduler for an agent's calendar; None keeps
+    # request-and-confirm for every agent
+    scheduler_for: Callable[[CalendarConfig], MeetingScheduler] | None = None
+    # Called after a booking change was sent: (tenant, conversation, change) → schedules the lead's reminder
+    after_booking: Callable[[str, str, BookingChange], Any] | None = None
 
 
 @dataclass
@@ -218,7 +227,10 @@ class Composition:
 def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversation, history: list[StoredMessage],
                   deps: TurnDeps) -> Composition:
     """Think one reply: answer cache for FAQs, else tools + routing + fallback. Shared by WhatsApp and /chat."""
-    toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock)
+    scheduler = (deps.scheduler_for(agent.calendar)
+                 if agent.calendar is not None and deps.scheduler_for is not None else None)
+    toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock, scheduler=scheduler,
+                      summary=conversation.summary or None, contact_name=conversation.contact_name)
     burst = _burst_text(history)
     cache_key = answer_key(scope.agent_id, agent.knowledge_version, burst) if (
         deps.answers is not None and agent.answer_cache_hours and is_faq(burst) and "\n" not in burst) else None
@@ -232,7 +244,7 @@ def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversati
     reply = think(deps.model, prompt, toolbox if agent.max_tool_steps else None, tier, deps.tiers,
                   agent.holding_message, agent.max_tool_steps)
     text = reply.text[: agent.max_reply_chars]
-    state_changing = {c["name"] for c in toolbox.effects.calls} - {"lookup_catalog", "search_knowledge"}
+    state_changing = {c["name"] for c in toolbox.effects.calls} - READ_ONLY_TOOLS
     if (cache_key and not reply.held and not state_changing
             and not (conversation.contact_name and conversation.contact_name.lower() in text.lower())):
         # Only impersonal answers to self-contained questions are reused for other leads.
@@ -252,7 +264,8 @@ def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConf
     effects = composition.effects
     if deps.emit_event is not None:
         # Before the reply is saved: if emitting fails the turn is retried whole and re-emits the same ids.
-        for event in turn_events(effects, scope, turn.channel_key, conversation.contact_name, deps.clock()):
+        for event in turn_events(effects, scope, turn.channel_key, conversation.contact_name, deps.clock(),
+                                 agent.calendar):
             deps.emit_event(event)
     deps.store.save_generated_reply(turn.tenant_id, turn.conversation_id, reply_id, composition.text,
                                     composition.calls[-1] if composition.calls else None, effects.calls,
@@ -262,7 +275,31 @@ def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConf
                   effects.handoff.question or _burst_text(history))
     outcome = TurnOutcome(TurnResult.REPLIED, reply_id, tier=composition.tier, tool_calls=effects.calls,
                           handoff=effects.handoff is not None, cached=composition.cached)
-    return _send(turn, deps, channel, reply_id, composition.text, outcome)
+    sent = _send(turn, deps, channel, reply_id, composition.text, outcome)
+    for change in effects.bookings:
+        _after_booking(turn, deps, channel, agent, conversation, change)
+    return sent
+
+
+def _after_booking(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig,
+                   conversation: Conversation, change: BookingChange) -> None:
+    """The seller learns of the booking on WhatsApp; the lead's reminder is scheduled. Both best effort."""
+    booking = change.booking
+    zone = agent.calendar.zone if agent.calendar else UTC
+    if agent.seller_phone:
+        who = conversation.contact_name or "Um lead"
+        when = describe_slot(booking.start, zone) if booking.start else ""
+        text = {"scheduled": f"📅 Piloto agendou: {booking.kind} com {who} ({turn.contact_phone}) — {when}.",
+                "rescheduled": f"📅 Piloto remarcou: {booking.kind} com {who} ({turn.contact_phone}) para {when}.",
+                "cancelled": f"📅 {who} ({turn.contact_phone}) cancelou: {booking.kind} de {when}."}[change.action]
+        if booking.video_link and change.action != "cancelled":
+            text += f"\nLink: {booking.video_link}"
+        _notify_seller(deps, channel, agent.seller_phone, text)
+    if deps.after_booking is not None:
+        try:
+            deps.after_booking(turn.tenant_id, turn.conversation_id, change)
+        except Exception as err:  # noqa: BLE001 - the booking stands; a missing reminder is logged
+            log.log(logger, logging.ERROR, "could not schedule the meeting reminder", error=str(err)[:300])
 
 
 def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
