@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from shared.ports import (
         CalendarApi,
         ChannelDirectory,
+        ReminderQueue,
         CrmRecords,
         Embedder,
         EventForwarder,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from shared.services.inbound import InboundDeps
     from shared.services.knowledge import IngestDeps
     from shared.services.media import MediaDeps
+    from shared.services.reminders import ReminderDeps
     from shared.services.scheduling import MeetingScheduler
     from shared.services.tools import BookingChange
 
@@ -223,6 +225,40 @@ def meeting_scheduler(config: CalendarConfig) -> MeetingScheduler:
 
     db = firestore_client(get_settings().google_cloud_project)
     return MeetingScheduler(calendar_api(), FirestoreBookings(db), config, clock=lambda: datetime.now(UTC))
+
+
+@lru_cache(maxsize=1)
+def reminder_queue() -> ReminderQueue:
+    """Meeting reminders ride the follow-up queue and function (CALENDAR_REMINDER_URL overrides the target)."""
+    from shared.adapters.cloud_tasks import CloudTasksFollowupQueue, CloudTasksScheduler, tasks_client
+
+    settings = get_settings()
+    scheduler = CloudTasksScheduler(tasks_client(settings.tasks_emulator_host), settings.google_cloud_project,
+                                    settings.region, settings.tasks_service_account)
+    return CloudTasksFollowupQueue(scheduler, settings.followup_queue,
+                                   settings.calendar_reminder_url or settings.followup_turn_url)
+
+
+def schedule_meeting_reminder(tenant_id: str, conversation_id: str, change: BookingChange,
+                              config: CalendarConfig) -> None:
+    from datetime import UTC, datetime
+
+    from shared.services.reminders import schedule_reminder
+
+    schedule_reminder(tenant_id, conversation_id, change, config, reminder_queue(), datetime.now(UTC))
+
+
+@lru_cache(maxsize=1)
+def reminder_deps() -> ReminderDeps:
+    from shared.adapters.firestore_bookings import FirestoreBookings
+    from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
+    from shared.services.reminders import ReminderDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return ReminderDeps(directory=channel_directory(db), store=FirestoreConversationStore(db),
+                        bookings=FirestoreBookings(db), sender_for=sender_for,
+                        lease_seconds=settings.reply_lease_seconds)
 
 
 # -- Domain events and CRM sync (issue 7) ------------------------------------------------------------

@@ -575,3 +575,18 @@ class CalendarApi(Protocol):
 
     def delete_event(self, calendar_id: str, event_id: str) -> None:
         """Idempotent: an event already deleted is not an error."""
+
+
+@dataclass(frozen=True)
+class MeetingReminderRequest:
+    """The body of a meeting-reminder task (on the follow-up queue): which booking, at which start."""
+
+    tenant_id: str
+    conversation_id: str
+    event_id: str
+    starts_at: str  # ISO; a reminder whose meeting moved or was cancelled finds another start and does nothing
+
+
+class ReminderQueue(Protocol):
+    def schedule_reminder(self, request: MeetingReminderRequest, at: datetime) -> bool:
+        """Create the named task due at `at`; False when that name exists."""

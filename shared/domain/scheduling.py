@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.domain.followup import TemplateRef
+
 
 class MeetingPlace(StrEnum):
     VISIT = "visit"  # at the lead's address (a technical visit)
@@ -73,8 +75,9 @@ class CalendarConfig(BaseModel):
     min_notice_minutes: int = Field(default=120, ge=0, le=10080, description="no slot sooner than this")
     slot_step_minutes: int = Field(default=30, ge=5, le=240, description="slots start on this grid")
     reminder_minutes_before: int = Field(default=120, ge=0, le=10080, description="reminder to the lead; 0 = none")
-    reminder_template: str | None = Field(
-        default=None, description="approved Meta template for a reminder outside the 24-hour window; none = skip")
+    reminder_template: TemplateRef | None = Field(
+        default=None, description="approved Meta template for a reminder outside the 24-hour window (params may use "
+                                  "{contact_name}, {business_name}, {meeting_time}); none = skip it there")
     allow_video_links: bool = Field(default=True, description="ask Calendar for a Meet link on video meetings")
 
     @field_validator("time_zone")

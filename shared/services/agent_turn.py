@@ -89,8 +89,8 @@ class TurnDeps:
     # Meetings on the sellers' calendars (issue 19): a scheduler for an agent's calendar; None keeps
     # request-and-confirm for every agent
     scheduler_for: Callable[[CalendarConfig], MeetingScheduler] | None = None
-    # Called after a booking change was sent: (tenant, conversation, change) → schedules the lead's reminder
-    after_booking: Callable[[str, str, BookingChange], Any] | None = None
+    # Called after a booking change: (tenant, conversation, change, the agent's calendar) → the lead's reminder
+    after_booking: Callable[[str, str, BookingChange, CalendarConfig], Any] | None = None
 
 
 @dataclass
@@ -295,9 +295,9 @@ def _after_booking(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: A
         if booking.video_link and change.action != "cancelled":
             text += f"\nLink: {booking.video_link}"
         _notify_seller(deps, channel, agent.seller_phone, text)
-    if deps.after_booking is not None:
+    if deps.after_booking is not None and agent.calendar is not None:
         try:
-            deps.after_booking(turn.tenant_id, turn.conversation_id, change)
+            deps.after_booking(turn.tenant_id, turn.conversation_id, change, agent.calendar)
         except Exception as err:  # noqa: BLE001 - the booking stands; a missing reminder is logged
             log.log(logger, logging.ERROR, "could not schedule the meeting reminder", error=str(err)[:300])
 
