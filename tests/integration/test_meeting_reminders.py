@@ -119,3 +119,15 @@ def test_a_moved_or_cancelled_meeting_gets_no_stale_reminder(stack, db, tenant):
     world.bookings.save_booking(tenant.tenant_id, moved.model_copy(update={"status": BookingStatus.CANCELLED}))
     assert run_meeting_reminder(world.request(moved), world.reminders) == "stale"
     assert world.lead_texts() == []
+
+
+def test_the_followup_function_takes_reminder_tasks_and_refuses_malformed_ones(stack, tenant):
+    import httpx
+
+    url = stack.function_url("followup_turn")
+    bad = httpx.post(url, json={"kind": "meeting_reminder", "tenant_id": tenant.tenant_id}, timeout=30)
+    assert bad.status_code == 400 and "reminder body" in bad.text
+    stale = httpx.post(url, json={"kind": "meeting_reminder", "tenant_id": tenant.tenant_id,
+                                  "conversation_id": "no-such-conversation", "event_id": "pmabcdef0123",
+                                  "starts_at": MEETING.isoformat()}, timeout=30)
+    assert stale.status_code == 200 and stale.json()["reminder"] == "stale"
