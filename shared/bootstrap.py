@@ -151,16 +151,17 @@ def inbound_deps() -> InboundDeps:
 @lru_cache(maxsize=1)
 def turn_deps() -> TurnDeps:
     """agent_turn's: the brain, plus the follow-up cadence restarted after every WhatsApp reply."""
-    return _brain_deps(after_reply=plan_followup_after_reply)
+    return _brain_deps(after_reply=plan_followup_after_reply, after_booking=schedule_meeting_reminder)
 
 
 @lru_cache(maxsize=1)
 def chat_deps() -> TurnDeps:
-    """chat_api's: the same brain; a /chat conversation has no WhatsApp cadence to plan."""
-    return _brain_deps(after_reply=None)
+    """chat_api's: the same brain; a /chat conversation has no WhatsApp cadence or reminder to plan."""
+    return _brain_deps(after_reply=None, after_booking=None)
 
 
-def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None) -> TurnDeps:
+def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None,
+                after_booking: Callable[[str, str, BookingChange, CalendarConfig], object] | None) -> TurnDeps:
     from shared.adapters.firestore_store import (
         FirestoreAnswerCache,
         FirestoreConversationStore,
@@ -189,7 +190,7 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         emit_event=lambda event: emit(event, event_deps()),
         after_reply=after_reply,
         scheduler_for=meeting_scheduler,
-        after_booking=schedule_meeting_reminder if after_reply is not None else None,
+        after_booking=after_booking,
     )
 
 
@@ -198,22 +199,20 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
 @lru_cache(maxsize=1)
 def calendar_api() -> CalendarApi:
     """Built on the first turn of an agent with a calendar: other turns never import the adapter."""
-    import json
-
     import httpx
 
     from shared.adapters.google_calendar import GoogleCalendar, ServiceAccountToken
 
     settings = get_settings()
-    if settings.calendar_access_token is not None:
-        fixed = settings.calendar_access_token.get_secret_value()
-        token: Callable[[], str] = lambda: fixed  # noqa: E731 - a local fake calendar only
+    base_url = settings.calendar_api_base_url
+    token: Callable[[], str]
+    if settings.calendar_emulator_host:
+        base_url = f"http://{settings.calendar_emulator_host}/calendar/v3"
+        token = lambda: "local-fake-calendar"  # noqa: E731 - a local fake accepts any bearer token
     else:
-        key = settings.calendar_credentials_json
-        token = ServiceAccountToken(settings.calendar_service_account,
-                                    json.loads(key.get_secret_value()) if key is not None else None)
+        token = ServiceAccountToken(settings.calendar_service_account)
     client = httpx.Client(timeout=settings.calendar_timeout_seconds, limits=httpx.Limits(max_connections=10))
-    return GoogleCalendar(client, token, settings.calendar_api_base_url)
+    return GoogleCalendar(client, token, base_url)
 
 
 def meeting_scheduler(config: CalendarConfig) -> MeetingScheduler:
@@ -229,14 +228,13 @@ def meeting_scheduler(config: CalendarConfig) -> MeetingScheduler:
 
 @lru_cache(maxsize=1)
 def reminder_queue() -> ReminderQueue:
-    """Meeting reminders ride the follow-up queue and function (CALENDAR_REMINDER_URL overrides the target)."""
+    """Meeting reminders ride the follow-up queue and function."""
     from shared.adapters.cloud_tasks import CloudTasksFollowupQueue, CloudTasksScheduler, tasks_client
 
     settings = get_settings()
     scheduler = CloudTasksScheduler(tasks_client(settings.tasks_emulator_host), settings.google_cloud_project,
                                     settings.region, settings.tasks_service_account)
-    return CloudTasksFollowupQueue(scheduler, settings.followup_queue,
-                                   settings.calendar_reminder_url or settings.followup_turn_url)
+    return CloudTasksFollowupQueue(scheduler, settings.followup_queue, settings.followup_turn_url)
 
 
 def schedule_meeting_reminder(tenant_id: str, conversation_id: str, change: BookingChange,

@@ -128,23 +128,19 @@ class Settings(BaseSettings):
     # Meetings on the sellers' Google Calendars (issue 19): which calendars and hours is per agent
     # (AgentConfig.calendar); these say how Piloto reaches the Calendar API
     calendar_api_base_url: str = Field(default="https://www.googleapis.com/calendar/v3",
-                                       description="Calendar API v3 root; a local fake in the demo")
+                                       description="Calendar API v3 root")
     calendar_service_account: str | None = Field(
         default=None, description="e-mail of the service account the calendars are shared with, impersonated by "
                                   "the function's own account (no key); unset = the function's own account")
-    calendar_credentials_json: SecretStr | None = Field(
-        default=None, description="a service-account key (JSON) instead of impersonation, e.g. outside Google Cloud")
-    calendar_access_token: SecretStr | None = Field(
-        default=None, description="a fixed bearer token: only for a local fake calendar (demo, tests)")
+    calendar_emulator_host: str | None = Field(
+        default=None, description="host:port of a local fake Calendar API (demo); a fixed token is sent to it")
     calendar_timeout_seconds: float = Field(default=10.0, gt=0, description="one Calendar API call's timeout")
-    calendar_reminder_url: str | None = Field(
-        default=None, description="URL of the followup_turn function for meeting reminders; unset = followup_turn_url")
 
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
                      "vertex_base_url", "media_model", "knowledge_bucket", "calendar_service_account",
-                     "calendar_credentials_json", "calendar_access_token", "calendar_reminder_url", mode="before")
+                     "calendar_emulator_host", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # .env files write "NAME=" for "not set"; an empty secret must never be accepted as a secret.

@@ -159,13 +159,12 @@ class ServiceAccountToken:
 
     On Cloud Functions the runtime account's credentials come from the metadata server; with
     CALENDAR_SERVICE_ACCOUNT set, they are exchanged for the calendar account's (the runtime account needs
-    roles/iam.serviceAccountTokenCreator on it; no key file). A key (`key_info`, the JSON of a service-account
-    key from Secret Manager) is the alternative outside Google Cloud. Tokens are refreshed when expired.
+    roles/iam.serviceAccountTokenCreator on it). No key file exists: a leaked key would be a long-lived
+    credential to every shared calendar. Tokens are refreshed when expired.
     """
 
-    def __init__(self, impersonate: str | None, key_info: dict | None = None) -> None:
+    def __init__(self, impersonate: str | None) -> None:
         self._impersonate = impersonate
-        self._key_info = key_info
         self._credentials = None
         self._lock = threading.Lock()
 
@@ -174,11 +173,6 @@ class ServiceAccountToken:
         import google.auth.transport.requests
 
         with self._lock:
-            if self._credentials is None and self._key_info is not None:
-                from google.oauth2 import service_account
-
-                self._credentials = service_account.Credentials.from_service_account_info(
-                    self._key_info, scopes=list(SCOPES))
             if self._credentials is None:
                 source, _ = google.auth.default(scopes=list(SCOPES))
                 if self._impersonate:
