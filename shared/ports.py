@@ -217,7 +217,10 @@ class LanguageModel(Protocol):
 
 
 class AnswerCache(Protocol):
-    """FAQ answers reused for the same agent and knowledge version until they expire."""
+    """FAQ answers reused for the same agent, knowledge and catalogue until they expire."""
+
+    def content_version(self, tenant_id: str) -> str:
+        """Moves whenever the tenant's documents, learned answers or catalogue change."""
 
     def get(self, tenant_id: str, key: str, now: datetime) -> str | None: ...
 

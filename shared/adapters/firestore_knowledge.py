@@ -21,6 +21,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.base_vector_query import DistanceMeasure
 from google.cloud.firestore_v1.vector import Vector
 
+from shared.adapters.content_versions import bump_knowledge_version
 from shared.domain.errors import TransientError
 from shared.domain.knowledge import (
     Chunk,
@@ -113,6 +114,7 @@ class FirestoreKnowledgeIndex:
                 "chunk_count": len(chunk_ids), "embedding_model": embedding_model,
                 "content_type": obj.content_type, "size": obj.size, "updated_at": firestore.SERVER_TIMESTAMP,
             })
+            bump_knowledge_version(tx, self._db, obj.tenant_id)  # cached answers made without this file expire
             return True
 
         with _transient("switching a knowledge source to a new generation"):
@@ -134,6 +136,7 @@ class FirestoreKnowledgeIndex:
                 "generation": obj.generation, "state": SourceState.DELETED.value, "reason": "object deleted",
                 "chunk_count": 0, "updated_at": firestore.SERVER_TIMESTAMP,
             }, merge=True)
+            bump_knowledge_version(tx, self._db, obj.tenant_id)
             return True
 
         with _transient("marking a knowledge source deleted"):
@@ -152,6 +155,8 @@ class FirestoreKnowledgeIndex:
                     batch.delete(ref)
                 batch.commit()
                 removed += len(stale[start:start + _WRITES_PER_BATCH * 4])
+            if removed:
+                bump_knowledge_version(None, self._db, tenant_id)
         return removed
 
     def save_learned(self, tenant_id: str, entry_id: str, agent_scope: str, question: str, answer: str,
@@ -166,6 +171,7 @@ class FirestoreKnowledgeIndex:
                 EMBEDDING_FIELD: Vector(vector), "embedding_model": embedding_model,
                 "indexed_at": firestore.SERVER_TIMESTAMP,
             })
+            bump_knowledge_version(None, self._db, tenant_id)  # the question is answered now: not from the cache
 
     def _nearest_in_scope(self, tenant_id: str, scope: str, vector: list[float], k: int) -> list[KnowledgePassage]:
         query = (

@@ -423,6 +423,11 @@ class FirestoreAnswerCache:
     def __init__(self, db: firestore.Client) -> None:
         self._db = db
 
+    def content_version(self, tenant_id: str) -> str:
+        from shared.adapters.content_versions import content_version
+
+        return content_version(self._db, tenant_id)
+
     def get(self, tenant_id: str, key: str, now: datetime) -> str | None:
         snap = _tenant(self._db, tenant_id).collection("answer_cache").document(key).get()
         data = snap.to_dict() if snap.exists else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+QualificationField = Literal["name", "company", "need", "budget", "authority", "timeline"]
+
 from pydantic import BaseModel, Field
 
 from shared.domain.followup import FollowupCadence
@@ -70,9 +72,17 @@ class AgentConfig(BaseModel):
         default="review", description="a seller's answer to a handed-off question becomes knowledge: at once (auto), "
         "after an admin approves it (review), or never")
     answer_cache_hours: int = Field(default=24, ge=0, description="FAQ answers are reused this long; 0 turns it off")
-    knowledge_version: str = Field(default="1", description="bump when the agent's knowledge changes: the cache resets")
+    knowledge_version: str = Field(
+        default="1", description="optional manual reset of the answer cache; documents, approved answers and the "
+        "catalogue already move the cache's key by themselves")
     memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")
-    # Follow-up cadence (issue 6): off unless the business turns it on
+    sales_goal: str = Field(
+        default="qualificar o lead e, quando fizer sentido, propor uma visita técnica, uma reunião ou o próximo passo "
+        "da compra", max_length=300, description="what the conversation is for; stated in the system instruction")
+    qualification_order: list[QualificationField] = Field(
+        default_factory=lambda: ["need", "budget", "authority", "timeline"],
+        description="what the agent learns about a lead, in this order, one question at a time")
+    # Follow-up cadence (issue 6); its time zone and business hours are also the ones the prompt states: off unless the business turns it on
     followup: FollowupCadence = Field(default_factory=FollowupCadence)
     # Meetings booked on the sellers' Google Calendars (issue 19): off when absent (request-and-confirm)
     calendar: CalendarConfig | None = None

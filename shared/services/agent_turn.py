@@ -18,11 +18,13 @@ from shared.domain.errors import ProviderRejected, TransientError, WaitingForMed
 from shared.domain.events import Contact, DomainEvent, lead_created
 from shared.domain.followup import opt_out_keyword
 from shared.domain.ids import contact_id, reply_message_id
-from shared.domain.inbound import Provider
+from shared.domain.inbound import MessageKind, Provider
 from shared.domain.media import media_blocking_turn
+from shared.domain.answer_cache import lead_specific_terms, why_not_cacheable
+from shared.domain.lead import LeadProfile
 from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
-from shared.domain.prompt import build_prompt
+from shared.domain.prompt import build_prompt, render_message
 from shared.domain.routing import Tier, answer_key, choose_tier, is_faq
 from shared.domain.scheduling import CalendarConfig, describe_slot
 from shared.domain.tenancy import AgentConfig, Channel
@@ -42,7 +44,6 @@ from shared.services.brain import AllModelsFailed, generate_routed, think
 from shared.services.lead_events import summary_event, turn_events
 from shared.services.scheduling import MeetingScheduler
 from shared.services.tools import (
-    READ_ONLY_TOOLS,
     BookingChange,
     KnowledgeSearch,
     LearnAnswer,
@@ -193,12 +194,16 @@ def _release_due(stored: Conversation, history: list[StoredMessage], agent: Agen
 
 
 def _burst_text(history: list[StoredMessage]) -> str:
-    """The lead's messages since our last reply: what routing judges."""
+    """The lead's messages since our last reply, as words: what routing judges. A voice note counts by its
+    transcript (a file by its text); one that could not be read counts as a file, never as silence."""
     burst: list[str] = []
     for message in reversed(history):
         if message.role != Role.LEAD:
             break
-        burst.append(message.text or "")
+        words = " ".join(part for part in (message.text, message.media_text) if part)
+        if not words and message.kind not in (MessageKind.TEXT, MessageKind.STICKER, MessageKind.REACTION):
+            words = f"[{message.kind.value}]"
+        burst.append(words)
     return "\n".join(reversed(burst))
 
 
@@ -232,26 +237,50 @@ def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversati
     toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock, scheduler=scheduler,
                       summary=conversation.summary or None, contact_name=conversation.contact_name)
     burst = _burst_text(history)
-    cache_key = answer_key(scope.agent_id, agent.knowledge_version, burst) if (
-        deps.answers is not None and agent.answer_cache_hours and is_faq(burst) and "\n" not in burst) else None
-    if cache_key and (cached := deps.answers.get(scope.tenant_id, cache_key, deps.clock())):
-        log.log(logger, logging.INFO, "answer served from the cache; no model call")
-        return Composition(text=cached, tier="cache", calls=[], effects=toolbox.effects, cached=True)
+    cache_key = None
+    if deps.answers is not None and agent.answer_cache_hours and "\n" not in burst and is_faq(burst):
+        # The versions are read before thinking: an answer made while the knowledge changes is filed under the
+        # old version, where nobody will look for it again.
+        version = f"{agent.knowledge_version}:{deps.answers.content_version(scope.tenant_id)}"
+        cache_key = answer_key(scope.agent_id, version, burst)
+        if cached := deps.answers.get(scope.tenant_id, cache_key, deps.clock()):
+            log.log(logger, logging.INFO, "answer served from the cache; no model call")
+            return Composition(text=cached, tier="cache", calls=[], effects=toolbox.effects, cached=True)
 
     lead = deps.leads.get_lead(scope.tenant_id, scope.contact_id)
-    prompt = build_prompt(agent, conversation, history, [qualification_summary(lead)])
+    offered = tuple(spec.name for spec in toolbox.specs) if agent.max_tool_steps else ()
+    prompt = build_prompt(agent, conversation, history, [qualification_summary(lead)], now=deps.clock(),
+                          tools=offered)
     tier = choose_tier(burst, lead.stage.value if lead else None)
     reply = think(deps.model, prompt, toolbox if agent.max_tool_steps else None, tier, deps.tiers,
                   agent.holding_message, agent.max_tool_steps)
     text = reply.text[: agent.max_reply_chars]
-    state_changing = {c["name"] for c in toolbox.effects.calls} - READ_ONLY_TOOLS
-    if (cache_key and not reply.held and not state_changing
-            and not (conversation.contact_name and conversation.contact_name.lower() in text.lower())):
-        # Only impersonal answers to self-contained questions are reused for other leads.
-        deps.answers.put(scope.tenant_id, cache_key, burst, text,
-                         deps.clock() + timedelta(hours=agent.answer_cache_hours))
+    if cache_key:
+        effects = toolbox.effects
+        reason = why_not_cacheable(
+            held=reply.held, handoff=effects.handoff is not None, tool_calls=effects.calls,
+            lead_changed=bool(effects.lead_changes or effects.meetings or effects.bookings), reply=text,
+            lead_terms=lead_specific_terms(_lead_material(scope, conversation, lead, history), burst,
+                                           _business_text(agent)))
+        if reason is None:
+            deps.answers.put(scope.tenant_id, cache_key, burst, text,
+                             deps.clock() + timedelta(hours=agent.answer_cache_hours))
+        else:
+            log.log(logger, logging.INFO, "answer not cached", reason=reason)
     return Composition(text=text, tier=reply.tier.value, calls=reply.calls, effects=toolbox.effects,
                        prompt_tokens=reply.calls[0].usage.prompt_tokens if reply.calls else 0)
+
+
+def _lead_material(scope: TurnScope, conversation: Conversation, lead: LeadProfile | None,
+                   history: list[StoredMessage]) -> list[str]:
+    """Everything this lead told us: contact fields, profile, earlier messages and files (not the question)."""
+    profile = [str(v) for k, v in (lead.model_dump() if lead else {}).items() if k not in ("stage",) and v]
+    earlier = [render_message(m) for m in history[:-1] if m.role == Role.LEAD]
+    return [scope.contact_phone, conversation.contact_name or "", conversation.summary or "", *profile, *earlier]
+
+
+def _business_text(agent: AgentConfig) -> str:
+    return " ".join([agent.display_name, agent.business_name, agent.business_description, agent.persona])
 
 
 def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
@@ -333,7 +362,7 @@ def _notify_seller(deps: TurnDeps, channel: Channel, seller_phone: str, text: st
 def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
              history: list[StoredMessage], reply_id: str) -> TurnOutcome:
     """Copilot: a draft and hints for the seller, stored on the conversation; nothing reaches the lead."""
-    base = build_prompt(agent, conversation, history)
+    base = build_prompt(agent, conversation, history, now=deps.clock())
     prompt = Prompt(system=base.system + "\nYou assist a human seller: do not answer the lead. Draft the reply the "
                     "seller could send and describe the lead for them, as JSON.", turns=base.turns,
                     max_output_tokens=800, json_schema=SUGGESTION_SCHEMA, purpose="suggestion")

@@ -246,7 +246,7 @@ def _write(request: FollowupRequest, deps: FollowupDeps, agent: AgentConfig, con
            history: list[StoredMessage], message_id: str, instruction: str) -> str:
     """The model writes the nudge from the conversation itself, not a canned "any news?"."""
     assert deps.model is not None and deps.ledger is not None
-    base = build_prompt(agent, conversation, history)
+    base = build_prompt(agent, conversation, history, now=deps.clock())
     prompt = Prompt(system=base.system + (
         "\n\nThe lead has not answered your last message. Write ONE short WhatsApp follow-up message in "
         f"{agent.language} that continues this conversation naturally, refers to what the lead said, and ends with "

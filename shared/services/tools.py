@@ -153,8 +153,6 @@ SPECS = {
 }
 
 
-# Tools that only read: a turn that used nothing else may have its answer cached (the answer cache, issue 16).
-READ_ONLY_TOOLS = frozenset({"lookup_catalog", "search_knowledge", "offer_slots"})
 CALENDAR_TOOLS = ("offer_slots", "book_meeting", "reschedule_meeting", "cancel_meeting")
 
 

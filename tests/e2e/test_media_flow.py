@@ -83,6 +83,9 @@ def test_a_pdf_on_evolution_is_read_and_the_reply_uses_its_text(stack, db, tenan
 
     wait_until(lambda: len(sends(stack, lead_phone)) >= 1, 30, "the reply")
     assert "Consumo: 520 kWh Total a pagar: R$ 468,90" in sends(stack, lead_phone)[0]["text"]
+    # The reply is marked sent (and ordered by stored_at) just after the provider answered: wait for that write.
+    wait_until(lambda: len(messages(db, tenant, "evolution", tenant.evolution_instance, lead_phone)) == 2, 10,
+               "the reply marked sent")
     [lead, _] = messages(db, tenant, "evolution", tenant.evolution_instance, lead_phone)
     assert lead["media_text"] == "Conta de energia - Solar Prime\nConsumo: 520 kWh\nTotal a pagar: R$ 468,90"
 
