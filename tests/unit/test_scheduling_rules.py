@@ -166,3 +166,13 @@ def test_agents_have_no_calendar_unless_configured():
 
 def test_slots_read_in_portuguese():
     assert describe_slot(at(33, 15), SP) == "qui 03/12 às 15h00"
+
+
+def test_a_reply_offering_calendar_slots_is_never_cached_for_other_leads():
+    from shared.domain.answer_cache import why_not_cacheable
+
+    common = {"held": False, "handoff": False, "lead_changed": False, "reply": "Tenho qui 03/12 às 15h00.",
+              "lead_terms": set()}
+    assert why_not_cacheable(tool_calls=[{"name": "lookup_catalog"}], **common) is None
+    assert "offer_slots" in why_not_cacheable(tool_calls=[{"name": "offer_slots"}], **common)
+    assert "book_meeting" in why_not_cacheable(tool_calls=[{"name": "book_meeting"}], **common)
