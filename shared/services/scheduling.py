@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from shared import log
-from shared.domain.errors import CalendarConflict, CalendarPreconditionFailed
+from shared.domain.errors import CalendarConflict, CalendarError, CalendarPreconditionFailed, CalendarUnavailable
 from shared.domain.scheduling import (
     Booking,
     BookingStatus,
@@ -126,7 +126,7 @@ class MeetingScheduler:
         else:
             draft = self._draft(event_id, kind, slot, who)
             try:
-                event = self._calendar.insert_event(slot.calendar_id, draft)
+                event = self._insert(slot, draft)
             except CalendarConflict:
                 event = self._reuse(slot, draft)
             except Exception:
@@ -237,6 +237,17 @@ class MeetingScheduler:
                             location={MeetingPlace.VISIT: "No endereço do cliente",
                                       MeetingPlace.CALL: f"Ligação para {who.phone}"}.get(kind.place),
                             video_link=kind.place == MeetingPlace.VIDEO and self.config.allow_video_links)
+
+    def _insert(self, slot: Slot, draft: MeetingDraft) -> CalendarEvent:
+        """A calendar whose owner cannot create Meet conferences refuses the request (400 invalid): book the
+        meeting without a link rather than not at all."""
+        try:
+            return self._calendar.insert_event(slot.calendar_id, draft)
+        except CalendarError as err:
+            if not draft.video_link or isinstance(err, (CalendarConflict, CalendarUnavailable)) or err.status != 400:
+                raise
+            log.log(logger, logging.WARNING, "calendar refused a Meet link; booking without one", reason=err.reason)
+            return self._calendar.insert_event(slot.calendar_id, replace(draft, video_link=False))
 
     def _own_event_at(self, event_id: str, start: datetime) -> CalendarEvent | None:
         for calendar_id in self.config.calendar_ids:

@@ -129,3 +129,14 @@ def test_words_without_a_time_offer_slots_again(scheduler, tenant_id):
 def test_a_day_without_time_offers_that_days_slots(scheduler, tenant_id):
     outcome = scheduler.book(tenant_id, "c11", MARIA, "pode ser na sexta", None)
     assert outcome.status == "choose_time" and {s.start.date() for s in outcome.alternatives} == {at(4, 0).date()}
+
+
+def test_a_calendar_without_meet_still_gets_the_video_meeting_without_a_link(db, fake, tenant_id):
+    fake.add_calendar("sem-meet@empresa.com.br", meet=False)
+    config = CONFIG.model_copy(update={"calendar_ids": ["sem-meet@empresa.com.br"]})
+    scheduler = MeetingScheduler(GoogleCalendar(fake.client(), token=lambda: "t"), FirestoreBookings(db), config,
+                                 clock=lambda: NOW)
+    outcome = scheduler.book(tenant_id, "c12", MARIA, "quinta às 15h", "videochamada")
+    assert outcome.status == "booked" and outcome.booking.video_link is None
+    assert [r["params"].get("conferenceDataVersion") for r in fake.requests if r["method"] == "POST"
+            and r["path"].endswith("/events")] == ["1", None]
