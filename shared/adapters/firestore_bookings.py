@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.domain.scheduling import Booking
+from shared.domain.scheduling import Booking, BookingStatus
+
+STALE_HOLD = timedelta(minutes=10)  # longer than any booking attempt (a few Calendar calls of 10 s at most)
+
+
+def _booking_ref(db: firestore.Client, tenant_id: str, conversation_id: str) -> firestore.DocumentReference:
+    return db.collection("tenants").document(tenant_id).collection("bookings").document(conversation_id)
 
 
 class FirestoreBookings:
@@ -33,13 +38,29 @@ class FirestoreBookings:
 
     def hold_slot(self, tenant_id: str, calendar_id: str, start: datetime, conversation_id: str) -> bool:
         ref = self._hold(tenant_id, calendar_id, start)
-        try:
-            # create() fails when the document exists: exactly one conversation wins a slot
-            ref.create({"calendar_id": calendar_id, "start": start, "conversation_id": conversation_id})
+        now = datetime.now(UTC)
+
+        @firestore.transactional
+        def claim(tx: firestore.Transaction) -> bool:
+            snap = ref.get(transaction=tx)
+            if snap.exists:
+                holder = snap.get("conversation_id")
+                if holder == conversation_id:
+                    return True
+                booked = _booking_ref(self._db, tenant_id, holder).get(transaction=tx)
+                data = booked.to_dict() if booked.exists else {}
+                holds_it = (data.get("status") == BookingStatus.BOOKED.value and data.get("start") == start
+                            and data.get("calendar_id") == calendar_id)
+                # A hold whose conversation never booked this slot (it crashed mid-booking, then chose another
+                # time) would block the slot forever: it lapses after a few minutes.
+                if holds_it or snap.get("held_at") > now - STALE_HOLD:
+                    return False
+            # expire_at: a Firestore TTL field (terraform/firestore.tf) clears holds of past meetings
+            tx.set(ref, {"calendar_id": calendar_id, "start": start, "conversation_id": conversation_id,
+                         "held_at": now, "expire_at": start + timedelta(days=1)})
             return True
-        except gexc.Conflict:
-            snap = ref.get()
-            return bool(snap.exists and snap.get("conversation_id") == conversation_id)
+
+        return claim(self._db.transaction())
 
     def release_slot(self, tenant_id: str, calendar_id: str, start: datetime, conversation_id: str) -> None:
         ref = self._hold(tenant_id, calendar_id, start)

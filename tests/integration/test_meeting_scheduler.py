@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from shared.adapters.firestore_bookings import FirestoreBookings
 from shared.adapters.google_calendar import GoogleCalendar
-from shared.domain.scheduling import BookingStatus, CalendarConfig, meeting_event_id
+from shared.domain.scheduling import Booking, BookingStatus, CalendarConfig, meeting_event_id
 from shared.services.scheduling import Attendee, MeetingScheduler
 from tests.calendar_fake import FakeGoogleCalendar
 
@@ -140,3 +140,18 @@ def test_a_calendar_without_meet_still_gets_the_video_meeting_without_a_link(db,
     assert outcome.status == "booked" and outcome.booking.video_link is None
     assert [r["params"].get("conferenceDataVersion") for r in fake.requests if r["method"] == "POST"
             and r["path"].endswith("/events")] == ["1", None]
+
+
+def test_a_hold_left_by_a_crashed_attempt_lapses_and_a_booked_one_does_not(db, tenant_id):
+    bookings = FirestoreBookings(db)
+    start = at(3, 15)
+    assert bookings.hold_slot(tenant_id, CAL, start, "crashed")
+    assert not bookings.hold_slot(tenant_id, CAL, start, "other")  # fresh: the first attempt may still book
+    hold = next(db.collection("tenants").document(tenant_id).collection("slot_holds").stream()).reference
+    hold.update({"held_at": datetime.now(UTC) - timedelta(minutes=11)})
+    assert bookings.hold_slot(tenant_id, CAL, start, "other")  # the crashed attempt never booked it
+    bookings.save_booking(tenant_id, Booking(conversation_id="other", contact_phone="+5511999990000", kind="Visita",
+                                             status=BookingStatus.BOOKED, calendar_id=CAL, start=start,
+                                             end=start + timedelta(hours=1), event_id="pmabcdef0123"))
+    hold.update({"held_at": datetime.now(UTC) - timedelta(hours=5)})
+    assert not bookings.hold_slot(tenant_id, CAL, start, "third")  # booked: never lapses
