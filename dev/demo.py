@@ -33,7 +33,8 @@ LEAD_CRM = ("5519988887777", "Roberto Alves")
 LEAD_MEDIA = ("5511955554444", "Beatriz Costa")
 LEAD_COPILOT = ("5541966665555", "Bruno Alves")
 LEAD_FOLLOWUP = ("5511944443333", "Paula Nunes")
-LEAD_CALENDAR = ("5511933332222", "Fernanda Dias")
+LEAD_TWILIO = ("5511933332222", "Lucas Prado")
+LEAD_CALENDAR = ("5511922221111", "Fernanda Dias")
 SELLER_CALENDAR = "vendas@solarprime.com.br"
 
 
@@ -118,6 +119,8 @@ class Demo:
             query=f"?token={d.zapi_webhook_token}")
         self.wait_replies(len(self.sends) + 1)
 
+        self.twilio_step()
+
         say("\n8. A seller answers Carlos from the business phone: the bot pauses on that conversation")
         self.post("evolution", *payloads.as_json(payloads.evolution_text(
             d.evolution_instance, d.evolution_apikey, LEAD_EVOLUTION[0], "Solar Prime", "3EB0HUMAN0001",
@@ -144,6 +147,44 @@ class Demo:
 
         self.print_transcripts()
         self.print_metrics()
+
+    def twilio(self, text: str = "", **params: str) -> httpx.Response:
+        """Twilio receives the lead's WhatsApp message and calls our webhook, signed with the account's token."""
+        assert self.stack.sandbox is not None
+        d = self.demo
+        body, headers = self.stack.sandbox.twilio.incoming(
+            d.twilio_account_sid, d.twilio_sender, f"+{LEAD_TWILIO[0]}", f"{self.webhook}twilio", LEAD_TWILIO[1],
+            Body=text, **params)
+        say(f"  {LEAD_TWILIO[1]} (Twilio): {text or params}")
+        return self.post("twilio", body, headers)
+
+    def twilio_step(self) -> None:
+        say("\n7b. A lead on a Twilio WhatsApp sender (form-encoded webhook, X-Twilio-Signature, TwiML answer)")
+        self.twilio("Boa tarde, vocês instalam em Campinas?", MessageType="text")
+        self.wait_replies(len(self.sends) + 1)
+        reply = self.sends[-1]
+        wait_until(lambda: self._state_of(reply["id"]) == "delivered", 15, "Twilio's status callbacks")
+        say(f"  Twilio's status callbacks (sent, delivered), signed and delivered by the sandbox: reply is "
+            f"{self._state_of(reply['id'])}")
+        say("  A forged Twilio request (signed with another token) is refused:")
+        assert self.stack.sandbox is not None
+        body, headers = self.stack.sandbox.twilio.incoming(
+            self.demo.twilio_account_sid, self.demo.twilio_sender, f"+{LEAD_TWILIO[0]}", f"{self.webhook}twilio",
+            Body="forjada")
+        self.post("twilio", body, {**headers, "X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="})
+        say("  The lead taps the template's quick-reply button \"Parar\": an opt-out, not a sales reply")
+        self.twilio("Parar", MessageType="button", ButtonText="Parar", ButtonPayload="STOP_PROMOTIONS",
+                    OriginalRepliedMessageSid=reply["id"])
+        self.wait_replies(len(self.sends) + 1)
+
+    def _state_of(self, provider_message_id: str) -> str | None:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        d = self.demo
+        conv_id = conversation_id(channel_key("twilio", d.twilio_sender), f"+{LEAD_TWILIO[0]}")
+        messages = (self.db.collection("tenants").document(d.tenant_id).collection("conversations").document(conv_id)
+                    .collection("messages").where(filter=FieldFilter("provider_message_id", "==", provider_message_id)).get())
+        return messages[0].to_dict().get("state") if messages else None
 
     def crm_step(self) -> None:
         """Issue 7: a new lead's LeadCreated reaches the business's signed webhook (what n8n or Make would receive)."""
@@ -416,6 +457,7 @@ class Demo:
         for provider, channel, (phone, name) in (("meta", d.meta_phone_number_id, LEAD_META),
                                                  ("evolution", d.evolution_instance, LEAD_EVOLUTION),
                                                  ("zapi", d.zapi_instance, LEAD_ZAPI),
+                                                 ("twilio", d.twilio_sender, LEAD_TWILIO),
                                                  ("meta", d.meta_phone_number_id, LEAD_MEDIA)):
             conv_id = conversation_id(channel_key(provider, channel), f"+{phone}")
             conv_ref = self.db.collection("tenants").document(d.tenant_id).collection("conversations").document(conv_id)
@@ -466,7 +508,8 @@ def main() -> int:
         say("  model: OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made")
         say("  media: OFFLINE media reader (cannot transcribe audio, describe images or read scans; says so);"
             " PDF/DOCX text extraction is real")
-        demo = seed(firestore.Client(project=stack.client_env()["GOOGLE_CLOUD_PROJECT"]), stack.sandbox.url)
+        demo = seed(firestore.Client(project=stack.client_env()["GOOGLE_CLOUD_PROJECT"]), stack.sandbox.url,
+                    twilio=stack.sandbox.twilio)
         Demo(stack, demo).run()
     say("\nStopped everything the demo started. Logs of each process: .run/logs/")
     return 0

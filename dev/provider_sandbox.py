@@ -3,6 +3,8 @@
 It answers the documented request shapes of Meta's Graph API (/{version}/{phone-number-id}/messages),
 Evolution API v2 (/message/sendText/{instance}) and Z-API (/instances/{id}/token/{token}/send-text)
 with their documented response shapes, records every send, and can be told to fail the next sends.
+Twilio (/twilio/2010-04-01/…) is served by the contract fake in dev/twilio_fake.py, which also delivers the
+status callbacks Twilio would send, signed, to the StatusCallback URL of each send.
 
 It also serves the leads' files the way each provider hands them over: Meta's GET /{version}/{media-id}
 (→ url, mime_type, sha256, file_size) and the bearer-protected download URL it names; Evolution's
@@ -31,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from dev.json_http import JsonHandler
+from dev.twilio_fake import TwilioFake
 
 _META = re.compile(r"^/meta/(?P<version>v[\d.]+)/(?P<channel>[^/]+)/messages$")
 _EVOLUTION = re.compile(r"^/evolution/message/sendText/(?P<channel>[^/]+)$")
@@ -76,6 +79,8 @@ class ProviderSandbox:
         self._files: dict[str, HostedMedia] = {}
         self.media_requests: list[str] = []  # "meta-lookup:<id>", "meta-download:<id>", "evolution:<key>", "file:<n>"
         self._server = ThreadingHTTPServer((host, port), self._handler())
+        self.twilio = TwilioFake(base_url=f"{self.url}/twilio")
+        self.twilio_callbacks_delivered: list[str] = []
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -223,6 +228,42 @@ class ProviderSandbox:
             self.sent.append(entry)
         return 200, response
 
+    def _twilio(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """Twilio's API through the contract fake; accepted sends are recorded like the others' and their status
+        callbacks delivered a moment later, as Twilio does."""
+        with self._lock:
+            failure = self._failures.pop(0) if self._failures and method == "POST" else None
+        if failure is not None:
+            return failure[0], {"code": 20500, "message": "sandbox failure", "status": failure[0]}, {}
+        before = len(self.twilio.messages)
+        pending = len(self.twilio.callbacks)
+        answer = self.twilio.handle(method, path, headers, body)
+        for message in self.twilio.messages[before:]:
+            with self._lock:
+                self.sent.append({"provider": "twilio", "channel": message["from"].removeprefix("whatsapp:"),
+                                  "to": message["to"].removeprefix("whatsapp:+"), "text": message["body"],
+                                  "id": message["sid"], "authorized": True,
+                                  "template": message["content_sid"], "final_status": message["final_status"]})
+        callbacks = self.twilio.callbacks[pending:]
+        if callbacks:
+            threading.Timer(0.3, self._deliver_twilio_callbacks, args=(callbacks,)).start()
+        return answer.status, answer.body, answer.headers
+
+    def _deliver_twilio_callbacks(self, callbacks: list[tuple[str, dict[str, str]]]) -> None:
+        import urllib.parse
+        import urllib.request
+
+        for url, params in callbacks:
+            signature = self.twilio.signature(params["AccountSid"], url, params)
+            request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), method="POST",
+                                             headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                      "X-Twilio-Signature": signature})
+            try:
+                urllib.request.urlopen(request, timeout=5).close()
+                self.twilio_callbacks_delivered.append(params["MessageStatus"])
+            except OSError:
+                self.twilio_callbacks_delivered.append(f"undeliverable:{params['MessageStatus']}")
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sandbox = self
 
@@ -232,6 +273,10 @@ class ProviderSandbox:
                     self.reply_json(200, sandbox.sent)
                     return
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if self.path.startswith("/twilio/"):
+                    self._reply_twilio(*sandbox._twilio("GET", self.path[len("/twilio"):].split("?", 1)[0], headers,
+                                                        b""))
+                    return
                 status, payload, content_type = sandbox._media_get(self.path.split("?", 1)[0], headers)
                 if isinstance(payload, bytes):
                     self.send_response(status)
@@ -242,7 +287,23 @@ class ProviderSandbox:
                 else:
                     self.reply_json(status, payload)
 
+            def _reply_twilio(self, status: int, payload: Any, extra: dict[str, str]) -> None:
+                if isinstance(payload, bytes):
+                    self.send_response(status)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                else:
+                    self.reply_json(status, payload)
+
             def do_POST(self) -> None:  # noqa: N802
+                if self.path.startswith("/twilio/"):
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    self._reply_twilio(*sandbox._twilio("POST", self.path[len("/twilio"):].split("?", 1)[0], headers,
+                                                        self.read_body()))
+                    return
                 try:
                     body = json.loads(self.read_body() or b"{}")
                 except ValueError:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from google.cloud import firestore
 
+from dev.twilio_fake import TwilioFake
+
 from shared.adapters.firestore_store import FirestoreChannelDirectory
 from shared.domain.inbound import Provider
 from shared.domain.tenancy import AgentConfig, Channel, ChannelCredentials, Tenant
@@ -23,6 +25,9 @@ class DemoTenant:
     zapi_instance_token: str = "local-zapi-instance-token"
     zapi_client_token: str = "local-zapi-client-token"
     zapi_webhook_token: str = "local-zapi-webhook-token"
+    twilio_sender: str = "+14155238886"  # the WhatsApp sender (E.164) of the Twilio account
+    twilio_account_sid: str = "AC00000000000000000000000000demo01"
+    twilio_auth_token: str = "local-twilio-auth-token-000000000"
 
 
 def demo_agent() -> AgentConfig:
@@ -52,7 +57,9 @@ CATALOG = {
 }
 
 
-def seed(db: firestore.Client, sandbox_url: str, demo: DemoTenant = DemoTenant()) -> DemoTenant:
+def seed(db: firestore.Client, sandbox_url: str, demo: DemoTenant = DemoTenant(),
+         twilio: TwilioFake | None = None) -> DemoTenant:
+    """Write the tenant's documents; `twilio` (the sandbox's Twilio fake) learns the tenant's Twilio account."""
     tenant = Tenant(tenant_id=demo.tenant_id, name="Solar Prime Energia")
     tenant_ref = db.collection("tenants").document(demo.tenant_id)
     tenant_ref.set(tenant.model_dump(mode="json"))
@@ -78,4 +85,9 @@ def seed(db: firestore.Client, sandbox_url: str, demo: DemoTenant = DemoTenant()
         tenant_id=demo.tenant_id, provider=Provider.ZAPI, channel_id=demo.zapi_instance,
         credentials=ChannelCredentials(instance_token=demo.zapi_instance_token, client_token=demo.zapi_client_token,
                                        webhook_token=demo.zapi_webhook_token)))
+    directory.save_channel(Channel(
+        tenant_id=demo.tenant_id, provider=Provider.TWILIO, channel_id=demo.twilio_sender,
+        credentials=ChannelCredentials(account_sid=demo.twilio_account_sid, auth_token=demo.twilio_auth_token)))
+    if twilio is not None:
+        twilio.add_account(demo.twilio_account_sid, demo.twilio_auth_token, [demo.twilio_sender])
     return demo

@@ -253,6 +253,7 @@ class LocalStack:
             "META_VERIFY_TOKEN": DEMO_META_VERIFY_TOKEN,
             "META_GRAPH_BASE_URL": f"{self.sandbox.url}/meta",
             "ZAPI_BASE_URL": f"{self.sandbox.url}/zapi",
+            "TWILIO_API_BASE_URL": f"{self.sandbox.url}/twilio",
             "DEBOUNCE_SECONDS": str(self.debounce_seconds),
             "CHANNEL_CACHE_SECONDS": "0",
             "EVENTS_TOPIC": EVENTS_TOPIC,
@@ -267,6 +268,9 @@ class LocalStack:
             self.ports.setdefault(name, free_port())
         if "agent_turn" in self.ports:
             env["AGENT_TURN_URL"] = self.function_url("agent_turn")
+        if "whatsapp_webhook" in self.ports:
+            # Where Twilio's status callbacks go (the sandbox delivers them, signed, like Twilio).
+            env["PUBLIC_WEBHOOK_URL"] = self.function_url("whatsapp_webhook").rstrip("/")
         if "media_processor" in self.ports:
             env["MEDIA_PROCESSOR_URL"] = self.function_url("media_processor")
         if "followup_turn" in self.ports:

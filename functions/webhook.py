@@ -1,6 +1,9 @@
-"""whatsapp_webhook: the public URL providers call. POST {url}/meta | /evolution | /zapi; GET {url}/meta to verify."""
+"""whatsapp_webhook: the public URL providers call. POST {url}/meta | /evolution | /zapi | /twilio; GET {url}/meta to
+verify."""
 
 from __future__ import annotations
+
+import json
 
 import flask
 import functions_framework
@@ -27,12 +30,14 @@ def _raw(request: flask.Request, limit: int) -> RawRequest:
         headers={k.lower(): v for k, v in request.headers.items()},
         query=request.args.to_dict(),
         body=body,
+        # The path and query exactly as sent (gunicorn's RAW_URI), not decoded: a signature covers the raw URL.
+        url=f"{request.scheme}://{request.host}{request.environ.get('RAW_URI') or request.full_path.rstrip('?')}",
     )
 
 
 @functions_framework.http
 @json_errors
-def whatsapp_webhook(request: flask.Request) -> Response | tuple[str, int]:
+def whatsapp_webhook(request: flask.Request) -> Response | tuple[str, int] | flask.Response:
     settings = get_settings()
     provider = parse_provider(request.path.rstrip("/").rsplit("/", 1)[-1])
     with log.bound(provider=provider.value, **log.trace_field(request.headers.get("X-Cloud-Trace-Context"),
@@ -45,4 +50,10 @@ def whatsapp_webhook(request: flask.Request) -> Response | tuple[str, int]:
         if request.method != "POST":
             return {"error": "MethodNotAllowed", "reason": "use POST"}, 405
         outcome = receive_webhook(provider, _raw(request, settings.max_body_bytes), inbound_deps())
+        if provider is Provider.TWILIO:
+            # Twilio expects TwiML back; an empty <Response/> sends nothing itself (the reply goes out later).
+            from shared.providers.twilio import EMPTY_TWIML
+
+            return flask.Response(EMPTY_TWIML, 200, {"Content-Type": "text/xml; charset=utf-8",
+                                                      "X-Piloto-Outcome": json.dumps(outcome.as_dict())})
         return {"ok": True, **outcome.as_dict()}, 200

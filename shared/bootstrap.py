@@ -57,6 +57,10 @@ def webhook_for(provider: Provider) -> ProviderWebhook:
         from shared.providers.evolution import EvolutionWebhook
 
         return EvolutionWebhook()
+    if provider is Provider.TWILIO:
+        from shared.providers.twilio import TwilioWebhook
+
+        return TwilioWebhook(public_url=get_settings().public_webhook_url)
     from shared.providers.zapi import ZApiWebhook
 
     return ZApiWebhook()
@@ -90,9 +94,20 @@ def sender_for(provider: Provider) -> MessageSender:
         from shared.providers.evolution import EvolutionProvider
 
         return EvolutionProvider(_http_client())
+    if provider is Provider.TWILIO:
+        from shared.providers.twilio import TwilioProvider
+
+        return TwilioProvider(_http_client(), base_url=settings.twilio_api_base_url,
+                              status_callback=twilio_status_callback(settings.public_webhook_url))
     from shared.providers.zapi import ZApiProvider
 
     return ZApiProvider(_http_client(), base_url=settings.zapi_base_url)
+
+
+def twilio_status_callback(public_webhook_url: str | None) -> str | None:
+    """Where Twilio reports our sends' delivery: the webhook's own /twilio path (None: the sender's configured
+    callback, set in the Twilio Console, is used)."""
+    return f"{public_webhook_url.rstrip('/')}/twilio" if public_webhook_url else None
 
 
 def language_model() -> LanguageModel:
@@ -334,6 +349,10 @@ def media_downloader_for(provider: Provider) -> MediaDownloader:
         from shared.providers.evolution import EvolutionMedia
 
         return EvolutionMedia(_media_http_client())
+    if provider is Provider.TWILIO:
+        from shared.providers.twilio import TwilioMedia
+
+        return TwilioMedia(_media_http_client(), base_url=settings.twilio_api_base_url)
     from shared.providers.zapi import ZApiMedia
 
     return ZApiMedia(_media_http_client())

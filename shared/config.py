@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         default="v25.0", description="Graph API version; v25.0 is available until 2028-07-29 (Meta's versions "
                                      "page); a warning is logged within 60 days of the configured one's expiry")
     zapi_base_url: str = "https://api.z-api.io"
+    twilio_api_base_url: str = Field(default="https://api.twilio.com", description="Twilio REST API (Messages, media)")
+    public_webhook_url: str | None = Field(
+        default=None, description="the whatsapp_webhook URL as configured at the providers (Twilio signs it)")
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Media understanding (media_processor; the webhook enqueues, the agent turn waits)

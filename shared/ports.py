@@ -35,6 +35,7 @@ class RawRequest:
     headers: Mapping[str, str]  # lower-cased names
     query: Mapping[str, str]
     body: bytes
+    url: str = ""  # scheme://host/path?query as this server received it (Twilio signs the public URL)
 
 
 @dataclass(frozen=True)

@@ -327,6 +327,8 @@ locals {
       # A message with a file also gets a media task (same task identity as the turns').
       MEDIA_QUEUE         = google_cloud_tasks_queue.queue["media"].name
       MEDIA_PROCESSOR_URL = local.function_urls["media_processor"]
+      # Twilio signs the URL it called (twilio.tf).
+      PUBLIC_WEBHOOK_URL = local.public_webhook_url
     }
     agent_turn = {
       FOLLOWUP_DEFAULTS = local.followup_defaults
@@ -341,6 +343,7 @@ locals {
       CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
       META_GRAPH_VERSION       = var.providers_send.meta_graph_version
       PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
+      PUBLIC_WEBHOOK_URL       = local.public_webhook_url # Twilio sends report their status there (twilio.tf)
       # The search_knowledge tool embeds the lead's question in-process: same model and dimension as
       # the documents' vectors (knowledge_ingest) and the vector index (firestore.tf).
       EMBEDDING_BACKEND      = var.knowledge.embedding_backend
@@ -374,6 +377,7 @@ locals {
       LLM_PRICING           = jsonencode(var.llm_pricing)
       REPLY_LEASE_SECONDS   = tostring(var.agent_turn.reply_lease_seconds)
       CHANNEL_CACHE_SECONDS = tostring(var.webhook.channel_cache_seconds)
+      PUBLIC_WEBHOOK_URL    = local.public_webhook_url
       # As agent_turn: its search_knowledge tool embeds questions in-process.
       EMBEDDING_BACKEND      = var.knowledge.embedding_backend
       EMBEDDING_MODEL        = var.knowledge.embedding_model
@@ -411,6 +415,7 @@ locals {
       CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
       META_GRAPH_VERSION       = var.providers_send.meta_graph_version
       PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
+      PUBLIC_WEBHOOK_URL       = local.public_webhook_url
       # The next step of the cadence.
       REGION                = var.region
       FOLLOWUP_QUEUE        = google_cloud_tasks_queue.queue["followups"].name

@@ -2,14 +2,15 @@
 
 locals {
   # The webhook's last path segment names the provider (shared/domain/inbound.py, Provider).
-  webhook_providers = ["meta", "evolution", "zapi"]
+  webhook_providers = ["meta", "evolution", "zapi", "twilio"]
 }
 
 output "webhook_urls" {
   description = "URL to configure in each WhatsApp provider (docs/DEPLOY.md, Connecting providers). Z-API also needs ?token=<the channel's credentials.webhook_token>."
   value = {
     for provider in local.webhook_providers :
-    provider => "${google_cloudfunctions2_function.function["whatsapp_webhook"].url}/${provider}"
+    # Twilio signs the URL it calls: it gets the URL the code checks (twilio.tf).
+    provider => provider == "twilio" ? "${local.public_webhook_url}/twilio" : "${google_cloudfunctions2_function.function["whatsapp_webhook"].url}/${provider}"
   }
 }
 

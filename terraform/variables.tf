@@ -163,11 +163,14 @@ variable "webhook" {
     debounce_seconds: burst window; messages of one lead closer than this get one reply.
     max_body_bytes: larger webhook bodies are refused with 413.
     channel_cache_seconds: how long an instance caches channel and agent documents (an admin's edit shows after at most this).
+    public_url: the webhook's URL as configured at the providers, when it is not the function's own run.app URL
+    (a custom domain or a load balancer). Twilio signs the URL it calls (twilio.tf).
   EOT
   type = object({
     debounce_seconds      = optional(number, 4)
     max_body_bytes        = optional(number, 1000000)
     channel_cache_seconds = optional(number, 60)
+    public_url            = optional(string)
   })
   default = {}
   validation {

@@ -38,7 +38,9 @@ def tenant(stack: LocalStack, db) -> DemoTenant:  # noqa: ANN001
         evolution_copilot_instance=f"evo-copilot-{suffix}",
         evolution_instance=f"evo-{suffix}",
         zapi_instance=f"Z{suffix.upper()}",
-    ))
+        twilio_sender=f"+1415{int(suffix, 16) % 10_000_000:07d}",
+        twilio_account_sid=f"AC{suffix}{'0' * 22}",
+    ), twilio=stack.sandbox.twilio)
 
 
 @pytest.fixture

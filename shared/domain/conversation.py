@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from shared.domain.inbound import DeliveryState, MediaRef, MessageKind, Provider
+from shared.domain.inbound import DeliveryState, Location, MediaRef, MessageKind, Provider
 from shared.domain.media import MediaStatus, StoredMedia
 from shared.domain.usage import ModelCall
 
@@ -24,6 +24,9 @@ class InboundDisposition(StrEnum):
     QUEUED = "queued"  # an agent turn was enqueued for it
     HUMAN = "human"  # written by the business: recorded, bot paused
     IGNORED_GROUP = "ignored_group"
+    IGNORED_BROADCAST = "ignored_broadcast"  # a broadcast list or a channel (newsletter) post: no contact behind it
+    INVALID = "invalid"  # malformed inside a valid delivery: recorded with the reason, the rest was kept
+    NOT_ANSWERED = "not_answered"  # stored in memory, but no turn (a reaction, unless the agent answers them)
     BOT_PAUSED = "bot_paused"  # stored, but a human owns the conversation
     ECHO = "echo"  # our own outbound reflected back by the gateway
 
@@ -53,6 +56,13 @@ class StoredMessage(BaseModel):
     sent_at: datetime = Field(description="the provider's timestamp (inbound) or when we sent (outbound)")
     stored_at: datetime | None = Field(default=None, description="Piloto's clock; orders conversation memory")
     disposition: InboundDisposition | None = None
+    # What the provider said about the message's context (InboundMessage carries the same fields)
+    reply_to: str | None = Field(default=None, description="provider id of the message this one quotes")
+    reaction_to: str | None = Field(default=None, description="provider id of the message a reaction is on")
+    choice_id: str | None = None
+    choice_description: str | None = None
+    location: Location | None = None
+    referral: dict[str, str] | None = None
     state: OutboundState | None = None
     model_call: ModelCall | None = None
     in_reply_to: str | None = Field(default=None, description="the inbound message id this reply answers")
@@ -64,6 +74,11 @@ class StoredMessage(BaseModel):
     media_reason: str | None = Field(default=None, description="why the file was not read (failed, unsupported…)")
     media_file: StoredMedia | None = Field(default=None, description="the original, kept in Cloud Storage")
     media_model_call: ModelCall | None = None
+
+
+def awaits_reply(message: StoredMessage) -> bool:
+    """A lead message an agent turn answers (a reaction kept as not answered never supersedes the burst's turn)."""
+    return message.role == Role.LEAD and message.disposition is not InboundDisposition.NOT_ANSWERED
 
 
 class Conversation(BaseModel):

@@ -27,7 +27,8 @@ class TemplateRef(BaseModel):
     template created with named parameters ({{first_name}} ← params["first_name"]). "{contact_name}" and
     "{business_name}" are replaced before sending."""
 
-    name: str = Field(min_length=1, max_length=512)
+    name: str = Field(min_length=1, max_length=512,
+                      description="Meta: the template's name; Twilio: its Content SID (HX…) in the Content API")
     language: str = Field(default="pt_BR", description="the template's language code as approved on Meta")
     params: list[str] | dict[str, str] = Field(
         default_factory=list, description="positional values, or parameter_name -> value for a NAMED template")
@@ -75,7 +76,8 @@ class FollowupCadence(BaseModel):
                                        description="after the last step the conversation is closed this much later")
     outside_window_policy: OutsideWindowPolicy = OutsideWindowPolicy.SKIP
     opt_out_keywords: list[str] = Field(default_factory=lambda: ["parar", "sair", "não quero mais", "pare",
-                                                                 "descadastrar", "stop"])
+                                                                 "descadastrar", "stop", "unsubscribe",
+                                                                 "cancelar inscrição"])
     opt_out_confirmation: str = "Tudo bem! Não vou mais te enviar mensagens de acompanhamento. Se precisar, é só chamar."
 
     @field_validator("time_zone")
@@ -154,10 +156,11 @@ class SendMode(StrEnum):
 
 
 def send_mode(provider: Provider, in_window: bool, step: FollowupStep, cadence: FollowupCadence) -> SendMode:
-    """Inside the window: model-written text. Outside: Meta only takes an approved template; gateways follow policy."""
+    """Inside the window: model-written text. Outside: the official API (Meta, or Meta through Twilio) only delivers
+    an approved template; gateways follow policy."""
     if in_window:
         return SendMode.FREE_FORM
-    if provider is Provider.META:
+    if provider in (Provider.META, Provider.TWILIO):
         return SendMode.TEMPLATE if step.template is not None else SendMode.SKIP
     return SendMode(cadence.outside_window_policy.value)
 
@@ -180,6 +183,16 @@ def opt_out_keyword(text: str | None, cadence: FollowupCadence) -> str | None:
     for keyword in cadence.opt_out_keywords:
         wanted = _normalized(keyword)
         if wanted and padded.startswith(f"{wanted} "):
+            return keyword
+    return None
+
+
+def opt_out_choice(text: str | None, choice_id: str | None, cadence: FollowupCadence) -> str | None:
+    """The keyword a tapped button (a template's quick reply "Parar", "Unsubscribe") matches, by its text or its
+    payload, case and accents ignored: a button is a deliberate choice, so the whole label must match."""
+    wanted = {_normalized(keyword): keyword for keyword in cadence.opt_out_keywords if _normalized(keyword)}
+    for candidate in (text, choice_id):
+        if candidate and (keyword := wanted.get(_normalized(candidate.replace("_", " ")))):
             return keyword
     return None
 

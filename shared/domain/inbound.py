@@ -1,4 +1,4 @@
-"""What a provider's webhook tells us, normalized: one shape for Meta, Evolution and Z-API."""
+"""What a provider's webhook tells us, normalized: one shape for Meta, Evolution, Z-API and Twilio."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ class Provider(StrEnum):
     META = "meta"
     EVOLUTION = "evolution"
     ZAPI = "zapi"
+    TWILIO = "twilio"
     API = "api"  # the /chat function: testing an agent without WhatsApp
 
     @property
@@ -60,6 +61,15 @@ class MediaRef(BaseModel):
                                               "set to send base64) and it is small enough to keep")
 
 
+class Location(BaseModel):
+    """A shared location as the provider describes it: coordinates, and the place's name and address if given."""
+
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
 class InboundMessage(BaseModel):
     """A message a provider delivered, already tied to the channel it arrived on."""
 
@@ -75,6 +85,13 @@ class InboundMessage(BaseModel):
     is_group: bool = False
     sent_at: datetime
     raw_type: str | None = Field(default=None, description="the provider's own type name, kept for unsupported kinds")
+    reply_to: str | None = Field(default=None, description="provider id of the message this one quotes (reply context)")
+    reaction_to: str | None = Field(default=None, description="provider id of the message a reaction is on")
+    choice_id: str | None = Field(default=None, description="id or payload of the button or list row the lead chose")
+    choice_description: str | None = Field(default=None, description="description of the chosen list row")
+    location: Location | None = None
+    referral: dict[str, str] | None = Field(default=None, description="the click-to-WhatsApp ad the lead came from")
+    not_a_chat: str | None = Field(default=None, description="broadcast list or channel post: recorded, never a contact")
 
 
 class DeliveryState(StrEnum):
@@ -96,13 +113,23 @@ class StatusUpdate(BaseModel):
     error: str | None = None
 
 
+class RejectedPart(BaseModel):
+    """One malformed message inside an otherwise valid delivery: recorded with the reason, the rest is kept."""
+
+    channel_id: str
+    provider_message_id: str | None = None
+    reason: str
+
+
 class WebhookBatch(BaseModel):
     """Everything one webhook request carried. Meta batches several entries per POST."""
 
     messages: list[InboundMessage] = []
     statuses: list[StatusUpdate] = []
     ignored: list[str] = Field(default=[], description="why parts of the payload were skipped (event names)")
+    rejected: list[RejectedPart] = Field(default=[], description="messages of a batch that are malformed")
 
     @property
     def channel_ids(self) -> set[str]:
-        return {m.channel_id for m in self.messages} | {s.channel_id for s in self.statuses}
+        return ({m.channel_id for m in self.messages} | {s.channel_id for s in self.statuses}
+                | {r.channel_id for r in self.rejected})

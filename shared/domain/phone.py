@@ -6,12 +6,34 @@ _DIGITS = re.compile(r"\D+")
 
 
 def to_e164(raw: str) -> str:
-    """Canonical '+<digits>' from what providers send ('5511…', '+55 11 …', '5511…@s.whatsapp.net')."""
-    local = raw.split("@", 1)[0].split(":", 1)[0]
+    """Canonical '+<digits>' from what providers send ('5511…', '+55 11 …', '5511…@s.whatsapp.net',
+    Twilio's 'whatsapp:+5511…').
+
+    The digits are read as an international number and checked with libphonenumber (a known country code and a
+    length that country uses); ValueError otherwise.
+    """
+    local = raw.removeprefix("whatsapp:").split("@", 1)[0].split(":", 1)[0]
     digits = _DIGITS.sub("", local)
     if not 8 <= len(digits) <= 15:
         raise ValueError(f"not a phone number: {len(digits)} digits")
+    number = _parsed(f"+{digits}")
+    if number is None or not _phonenumbers().is_possible_number(number):
+        raise ValueError("not a phone number: unknown country code or a length that country does not use")
     return f"+{digits}"
+
+
+def _phonenumbers():  # noqa: ANN202 - imported on first use: import and metadata cost 0.1-0.4 s
+    import phonenumbers
+
+    return phonenumbers
+
+
+def _parsed(e164: str):  # noqa: ANN202
+    phonenumbers = _phonenumbers()
+    try:
+        return phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def mask_phone(phone: str) -> str:
@@ -41,17 +63,41 @@ def whatsapp_number_variants(phone: str) -> frozenset[str]:
     before the change keep the 8-digit id (55 + DDD + 8 digits), while people type and CRMs store the
     9-digit form. Matching a number a person typed against a WhatsApp id must accept both. Replies
     always go to the id WhatsApp gave us; this is for matching only. Other countries: the number itself.
+
+    libphonenumber decides what is a mobile: the 9-digit form must be a valid Brazilian mobile, and the 8-digit
+    form must not be a valid landline (before the change mobiles began with 6-9 and landlines with 2-5, so
+    +55 11 3456-7890 and +55 11 93456-7890 are two different lines).
     """
     e164 = to_e164(phone)
-    digits = e164[1:]
-    if not digits.startswith("55"):
+    phonenumbers = _phonenumbers()
+    number = _parsed(e164)
+    if number is None or phonenumbers.region_code_for_number(number) != "BR":
         return frozenset({e164})
-    national = digits[2:]
-    if len(national) == 11 and national[2] == "9" and national[3] in "6789":
-        return frozenset({e164, f"+55{national[:2]}{national[3:]}"})
-    if len(national) == 10 and national[2] in "6789":
-        return frozenset({e164, f"+55{national[:2]}9{national[2:]}"})
+    national = str(number.national_number)
+    area, subscriber = national[:2], national[2:]
+    if len(subscriber) == 9 and subscriber[0] == "9":
+        nine, eight = e164, f"+55{area}{subscriber[1:]}"
+    elif len(subscriber) == 8:
+        nine, eight = f"+55{area}9{subscriber}", e164
+    else:
+        return frozenset({e164})
+    if _is_mobile(nine) and not _is_landline(eight):
+        return frozenset({nine, eight})
     return frozenset({e164})
+
+
+def _is_mobile(e164: str) -> bool:
+    phonenumbers = _phonenumbers()
+    number = _parsed(e164)
+    return number is not None and phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def _is_landline(e164: str) -> bool:
+    phonenumbers = _phonenumbers()
+    number = _parsed(e164)
+    return number is not None and phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def same_whatsapp_number(a: str, b: str) -> bool:

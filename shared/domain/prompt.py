@@ -115,16 +115,55 @@ def system_instruction(agent: AgentConfig, conversation: Conversation, context: 
     return "\n".join(line for line in lines if line)
 
 
-def render_message(message: StoredMessage) -> str:
-    """The text the model sees for one stored message."""
+def render_message(message: StoredMessage, quoted: dict[str, StoredMessage] | None = None) -> str:
+    """The text the model sees for one stored message; `quoted` (provider id → message) resolves what a reaction
+    or a reply points at, when that message is in the window."""
     if message.kind == MessageKind.REACTION:
-        return f"[reacted with {message.text}]" if message.text else "[removed a reaction]"
+        target = _quote(message.reaction_to, quoted)
+        on = f" to {target}" if target else ""
+        return f"[reacted with {message.text}{on}]" if message.text else f"[removed a reaction{on}]"
+    body = _render_body(message)
+    details = []
+    if message.choice_id and message.choice_id != message.text:
+        details.append(f"option id {message.choice_id!r}")
+    if message.choice_description:
+        details.append(message.choice_description)
+    if message.referral:
+        ad = message.referral.get("headline") or message.referral.get("source_url") or message.referral.get("source_id")
+        details.append(f"came from the ad {ad!r}" if ad else "came from an ad")
+    if details:
+        body = f"{body} ({'; '.join(details)})"
+    target = _quote(message.reply_to, quoted)
+    return f"[replying to {target}] {body}" if target else body
+
+
+def _render_body(message: StoredMessage) -> str:
     if message.media_status is not None:
         return render_media(message)
+    if message.kind == MessageKind.LOCATION and message.location is not None:
+        place = ", ".join(p for p in (message.location.name, message.location.address) if p)
+        where = f"{message.location.latitude},{message.location.longitude}"
+        return f"[the lead shared a location: {place} ({where})]" if place else f"[the lead shared a location: {where}]"
     placeholder = _UNREAD_MEDIA.get(message.kind)
     if placeholder and message.text:
         return f"{placeholder} Caption: {message.text}"
     return message.text or placeholder or f"[{message.kind.value} message]"
+
+
+_QUOTE_CHARS = 120
+
+
+def _quote(provider_message_id: str | None, quoted: dict[str, StoredMessage] | None) -> str | None:
+    if not provider_message_id:
+        return None
+    target = (quoted or {}).get(provider_message_id)
+    if target is None:
+        return "an earlier message"
+    who = "your" if target.role != Role.LEAD else "their own"
+    text = " ".join((target.text or f"[{target.kind.value}]").split())
+    if len(text) > _QUOTE_CHARS:
+        text = text[:_QUOTE_CHARS] + "…"
+    return f"{who} message \"{text}\""
 
 
 def build_prompt(agent: AgentConfig, conversation: Conversation, history: list[StoredMessage],
@@ -132,11 +171,12 @@ def build_prompt(agent: AgentConfig, conversation: Conversation, history: list[S
                  tools: tuple[str, ...] = ()) -> Prompt:
     """Consecutive messages of one side become one turn, so a burst of short messages reads as one."""
     turns: list[ChatTurn] = []
+    quoted = {m.provider_message_id: m for m in history if m.provider_message_id}
     for message in history:
         if message.role == Role.AGENT and not message.text:
             continue  # a reply still being written has no text yet
         role = "user" if message.role == Role.LEAD else "model"
-        text = render_message(message)
+        text = render_message(message, quoted)
         if turns and turns[-1].role == role:
             turns[-1] = ChatTurn(role=role, text=f"{turns[-1].text}\n{text}")
         else:

@@ -22,6 +22,9 @@ class ChannelCredentials(BaseModel):
     instance_token: str | None = Field(default=None, repr=False, description="Z-API: instance token (in the URL)")
     client_token: str | None = Field(default=None, repr=False, description="Z-API: account security token")
     webhook_token: str | None = Field(default=None, repr=False, description="Z-API: token expected on our webhook")
+    account_sid: str | None = Field(default=None, description="Twilio: the account (or subaccount) SID, AC…")
+    auth_token: str | None = Field(default=None, repr=False,
+                                   description="Twilio: the account's auth token (signs webhooks, authenticates sends)")
 
 
 class Channel(BaseModel):
@@ -29,7 +32,8 @@ class Channel(BaseModel):
 
     tenant_id: str
     provider: Provider
-    channel_id: str = Field(description="Meta phone_number_id, Evolution instance name, Z-API instance id")
+    channel_id: str = Field(description="Meta phone_number_id, Evolution instance name, Z-API instance id, "
+                                        "Twilio WhatsApp sender number (E.164)")
     agent_id: str = "default"
     display_phone: str | None = None
     credentials: ChannelCredentials = ChannelCredentials()
@@ -75,6 +79,8 @@ class AgentConfig(BaseModel):
     knowledge_version: str = Field(
         default="1", description="optional manual reset of the answer cache; documents, approved answers and the "
         "catalogue already move the cache's key by themselves")
+    answer_reactions: bool = Field(
+        default=False, description="reply to a lead's reaction (👍 on our message) as to a message; off: kept, not answered")
     memory_token_budget: int = Field(default=2500, ge=200, description="recent messages above this are summarized")
     sales_goal: str = Field(
         default="qualificar o lead e, quando fizer sentido, propor uma visita técnica, uma reunião ou o próximo passo "

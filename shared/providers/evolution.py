@@ -17,6 +17,7 @@ from shared.domain.inbound import (
     MediaRef,
     MessageKind,
     Provider,
+    RejectedPart,
     StatusUpdate,
     WebhookBatch,
 )
@@ -33,6 +34,7 @@ from shared.providers.payload import (
     is_transient_status,
     json_object,
     json_of,
+    location_from,
     loose_phone,
     media_failure,
     missing_credential,
@@ -40,6 +42,7 @@ from shared.providers.payload import (
     post_json,
     recipient_digits,
     require_str,
+    string_fields,
     utc_now,
 )
 
@@ -102,8 +105,9 @@ class EvolutionWebhook:
         check_channel_token(
             [key for key in (raw.headers.get("apikey"), _body_apikey(raw.body)) if key],
             channel.credentials.api_key if channel else None,
-            missing="no apikey in the body or headers (enable AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES on the "
-                    "Evolution server, or send an apikey header)",
+            missing="no apikey in the body or headers: most Evolution v2 servers send \"apikey\": null, so set the "
+                    "instance webhook to send the header (POST /webhook/set/{instance} with "
+                    "webhook.headers = {\"apikey\": \"<instance apikey>\"}; see README, Connecting a provider)",
             unconfigured="the channel has no Evolution api_key configured",
             mismatch="apikey does not match the channel's")
 
@@ -121,11 +125,21 @@ class EvolutionWebhook:
         items = data if isinstance(data, list) else [as_dict(data, "data")]
         for i, item in enumerate(items):
             where = f"data[{i}]" if isinstance(data, list) else "data"
-            item = as_dict(item, where)
-            if name == "messages.upsert":
-                result: InboundMessage | StatusUpdate | str = _message(item, channel_id, where)
-            else:
-                result = _status(item, channel_id, self._clock(), where)
+            try:
+                item = as_dict(item, where)
+                if name == "messages.upsert":
+                    result: InboundMessage | StatusUpdate | str = _message(item, channel_id, where)
+                else:
+                    result = _status(item, channel_id, self._clock(), where)
+            except InvalidPayload as err:
+                if not isinstance(data, list):
+                    raise  # a single malformed event is the whole request: 400 with the reason
+                # One bad item of a batch must not cost the others (the same rule as Meta's deliveries).
+                key = item.get("key") if isinstance(item, dict) else None
+                batch.rejected.append(RejectedPart(channel_id=channel_id, reason=str(err),
+                                                   provider_message_id=optional_str(key, "id")
+                                                   or optional_str(item, "keyId")))
+                continue
             if isinstance(result, InboundMessage):
                 batch.messages.append(result)
             elif isinstance(result, StatusUpdate):
@@ -175,7 +189,31 @@ def _message(item: dict[str, Any], channel_id: str, where: str) -> InboundMessag
         is_group=is_group,
         sent_at=_timestamp(item.get("messageTimestamp"), f"{where}.messageTimestamp"),
         raw_type=message_type or content_key or "unknown",
+        **_details(content_key, content, item),
     )
+
+
+def _details(content_key: str | None, content: object, item: dict[str, Any]) -> dict[str, Any]:
+    """The chosen option's id and description, a reaction's target, the place, and the ad the lead came from
+    (Baileys' contextInfo.externalAdReply, on the content or copied to data.contextInfo)."""
+    if not isinstance(content, dict):
+        content = {}
+    context = content.get("contextInfo") if isinstance(content.get("contextInfo"), dict) else item.get("contextInfo")
+    ad = context.get("externalAdReply") if isinstance(context, dict) else None
+    details: dict[str, Any] = {"referral": string_fields(ad)}
+    if content_key == "buttonsResponseMessage":
+        details["choice_id"] = optional_str(content, "selectedButtonId")
+    elif content_key == "templateButtonReplyMessage":
+        details["choice_id"] = optional_str(content, "selectedId")
+    elif content_key == "listResponseMessage":
+        details["choice_id"] = optional_str(content.get("singleSelectReply"), "selectedRowId")
+        details["choice_description"] = optional_str(content, "description")
+    elif content_key == "reactionMessage":
+        details["reaction_to"] = optional_str(content.get("key"), "id")
+    elif content_key in ("locationMessage", "liveLocationMessage"):
+        details["location"] = location_from(content.get("degreesLatitude"), content.get("degreesLongitude"),
+                                            content.get("name"), content.get("address"))
+    return details
 
 
 def _direct_phone(key: dict[str, Any], remote: str, where: str) -> str | None:

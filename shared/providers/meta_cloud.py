@@ -26,6 +26,7 @@ from shared.domain.inbound import (
     MediaRef,
     MessageKind,
     Provider,
+    RejectedPart,
     StatusUpdate,
     WebhookBatch,
 )
@@ -43,6 +44,7 @@ from shared.providers.payload import (
     is_transient_status,
     json_object,
     json_of,
+    location_from,
     media_failure,
     missing_credential,
     optional_str,
@@ -51,6 +53,7 @@ from shared.providers.payload import (
     redact,
     require_str,
     shape_of,
+    string_fields,
 )
 
 if TYPE_CHECKING:
@@ -201,11 +204,20 @@ def _parse_messages_change(value: dict[str, Any], where: str, batch: WebhookBatc
         if wa_id and name:
             names[wa_id] = name
 
+    # One malformed message must not cost the others: Meta does not redeliver a refused (4xx) notification
+    # forever, so the good messages are kept and the bad one recorded with its reason (RejectedPart).
     for i, message in enumerate(messages):
-        batch.messages.append(_message(as_dict(message, f"{where}.messages[{i}]"), channel_id, names,
-                                       f"{where}.messages[{i}]"))
+        try:
+            batch.messages.append(_message(as_dict(message, f"{where}.messages[{i}]"), channel_id, names,
+                                           f"{where}.messages[{i}]"))
+        except InvalidPayload as err:
+            batch.rejected.append(RejectedPart(channel_id=channel_id, provider_message_id=optional_str(message, "id"),
+                                               reason=str(err)))
     for i, status in enumerate(statuses):
-        update = _status(as_dict(status, f"{where}.statuses[{i}]"), channel_id, f"{where}.statuses[{i}]")
+        try:
+            update = _status(as_dict(status, f"{where}.statuses[{i}]"), channel_id, f"{where}.statuses[{i}]")
+        except InvalidPayload:
+            update = "invalid_status"  # a status of ours we cannot read moves nothing; the rest still counts
         if isinstance(update, StatusUpdate):
             batch.statuses.append(update)
         else:
@@ -233,7 +245,26 @@ def _message(message: dict[str, Any], channel_id: str, names: dict[str, str], wh
         media=_media(raw_type, content) if raw_type in _MEDIA_TYPES else None,
         sent_at=epoch_to_utc(message.get("timestamp"), f"{where}.timestamp"),
         raw_type=raw_type,
+        **_details(raw_type, message, content),
     )
+
+
+def _details(raw_type: str, message: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+    """What the docs carry beyond the text: the chosen option's id and description, a reaction's target, the
+    place, and the click-to-WhatsApp ad the lead came from (`referral`)."""
+    details: dict[str, Any] = {"referral": string_fields(message.get("referral"))}
+    if raw_type == "interactive":
+        reply = content.get(content.get("type") or "")
+        details["choice_id"] = optional_str(reply, "id")
+        details["choice_description"] = optional_str(reply, "description")
+    elif raw_type == "button":
+        details["choice_id"] = optional_str(content, "payload")
+    elif raw_type == "reaction":
+        details["reaction_to"] = optional_str(content, "message_id")
+    elif raw_type == "location":
+        details["location"] = location_from(content.get("latitude"), content.get("longitude"), content.get("name"),
+                                            content.get("address"))
+    return details
 
 
 def _text(raw_type: str, message: dict[str, Any], content: dict[str, Any]) -> str | None:
@@ -281,6 +312,7 @@ def _contacts_text(contacts: object) -> str | None:
 def _media(raw_type: str, content: dict[str, Any]) -> MediaRef:
     return MediaRef(
         media_id=optional_str(content, "id"),
+        url=optional_str(content, "url"),
         mime_type=optional_str(content, "mime_type"),
         sha256=optional_str(content, "sha256"),
         filename=optional_str(content, "filename"),

@@ -1,7 +1,7 @@
-"""Helpers the three provider modules share: reading untrusted JSON, comparing secrets, posting a send,
+"""Helpers the provider modules share: reading untrusted JSON, comparing secrets, posting a send,
 downloading media.
 
-Everything here is pure except `post_json` and `fetch_limited`, which import httpx only when used.
+Everything here is pure except `post_json`, `post_form` and `fetch_limited`, which import httpx only when used.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
 from shared.domain.errors import (
     BadSignature,
@@ -23,6 +24,7 @@ from shared.domain.errors import (
     ProviderSendError,
     TransientError,
 )
+from shared.domain.inbound import Location
 from shared.domain.phone import to_e164
 
 if TYPE_CHECKING:
@@ -109,6 +111,29 @@ def epoch_to_utc(value: object, where: str, *, millis: bool = False) -> datetime
         raise InvalidPayload(f"{where} is out of range for a Unix timestamp") from None
 
 
+def location_from(latitude: object, longitude: object, name: object = None, address: object = None) -> Location | None:
+    """A shared location, when both coordinates are numbers (or numeric strings); None otherwise."""
+    coordinates = []
+    for value in (latitude, longitude):
+        if isinstance(value, bool):
+            return None
+        try:
+            coordinates.append(float(value))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+    return Location(latitude=coordinates[0], longitude=coordinates[1],
+                    name=name if isinstance(name, str) and name else None,
+                    address=address if isinstance(address, str) and address else None)
+
+
+def string_fields(value: object) -> dict[str, str] | None:
+    """The non-empty string fields of an object (an ad referral), or None."""
+    if not isinstance(value, Mapping):
+        return None
+    fields = {str(k): v for k, v in value.items() if isinstance(v, str) and v}
+    return fields or None
+
+
 def loose_phone(raw: str) -> str:
     """'+' and whatever digits a JID holds: for group ids, which are not phone numbers but must still parse."""
     digits = "".join(ch for ch in raw.split("@", 1)[0] if ch.isdigit())
@@ -162,10 +187,21 @@ def post_json(
 
     Messages name the failure class only: the URL may carry a token (Z-API puts it in the path).
     """
+    return _post(http, provider, url, headers=dict(headers), json=payload)
+
+
+def post_form(
+    http: httpx.Client, provider: str, url: str, auth: tuple[str, str], data: Mapping[str, str]
+) -> HttpReply:
+    """POST a form with HTTP basic auth (Twilio's REST API); failures as post_json's."""
+    return _post(http, provider, url, auth=auth, data=dict(data))
+
+
+def _post(http: httpx.Client, provider: str, url: str, **request: Any) -> HttpReply:
     import httpx
 
     try:
-        response = http.post(url, headers=dict(headers), json=payload)
+        response = http.post(url, **request)
     except httpx.TimeoutException as err:
         raise ProviderSendError(provider, 0, f"request timed out ({type(err).__name__})") from err
     except httpx.TransportError as err:
@@ -225,9 +261,12 @@ def fetch_limited(
     must not fill the function's memory. Timeouts and connection failures are TransientError.
 
     Messages name the failure class only: a URL may carry a token (Z-API) or a signature (Meta's media URL).
+    A URL that can never be fetched (not http(s), no host: the docs' placeholder "https://") is MediaUnavailable,
+    never retried.
     """
     import httpx
 
+    require_fetchable_url(provider, url)
     try:
         with http.stream(method, url, headers=dict(headers), json=json_body) as response:
             declared = response.headers.get("content-length")
@@ -245,8 +284,24 @@ def fetch_limited(
             return FetchedBody(response.status_code, b"".join(chunks), response.headers.get("content-type"))
     except httpx.TimeoutException as err:
         raise TransientError(f"{provider} media download timed out ({type(err).__name__})") from err
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as err:
+        # Raised on a redirect to an unusable URL as well: no retry can fix it.
+        raise MediaUnavailable(f"{provider} media URL cannot be fetched ({type(err).__name__})") from err
     except httpx.TransportError as err:
         raise TransientError(f"{provider} media download failed to connect ({type(err).__name__})") from err
+
+
+def require_fetchable_url(provider: str, url: str) -> None:
+    """An http(s) URL with a host, or MediaUnavailable (permanent) naming what is wrong, never the URL itself."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise MediaUnavailable(f"{provider} media URL is malformed") from None
+    if parts.scheme not in ("http", "https"):
+        raise MediaUnavailable(f"{provider} media URL is not http(s) (scheme {parts.scheme[:10]!r})")
+    if not host:
+        raise MediaUnavailable(f"{provider} media URL has no host")
 
 
 def media_failure(provider: str, status: int, detail: str, secrets: Iterable[str | None]) -> NoReturn:

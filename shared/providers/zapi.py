@@ -30,6 +30,7 @@ from shared.providers.payload import (
     fetch_limited,
     is_transient_status,
     json_object,
+    location_from,
     loose_phone,
     media_failure,
     missing_credential,
@@ -37,6 +38,7 @@ from shared.providers.payload import (
     post_json,
     recipient_digits,
     require_str,
+    string_fields,
     utc_now,
 )
 
@@ -120,13 +122,20 @@ def _message(body: dict[str, Any]) -> InboundMessage | str:
     if body.get("notification"):
         # Calls, group membership, encryption notices: WhatsApp system events, not something a lead wrote.
         return f"notification:{body['notification']}"
-    if body.get("isNewsletter") is True:
-        return "newsletter"
     channel_id = require_str(body, "instanceId", "body")
     message_id = require_str(body, "messageId", "body")
     chat = require_str(body, "phone", "body")
     is_group = body.get("isGroup") is True
-    if is_group:
+    # A broadcast list ("broadcast": true, a "…-broadcast" id) or a channel post ("isNewsletter") has no person
+    # behind its "phone": recorded like a group message, never turned into a contact or a conversation.
+    not_a_chat = None
+    if body.get("broadcast") is True or chat.endswith(("-broadcast", "@broadcast")):
+        not_a_chat = "broadcast"
+    elif body.get("isNewsletter") is True or chat.endswith("@newsletter"):
+        not_a_chat = "newsletter"
+    if not_a_chat:
+        phone = loose_phone(chat)
+    elif is_group:
         phone = _phone_or_none(optional_str(body, "participantPhone")) or loose_phone(chat)
     elif "@lid" in chat:
         return "lid_without_phone"
@@ -153,7 +162,25 @@ def _message(body: dict[str, Any]) -> InboundMessage | str:
         is_group=is_group,
         sent_at=epoch_to_utc(body.get("momment"), "body.momment", millis=True),
         raw_type=content_key,
+        not_a_chat=not_a_chat,
+        **_details(content_key, content, body),
     )
+
+
+def _details(content_key: str, content: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The chosen option's id and description, a reaction's target, the place, and the ad (externalAdReply)."""
+    details: dict[str, Any] = {"referral": string_fields(body.get("externalAdReply"))}
+    if content_key == "buttonsResponseMessage":
+        details["choice_id"] = optional_str(content, "buttonId")
+    elif content_key == "listResponseMessage":
+        details["choice_id"] = optional_str(content, "selectedRowId")
+        details["choice_description"] = optional_str(content, "message")
+    elif content_key == "reaction":
+        details["reaction_to"] = optional_str(content.get("referencedMessage"), "messageId")
+    elif content_key == "location":
+        details["location"] = location_from(content.get("latitude"), content.get("longitude"), content.get("name"),
+                                            content.get("address"))
+    return details
 
 
 def _content(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -12,11 +12,11 @@ from enum import StrEnum
 from typing import Any
 
 from shared import log
-from shared.domain.conversation import Conversation, OutboundState, Role, StoredMessage
+from shared.domain.conversation import Conversation, OutboundState, Role, StoredMessage, awaits_reply
 from shared.domain.copilot import SUGGESTION_SCHEMA, Suggestion
 from shared.domain.errors import ProviderRejected, TransientError, WaitingForMedia
 from shared.domain.events import Contact, DomainEvent, lead_created
-from shared.domain.followup import opt_out_keyword
+from shared.domain.followup import opt_out_choice, opt_out_keyword
 from shared.domain.ids import contact_id, reply_message_id
 from shared.domain.inbound import MessageKind, Provider
 from shared.domain.media import media_blocking_turn
@@ -122,7 +122,7 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
         history = store.recent_messages(turn.tenant_id, turn.conversation_id, agent.history_limit,
                                         after=stored.summary_through if stored else None)
 
-        newest_lead = next((m for m in reversed(history) if m.role == Role.LEAD), None)
+        newest_lead = next((m for m in reversed(history) if awaits_reply(m)), None)
         if newest_lead is None or newest_lead.message_id != turn.message_id:
             # Debounce: every message of a burst scheduled a turn; only the newest one's turn answers.
             # The webhook enqueues while it stores, so a message not found at all is not stored *yet*.
@@ -169,8 +169,7 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
         if not claim.fresh:
             return _send(turn, deps, channel, reply_id, claim.text or "", TurnOutcome(TurnResult.RESENT, reply_id))
 
-        if agent.mode == "pilot" and agent.followup.enabled and (
-                keyword := opt_out_keyword(_burst_text(history), agent.followup)):
+        if agent.mode == "pilot" and (keyword := _opt_out_asked(newest_lead, history, agent)):
             return _opt_out(turn, deps, channel, agent, conversation, reply_id, keyword)
         try:
             if agent.mode == "copilot":
@@ -191,6 +190,15 @@ def _release_due(stored: Conversation, history: list[StoredMessage], agent: Agen
     humans = [m.stored_at or m.sent_at for m in history if m.role == Role.HUMAN]
     last_human = max([stored.paused_at, *humans])
     return now - last_human >= timedelta(minutes=agent.handoff_release_minutes)
+
+
+def _opt_out_asked(newest_lead: StoredMessage, history: list[StoredMessage], agent: AgentConfig) -> str | None:
+    """A tapped opt-out button (a marketing template's "Parar"/"Unsubscribe") always opts out; a typed keyword only
+    when the agent runs a cadence (typed words are too easily a sales conversation otherwise)."""
+    if newest_lead.kind in (MessageKind.BUTTON, MessageKind.INTERACTIVE) and (
+            keyword := opt_out_choice(newest_lead.text, newest_lead.choice_id, agent.followup)):
+        return keyword
+    return opt_out_keyword(_burst_text(history), agent.followup) if agent.followup.enabled else None
 
 
 def _burst_text(history: list[StoredMessage]) -> str:

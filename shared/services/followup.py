@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import log
-from shared.domain.conversation import Conversation, OutboundState, Role, StoredMessage
+from shared.domain.conversation import Conversation, OutboundState, StoredMessage, awaits_reply
 from shared.domain.errors import ProviderRejected
 from shared.domain.events import Contact, DomainEvent, LeadOptedOut, LeadOptedOutPayload
 from shared.domain.followup import (
@@ -141,7 +141,7 @@ def run_followup(request: FollowupRequest, deps: FollowupDeps) -> FollowupResult
             return FollowupResult("disabled", request.step)
         history = deps.store.recent_messages(request.tenant_id, request.conversation_id, agent.history_limit,
                                              after=conversation.summary_through)
-        newest_lead = next((m for m in reversed(history) if m.role == Role.LEAD), None)
+        newest_lead = next((m for m in reversed(history) if awaits_reply(m)), None)
         if newest_lead is not None and newest_lead.message_id != request.anchor_message_id:
             # The lead wrote after the reply we follow up on: that message's turn owns the conversation now.
             return FollowupResult("lead_replied", request.step)

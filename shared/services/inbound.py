@@ -14,7 +14,7 @@ from shared.domain.conversation import Conversation, InboundDisposition, Role, S
 from shared.domain.copilot import judge
 from shared.domain.errors import PayloadTooLarge, UnknownProvider, UnknownTenant
 from shared.domain.ids import conversation_id, inbound_message_id
-from shared.domain.inbound import InboundMessage, Provider, StatusUpdate
+from shared.domain.inbound import InboundMessage, MessageKind, Provider, RejectedPart, StatusUpdate
 from shared.domain.media import MediaStatus
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import Channel
@@ -68,6 +68,8 @@ class WebhookOutcome:
     ignored: list[str] = field(default_factory=list)
     statuses: int = 0
     unknown_statuses: int = 0
+    invalid: int = 0
+    not_answered: int = 0
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v}
@@ -79,7 +81,7 @@ def parse_provider(name: str) -> Provider:
     except ValueError:
         provider = None
     if provider is None or not provider.is_whatsapp:
-        raise UnknownProvider(f"no provider named {name[:40]!r}; use meta, evolution or zapi")
+        raise UnknownProvider(f"no provider named {name[:40]!r}; use meta, evolution, zapi or twilio")
     return provider
 
 
@@ -107,6 +109,9 @@ def receive_webhook(provider: Provider, raw: RawRequest, deps: InboundDeps) -> W
             webhook.authenticate(raw, channel, deps.secrets)
 
     outcome = WebhookOutcome(ignored=list(batch.ignored))
+    for part in batch.rejected:
+        if part.channel_id in channels:
+            _record_rejected(provider, part, channels[part.channel_id], deps, outcome)
     for message in batch.messages:
         if message.channel_id in channels:
             _accept_message(message, channels[message.channel_id], deps, outcome)
@@ -114,6 +119,21 @@ def receive_webhook(provider: Provider, raw: RawRequest, deps: InboundDeps) -> W
         if status.channel_id in channels:
             _apply_status(status, channels[status.channel_id], deps, outcome)
     return outcome
+
+
+def _record_rejected(provider: Provider, part: RejectedPart, channel: Channel, deps: InboundDeps,
+                     outcome: WebhookOutcome) -> None:
+    """A malformed message inside a valid delivery: kept with the reason, while the rest of the delivery is answered
+    200 (a provider does not resend a refused delivery forever, so a 400 would lose the good messages with it)."""
+    key = part.provider_message_id or f"invalid:{part.reason}"
+    message_id = inbound_message_id(provider.value, part.channel_id, key)
+    record = StoredMessage(message_id=message_id, role=Role.LEAD, kind=MessageKind.UNSUPPORTED, provider=provider,
+                           provider_message_id=part.provider_message_id, sent_at=deps.clock(),
+                           disposition=InboundDisposition.INVALID)
+    with log.bound(tenant_id=channel.tenant_id, message_id=message_id):
+        deps.store.record_ignored(channel.tenant_id, message_id, f"invalid: {part.reason}", record)
+        log.log(logger, logging.WARNING, "malformed message in a delivery recorded as ignored", reason=part.reason)
+    outcome.invalid += 1
 
 
 def _stored(message: InboundMessage, message_id: str, role: Role, disposition: InboundDisposition) -> StoredMessage:
@@ -128,6 +148,12 @@ def _stored(message: InboundMessage, message_id: str, role: Role, disposition: I
         contact_name=message.contact_name if role == Role.LEAD else None,
         sent_at=message.sent_at,
         disposition=disposition,
+        reply_to=message.reply_to,
+        reaction_to=message.reaction_to,
+        choice_id=message.choice_id,
+        choice_description=message.choice_description,
+        location=message.location,
+        referral=message.referral,
     )
 
 
@@ -140,6 +166,12 @@ def _accept_message(message: InboundMessage, channel: Channel, deps: InboundDeps
                                       _stored(message, message_id, Role.LEAD, InboundDisposition.IGNORED_GROUP))
             outcome.ignored.append("group_message")
             log.log(logger, logging.INFO, "group message recorded as ignored")
+        elif message.not_a_chat:
+            # A broadcast list or a channel post has no lead behind its "phone": never a conversation.
+            deps.store.record_ignored(channel.tenant_id, message_id, message.not_a_chat,
+                                      _stored(message, message_id, Role.LEAD, InboundDisposition.IGNORED_BROADCAST))
+            outcome.ignored.append(message.not_a_chat)
+            log.log(logger, logging.INFO, "broadcast or channel message recorded as ignored", reason=message.not_a_chat)
         elif message.from_business:
             _accept_business_message(message, channel, conv_id, message_id, deps, outcome)
         else:
@@ -153,6 +185,16 @@ def _accept_lead_message(message: InboundMessage, channel: Channel, conv_id: str
     The conversation document is left to the agent turn (one write per burst, not per message), which
     keeps the webhook fast and the conversation document off the hot-write path.
     """
+    if message.kind is MessageKind.REACTION and not deps.directory.get_agent(channel.tenant_id,
+                                                                             channel.agent_id).answer_reactions:
+        # A 👍 on our message is an acknowledgement, not a question: kept in memory (the next turn sees it), no reply.
+        stored = _stored(message, message_id, Role.LEAD, InboundDisposition.NOT_ANSWERED)
+        if deps.store.record_inbound(channel.tenant_id, conv_id, stored):
+            outcome.not_answered += 1
+            log.log(logger, logging.INFO, "reaction stored; not answered")
+        else:
+            outcome.duplicates += 1
+        return
     turn = TurnRequest(channel.tenant_id, conv_id, message_id, channel.key, message.contact_phone)
     # Enqueued on redeliveries too: if an earlier attempt died between the two calls this heals it, and
     # the task name plus the turn's own checks (stored? newest? answered?) make it harmless otherwise.

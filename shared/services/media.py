@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared import log
-from shared.domain.conversation import Role, StoredMessage
+from shared.domain.conversation import StoredMessage, awaits_reply
 from shared.domain.errors import MediaTooLarge, MediaUnavailable, MediaUnreadable, TransientError
 from shared.domain.inbound import Provider
 from shared.domain.media import (
@@ -210,7 +210,7 @@ def _wake_turn(request: MediaRequest, deps: MediaDeps) -> str | None:
     finds its reply sent and does nothing.
     """
     history = deps.conversations.recent_messages(request.tenant_id, request.conversation_id, 20)
-    newest = next((m for m in reversed(history) if m.role == Role.LEAD), None)
+    newest = next((m for m in reversed(history) if awaits_reply(m)), None)
     if newest is None:
         return None
     due = (newest.stored_at or newest.sent_at) + timedelta(seconds=deps.debounce_seconds)

@@ -256,3 +256,45 @@ def test_media_and_unsupported_messages_are_stored_with_what_they_are_and_still_
     image, unsupported = [m for m in stored_messages(db, tenant, lead_phone) if m["role"] == "lead"]
     assert image["kind"] == "image" and image["media"]["media_id"] and image["media"]["mime_type"] == "image/jpeg"
     assert unsupported["kind"] == "unsupported" and unsupported["disposition"] == "queued"
+
+
+def send_twilio(stack: LocalStack, tenant: DemoTenant, phone: str, text: str, **params: str) -> httpx.Response:
+    url = f"{stack.function_url('whatsapp_webhook')}twilio"
+    body, headers = stack.sandbox.twilio.incoming(tenant.twilio_account_sid, tenant.twilio_sender, f"+{phone}", url,
+                                                  "Lucas", Body=text, **params)
+    return httpx.post(url, content=body, headers=headers, timeout=10)
+
+
+def test_a_twilio_lead_gets_one_reply_and_our_message_s_status_comes_back_signed(stack, db, tenant, lead_phone):
+    response = send_twilio(stack, tenant, lead_phone, "Oi, vocês instalam em Campinas?", MessageSid="SM" + "e" * 32)
+
+    # Twilio wants TwiML back; an empty <Response/> sends nothing by itself.
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/xml")
+    assert response.text.endswith("<Response></Response>")
+    assert json.loads(response.headers["x-piloto-outcome"]) == {"queued": 1}
+    wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the reply")
+    [reply] = sends(stack, lead_phone)
+    assert reply["provider"] == "twilio" and reply["channel"] == tenant.twilio_sender
+    assert "instalam em Campinas" in reply["text"]
+    # The sandbox delivers Twilio's sent/delivered callbacks to the webhook, signed like Twilio does.
+    wait_until(lambda: stored_messages(db, tenant, lead_phone, "twilio", tenant.twilio_sender)[-1].get("state")
+               == "delivered", 15, "the delivered status callback")
+
+    again = send_twilio(stack, tenant, lead_phone, "Oi, vocês instalam em Campinas?", MessageSid="SM" + "e" * 32)
+    assert json.loads(again.headers["x-piloto-outcome"]) == {"duplicates": 1}
+    settle(stack)
+    assert len(sends(stack, lead_phone)) == 1
+
+
+def test_twilio_requests_with_a_bad_signature_or_a_foreign_account_store_nothing(stack, db, tenant, lead_phone):
+    url = f"{stack.function_url('whatsapp_webhook')}twilio"
+    body, headers = stack.sandbox.twilio.incoming(tenant.twilio_account_sid, tenant.twilio_sender, f"+{lead_phone}",
+                                                  url, Body="oi")
+    forged = httpx.post(url, content=body, headers={**headers, "X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
+    unsigned = httpx.post(url, content=body, headers={"Content-Type": headers["Content-Type"]})
+    stack.sandbox.twilio.add_account("AC" + "f" * 32, "another-account-token", [tenant.twilio_sender])
+    foreign_body, foreign_headers = stack.sandbox.twilio.incoming("AC" + "f" * 32, tenant.twilio_sender,
+                                                                  f"+{lead_phone}", url, Body="oi")
+    foreign = httpx.post(url, content=foreign_body, headers=foreign_headers)
+    assert (forged.status_code, unsigned.status_code, foreign.status_code) == (403, 401, 404)
+    assert stored_messages(db, tenant, lead_phone, "twilio", tenant.twilio_sender) == []

@@ -18,6 +18,7 @@ from shared.adapters.firestore_store import (
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.errors import ProviderRejected, ProviderSendError, TransientError
 from shared.domain.ids import contact_id, conversation_id, inbound_message_id
+from shared.domain.followup import FollowupCadence
 from shared.domain.inbound import Provider
 from shared.domain.tenancy import channel_key
 from shared.ports import TurnRequest
@@ -348,3 +349,35 @@ def test_a_handoff_is_emitted_for_the_crm(world):
     assert [e.type for e in emitted] == ["LeadCreated", "HandoffRequested"]
     handoff = emitted[1]
     assert handoff.type == "HandoffRequested" and handoff.payload.reason == "quer negociar contrato"
+
+
+def _stored(world: World, n_seconds: int, **fields: object) -> str:
+    message_id = inbound_message_id("meta", world.tenant.meta_phone_number_id, uuid.uuid4().hex)
+    world.store.record_inbound(world.tenant.tenant_id, world.conv, StoredMessage(
+        message_id=message_id, role=Role.LEAD, provider=Provider.META, provider_message_id=message_id,
+        sent_at=NOW + timedelta(seconds=n_seconds), **fields))
+    return message_id
+
+
+def test_a_tapped_opt_out_button_opts_the_lead_out_without_a_model_call_even_without_a_cadence(world):
+    from shared.domain.inbound import MessageKind
+
+    message_id = _stored(world, 5, kind=MessageKind.BUTTON, text="Unsubscribe", choice_id="unsubscribe_marketing",
+                         disposition=InboundDisposition.QUEUED)
+    outcome = world.turn(TurnRequest(world.tenant.tenant_id, world.conv, message_id, world.key, world.phone))
+
+    assert outcome.result is TurnResult.OPTED_OUT and world.vertex.requests == []
+    assert world.conversation().opted_out is True
+    assert world.sent_texts() == [FollowupCadence().opt_out_confirmation]
+
+
+def test_a_reaction_kept_as_not_answered_does_not_supersede_the_burst_s_turn(world):
+    from shared.domain.inbound import MessageKind
+
+    world.vertex.script = [text_response("Temos sim! Quer agendar?")]
+    turn = world.lead("Vocês fazem visita técnica?")
+    _stored(world, 30, kind=MessageKind.REACTION, text="👍", reaction_to="wamid.X",
+            disposition=InboundDisposition.NOT_ANSWERED)
+
+    assert world.turn(turn).result is TurnResult.REPLIED
+    assert world.sent_texts() == ["Temos sim! Quer agendar?"]

@@ -9,7 +9,7 @@ import pytest
 import main
 
 HEAVY = ["google.genai", "httpx", "google.cloud.tasks_v2", "google.cloud.firestore", "google.cloud.pubsub_v1",
-         "google.cloud.storage", "pypdf", "docx"]
+         "google.cloud.storage", "pypdf", "docx", "phonenumbers"]
 
 
 def _modules_after_loading(target: str) -> set[str]:
@@ -51,6 +51,11 @@ def test_crm_sync_loads_neither_the_model_sdk_nor_pubsub_nor_cloud_tasks():
 def test_the_outbox_drain_loads_neither_the_model_sdk_nor_httpx_nor_cloud_tasks():
     loaded = _modules_after_loading("outbox_drain")
     assert not loaded & {"google.genai", "httpx", "google.cloud.tasks_v2"}
+
+
+def test_no_function_loads_libphonenumber_s_metadata_before_a_number_is_parsed():
+    for target in ("whatsapp_webhook", "agent_turn", "crm_sync"):
+        assert "phonenumbers" not in _modules_after_loading(target)
 
 
 def test_the_webhook_does_not_load_pubsub_events_leave_from_the_turn_not_the_hot_path():

@@ -174,3 +174,36 @@ def test_the_sandbox_answers_with_the_documented_media_shapes(sandbox, http):
     assert evolution.keys() == recorded("evolution_get_base64_response.json").keys()
     assert evolution["size"].keys() >= {"fileLength"}
 
+
+
+ZAPI = Channel(tenant_id="t", provider=Provider.ZAPI, channel_id="3C67AB2F0E4A1B2C")
+
+
+@pytest.mark.parametrize("url", ["https://", "ftp://files.example.com/a.ogg", "not a url", "", "https:///path-only",
+                                 "http://[::1"])
+def test_a_url_that_can_never_work_is_permanent_not_retried(http, url: str):
+    # The docs' placeholder "https://" was retried five times as a transient failure before.
+    with pytest.raises(MediaUnavailable):
+        ZApiMedia(http).download(ZAPI, lead_file(Provider.ZAPI, MediaRef(url=url or None)), 1000)
+
+
+@pytest.mark.parametrize(("status", "permanent"), [(401, True), (403, True), (404, True), (410, True),
+                                                   (429, False), (500, False), (503, False)])
+def test_the_media_host_s_answer_decides_between_failed_and_retried(status: int, permanent: bool):
+    from shared.domain.errors import TransientError
+
+    client = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(status, content=b"no")))
+    expected = MediaUnavailable if permanent else TransientError
+    with pytest.raises(expected):
+        ZApiMedia(client).download(ZAPI, lead_file(Provider.ZAPI, MediaRef(url="https://files.example.com/a")), 1000)
+
+
+def test_a_timeout_is_retried():
+    from shared.domain.errors import TransientError
+
+    def timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(TransientError):
+        ZApiMedia(httpx.Client(transport=httpx.MockTransport(timeout))).download(
+            ZAPI, lead_file(Provider.ZAPI, MediaRef(url="https://files.example.com/a")), 1000)

@@ -75,10 +75,10 @@ def test_an_apikey_header_is_accepted_when_the_body_has_none():
     webhook().authenticate(request(json.dumps(body).encode(), {"apikey": APIKEY}), CHANNEL, WebhookSecrets())
 
 
-def test_no_apikey_anywhere_is_missing_signature():
+def test_no_apikey_anywhere_is_missing_signature_with_the_header_hint():
     body = fixture("evolution_text_conversation")
     body["apikey"] = None
-    with pytest.raises(MissingSignature):
+    with pytest.raises(MissingSignature, match=r"webhook\.headers"):
         webhook().authenticate(request(json.dumps(body).encode()), CHANNEL, WebhookSecrets())
 
 

@@ -304,18 +304,25 @@ def test_malformed_bodies_are_invalid_with_a_reason(body: bytes, reason: str):
         MetaCloudWebhook().parse(request(body))
 
 
-def test_a_message_without_an_id_is_invalid_and_names_the_field():
+def test_a_message_without_an_id_is_rejected_alone_and_names_the_field():
     body = json.loads(fixture_bytes("meta_text"))
     del body["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
-    with pytest.raises(InvalidPayload, match=r"messages\[0\]\.id must be a non-empty string \(got missing\)"):
-        MetaCloudWebhook().parse(request(json.dumps(body).encode()))
+    batch = MetaCloudWebhook().parse(request(json.dumps(body).encode()))
+    [part] = batch.rejected
+    assert batch.messages == [] and part.channel_id == PNID and part.provider_message_id is None
+    assert "messages[0].id must be a non-empty string (got missing)" in part.reason
 
 
-def test_a_message_with_a_non_numeric_timestamp_is_invalid():
+def test_one_malformed_message_in_a_delivery_leaves_the_others_intact():
     body = json.loads(fixture_bytes("meta_text"))
-    body["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = "yesterday"
-    with pytest.raises(InvalidPayload, match="timestamp"):
-        MetaCloudWebhook().parse(request(json.dumps(body).encode()))
+    value = body["entry"][0]["changes"][0]["value"]
+    good = value["messages"][0]
+    bad = {**good, "id": "wamid.BAD", "timestamp": "yesterday"}
+    value["messages"] = [good, bad, {**good, "id": "wamid.GOOD2"}]
+    batch = MetaCloudWebhook().parse(request(json.dumps(body).encode()))
+    assert [m.provider_message_id for m in batch.messages] == [good["id"], "wamid.GOOD2"]
+    [part] = batch.rejected
+    assert part.provider_message_id == "wamid.BAD" and "timestamp" in part.reason
 
 
 def test_messages_without_a_phone_number_id_are_invalid():
