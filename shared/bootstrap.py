@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from shared.ports import (
         CalendarApi,
         ChannelDirectory,
-        ReminderQueue,
         CrmRecords,
         Embedder,
         EventForwarder,
@@ -241,24 +240,14 @@ def meeting_scheduler(config: CalendarConfig) -> MeetingScheduler:
     return MeetingScheduler(calendar_api(), FirestoreBookings(db), config, clock=lambda: datetime.now(UTC))
 
 
-@lru_cache(maxsize=1)
-def reminder_queue() -> ReminderQueue:
-    """Meeting reminders ride the follow-up queue and function."""
-    from shared.adapters.cloud_tasks import CloudTasksFollowupQueue, CloudTasksScheduler, tasks_client
-
-    settings = get_settings()
-    scheduler = CloudTasksScheduler(tasks_client(settings.tasks_emulator_host), settings.google_cloud_project,
-                                    settings.region, settings.tasks_service_account)
-    return CloudTasksFollowupQueue(scheduler, settings.followup_queue, settings.followup_turn_url)
-
-
 def schedule_meeting_reminder(tenant_id: str, conversation_id: str, change: BookingChange,
                               config: CalendarConfig) -> None:
     from datetime import UTC, datetime
 
     from shared.services.reminders import schedule_reminder
 
-    schedule_reminder(tenant_id, conversation_id, change, config, reminder_queue(), datetime.now(UTC))
+    # Reminders ride the follow-up queue and function (the task body says kind: meeting_reminder).
+    schedule_reminder(tenant_id, conversation_id, change, config, followup_queue(), datetime.now(UTC))
 
 
 @lru_cache(maxsize=1)

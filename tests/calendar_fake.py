@@ -62,6 +62,13 @@ class FakeGoogleCalendar:
     fail_next: list[tuple[int, str]] = field(default_factory=list)  # (status, reason) for the next requests
     _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
 
+    @classmethod
+    def with_calendars(cls, *calendar_ids: str) -> FakeGoogleCalendar:
+        fake = cls()
+        for calendar_id in calendar_ids:
+            fake.add_calendar(calendar_id)
+        return fake
+
     def add_calendar(self, calendar_id: str, *, meet: bool = True) -> None:
         self.calendars.setdefault(calendar_id, {})
         if meet:

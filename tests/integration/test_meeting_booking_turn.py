@@ -14,7 +14,7 @@ from shared.domain.scheduling import CalendarConfig
 from shared.services.agent_turn import TurnResult
 from shared.services.scheduling import MeetingScheduler
 from tests.calendar_fake import FakeGoogleCalendar
-from tests.integration.test_agent_turn_service import World
+from tests.integration.test_agent_turn_service import World, vertex  # noqa: F401 - the vertex fixture
 from tests.vertex_fake import FakeVertex, function_call_response, text_response
 
 pytestmark = pytest.mark.emulators
@@ -26,17 +26,8 @@ CALENDAR = {"calendar_ids": [CAL], "horizon_days": 7,
 
 
 @pytest.fixture
-def vertex():
-    fake = FakeVertex()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
 def calendar() -> FakeGoogleCalendar:
-    fake = FakeGoogleCalendar()
-    fake.add_calendar(CAL)
-    return fake
+    return FakeGoogleCalendar.with_calendars(CAL)
 
 
 @pytest.fixture

@@ -61,6 +61,12 @@ class World(FollowupWorld):
     def request(self, booking: Booking) -> MeetingReminderRequest:
         return MeetingReminderRequest(self.tenant.tenant_id, self.conv, booking.event_id, booking.start.isoformat())
 
+    def lead_wrote_then_due(self, before_meeting: timedelta) -> Booking:
+        """The lead's last message `before_meeting` ago, the reminder due now (2 h before), the meeting booked."""
+        self.lead_said("quinta às 15h", MEETING - before_meeting)
+        self.now = MEETING - timedelta(hours=2)
+        return self.book()
+
     def lead_texts(self) -> list[str]:
         return [text for _, to, text in self.sender.sent if to == self.phone]
 
@@ -82,9 +88,7 @@ def test_booking_schedules_a_reminder_two_hours_before_on_the_followup_queue(sta
 
 def test_inside_the_window_the_reminder_is_a_text_sent_once(stack, db, tenant):
     world = World(stack, db, tenant)
-    world.lead_said("quinta às 15h", MEETING - timedelta(hours=20))
-    world.now = MEETING - timedelta(hours=2)
-    booking = world.book()
+    booking = world.lead_wrote_then_due(timedelta(hours=20))
     assert run_meeting_reminder(world.request(booking), world.reminders) == "sent"
     assert run_meeting_reminder(world.request(booking), world.reminders) == "sent"  # a redelivered task
     [text] = world.lead_texts()
@@ -93,17 +97,13 @@ def test_inside_the_window_the_reminder_is_a_text_sent_once(stack, db, tenant):
 
 def test_outside_the_window_meta_needs_the_approved_template(stack, db, tenant):
     world = World(stack, db, tenant)
-    world.lead_said("quinta às 15h", MEETING - timedelta(days=3))
-    world.now = MEETING - timedelta(hours=2)
-    booking = world.book()
+    booking = world.lead_wrote_then_due(timedelta(days=3))
     assert run_meeting_reminder(world.request(booking), world.reminders) == "skipped_outside_window"
     assert world.lead_texts() == [] and world.sender.templates == []
 
     templated = World(stack, db, tenant, reminder_template={
         "name": "lembrete_reuniao", "language": "pt_BR", "params": ["{contact_name}", "{meeting_time}"]})
-    templated.lead_said("quinta às 15h", MEETING - timedelta(days=3))
-    templated.now = MEETING - timedelta(hours=2)
-    booking = templated.book()
+    booking = templated.lead_wrote_then_due(timedelta(days=3))
     assert run_meeting_reminder(templated.request(booking), templated.reminders) == "template_sent"
     assert templated.sender.templates == [(templated.phone, "lembrete_reuniao", "pt_BR",
                                            ["Mariana", "qui 03/12 às 15h00"])]
@@ -111,9 +111,7 @@ def test_outside_the_window_meta_needs_the_approved_template(stack, db, tenant):
 
 def test_a_moved_or_cancelled_meeting_gets_no_stale_reminder(stack, db, tenant):
     world = World(stack, db, tenant)
-    world.lead_said("quinta às 15h", MEETING - timedelta(hours=20))
-    world.now = MEETING - timedelta(hours=2)
-    old = world.book()
+    old = world.lead_wrote_then_due(timedelta(hours=20))
     moved = world.book(MEETING + timedelta(days=1))
     assert run_meeting_reminder(world.request(old), world.reminders) == "stale"
     world.bookings.save_booking(tenant.tenant_id, moved.model_copy(update={"status": BookingStatus.CANCELLED}))

@@ -27,9 +27,7 @@ MARIA = Attendee(phone="+5511987654321", name="Maria", summary="Conta de luz de 
 
 @pytest.fixture
 def fake() -> FakeGoogleCalendar:
-    fake = FakeGoogleCalendar()
-    fake.add_calendar(CAL)
-    return fake
+    return FakeGoogleCalendar.with_calendars(CAL)
 
 
 @pytest.fixture
