@@ -216,7 +216,8 @@ class Choice:
 _ORDINALS = {"primeir": 0, "segund": 1, "terceir": 2}
 _WEEKDAYS = {"segunda": 0, "terca": 1, "quarta": 2, "quinta": 3, "sexta": 4, "sabado": 5, "domingo": 6}
 _ORDINAL_RE = re.compile(r"\b(primeir|segund|terceir|ultim)[oa]\b")
-_OPTION_NUMBER_RE = re.compile(r"^\s*(?:(?:a\s+)?opcao\s*|o\s+|n[o]?\s*|#)?([123])\s*[.)!]?\s*$|\bopcao\s*([123])\b")
+_OPTION_NUMBER_RE = re.compile(r"^\s*(?:(?:a\s+)?opcao\s*|o\s+|n[o]?\s*|#)?([123])\s*[.)!]?\s*$|\bopcao\s*([123])\b"
+                               r"|\b(?:quero|prefiro|pode ser|fico com|vou de)\s+(?:a|o)\s+([123])\b")
 _TIME_RE = re.compile(r"(?:\bas\s+)?\b(\d{1,2})\s*(?:h|:|horas?\b)\s*(\d{2})?|\bas\s+(\d{1,2})\b(?!\s*/)")
 _DATE_RE = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
 
@@ -275,7 +276,7 @@ def _ordinal(said: str, offered: int) -> int | None:
         return index if index < offered else None
     match = _OPTION_NUMBER_RE.search(said)
     if match:
-        index = int(match.group(1) or match.group(2)) - 1
+        index = int(match.group(1) or match.group(2) or match.group(3)) - 1
         return index if index < offered else None
     return None
 

@@ -96,7 +96,8 @@ def test_offers_vary_the_time_of_day_when_only_one_day_is_free():
 
 
 @pytest.mark.parametrize("said,index", [("o primeiro", 0), ("a segunda opção", 1), ("Segunda!", 1),
-                                        ("pode ser o terceiro", 2), ("2", 1), ("opção 3", 2), ("a última", 2)])
+                                        ("pode ser o terceiro", 2), ("2", 1), ("opção 3", 2), ("a última", 2),
+                                        ("quero a 2", 1)])
 def test_the_lead_picks_an_offer_by_position(said, index):
     offered = [Slot(at(30, 10), at(30, 11), "a"), Slot(at(31, 14), at(31, 15), "a"), Slot(at(32, 9), at(32, 10), "a")]
     assert parse_choice(said, offered, NOW, SP) == Choice(offered_index=index)
@@ -127,7 +128,9 @@ def test_a_day_without_a_time_asks_for_that_day():
 
 
 def test_words_without_a_choice_are_none():
-    assert parse_choice("quanto custa o painel?", [Slot(at(30, 10), at(30, 11), "a")], NOW, SP) is None
+    offered = [Slot(at(30, 10), at(30, 11), "a"), Slot(at(31, 10), at(31, 11), "a")]
+    assert parse_choice("quanto custa o painel?", offered, NOW, SP) is None
+    assert parse_choice("daqui a 2 semanas", offered, NOW, SP) is None  # not option 2
 
 
 def test_nearest_free_slots_surround_the_busy_time_named():
