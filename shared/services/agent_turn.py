@@ -312,10 +312,11 @@ def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConf
                   effects.handoff.question or _burst_text(history))
     outcome = TurnOutcome(TurnResult.REPLIED, reply_id, tier=composition.tier, tool_calls=effects.calls,
                           handoff=effects.handoff is not None, cached=composition.cached)
-    sent = _send(turn, deps, channel, reply_id, composition.text, outcome)
+    # Before the send: a send that fails is retried as a resend only (the turn is not composed again), so
+    # the seller's alert and the lead's reminder would otherwise be lost with it.
     for change in effects.bookings:
         _after_booking(turn, deps, channel, agent, conversation, change)
-    return sent
+    return _send(turn, deps, channel, reply_id, composition.text, outcome)
 
 
 def _after_booking(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig,

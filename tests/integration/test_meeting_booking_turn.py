@@ -116,3 +116,25 @@ def test_the_lead_moves_then_cancels_and_the_crm_hears_each_change(world, calend
     moved = world.events[[e.type for e in world.events].index("MeetingRescheduled")]
     assert moved.payload.previous_starts_at == datetime(2026, 12, 3, 15, 0, tzinfo=SP)
     assert len([t for _, to, t in world.sender.sent if to == SELLER]) == 3
+
+
+def test_a_reply_that_fails_to_send_is_resent_and_the_seller_is_told_once(world, calendar):
+    from shared.domain.errors import ProviderSendError
+
+    original = world.sender.send_text
+    failed: list[str] = []
+
+    def lead_reply_fails_once(channel, to_phone, text):  # noqa: ANN001, ANN202
+        if to_phone == world.phone and not failed:
+            failed.append(text)
+            raise ProviderSendError("meta", 503, "unavailable")
+        return original(channel, to_phone, text)
+
+    world.sender.send_text = lead_reply_fails_once
+    world.vertex.script = [function_call_response(("book_meeting", {"when": "quinta às 15h"})), text_response("ok!")]
+    request = world.lead("quinta às 15h")
+    with pytest.raises(ProviderSendError):
+        world.turn(request)
+    assert world.turn(request).result == TurnResult.RESENT  # Cloud Tasks retries: only the send is repeated
+    assert world.sent_texts() == ["ok!"] and len(calendar.events(CAL)) == 1
+    assert len([t for _, to, t in world.sender.sent if to == SELLER]) == 1
