@@ -213,4 +213,7 @@ resource "google_monitoring_alert_policy" "crm_rejections" {
   }
 
   notification_channels = local.notification_channels
+
+  # A log-based metric is usable in a policy only minutes after its creation (propagation.tf, #11102).
+  depends_on = [time_sleep.log_metrics]
 }

@@ -72,12 +72,17 @@ resource "google_eventarc_trigger" "trigger" {
     }
   }
 
-  # Eventarc redelivers by default (Pub/Sub's backoff of 10 s to 600 s, for up to 24 hours), which is
-  # retry = true, as a function's RETRY_POLICY_RETRY; retry = false is a single attempt.
-  dynamic "retry_policy" {
-    for_each = each.value.retry ? [] : [1]
-    content {
-      max_attempts = retry_policy.value
+  # No retry_policy block: google_eventarc_trigger has none in the pinned provider (6.50.0; it first
+  # appears in 7.14.0), and Terraform refuses an unknown block type even from a dynamic block with an
+  # empty for_each. Every trigger here retries as Eventarc does by default
+  # (https://cloud.google.com/eventarc/docs/retry-events: Pub/Sub redelivers with a backoff of 10 s
+  # to 600 s for the 24 hours Eventarc keeps the message), which is what retry = true means. A handler
+  # that must not be retried acknowledges the event itself (2xx) instead; the precondition refuses
+  # retry = false rather than silently retrying anyway.
+  lifecycle {
+    precondition {
+      condition     = each.value.retry
+      error_message = "extra_triggers retry = false is not supported with google provider 6.x (google_eventarc_trigger has no retry_policy before 7.14.0): every Eventarc trigger retries for 24 hours. Acknowledge non-retryable events in the handler, or use the function's own event_trigger, whose retry_policy can say RETRY_POLICY_DO_NOT_RETRY."
     }
   }
 
@@ -85,6 +90,7 @@ resource "google_eventarc_trigger" "trigger" {
   # before the invoker may call the function would be refused and retried.
   depends_on = [
     google_project_service.api,
+    time_sleep.iam_propagation,
     google_project_iam_member.storage_service_agent_publisher,
     google_project_iam_member.eventarc_receiver,
     google_cloud_run_v2_service_iam_member.private_invoker,

@@ -336,7 +336,7 @@ locals {
       LLM_BACKEND              = var.llm.backend
       LLM_MODEL                = var.llm.model
       LLM_TIERS                = jsonencode(var.llm.tiers)
-      VERTEX_LOCATION          = var.llm.location
+      VERTEX_LOCATION          = local.vertex_location
       LLM_TIMEOUT_SECONDS      = tostring(var.llm.timeout_seconds)
       LLM_PRICING              = jsonencode(var.llm_pricing)
       REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
@@ -349,7 +349,7 @@ locals {
       EMBEDDING_BACKEND      = var.knowledge.embedding_backend
       EMBEDDING_MODEL        = var.knowledge.embedding_model
       EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
-      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      EMBEDDING_LOCATION     = local.embedding_location
       KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
       # How long a turn answers 425 (retried by the agent-turns queue) while its burst's files are read.
       MEDIA_WAIT_SECONDS = tostring(var.media.wait_seconds)
@@ -372,7 +372,7 @@ locals {
       LLM_BACKEND           = var.llm.backend
       LLM_MODEL             = var.llm.model
       LLM_TIERS             = jsonencode(var.llm.tiers)
-      VERTEX_LOCATION       = var.llm.location
+      VERTEX_LOCATION       = local.vertex_location
       LLM_TIMEOUT_SECONDS   = tostring(var.llm.timeout_seconds)
       LLM_PRICING           = jsonencode(var.llm_pricing)
       REPLY_LEASE_SECONDS   = tostring(var.agent_turn.reply_lease_seconds)
@@ -382,7 +382,7 @@ locals {
       EMBEDDING_BACKEND      = var.knowledge.embedding_backend
       EMBEDDING_MODEL        = var.knowledge.embedding_model
       EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
-      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      EMBEDDING_LOCATION     = local.embedding_location
       KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
       # As agent_turn: the domain events it emits.
       EVENTS_TOPIC                  = google_pubsub_topic.topic["domain-events"].name
@@ -407,7 +407,7 @@ locals {
       LLM_BACKEND         = var.llm.backend
       LLM_MODEL           = var.llm.model
       LLM_TIERS           = jsonencode(var.llm.tiers)
-      VERTEX_LOCATION     = var.llm.location
+      VERTEX_LOCATION     = local.vertex_location
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
       # The same reply lease as agent_turn: a follow-up and a turn never send on one conversation at once.
@@ -440,14 +440,14 @@ locals {
       EMBEDDING_BACKEND             = var.knowledge.embedding_backend
       EMBEDDING_MODEL               = var.knowledge.embedding_model
       EMBEDDING_DIMENSIONS          = tostring(var.knowledge.embedding_dimensions)
-      EMBEDDING_LOCATION            = var.knowledge.embedding_location
+      EMBEDDING_LOCATION            = local.embedding_location
       KNOWLEDGE_CHUNK_CHARS         = tostring(var.knowledge.chunk_chars)
       KNOWLEDGE_CHUNK_OVERLAP_CHARS = tostring(var.knowledge.chunk_overlap_chars)
       KNOWLEDGE_MAX_OBJECT_BYTES    = tostring(var.knowledge.max_object_bytes)
       # Scanned PDFs are transcribed by the chat model (LLM_BACKEND=offline: recorded as unsupported).
       LLM_BACKEND         = var.llm.backend
       LLM_MODEL           = var.llm.model
-      VERTEX_LOCATION     = var.llm.location
+      VERTEX_LOCATION     = local.vertex_location
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
     }
@@ -455,7 +455,7 @@ locals {
       EMBEDDING_BACKEND      = var.knowledge.embedding_backend
       EMBEDDING_MODEL        = var.knowledge.embedding_model
       EMBEDDING_DIMENSIONS   = tostring(var.knowledge.embedding_dimensions)
-      EMBEDDING_LOCATION     = var.knowledge.embedding_location
+      EMBEDDING_LOCATION     = local.embedding_location
       KNOWLEDGE_MAX_DISTANCE = tostring(var.knowledge.max_distance)
       # The embedding client's timeout, and the price of the question's embedding.
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
@@ -480,7 +480,7 @@ locals {
       MEDIA_MODEL         = local.media_model
       LLM_BACKEND         = var.llm.backend
       LLM_MODEL           = var.llm.model
-      VERTEX_LOCATION     = var.llm.location
+      VERTEX_LOCATION     = local.vertex_location
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
       # Downloads from the provider (Meta's media URL needs the Graph API version).
@@ -628,12 +628,15 @@ resource "google_cloudfunctions2_function" "function" {
 
   # The deploy checks that the runtime account can read its secrets and that the build account can
   # push its image, and a Cloud Storage trigger is refused unless Cloud Storage's service agent may
-  # publish to Pub/Sub (eventarc.tf): grant first, deploy second.
+  # publish to Pub/Sub (eventarc.tf) and the Eventarc agent has its role: grant first, wait for the
+  # grants to propagate (propagation.tf), deploy second.
   depends_on = [
     google_project_service.api,
+    time_sleep.iam_propagation,
     google_secret_manager_secret_iam_member.accessor,
     google_artifact_registry_repository_iam_member.builder,
     google_project_iam_member.builder,
+    google_project_iam_member.builder_source_reader,
     google_project_iam_member.storage_service_agent_publisher,
     google_project_iam_member.eventarc_receiver,
   ]

@@ -167,14 +167,36 @@ resource "google_project_iam_member" "storage_service_agent_publisher" {
   member   = "serviceAccount:${each.value.email_address}"
 }
 
-# The build account: write build logs, read the source (Cloud Functions copies the archive into its
-# own gcf-v2-sources-* bucket, created on first deploy, hence project level), push to its own image
-# repository only. It runs Google's buildpacks on our code and is never a runtime identity.
+# The build account: write build logs, read the source, push to its own image repository only. It runs
+# Google's buildpacks on our code and is never a runtime identity.
 resource "google_project_iam_member" "builder" {
-  for_each = toset(["roles/logging.logWriter", "roles/storage.objectViewer"])
+  for_each = toset(["roles/logging.logWriter"])
   project  = var.project_id
   role     = each.value
   member   = "serviceAccount:${google_service_account.builder.email}"
+}
+
+# Reading the source: our source bucket, and the gcf-v2-sources-<project number>-<region>[-<CMEK hash>]
+# bucket Cloud Functions copies each archive into before the build (created on the first deploy, so it
+# cannot be granted on the bucket itself). A project-level grant with an IAM condition on the bucket
+# names: without it the build account could read every bucket of the project, the leads' media and
+# the knowledge documents included. Bucket-level calls (list) name the bucket, object calls
+# projects/_/buckets/<bucket>/objects/<object>
+# (https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name).
+resource "google_project_iam_member" "builder_source_reader" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${google_service_account.builder.email}"
+
+  condition {
+    title       = "function-sources-only"
+    description = "Only the function source buckets: the Piloto source bucket and Cloud Functions' gcf-v2-sources bucket."
+    expression = join(" || ", [
+      "resource.name == \"projects/_/buckets/${google_storage_bucket.bucket["source"].name}\"",
+      "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.bucket["source"].name}/\")",
+      "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-${local.project_number}-${var.region}\")",
+    ])
+  }
 }
 
 resource "google_artifact_registry_repository_iam_member" "builder" {

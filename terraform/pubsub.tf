@@ -21,11 +21,13 @@ locals {
   dead_letter_topics = toset([for name, t in local.topics : t.dead_letter if t.dead_letter != null])
 
   # Pub/Sub's own service agent forwards dead letters; it must publish to the dead-letter topic and,
-  # per source subscription, be a subscriber there (granted with that subscription, see below).
-  pubsub_service_agent = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  # per source subscription, be a subscriber there (granted with that subscription, see below). Taken
+  # from its service identity (propagation.tf), which creates it in a project that never used it.
+  pubsub_service_agent = "serviceAccount:${google_project_service_identity.agent["pubsub"].email}"
 }
 
 resource "google_pubsub_topic" "topic" {
+  #checkov:skip=CKV_GCP_83:Google-managed encryption at rest, in var.region only; CMEK would add a Cloud KMS key to run and rotate, not asked for by the LGPD.
   for_each = local.topics
   name     = each.key
 

@@ -5,8 +5,8 @@ locals {
     # Leads' voice notes, images and documents (issue 4), as
     # tenants/<tenant>/conversations/<conversation>/media/<message><ext>: ids only, no phone number or
     # file name. media_processor is the only function with a role on it (roles/storage.objectUser,
-    # functions.tf); the build account's project-level objectViewer (iam.tf) and project owners also
-    # reach it. LGPD: the originals are personal data, kept only to read them again on a retry or to
+    # functions.tf); the build account reads the source buckets only (an IAM condition, iam.tf); project
+    # owners also reach it. LGPD: the originals are personal data, kept only to read them again on a retry or to
     # check a transcript, so they are deleted after var.media_retention_days (90 by default; shorten
     # it when the business needs no such audit trail). Soft delete is off so a deletion (a lead's LGPD
     # request, or the retention rule) is final at once instead of lingering for 7 days, and there is
@@ -39,6 +39,8 @@ locals {
 }
 
 resource "google_storage_bucket" "bucket" {
+  #checkov:skip=CKV_GCP_62:Access is audited by Cloud Audit Logs (Data Access); legacy usage-log buckets would be one more copy of object names to retain.
+  #checkov:skip=CKV_GCP_78:Versioning is per bucket by design: on for knowledge; off for media (an LGPD deletion must be final) and source (names are content hashes, never overwritten).
   for_each = local.buckets
   name     = "${var.project_id}-piloto-${each.key}"
   location = var.region

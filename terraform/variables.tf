@@ -370,7 +370,9 @@ variable "followups" {
     error_message = "followups.sweep_page_size must be from 1 to 500 (the code refuses more) and sweep_max_pages at least 1."
   }
   validation {
-    condition     = contains(["skip", "free_form", ""], coalesce(var.followups.cadence_defaults.outside_window_policy, ""))
+    # Not coalesce(policy, ""): coalesce skips null *and* "" and fails the plan when nothing is left,
+    # which is exactly the default (unset) policy.
+    condition     = var.followups.cadence_defaults.outside_window_policy == null ? true : contains(["skip", "free_form"], var.followups.cadence_defaults.outside_window_policy)
     error_message = "followups.cadence_defaults.outside_window_policy is skip or free_form."
   }
   validation {
@@ -554,4 +556,10 @@ variable "alerting" {
     condition     = var.alerting.dead_letter_messages >= 0 && var.alerting.crm_rejections >= 0
     error_message = "alerting.dead_letter_messages and alerting.crm_rejections cannot be negative."
   }
+}
+
+variable "vertex_in_region" {
+  description = "Data residency: true sends every Vertex AI call (chat, media reading, embeddings) to var.region (southamerica-east1 by default) instead of llm.location and knowledge.embedding_location, so prompts, leads' messages, files and documents are processed in that region. Only where the chosen models are offered there: check Vertex AI's data-residency and locations pages for each model id (llm.model, llm.tiers, media.model, knowledge.embedding_model) first; a model a region does not serve answers 404 (docs/DEPLOY.md, \"Data residency\")."
+  type        = bool
+  default     = false
 }

@@ -353,6 +353,13 @@ def test_the_pipeline_tests_then_plans_then_applies_the_saved_plan():
     pipeline = (REPO / "cloudbuild.yaml").read_text()
     steps = re.findall(r"^\s*- id: ['\"]?([\w-]+)", pipeline, flags=re.M)
     assert steps.index("test") < steps.index("plan") < steps.index("apply"), steps
-    assert "tests/infra" in pipeline and "requirements-dev.txt" in pipeline
+    assert "tests/infra" in pipeline and "requirements-dev.txt" in pipeline and "requirements-tfschema.txt" in pipeline
     assert "-backend-config=bucket=${_TF_STATE_BUCKET}" in pipeline
     assert re.search(r"apply\b.*\btfplan\b", pipeline), "apply must apply the plan that was reviewed"
+    # The operator's configuration reaches the pipeline (terraform.tfvars is git-ignored, so neither a
+    # trigger's checkout nor `gcloud builds submit` has it): fetched from beside the state before plan.
+    assert steps.index("config") < steps.index("plan"), steps
+    assert 'gs://${_TF_STATE_BUCKET}/${_TF_VARS_OBJECT}" terraform/terraform.tfvars' in pipeline
+    assert "-lockfile=readonly" in pipeline
+    ignored = (REPO / ".gcloudignore").read_text().split()
+    assert "terraform/terraform.tfvars" in ignored and ".venv/" in ignored
