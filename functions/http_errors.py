@@ -27,7 +27,11 @@ _STATUS: list[tuple[type[errors.PilotoError], int]] = [
     (errors.TransientError, 503),
 ]
 
-Response = tuple[dict[str, Any], int]
+Response = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
+
+# Seconds a 503 asks the caller to wait (Retry-After, RFC 9110 §10.2.3). Providers and Cloud Tasks retry
+# with their own backoff anyway; the header tells any caller that honours it that the failure is temporary.
+RETRY_AFTER_SECONDS = 5
 
 
 def status_for(error: errors.PilotoError) -> int:
@@ -48,6 +52,9 @@ def json_errors(handler: Callable[..., Response]) -> Callable[..., Response]:
             status = status_for(err)
             level = logging.WARNING if status < 500 else logging.ERROR
             log.log(logger, level, "request refused", status=status, error=type(err).__name__, reason=str(err))
+            if status == 503:
+                return ({"error": type(err).__name__, "reason": str(err)}, status,
+                        {"Retry-After": str(RETRY_AFTER_SECONDS)})
             return {"error": type(err).__name__, "reason": str(err)}, status
         except Exception:
             logger.exception("unexpected error")

@@ -66,14 +66,15 @@ def webhook_for(provider: Provider) -> ProviderWebhook:
 
 
 
-def channel_directory(db: firestore.Client) -> ChannelDirectory:
+def channel_directory(db: firestore.Client, call_timeout: float | None = None) -> ChannelDirectory:
     """Channels and agents, with the platform's follow-up cadence defaults under each agent's own."""
     from shared.adapters.firestore_store import FirestoreChannelDirectory
 
     settings = get_settings()
-    return FirestoreChannelDirectory(db, settings.channel_cache_seconds, settings.followup_defaults)
+    return FirestoreChannelDirectory(db, settings.channel_cache_seconds, settings.followup_defaults,
+                                     call_timeout=call_timeout)
 
-@lru_cache(maxsize=1)
+
 def _http_client():  # noqa: ANN202 - httpx is imported lazily on purpose
     import httpx
 
@@ -144,11 +145,12 @@ def inbound_deps() -> InboundDeps:
     settings = get_settings()
     db = firestore_client(settings.google_cloud_project)
     alongside = ThreadPoolExecutor(max_workers=8, thread_name_prefix="enqueue")
+    call_timeout = settings.webhook_call_timeout_seconds
     scheduler = CloudTasksScheduler(tasks_client(settings.tasks_emulator_host), settings.google_cloud_project,
-                                    settings.region, settings.tasks_service_account)
+                                    settings.region, settings.tasks_service_account, call_timeout=call_timeout)
     return InboundDeps(
-        directory=channel_directory(db),
-        store=FirestoreConversationStore(db),
+        directory=channel_directory(db, call_timeout),
+        store=FirestoreConversationStore(db, call_timeout),
         turns=CloudTasksTurnQueue(scheduler, settings.agent_turn_queue, settings.agent_turn_url),
         webhook_for=webhook_for,
         secrets=WebhookSecrets(
@@ -157,6 +159,8 @@ def inbound_deps() -> InboundDeps:
         ),
         debounce_seconds=settings.debounce_seconds,
         max_body_bytes=settings.max_body_bytes,
+        max_batch_items=settings.webhook_max_batch_items,
+        deadline_seconds=settings.webhook_deadline_seconds,
         run_alongside=alongside.submit,
         media=CloudTasksMediaQueue(scheduler, settings.media_queue, settings.media_processor_url),
     )
@@ -201,6 +205,7 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None,
         tiers=model_tiers(),
         lease_seconds=settings.reply_lease_seconds,
         media_wait_seconds=settings.media_wait_seconds,
+        max_send_attempts=settings.reply_max_send_attempts,
         emit_event=lambda event: emit(event, event_deps()),
         after_reply=after_reply,
         scheduler_for=meeting_scheduler,
@@ -525,7 +530,7 @@ def followup_deps() -> FollowupDeps:
     settings = get_settings()
     return replace(_followup_planning_deps(), model=_ModelOnFirstUse(), tiers=model_tiers(), sender_for=sender_for,
                    ledger=FirestoreUsageLedger(firestore_client(settings.google_cloud_project)),
-                   lease_seconds=settings.reply_lease_seconds)
+                   lease_seconds=settings.reply_lease_seconds, max_send_attempts=settings.reply_max_send_attempts)
 
 
 @lru_cache(maxsize=1)

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     debounce_seconds: float = Field(default=4.0, ge=0, le=60, description="burst window before an agent turn")
     channel_cache_seconds: float = Field(default=60.0, ge=0)
+    webhook_max_batch_items: int = Field(default=50, ge=1, le=10_000, description="messages + statuses + skipped "
+                                         "events one webhook request may carry; more is refused with 413")
+    webhook_deadline_seconds: float = Field(default=3.0, gt=0, le=30, description="past this the webhook stops "
+                                            "and answers 503 + Retry-After; keep below the providers' timeouts")
+    webhook_call_timeout_seconds: float = Field(default=1.5, gt=0, le=30, description="one Firestore or Cloud Tasks "
+                                                "call on the webhook path (one attempt, then 503)")
 
     # Cloud Tasks
     agent_turn_queue: str = "agent-turns"
@@ -35,6 +41,8 @@ class Settings(BaseSettings):
 
     # Agent turn
     reply_lease_seconds: int = Field(default=120, ge=10, description="how long one delivery owns a turn")
+    reply_max_send_attempts: int = Field(default=3, ge=1, le=10, description="provider calls per reply at most; "
+                                         "past them the reply is marked uncertain and the seller told")
 
     # Model
     llm_backend: str = Field(default="vertex", pattern="^(vertex|offline)$")

@@ -47,7 +47,12 @@ class WebhookSecrets:
 
 
 class ProviderWebhook(Protocol):
-    """Pure parsing and authentication of one provider's webhook."""
+    """Pure parsing and authentication of one provider's webhook.
+
+    A provider checked after parsing (authenticates_before_parse False) may also define
+    `require_credential(raw)`: raise MissingSignature when the request carries no credential at all. The webhook
+    calls it before the body is parsed or any channel is read.
+    """
 
     authenticates_before_parse: bool
 
@@ -78,6 +83,15 @@ class ReplyClaim:
     text: str | None = None
     model_call: ModelCall | None = None
     fresh: bool = False
+
+
+@dataclass(frozen=True)
+class SendSlot:
+    """What begin_send decided: the number of the attempt about to be made, or None (no send: the reply is not
+    waiting to be sent, or it ran out of attempts — newly_uncertain for the one caller that marked it so)."""
+
+    attempt: int | None
+    newly_uncertain: bool = False
 
 
 class ConversationStore(Protocol):
@@ -125,6 +139,9 @@ class ConversationStore(Protocol):
         self, tenant_id: str, conversation_id: str, reply_id: str, provider: str, provider_message_id: str,
         in_reply_to: str, at: datetime,
     ) -> None: ...
+
+    def begin_send(self, tenant_id: str, conversation_id: str, reply_id: str, max_attempts: int) -> SendSlot:
+        """Record a send attempt before calling the provider; past max_attempts mark the reply `uncertain`."""
 
     def release_reply(self, tenant_id: str, conversation_id: str, reply_id: str) -> None:
         """Give a claimed turn back after a failure, so the next delivery need not wait out the lease."""

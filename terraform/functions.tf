@@ -324,6 +324,10 @@ locals {
       DEBOUNCE_SECONDS      = tostring(var.webhook.debounce_seconds)
       MAX_BODY_BYTES        = tostring(var.webhook.max_body_bytes)
       CHANNEL_CACHE_SECONDS = tostring(var.webhook.channel_cache_seconds)
+      # Bounded work per request: a batch limit, a request deadline and a per-call timeout (503 past them).
+      WEBHOOK_MAX_BATCH_ITEMS      = tostring(var.webhook.max_batch_items)
+      WEBHOOK_DEADLINE_SECONDS     = tostring(var.webhook.deadline_seconds)
+      WEBHOOK_CALL_TIMEOUT_SECONDS = tostring(var.webhook.call_timeout_seconds)
       # A message with a file also gets a media task (same task identity as the turns').
       MEDIA_QUEUE         = google_cloud_tasks_queue.queue["media"].name
       MEDIA_PROCESSOR_URL = local.function_urls["media_processor"]
@@ -340,6 +344,7 @@ locals {
       LLM_TIMEOUT_SECONDS      = tostring(var.llm.timeout_seconds)
       LLM_PRICING              = jsonencode(var.llm_pricing)
       REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
+      REPLY_MAX_SEND_ATTEMPTS  = tostring(var.agent_turn.reply_max_send_attempts)
       CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
       META_GRAPH_VERSION       = var.providers_send.meta_graph_version
       PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)
@@ -412,6 +417,7 @@ locals {
       LLM_PRICING         = jsonencode(var.llm_pricing)
       # The same reply lease as agent_turn: a follow-up and a turn never send on one conversation at once.
       REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
+      REPLY_MAX_SEND_ATTEMPTS  = tostring(var.agent_turn.reply_max_send_attempts)
       CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
       META_GRAPH_VERSION       = var.providers_send.meta_graph_version
       PROVIDER_TIMEOUT_SECONDS = tostring(var.providers_send.provider_timeout_seconds)

@@ -163,6 +163,9 @@ variable "webhook" {
     debounce_seconds: burst window; messages of one lead closer than this get one reply.
     max_body_bytes: larger webhook bodies are refused with 413.
     channel_cache_seconds: how long an instance caches channel and agent documents (an admin's edit shows after at most this).
+    max_batch_items: messages + statuses + skipped events one request may carry; more is refused with 413.
+    deadline_seconds: past this the webhook answers 503 + Retry-After; keep it below the providers' webhook timeouts.
+    call_timeout_seconds: one Firestore or Cloud Tasks call on the webhook path (one attempt, then 503).
     public_url: the webhook's URL as configured at the providers, when it is not the function's own run.app URL
     (a custom domain or a load balancer). Twilio signs the URL it calls (twilio.tf).
   EOT
@@ -170,9 +173,16 @@ variable "webhook" {
     debounce_seconds      = optional(number, 4)
     max_body_bytes        = optional(number, 1000000)
     channel_cache_seconds = optional(number, 60)
+    max_batch_items       = optional(number, 50)
+    deadline_seconds      = optional(number, 3)
+    call_timeout_seconds  = optional(number, 1.5)
     public_url            = optional(string)
   })
   default = {}
+  validation {
+    condition     = var.webhook.call_timeout_seconds > 0 && var.webhook.call_timeout_seconds <= var.webhook.deadline_seconds && var.webhook.deadline_seconds <= 30
+    error_message = "webhook.call_timeout_seconds must be positive and at most webhook.deadline_seconds, which is at most 30."
+  }
   validation {
     condition     = var.webhook.debounce_seconds >= 0 && var.webhook.debounce_seconds <= 60
     error_message = "webhook.debounce_seconds must be between 0 and 60."
@@ -188,11 +198,18 @@ variable "agent_turn" {
     agent_turn behaviour.
     reply_lease_seconds: how long one delivery of a turn owns it. It must outlast the function timeout
     (functions.tf), or a slow delivery can lose its lease to a retry and the lead gets two replies.
+    reply_max_send_attempts: provider calls per reply at most (a lost answer may still have delivered it); past
+    them the reply is marked uncertain and the seller alerted.
   EOT
   type = object({
-    reply_lease_seconds = optional(number, 180)
+    reply_lease_seconds     = optional(number, 180)
+    reply_max_send_attempts = optional(number, 3)
   })
   default = {}
+  validation {
+    condition     = var.agent_turn.reply_max_send_attempts >= 1 && var.agent_turn.reply_max_send_attempts <= 10
+    error_message = "agent_turn.reply_max_send_attempts must be between 1 and 10."
+  }
   validation {
     condition     = var.agent_turn.reply_lease_seconds >= 10
     error_message = "agent_turn.reply_lease_seconds must be at least 10."

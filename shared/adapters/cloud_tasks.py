@@ -40,9 +40,13 @@ class CloudTasksScheduler:
     """Creates named HTTP tasks. The name dedupes in Cloud Tasks (ALREADY_EXISTS for ~1 h after it ran)."""
 
     def __init__(
-        self, client: tasks_v2.CloudTasksClient, project: str, location: str, service_account: str | None
+        self, client: tasks_v2.CloudTasksClient, project: str, location: str, service_account: str | None,
+        call_timeout: float | None = None,
     ) -> None:
+        """call_timeout: one attempt bounded to that many seconds (the webhook's deadline); None: 10 s with the
+        client's default retry."""
         self._client = client
+        self._call: dict = {"timeout": 10.0} if call_timeout is None else {"timeout": call_timeout, "retry": None}
         self._project = project
         self._location = location
         self._service_account = service_account
@@ -63,10 +67,11 @@ class CloudTasksScheduler:
         schedule_time.FromDatetime(at.astimezone(UTC))
         task = tasks_v2.Task(name=f"{parent}/tasks/{name}", http_request=request, schedule_time=schedule_time)
         try:
-            self._client.create_task(parent=parent, task=task, timeout=10.0)
+            self._client.create_task(parent=parent, task=task, **self._call)
         except gexc.AlreadyExists:
             return False
-        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.TooManyRequests) as err:
+        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.TooManyRequests,
+                gexc.RetryError) as err:
             raise TransientError(f"cloud tasks unavailable creating a task on {queue}") from err
         return True
 

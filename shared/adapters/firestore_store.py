@@ -6,6 +6,7 @@ collection-group query on `channel_key`, because a webhook knows the number befo
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Mapping
@@ -38,7 +39,7 @@ from shared.domain.lead import LeadProfile
 from shared.domain.meeting import MeetingRequest
 from shared.domain.tenancy import AgentConfig, Channel, channel_key
 from shared.domain.usage import ModelCall
-from shared.ports import DeliveryClaim, OutboxEntry, ReplyClaim
+from shared.ports import DeliveryClaim, OutboxEntry, ReplyClaim, SendSlot
 
 _client: firestore.Client | None = None
 _client_lock = threading.Lock()
@@ -52,9 +53,21 @@ _DELIVERY_RANK = {
     OutboundState.FAILED: 5,
     OutboundState.REJECTED: 5,
     OutboundState.SUGGESTED: 5,
+    OutboundState.UNCERTAIN: 5,
 }
 _DONE = {OutboundState.SENT, OutboundState.DELIVERED, OutboundState.READ, OutboundState.FAILED, OutboundState.REJECTED,
-         OutboundState.SUGGESTED}
+         OutboundState.SUGGESTED, OutboundState.UNCERTAIN}
+# What a stalled or overloaded Firestore raises; the webhook answers these with 503 so the provider retries.
+_UNAVAILABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.TooManyRequests,
+                gexc.Aborted, gexc.RetryError)
+# Compare-and-set attempts of one status update before giving up with 503 (the provider retries it).
+_STATUS_CAS_ATTEMPTS = 6
+
+
+def _deadline(seconds: float | None) -> dict[str, Any]:
+    """Keyword arguments bounding one call: a single attempt that gives up after `seconds` (the caller's
+    client retries — a provider re-delivering a webhook). None keeps the library's own retry and timeout."""
+    return {} if seconds is None else {"timeout": seconds, "retry": None}
 
 
 def firestore_client(project: str) -> firestore.Client:
@@ -83,8 +96,9 @@ class FirestoreChannelDirectory:
     """Channel and agent lookups, cached per instance: they change rarely and sit on the webhook's hot path."""
 
     def __init__(self, db: firestore.Client, cache_seconds: float = 60.0,
-                 cadence_defaults: Mapping[str, Any] | None = None) -> None:
+                 cadence_defaults: Mapping[str, Any] | None = None, call_timeout: float | None = None) -> None:
         self._db = db
+        self._call = _deadline(call_timeout)
         self._ttl = cache_seconds
         self._cache: dict[str, tuple[float, Any]] = {}
         self._cadence_defaults = dict(cadence_defaults or {})
@@ -103,7 +117,11 @@ class FirestoreChannelDirectory:
 
         def load() -> Channel | None:
             query = self._db.collection_group("channels").where(filter=FieldFilter("channel_key", "==", key)).limit(1)
-            for snap in query.stream():
+            try:
+                snaps = list(query.stream(**self._call))
+            except _UNAVAILABLE as err:
+                raise TransientError("firestore unavailable while looking up a channel") from err
+            for snap in snaps:
                 channel = Channel.model_validate(snap.to_dict())
                 return channel if channel.active else None
             return None
@@ -112,7 +130,10 @@ class FirestoreChannelDirectory:
 
     def get_agent(self, tenant_id: str, agent_id: str) -> AgentConfig:
         def load() -> AgentConfig:
-            snap = _tenant(self._db, tenant_id).collection("agents").document(agent_id).get()
+            try:
+                snap = _tenant(self._db, tenant_id).collection("agents").document(agent_id).get(**self._call)
+            except _UNAVAILABLE as err:
+                raise TransientError("firestore unavailable while reading an agent") from err
             doc = {**(snap.to_dict() or {}), "agent_id": agent_id}
             if self._cadence_defaults:
                 doc["followup"] = cadence_with_defaults(doc.get("followup"), self._cadence_defaults)
@@ -127,35 +148,51 @@ class FirestoreChannelDirectory:
 
 
 class FirestoreConversationStore:
-    """Conversation memory: tenants/{t}/conversations/{c} and its messages subcollection."""
+    """Conversation memory: tenants/{t}/conversations/{c} and its messages subcollection.
 
-    def __init__(self, db: firestore.Client) -> None:
+    `call_timeout` bounds the calls the webhook makes (one attempt each, TransientError past it), so a stalled
+    Firestore is answered with 503 inside the provider's webhook timeout; None keeps the library defaults.
+    """
+
+    def __init__(self, db: firestore.Client, call_timeout: float | None = None) -> None:
         self._db = db
+        self._call = _deadline(call_timeout)
 
     def record_inbound(self, tenant_id: str, conversation_id: str, message: StoredMessage) -> bool:
         ref = _message(self._db, tenant_id, conversation_id, message.message_id)
         try:
             # create() is the dedupe: the message write and the "seen before?" check are one operation.
-            ref.create({**message.model_dump(mode="python", exclude_none=True), "stored_at": firestore.SERVER_TIMESTAMP})
+            ref.create({**message.model_dump(mode="python", exclude_none=True), "stored_at": firestore.SERVER_TIMESTAMP},
+                       **self._call)
         except gexc.Conflict:  # AlreadyExists is a Conflict subclass
             return False
-        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as err:
+        except _UNAVAILABLE as err:
             raise TransientError("firestore unavailable while storing an inbound message") from err
         return True
 
     def save_conversation(self, conversation: Conversation) -> None:
-        _conversation(self._db, conversation.tenant_id, conversation.conversation_id).set(
-            {**conversation.model_dump(mode="python", exclude_unset=True), "updated_at": firestore.SERVER_TIMESTAMP},
-            merge=True,
-        )
+        try:
+            _conversation(self._db, conversation.tenant_id, conversation.conversation_id).set(
+                {**conversation.model_dump(mode="python", exclude_unset=True),
+                 "updated_at": firestore.SERVER_TIMESTAMP},
+                merge=True, **self._call,
+            )
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while saving a conversation") from err
 
     def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage) -> None:
         ref = _tenant(self._db, tenant_id).collection("ignored_messages").document(message_id)
-        ref.set({**message.model_dump(mode="python", exclude_none=True), "reason": reason,
-                 "stored_at": firestore.SERVER_TIMESTAMP})
+        try:
+            ref.set({**message.model_dump(mode="python", exclude_none=True), "reason": reason,
+                     "stored_at": firestore.SERVER_TIMESTAMP}, **self._call)
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while recording an ignored message") from err
 
     def get_conversation(self, tenant_id: str, conversation_id: str) -> Conversation | None:
-        snap = _conversation(self._db, tenant_id, conversation_id).get()
+        try:
+            snap = _conversation(self._db, tenant_id, conversation_id).get(**self._call)
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while reading a conversation") from err
         return Conversation.model_validate(snap.to_dict()) if snap.exists else None
 
     def message_exists(self, tenant_id: str, conversation_id: str, message_id: str) -> bool:
@@ -232,12 +269,18 @@ class FirestoreConversationStore:
     def latest_suggestion(self, tenant_id: str, conversation_id: str) -> tuple[str, dict] | None:
         query = (_conversation(self._db, tenant_id, conversation_id).collection("suggestions")
                  .order_by("created_at", direction=firestore.Query.DESCENDING).limit(1))
-        snap = next(iter(query.stream()), None)
+        try:
+            snap = next(iter(query.stream(**self._call)), None)
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while reading the latest suggestion") from err
         return (snap.id, snap.to_dict() or {}) if snap is not None else None
 
     def mark_suggestion(self, tenant_id: str, conversation_id: str, suggestion_id: str, feedback: dict) -> None:
-        _conversation(self._db, tenant_id, conversation_id).collection("suggestions").document(suggestion_id).update(
-            {**feedback, "judged_at": firestore.SERVER_TIMESTAMP})
+        try:
+            _conversation(self._db, tenant_id, conversation_id).collection("suggestions").document(
+                suggestion_id).update({**feedback, "judged_at": firestore.SERVER_TIMESTAMP}, **self._call)
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while judging a suggestion") from err
 
     def mark_reply_sent(
         self, tenant_id: str, conversation_id: str, reply_id: str, provider: str, provider_message_id: str,
@@ -271,32 +314,74 @@ class FirestoreConversationStore:
             .where(filter=FieldFilter("provider_message_id", "==", provider_message_id))
             .limit(1)
         )
-        return next(iter(query.stream()), None)
+        try:
+            return next(iter(query.stream(**self._call)), None)
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while finding a message by its provider id") from err
 
     def is_own_outbound(self, tenant_id: str, conversation_id: str, provider_message_id: str) -> bool:
         snap = self._find_by_provider_id(tenant_id, conversation_id, provider_message_id)
         return snap is not None and (snap.to_dict() or {}).get("role") == "agent"
 
     def apply_status(self, tenant_id: str, conversation_id: str, status: StatusUpdate) -> bool:
+        """A monotonic compare-and-set: read the state, write the later one on condition that the document has not
+        changed since the read, re-read on conflict. Concurrent callbacks for one reply never wait on each other's
+        locks (a transaction's retries ran out under contention); a status that is not forward writes nothing.
+        After _STATUS_CAS_ATTEMPTS lost races, TransientError (503): the provider delivers the status again."""
         snap = self._find_by_provider_id(tenant_id, conversation_id, status.provider_message_id)
         if snap is None:
             return False
         new_state = OutboundState(status.state.value)
-
-        @firestore.transactional
-        def advance(tx: firestore.Transaction) -> None:
-            current = OutboundState((snap.reference.get(transaction=tx).to_dict() or {}).get("state", "sent"))
-            # Providers deliver statuses out of order; 'read' must not fall back to 'delivered'.
-            if _DELIVERY_RANK[new_state] > _DELIVERY_RANK[current] or (
-                new_state == OutboundState.FAILED and current != OutboundState.READ
-            ):
+        ref = snap.reference
+        try:
+            for attempt in range(_STATUS_CAS_ATTEMPTS):
+                if attempt:
+                    time.sleep(random.uniform(0, 0.02 * 2**attempt))  # jitter: racing writers spread out
+                    snap = ref.get(**self._call)
+                current = OutboundState((snap.to_dict() or {}).get("state", "sent"))
+                if not _moves_forward(current, new_state):
+                    return True
                 update: dict[str, Any] = {"state": new_state.value, f"status_at.{new_state.value}": status.at}
                 if status.state == DeliveryState.FAILED and status.error:
                     update["error"] = status.error[:500]
-                tx.update(snap.reference, update)
+                try:
+                    ref.update(update, option=self._db.write_option(last_update_time=snap.update_time), **self._call)
+                    return True
+                except gexc.FailedPrecondition:
+                    continue  # another callback wrote first: read again and decide again
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while applying a delivery status") from err
+        raise TransientError(f"status {status.state.value} lost {_STATUS_CAS_ATTEMPTS} races on one message; "
+                             "the provider will deliver it again")
 
-        advance(self._db.transaction())
-        return True
+    def begin_send(self, tenant_id: str, conversation_id: str, reply_id: str, max_attempts: int) -> SendSlot:
+        """Record one more send attempt of a reply before the provider is called (transaction). Past max_attempts
+        the reply is marked `uncertain` instead, by exactly one caller (newly_uncertain), who tells the seller."""
+        ref = _message(self._db, tenant_id, conversation_id, reply_id)
+
+        @firestore.transactional
+        def record(tx: firestore.Transaction) -> SendSlot:
+            data = ref.get(transaction=tx).to_dict() or {}
+            if data.get("state") != OutboundState.SENDING.value:
+                return SendSlot(attempt=None)
+            attempts = int(data.get("send_attempts") or 0)
+            if attempts >= max_attempts:
+                tx.update(ref, {"state": OutboundState.UNCERTAIN.value, "uncertain_at": firestore.SERVER_TIMESTAMP,
+                                "error": f"{attempts} send attempt(s) without a confirmed answer from the provider"})
+                return SendSlot(attempt=None, newly_uncertain=True)
+            tx.update(ref, {"send_attempts": attempts + 1, "last_send_attempt_at": firestore.SERVER_TIMESTAMP})
+            return SendSlot(attempt=attempts + 1)
+
+        try:
+            return record(self._db.transaction())
+        except _UNAVAILABLE as err:
+            raise TransientError("firestore unavailable while recording a send attempt") from err
+
+
+def _moves_forward(current: OutboundState, new: OutboundState) -> bool:
+    """Providers deliver statuses out of order; 'read' must not fall back to 'delivered'."""
+    return _DELIVERY_RANK[new] > _DELIVERY_RANK[current] or (
+        new == OutboundState.FAILED and current not in (OutboundState.READ, OutboundState.FAILED))
 
 
 class FirestoreFollowupStore:

@@ -40,6 +40,7 @@ class OutboundState(StrEnum):
     FAILED = DeliveryState.FAILED.value
     REJECTED = "rejected"  # the provider refused for good
     SUGGESTED = "suggested"  # copilot: drafted for the seller, never sent to the lead
+    UNCERTAIN = "uncertain"  # sent up to the attempt limit without a confirmed answer: not sent again, seller told
 
 
 class StoredMessage(BaseModel):
@@ -68,6 +69,7 @@ class StoredMessage(BaseModel):
     in_reply_to: str | None = Field(default=None, description="the inbound message id this reply answers")
     tool_calls: list[dict] = Field(default_factory=list, description="tools the agent used for this reply")
     tier: str | None = None
+    send_attempts: int = Field(default=0, description="provider calls made for this reply (recorded before each)")
     # Media understanding (lead files): the webhook sets PENDING, the media processor the rest.
     media_status: MediaStatus | None = None
     media_text: str | None = Field(default=None, description="transcript, image description or document text")

@@ -15,6 +15,11 @@ class PayloadTooLarge(PilotoError):
     """The request body is over the configured limit (HTTP 413)."""
 
 
+class BatchTooLarge(PayloadTooLarge):
+    """One webhook request carries more parts than WEBHOOK_MAX_BATCH_ITEMS (HTTP 413): its work would not fit
+    the request's deadline."""
+
+
 class MissingSignature(PilotoError):
     """No signature or token came with the request (HTTP 401)."""
 
@@ -37,6 +42,11 @@ class UnknownProvider(PilotoError):
 
 class TransientError(PilotoError):
     """Something outside failed in a way a retry may fix (HTTP 503, so Cloud Tasks retries)."""
+
+
+class DeadlinePassed(TransientError):
+    """A dependency (Firestore, Cloud Tasks) did not answer inside the request's deadline (HTTP 503 + Retry-After).
+    What the request had not stored yet is not acknowledged: the provider delivers it again."""
 
 
 class TurnInProgress(TransientError):

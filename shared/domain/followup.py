@@ -214,4 +214,4 @@ class _Defaulting(dict):
 
 FollowupOutcome = Literal["sent", "template_sent", "skipped", "deferred", "closed", "lead_replied", "human",
                           "opted_out", "stale", "already_closed", "no_conversation", "no_channel", "disabled",
-                          "rejected"]
+                          "rejected", "uncertain"]

@@ -7,6 +7,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from shared.domain.errors import InvalidPayload
+
+# Longest provider id (message, instance, phone_number_id) accepted from a webhook. Real ones are tens of
+# characters; ids become Firestore query values and hashed document ids, where an over-long one fails.
+MAX_ID_CHARS = 256
+
 
 class Provider(StrEnum):
     META = "meta"
@@ -133,3 +139,40 @@ class WebhookBatch(BaseModel):
     def channel_ids(self) -> set[str]:
         return ({m.channel_id for m in self.messages} | {s.channel_id for s in self.statuses}
                 | {r.channel_id for r in self.rejected})
+
+    @property
+    def size(self) -> int:
+        """Parts of the request Piloto does work for: messages, statuses and skipped events."""
+        return len(self.messages) + len(self.statuses) + len(self.ignored) + len(self.rejected)
+
+    def distinct(self) -> WebhookBatch:
+        """The batch with repeats removed, first occurrence kept: a message is one (channel, provider id), a status
+        one (channel, provider id, state). A signed body repeating one message 2,000 times is one write."""
+        seen_messages: set[tuple[str, str]] = set()
+        messages = []
+        for message in self.messages:
+            key = (message.channel_id, message.provider_message_id)
+            if key not in seen_messages:
+                seen_messages.add(key)
+                messages.append(message)
+        seen_statuses: set[tuple[str, str, str]] = set()
+        statuses = []
+        for status in self.statuses:
+            key = (status.channel_id, status.provider_message_id, status.state.value)
+            if key not in seen_statuses:
+                seen_statuses.add(key)
+                statuses.append(status)
+        return WebhookBatch(messages=messages, statuses=statuses, ignored=self.ignored, rejected=self.rejected)
+
+    def check_ids(self, max_chars: int) -> None:
+        """Refuse ids longer than max_chars (InvalidPayload naming the part): they become Firestore query values
+        and document-id hashes, and Firestore refuses over-long values with an error of its own."""
+        parts = [("messages", i, m) for i, m in enumerate(self.messages)]
+        parts += [("statuses", i, s) for i, s in enumerate(self.statuses)]
+        parts += [("rejected", i, r) for i, r in enumerate(self.rejected)]
+        for name, i, part in parts:
+            for field in ("channel_id", "provider_message_id"):
+                value = getattr(part, field) or ""
+                if len(value) > max_chars:
+                    raise InvalidPayload(f"{name}[{i}].{field} is too long ({len(value)} characters; "
+                                         f"at most {max_chars})")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.domain.conversation import StoredMessage
-from shared.domain.errors import InvalidPayload, MediaTooLarge, MediaUnavailable
+from shared.domain.errors import InvalidPayload, MediaTooLarge, MediaUnavailable, MissingSignature
 from shared.domain.inbound import (
     DeliveryState,
     InboundMessage,
@@ -26,6 +26,7 @@ from shared.domain.tenancy import Channel
 from shared.ports import DownloadedMedia, RawRequest, WebhookSecrets
 from shared.providers.payload import (
     as_dict,
+    bounded_count,
     check_channel_token,
     detail_text,
     epoch_to_utc,
@@ -100,14 +101,17 @@ class EvolutionWebhook:
     def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock
 
+    def require_credential(self, raw: RawRequest) -> None:
+        """A request carrying no apikey at all (header or body) is refused before any channel is looked up."""
+        if not raw.headers.get("apikey") and not _body_apikey(raw.body):
+            raise MissingSignature(_MISSING_APIKEY)
+
     def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
         """Compare the body's `apikey` (or an `apikey` header) with the channel's instance apikey."""
         check_channel_token(
             [key for key in (raw.headers.get("apikey"), _body_apikey(raw.body)) if key],
             channel.credentials.api_key if channel else None,
-            missing="no apikey in the body or headers: most Evolution v2 servers send \"apikey\": null, so set the "
-                    "instance webhook to send the header (POST /webhook/set/{instance} with "
-                    "webhook.headers = {\"apikey\": \"<instance apikey>\"}; see README, Connecting a provider)",
+            missing=_MISSING_APIKEY,
             unconfigured="the channel has no Evolution api_key configured",
             mismatch="apikey does not match the channel's")
 
@@ -147,6 +151,11 @@ class EvolutionWebhook:
             else:
                 batch.ignored.append(result)
         return batch
+
+
+_MISSING_APIKEY = ("no apikey in the body or headers: most Evolution v2 servers send \"apikey\": null, so set the "
+                   "instance webhook to send the header (POST /webhook/set/{instance} with "
+                   "webhook.headers = {\"apikey\": \"<instance apikey>\"}; see README, Connecting a provider)")
 
 
 def _body_apikey(body: bytes) -> str | None:
@@ -305,7 +314,7 @@ def _media(message: dict[str, Any], content_key: str | None, content: object, ke
         # mediaUrl is set when the server stores media in S3/MinIO; the WhatsApp CDN url is end-to-end encrypted.
         url=stored_url or optional_str(content, "url"),
         encrypted=stored_url is None,
-        file_size=int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None,
+        file_size=bounded_count(size),
         mime_type=optional_str(content, "mimetype"),
         filename=optional_str(content, "fileName"),
         sha256=optional_str(content, "fileSha256"),

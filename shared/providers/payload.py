@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from shared.domain.errors import (
     ProviderSendError,
     TransientError,
 )
-from shared.domain.inbound import Location
+from shared.domain.inbound import MAX_ID_CHARS, Location
 from shared.domain.phone import to_e164
 
 if TYPE_CHECKING:
@@ -33,17 +34,88 @@ if TYPE_CHECKING:
 _DETAIL_LIMIT = 200
 
 
+# Input-safety limits for untrusted webhook bodies. A provider's genuine payload nests about 8 levels deep
+# (Meta: entry[].changes[].value.messages[].interactive.list_reply…); ids are tens of characters.
+MAX_JSON_DEPTH = 32
+# Firestore stores integers as signed 64-bit values; a larger one cannot be written.
+# https://firebase.google.com/docs/firestore/manage-data/data-types
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Unix timestamps a WhatsApp payload can honestly carry: after WhatsApp existed, before 2100.
+_EPOCH_MIN, _EPOCH_MAX = 1_230_768_000, 4_102_444_800  # 2009-01-01, 2100-01-01 (UTC)
+
+
 def json_object(body: bytes) -> dict[str, Any]:
-    """The request body as a JSON object, or InvalidPayload saying what it was instead."""
+    """The request body as a JSON object, or InvalidPayload saying what it was instead.
+
+    Besides syntax it refuses what would fail later, deep inside the code, as an unexpected error: nesting
+    deeper than MAX_JSON_DEPTH, NaN/Infinity, integers outside 64 bits, non-finite floats, and strings that
+    are not valid Unicode (lone surrogates, which JSON's \\uXXXX escapes can spell but UTF-8 cannot encode).
+    """
     if not body:
         raise InvalidPayload("body is empty")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constant)
+    except RecursionError:
+        raise InvalidPayload(f"body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except (UnicodeDecodeError, ValueError):
         raise InvalidPayload("body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidPayload(f"body is not a JSON object (got {shape_of(data)})")
+    check_json_tree(data)
     return data
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise InvalidPayload(f"body holds {name}, which is not a JSON number")
+
+
+def check_json_tree(data: object, root: str = "body") -> None:
+    """Walk a parsed JSON value (iteratively: depth is what is being checked) and refuse the first value a
+    later step could not handle, naming where it is."""
+    stack: list[tuple[object, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            _check_text(value, root, path)
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise InvalidPayload(f"{json_path(root, path)} is out of range (integers must fit in 64 bits)")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidPayload(f"{json_path(root, path)} is out of range (not a finite number)")
+        elif isinstance(value, dict | list):
+            if len(path) >= MAX_JSON_DEPTH:
+                raise InvalidPayload(f"{json_path(root, path)} nests deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    _check_text(key, root, path, key=True)
+                    stack.append((item, (*path, key)))
+            else:
+                stack.extend((item, (*path, i)) for i, item in enumerate(value))
+
+
+def _check_text(text: str, root: str, path: tuple[str | int, ...], *, key: bool = False) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        what = f"a key of {json_path(root, path)}" if key else json_path(root, path)
+        raise InvalidPayload(f"{what} is not valid Unicode (it holds a lone surrogate)") from None
+
+
+def json_path(root: str, path: tuple[str | int, ...]) -> str:
+    """`entry[0].changes[1].value` for error messages; over-long or odd keys are shortened, never echoed whole."""
+    parts = [root]
+    for step in path:
+        if isinstance(step, int):
+            parts.append(f"[{step}]")
+        else:
+            safe = step if step.isascii() and step.isprintable() and len(step) <= 40 else f"<key of {len(step)} chars>"
+            parts.append(f".{safe}")
+    return "".join(parts)
 
 
 def shape_of(value: object) -> str:
@@ -75,13 +147,16 @@ def as_list(value: object, where: str) -> list[Any]:
     return value
 
 
-def require_str(obj: Mapping[str, Any], key: str, where: str) -> str:
-    """obj[key] as a non-empty string; numbers are accepted because some gateways send ids as numbers."""
+def require_str(obj: Mapping[str, Any], key: str, where: str, *, max_chars: int = MAX_ID_CHARS) -> str:
+    """obj[key] as a non-empty string of at most max_chars; numbers are accepted because some gateways send ids
+    as numbers. The bound matters: these values become Firestore query values and document-id hashes."""
     value = obj.get(key)
-    if isinstance(value, str) and value:
-        return value
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        value = str(value)
+    if isinstance(value, str) and value:
+        if len(value) > max_chars:
+            raise InvalidPayload(f"{where}.{key} is too long ({len(value)} characters; at most {max_chars})")
+        return value
     got = "missing" if key not in obj else shape_of(value)
     raise InvalidPayload(f"{where}.{key} must be a non-empty string (got {got})")
 
@@ -93,22 +168,42 @@ def optional_str(obj: object, key: str) -> str | None:
 
 
 def epoch_to_utc(value: object, where: str, *, millis: bool = False) -> datetime:
-    """A Unix timestamp (seconds, or milliseconds with millis=True; number or numeric string) as aware UTC."""
+    """A Unix timestamp (seconds, or milliseconds with millis=True; number or numeric string) as aware UTC.
+
+    Only instants between 2009 and 2100 are accepted: anything else is a forged or broken payload, and a huge
+    number would overflow the datetime (or Firestore's timestamp) further down.
+    """
     number: float
     if isinstance(value, bool):
         raise InvalidPayload(f"{where} must be a Unix timestamp (got boolean)")
     if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = float(value.strip())
+        number = value
+    elif isinstance(value, str) and 0 < len(value.strip()) <= 20 and value.strip().isascii() \
+            and value.strip().isdigit():
+        number = int(value.strip())
     else:
         raise InvalidPayload(f"{where} must be a Unix timestamp (got {shape_of(value)})")
-    if number <= 0:
-        raise InvalidPayload(f"{where} must be a positive Unix timestamp")
-    try:
-        return datetime.fromtimestamp(number / 1000 if millis else number, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise InvalidPayload(f"{where} is out of range for a Unix timestamp") from None
+    in_range = isinstance(number, float) and math.isfinite(number) or isinstance(number, int) and abs(number) < 2**63
+    seconds = (number / 1000 if millis else number) if in_range else math.inf
+    if not _EPOCH_MIN <= seconds <= _EPOCH_MAX:
+        unit = "milliseconds" if millis else "seconds"
+        raise InvalidPayload(f"{where} is out of range for a Unix timestamp in {unit} (2009–2100)")
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def bounded_count(value: object, *, maximum: int = _INT64_MAX) -> int | None:
+    """A non-negative integer a payload declares (a file size), as int; None when absent or not one
+    (a Unicode digit like '²', a 5,000-digit string, a negative or fractional number)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+            return None
+        value = int(text)
+    if isinstance(value, int) and 0 <= value <= maximum:
+        return value
+    return None
 
 
 def location_from(latitude: object, longitude: object, name: object = None, address: object = None) -> Location | None:
@@ -142,7 +237,8 @@ def loose_phone(raw: str) -> str:
 
 def constant_time_equals(given: str, expected: str) -> bool:
     """Compare a secret without leaking, through timing, how much of it matched."""
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    # surrogatepass: a lone surrogate in a forged token must compare unequal, not raise.
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def check_channel_token(given: list[str], expected: str | None, *, missing: str, unconfigured: str,

@@ -44,6 +44,7 @@ from shared.domain.phone import to_e164
 from shared.domain.tenancy import Channel
 from shared.ports import DownloadedMedia, RawRequest, WebhookSecrets
 from shared.providers.payload import (
+    bounded_count,
     constant_time_equals,
     detail_text,
     fail,
@@ -176,6 +177,12 @@ class TwilioWebhook:
         self._public_url = public_url
         self._clock = clock
 
+    def require_credential(self, raw: RawRequest) -> None:
+        """The signature rides in a header: a request without one is refused before the form is parsed or any
+        channel is looked up (MissingSignature, 401)."""
+        if not raw.headers.get(_SIGNATURE_HEADER):
+            raise MissingSignature("X-Twilio-Signature header is missing")
+
     def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
         """The AccountSid must be the channel's; X-Twilio-Signature must match with the account's auth token."""
         params = form_params(raw)
@@ -268,11 +275,11 @@ def _messages(params: Mapping[str, str], now: datetime) -> list[InboundMessage] 
     if channel_id is None or sender is None:
         return "not_whatsapp"  # an SMS to the same Twilio number: not this webhook's business
     message_sid = params.get("MessageSid") or _require(params, "SmsMessageSid")
-    count = params.get("NumMedia", "0") or "0"
-    if not count.isdigit() or int(count) > 10:
+    count = bounded_count(params.get("NumMedia", "0") or "0", maximum=10)  # not int(): '²'.isdigit() is True
+    if count is None:
         raise InvalidPayload("NumMedia must be a number from 0 to 10")
     media = []
-    for index in range(int(count)):
+    for index in range(count):
         url = _require(params, f"MediaUrl{index}")
         media.append(MediaRef(url=url, mime_type=params.get(f"MediaContentType{index}") or None))
     raw_type = (params.get("MessageType") or "").lower() or None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.domain.conversation import StoredMessage
-from shared.domain.errors import InvalidPayload, MediaUnavailable
+from shared.domain.errors import InvalidPayload, MediaUnavailable, MissingSignature
 from shared.domain.inbound import (
     DeliveryState,
     InboundMessage,
@@ -80,10 +80,16 @@ class ZApiWebhook:
     def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock
 
+    def require_credential(self, raw: RawRequest) -> None:
+        """The token rides outside the body: a request without one is refused before the body is read or any
+        channel is looked up (MissingSignature, 401)."""
+        if not _tokens(raw):
+            raise MissingSignature("no Client-Token header or token query parameter")
+
     def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
         """Compare the Client-Token header or the `token` query parameter with the channel's webhook_token."""
         check_channel_token(
-            [token for token in (raw.headers.get("client-token"), raw.query.get("token")) if token],
+            _tokens(raw),
             channel.credentials.webhook_token if channel else None,
             missing="no Client-Token header or token query parameter",
             unconfigured="the channel has no Z-API webhook_token configured",
@@ -116,6 +122,10 @@ class ZApiWebhook:
         else:
             batch.ignored.append(event)
         return batch
+
+
+def _tokens(raw: RawRequest) -> list[str]:
+    return [token for token in (raw.headers.get("client-token"), raw.query.get("token")) if token]
 
 
 def _message(body: dict[str, Any]) -> InboundMessage | str:

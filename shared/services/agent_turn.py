@@ -67,6 +67,7 @@ class TurnResult(StrEnum):
     REJECTED = "rejected"
     NO_CHANNEL = "no_channel"
     OPTED_OUT = "opted_out"  # the lead asked to stop follow-ups: confirmed, nothing else
+    UNCERTAIN = "uncertain"  # the send attempts ran out without a confirmed answer: not sent again, seller told
 
 
 @dataclass
@@ -85,6 +86,7 @@ class TurnDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     emit_event: Callable[[DomainEvent], Any] | None = None  # domain events (issue 7); None emits nothing
     media_wait_seconds: float = 60.0
+    max_send_attempts: int = 3  # provider calls per reply; each is recorded before it is made
     # Follow-up cadence (issue 6): called with (tenant, conversation, answered message id, sent at) after a reply
     after_reply: Callable[[str, str, str, datetime], Any] | None = None
     # Meetings on the sellers' calendars (issue 19): a scheduler for an agent's calendar; None keeps
@@ -404,6 +406,18 @@ def _parse_suggestion(text: str) -> Suggestion:
 
 def _send(turn: TurnRequest, deps: TurnDeps, channel: Channel, reply_id: str, text: str,
           outcome: TurnOutcome) -> TurnOutcome:
+    """Send the stored reply. The attempt is recorded before the provider is called, so a send whose answer was
+    lost (timeout, crash) counts: none of Meta's, Evolution's or Z-API's send APIs takes an idempotency key, so
+    each retry may deliver again. Past max_send_attempts the reply is `uncertain`: never sent again, seller told."""
+    slot = deps.store.begin_send(turn.tenant_id, turn.conversation_id, reply_id, deps.max_send_attempts)
+    if slot.attempt is None:
+        if slot.newly_uncertain:
+            _report_uncertain(turn, deps, channel, text)
+            return TurnOutcome(TurnResult.UNCERTAIN, reply_id, text)
+        return TurnOutcome(TurnResult.ALREADY_SENT, reply_id)
+    if slot.attempt > 1:
+        log.log(logger, logging.WARNING, "resending a reply whose earlier attempt may have reached the provider",
+                reply_id=reply_id, attempt=slot.attempt, max_attempts=deps.max_send_attempts)
     try:
         provider_message_id = deps.sender_for(channel.provider).send_text(channel, turn.contact_phone, text)
     except ProviderRejected as err:
@@ -419,6 +433,19 @@ def _send(turn: TurnRequest, deps: TurnDeps, channel: Channel, reply_id: str, te
         deps.after_reply(turn.tenant_id, turn.conversation_id, turn.message_id, deps.clock())
     outcome.text = text
     return outcome
+
+
+def _report_uncertain(turn: TurnRequest, deps: TurnDeps, channel: Channel, text: str) -> None:
+    """Tell the seller (once: only the delivery that marked the reply uncertain gets here) that the lead may or
+    may not have received it, so a human checks instead of the bot trying forever."""
+    log.log(logger, logging.ERROR, "reply marked uncertain: send attempts ran out without a confirmed answer",
+            attempts=deps.max_send_attempts, contact=mask_phone(turn.contact_phone))
+    agent = deps.directory.get_agent(turn.tenant_id, channel.agent_id)
+    if agent.seller_phone:
+        _notify_seller(deps, channel, agent.seller_phone,
+                       f"⚠️ Piloto: não consegui confirmar a entrega da resposta para {turn.contact_phone} depois de "
+                       f"{deps.max_send_attempts} tentativas. Confira a conversa; não vou reenviar.\n"
+                       f"Resposta: {text[:300]}")
 
 
 def _opt_out(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,

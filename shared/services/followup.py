@@ -63,6 +63,7 @@ class FollowupDeps:
     ledger: UsageLedger | None = None
     due: FollowupStore | None = None
     lease_seconds: int = 120
+    max_send_attempts: int = 3  # provider calls per follow-up message, each recorded before it is made
 
 
 def _conversation_update(conversation: Conversation) -> Conversation:
@@ -218,12 +219,16 @@ def _send_step(request: FollowupRequest, deps: FollowupDeps, channel: Channel, a
             if claim.fresh:
                 deps.store.save_generated_reply(request.tenant_id, request.conversation_id, message_id, text, None,
                                                 [], "template")
+            if not _may_send(request, deps, message_id):
+                return "uncertain", None
             provider_message_id = sender.send_template(  # type: ignore[attr-defined]
                 channel, conversation.contact_phone, step.template.name, step.template.language, params)
             outcome: FollowupOutcome = "template_sent"
         else:
             text = claim.text if not claim.fresh else _write(request, deps, agent, conversation, history, message_id,
                                                              step.instruction)
+            if not _may_send(request, deps, message_id):
+                return "uncertain", None
             provider_message_id = sender.send_text(channel, conversation.contact_phone, text or "")
             outcome = "sent"
     except ProviderRejected as err:
@@ -240,6 +245,17 @@ def _send_step(request: FollowupRequest, deps: FollowupDeps, channel: Channel, a
     log.log(logger, logging.INFO, "follow-up sent", step=request.step, mode=mode.value,
             contact=mask_phone(conversation.contact_phone))
     return outcome, text
+
+
+def _may_send(request: FollowupRequest, deps: FollowupDeps, message_id: str) -> bool:
+    """Record the send attempt before the provider call (as agent turns do): a follow-up whose earlier answers were
+    lost is sent at most max_send_attempts times, then left `uncertain` (a nudge is not worth alerting a seller)."""
+    slot = deps.store.begin_send(request.tenant_id, request.conversation_id, message_id, deps.max_send_attempts)
+    if slot.attempt is None:
+        log.log(logger, logging.WARNING, "follow-up not sent again: its send attempts ran out unconfirmed",
+                step=request.step, attempts=deps.max_send_attempts)
+        return False
+    return True
 
 
 def _write(request: FollowupRequest, deps: FollowupDeps, agent: AgentConfig, conversation: Conversation,

@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared import log
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.copilot import judge
-from shared.domain.errors import PayloadTooLarge, UnknownProvider, UnknownTenant
+from shared.domain.errors import (
+    BatchTooLarge,
+    DeadlinePassed,
+    InvalidPayload,
+    PayloadTooLarge,
+    UnknownProvider,
+    UnknownTenant,
+)
 from shared.domain.ids import conversation_id, inbound_message_id
-from shared.domain.inbound import InboundMessage, MessageKind, Provider, RejectedPart, StatusUpdate
+from shared.domain.inbound import (
+    MAX_ID_CHARS,
+    InboundMessage,
+    MessageKind,
+    Provider,
+    RejectedPart,
+    StatusUpdate,
+    WebhookBatch,
+)
 from shared.domain.media import MediaStatus
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import Channel
@@ -55,6 +73,11 @@ class InboundDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     run_alongside: Callable[..., Future] = field(default=_run_inline)
     media: MediaQueue | None = None  # None: files are stored but not read (the prompt says so)
+    max_batch_items: int = 50  # parts (messages, statuses, skipped events) one request may carry; more → 413
+    # Work on a request stops past this many seconds (503 + Retry-After); each Firestore/Cloud Tasks call has its
+    # own, shorter timeout in the adapters. Keep both below the providers' webhook timeouts. None: no deadline.
+    deadline_seconds: float | None = None
+    monotonic: Callable[[], float] = time.monotonic
 
 
 @dataclass
@@ -86,16 +109,25 @@ def parse_provider(name: str) -> Provider:
 
 
 def receive_webhook(provider: Provider, raw: RawRequest, deps: InboundDeps) -> WebhookOutcome:
-    """The whole inbound path. Raises the PilotoError subclasses the entry point maps to 4xx/503."""
+    """The whole inbound path. Raises the PilotoError subclasses the entry point maps to 4xx/503.
+
+    Order matters: credentials a provider sends outside the body are checked before the body is parsed or any
+    channel is read; the body is parsed by code that refuses (400) what later steps could not handle; the batch
+    is bounded and de-duplicated before anything is written.
+    """
+    started = deps.monotonic()
     if len(raw.body) > deps.max_body_bytes:
         raise PayloadTooLarge(f"body has {len(raw.body)} bytes; the limit is {deps.max_body_bytes}")
     webhook = deps.webhook_for(provider)
     if webhook.authenticates_before_parse:
         webhook.authenticate(raw, None, deps.secrets)
-    batch = webhook.parse(raw)
+    elif (require_credential := getattr(webhook, "require_credential", None)) is not None:
+        require_credential(raw)
+    batch = _bounded(_parse(webhook, raw), deps.max_batch_items)
 
     channels: dict[str, Channel] = {}
     for channel_id in sorted(batch.channel_ids):
+        _within_deadline(started, deps)
         channel = deps.directory.find_channel(provider, channel_id)
         if channel is None:
             log.log(logger, logging.WARNING, "webhook for an unknown channel", provider=provider.value,
@@ -111,14 +143,46 @@ def receive_webhook(provider: Provider, raw: RawRequest, deps: InboundDeps) -> W
     outcome = WebhookOutcome(ignored=list(batch.ignored))
     for part in batch.rejected:
         if part.channel_id in channels:
+            _within_deadline(started, deps)
             _record_rejected(provider, part, channels[part.channel_id], deps, outcome)
     for message in batch.messages:
         if message.channel_id in channels:
+            _within_deadline(started, deps)
             _accept_message(message, channels[message.channel_id], deps, outcome)
     for status in batch.statuses:
         if status.channel_id in channels:
+            _within_deadline(started, deps)
             _apply_status(status, channels[status.channel_id], deps, outcome)
     return outcome
+
+
+def _parse(webhook: ProviderWebhook, raw: RawRequest) -> WebhookBatch:
+    """The provider's parser; a value it let through that the normalized models refuse is still a 400."""
+    try:
+        return webhook.parse(raw)
+    except ValidationError as err:
+        first = err.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidPayload(f"{where}: {first['msg']}") from None
+
+
+def _bounded(batch: WebhookBatch, max_items: int) -> WebhookBatch:
+    """Refuse a batch over the limit (413), over-long ids (400); drop repeats inside the batch."""
+    if batch.size > max_items:
+        raise BatchTooLarge(f"request carries {batch.size} messages, statuses and events; the limit is {max_items} "
+                            "(WEBHOOK_MAX_BATCH_ITEMS)")
+    batch.check_ids(MAX_ID_CHARS)
+    distinct = batch.distinct()
+    if repeats := len(batch.messages) + len(batch.statuses) - len(distinct.messages) - len(distinct.statuses):
+        log.log(logger, logging.WARNING, "repeated parts inside one request were dropped", repeats=repeats)
+    return distinct
+
+
+def _within_deadline(started: float, deps: InboundDeps) -> None:
+    """Past the request's deadline, stop before the next call: 503, and the provider sends it all again
+    (what was stored is found by create() as a duplicate; what was not is stored then)."""
+    if deps.deadline_seconds is not None and deps.monotonic() - started > deps.deadline_seconds:
+        raise DeadlinePassed(f"the webhook's {deps.deadline_seconds:g} s deadline passed before all parts were stored")
 
 
 def _record_rejected(provider: Provider, part: RejectedPart, channel: Channel, deps: InboundDeps,

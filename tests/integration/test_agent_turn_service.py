@@ -15,10 +15,10 @@ from shared.adapters.firestore_store import (
     FirestoreLeadStore,
     FirestoreUsageLedger,
 )
-from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
+from shared.domain.conversation import Conversation, InboundDisposition, OutboundState, Role, StoredMessage
 from shared.domain.errors import ProviderRejected, ProviderSendError, TransientError
-from shared.domain.ids import contact_id, conversation_id, inbound_message_id
 from shared.domain.followup import FollowupCadence
+from shared.domain.ids import contact_id, conversation_id, inbound_message_id, reply_message_id
 from shared.domain.inbound import Provider
 from shared.domain.tenancy import channel_key
 from shared.ports import TurnRequest
@@ -381,3 +381,64 @@ def test_a_reaction_kept_as_not_answered_does_not_supersede_the_burst_s_turn(wor
 
     assert world.turn(turn).result is TurnResult.REPLIED
     assert world.sent_texts() == ["Temos sim! Quer agendar?"]
+
+
+def reply_document(world: World, turn: TurnRequest) -> dict:
+    return (world.tenant_ref.collection("conversations").document(world.conv).collection("messages")
+            .document(reply_message_id(turn.message_id)).get().to_dict())
+
+
+class LostAnswerSender(RecordingSender):
+    """A provider that takes every send to the lead but whose answer never arrives (the HTTP client times out
+    after the request went out, which post_json reports as ProviderSendError): each call may be a delivery."""
+
+    def __init__(self, lead_phone: str) -> None:
+        super().__init__()
+        self.lead_phone = lead_phone
+        self.attempts_to_lead = 0
+
+    def send_text(self, channel, to_phone: str, text: str) -> str:  # noqa: ANN001
+        if to_phone == self.lead_phone:
+            self.attempts_to_lead += 1
+            raise ProviderSendError("meta", 0, "request timed out (ReadTimeout)")
+        return super().send_text(channel, to_phone, text)
+
+
+def test_a_reply_whose_sends_get_no_answer_is_sent_a_bounded_number_of_times_then_marked_uncertain(world):
+    world.agent(seller_phone="+5511900004444")
+    world.vertex.script = [text_response("Resposta que talvez tenha chegado")]
+    world.sender = LostAnswerSender(world.phone)
+    world.deps.max_send_attempts = 3
+    turn = world.lead("Oi")
+
+    results = []
+    for _ in range(10):  # Cloud Tasks redelivers the failed turn again and again
+        try:
+            results.append(world.turn(turn).result)
+        except ProviderSendError:
+            results.append("retry")
+
+    assert world.sender.attempts_to_lead == 3
+    assert results[:4] == ["retry", "retry", "retry", TurnResult.UNCERTAIN]
+    assert set(results[4:]) == {TurnResult.ALREADY_SENT}
+    reply = reply_document(world, turn)
+    assert (reply["role"], reply["state"], reply["send_attempts"]) == ("agent", OutboundState.UNCERTAIN.value, 3)
+    seller = [text for _, to, text in world.sender.sent if to == "+5511900004444"]
+    assert len(seller) == 1 and "3 tentativas" in seller[0] and "talvez tenha chegado" in seller[0]
+    assert len(world.vertex.requests) == 1  # the model was paid once
+
+
+def test_every_send_attempt_is_recorded_before_the_provider_is_called(world):
+    world.vertex.script = [text_response("Olá!")]
+    seen: list[int] = []
+    inner = world.sender
+    turn = world.lead("Oi")
+
+    class ObservingSender:
+        def send_text(self, channel, to_phone: str, text: str) -> str:  # noqa: ANN001
+            seen.append(reply_document(world, turn)["send_attempts"])
+            return inner.send_text(channel, to_phone, text)
+
+    world.deps.sender_for = lambda provider: ObservingSender()
+    assert world.turn(turn).result == TurnResult.REPLIED
+    assert seen == [1]

@@ -18,6 +18,7 @@ from shared.adapters.firestore_store import (
     FirestoreUsageLedger,
 )
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
+from shared.domain.errors import ProviderSendError
 from shared.domain.ids import conversation_id, inbound_message_id
 from shared.domain.inbound import Provider
 from shared.domain.tenancy import Channel, channel_key
@@ -191,3 +192,29 @@ def test_the_sweep_closes_an_exhausted_cadence_and_reschedules_a_lost_task(stack
     before = len(lost.queue.calls)
     sweep_due_followups(lost.deps, page_size=100, max_pages=5, grace_seconds=300)
     assert exhausted.conv not in [r.conversation_id for r, _, _ in lost.queue.calls[before:]], "closed stays closed"
+
+
+def test_a_follow_up_whose_send_answers_are_lost_is_sent_a_bounded_number_of_times(stack, db, tenant):
+    world = World(stack, db, tenant)
+    world.cadence()
+    world.deps.max_send_attempts = 2
+    anchor = world.lead_said("Quanto sai o kit de 4 kWp?", MONDAY_10H_SP - timedelta(minutes=5))
+    world.now = schedule_after_reply(tenant.tenant_id, world.conv, anchor, MONDAY_10H_SP, world.deps)
+    request = world.due_request()
+    attempts: list[str] = []
+
+    class LostAnswers(TemplateRecordingSender):  # the request reaches Meta; its answer never comes back
+        def send_text(self, channel: Channel, to_phone: str, text: str) -> str:
+            attempts.append(text)
+            raise ProviderSendError("meta", 0, "request timed out (ReadTimeout)")
+
+    world.sender = LostAnswers()
+    outcomes = []
+    for _ in range(6):  # Cloud Tasks redeliveries
+        try:
+            outcomes.append(run_followup(request, world.deps).outcome)
+        except ProviderSendError:
+            outcomes.append("retry")
+
+    assert len(attempts) == 2 and outcomes[:3] == ["retry", "retry", "uncertain"]
+    assert len(world.model.prompts) == 1  # written once, never re-paid
