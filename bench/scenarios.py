@@ -357,7 +357,7 @@ def main() -> int:
             calls = model.calls[first_call:]
             tokens_in = sum(c.usage.prompt_tokens for c in calls)
             tokens_out = sum(c.usage.output_tokens + c.usage.thoughts_tokens for c in calls)
-            cost = sum(c.cost_usd for c in calls)
+            cost = sum(c.cost_usd or 0.0 for c in calls)  # None: a model without a price
             score = {kind: (sum(c.ok for c in checks if c.kind == kind), sum(c.kind == kind for c in checks))
                      for kind in ("plumbing", "safety", "style")}
             print(f"{scenario.name:<40}" + "".join(f"{f'{ok}/{n}':>{w}}" for (ok, n), w in

@@ -1,12 +1,15 @@
 """The local demo: a scripted lead conversation through the real webhook URL, every function and the emulators.
 
-Run with scripts/demo.sh. The model is the offline template model (no Google credentials here); every
-reply says so. Everything started here is stopped at the end.
+Run with scripts/demo.sh. By default the model is the offline template model (no Google credentials needed); every
+reply says so. `--model vertex` (Application Default Credentials and a project) or `--model gemini` (GEMINI_API_KEY)
+run the same demo on a real Gemini model; without what they need the demo stops at once and says what is missing.
+Everything started here is stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -478,23 +481,71 @@ class Demo:
         say(f"  {'conversation':<26}{'model':<20}{'backend':<9}{'purpose':<14}{'prompt':>7}{'output':>7}{'ms':>6}"
             f"{'usd':>10}")
         calls = self.db.collection("tenants").document(self.demo.tenant_id).collection("model_calls").order_by("at")
-        total = 0.0
+        total, unpriced = 0.0, 0
         for snap in calls.stream():
             c = snap.to_dict()
-            total += c["cost_usd"]
+            cost = c.get("cost_usd")
+            total += cost or 0.0
+            unpriced += cost is None
             conversation, model = c["conversation_id"][:25], c["model"][:19]  # knowledge ids and models run long
+            outcome = "" if c.get("outcome", "ok") == "ok" else f"  {c['outcome']}"
             say(f"  {conversation:<26}{model:<20}{c['backend']:<9}{c.get('purpose', 'reply'):<14}"
                 f"{c['usage']['prompt_tokens']:>7}"
-                f"{c['usage']['output_tokens']:>7}{c['latency_ms']:>6}{c['cost_usd']:>10.6f}")
-        say(f"  total estimated cost: US$ {total:.6f} (the offline model is free; Gemini prices come from LLM_PRICING)")
+                f"{c['usage']['output_tokens']:>7}{c['latency_ms']:>6}"
+                f"{'unknown' if cost is None else f'{cost:.6f}':>10}{outcome}")
+        say(f"  total estimated cost: US$ {total:.6f} (the offline model is free; Gemini prices come from LLM_PRICING)"
+            + (f"; {unpriced} call(s) without a price" if unpriced else ""))
+
+
+def model_environment(model: str) -> tuple[dict[str, str], str] | str:
+    """The functions' environment for the chosen model and a line describing it, or what is missing."""
+    if model == "offline":
+        return {}, "OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made"
+    if model == "gemini":
+        key = os.environ.get("GEMINI_API_KEY", "").strip()
+        if not key:
+            return ("--model gemini needs a Gemini Developer API key in GEMINI_API_KEY.\n"
+                    "  Create one at https://aistudio.google.com/apikey, then:\n"
+                    "    export GEMINI_API_KEY=<your key>\n    bash scripts/demo.sh --model gemini")
+        return ({"LLM_BACKEND": "gemini", "GEMINI_API_KEY": key},
+                "Gemini Developer API (LLM_BACKEND=gemini, GEMINI_API_KEY) — real calls, billed to that key")
+    try:
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            _, adc_project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        except DefaultCredentialsError:
+            adc_project, missing_adc = None, True
+        else:
+            missing_adc = False
+    except ImportError:  # pragma: no cover - google-auth ships with the Google clients
+        adc_project, missing_adc = None, True
+    project = os.environ.get("VERTEX_PROJECT") or adc_project
+    if missing_adc or not project:
+        what = "Application Default Credentials" if missing_adc else "a project for the Vertex AI calls"
+        return (f"--model vertex needs {what}.\n"
+                "  Run `gcloud auth application-default login`, then name a project where the Vertex AI API is "
+                "enabled and you have roles/aiplatform.user:\n"
+                "    export VERTEX_PROJECT=<your project id>\n    bash scripts/demo.sh --model vertex\n"
+                "  (or use --model gemini with a GEMINI_API_KEY, or the default offline model)")
+    return ({"LLM_BACKEND": "vertex", "VERTEX_PROJECT": project},
+            f"Gemini on Vertex AI (LLM_BACKEND=vertex, project {project}) — real calls, billed to that project")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--debounce", type=float, default=2.0, help="burst window in seconds (production: 4)")
+    parser.add_argument("--model", choices=("offline", "vertex", "gemini"), default="offline",
+                        help="offline template (default), Gemini on Vertex AI (ADC), or the Gemini API (GEMINI_API_KEY)")
     args = parser.parse_args()
+    chosen = model_environment(args.model)
+    if isinstance(chosen, str):
+        say(chosen)  # never falls back to the offline model silently
+        return 2
+    model_env, model_line = chosen
     say("Starting Firestore, Pub/Sub, Storage and Cloud Tasks emulators, the functions and the provider sandbox…")
-    with LocalStack(debounce_seconds=args.debounce) as stack:
+    with LocalStack(debounce_seconds=args.debounce, extra_env=model_env) as stack:
         say(f"  webhook:    {stack.function_url('whatsapp_webhook')}{{meta,evolution,zapi}}")
         say(f"  agent_turn: {stack.function_url('agent_turn')}")
         say(f"  media_processor: {stack.function_url('media_processor')}")
@@ -505,9 +556,10 @@ def main() -> int:
         assert stack.crm_receiver is not None
         say(f"  crm_sync: {stack.function_url('crm_sync')} (push subscription of the domain-events topic); "
             f"webhook receiver: {stack.crm_receiver.url}")
-        say("  model: OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made")
-        say("  media: OFFLINE media reader (cannot transcribe audio, describe images or read scans; says so);"
-            " PDF/DOCX text extraction is real")
+        say(f"  model: {model_line}")
+        if args.model == "offline":
+            say("  media: OFFLINE media reader (cannot transcribe audio, describe images or read scans; says so);"
+                " PDF/DOCX text extraction is real")
         demo = seed(firestore.Client(project=stack.client_env()["GOOGLE_CLOUD_PROJECT"]), stack.sandbox.url,
                     twilio=stack.sandbox.twilio)
         Demo(stack, demo).run()

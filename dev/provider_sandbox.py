@@ -224,6 +224,7 @@ class ProviderSandbox:
             response = {"zaapId": f"zaap-{n}", "messageId": message_id, "id": message_id}
         else:
             return 404, {"error": f"sandbox has no route {path}"}
+        entry["received_at"] = time.time()  # wall clock, for bench/reply_latency.py
         with self._lock:
             self.sent.append(entry)
         return 200, response

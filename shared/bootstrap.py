@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         ScanReader,
     )
     from shared.services.agent_turn import TurnDeps
+    from shared.services.brain import AttemptPolicy
     from shared.services.crm_sync import CrmSyncDeps
     from shared.services.events import EventDeps
     from shared.services.followup import FollowupDeps
@@ -110,17 +111,39 @@ def twilio_status_callback(public_webhook_url: str | None) -> str | None:
     return f"{public_webhook_url.rstrip('/')}/twilio" if public_webhook_url else None
 
 
+def _gemini_client(timeout_seconds: float):  # noqa: ANN202 - google.genai is imported lazily on purpose
+    """Vertex AI (ADC) or the Gemini Developer API (API key): same SDK, same adapter."""
+    settings = get_settings()
+    if settings.llm_backend == "gemini":
+        from shared.adapters.gemini import gemini_api_client
+
+        assert settings.gemini_api_key is not None  # Settings refuses LLM_BACKEND=gemini without it
+        return gemini_api_client(settings.gemini_api_key.get_secret_value(), timeout_seconds,
+                                 settings.gemini_base_url)
+    from shared.adapters.gemini import vertex_client
+
+    return vertex_client(settings.vertex_project or settings.google_cloud_project, settings.vertex_location,
+                         timeout_seconds, settings.vertex_base_url)
+
+
 def language_model() -> LanguageModel:
     settings = get_settings()
     if settings.llm_backend == "offline":
         from shared.adapters.offline_model import OfflineModel
 
         return OfflineModel()
-    from shared.adapters.gemini import GeminiModel, vertex_client
+    from shared.adapters.gemini import GeminiModel
 
-    client = vertex_client(settings.google_cloud_project, settings.vertex_location, settings.llm_timeout_seconds,
-                           settings.vertex_base_url)
-    return GeminiModel(client, settings.llm_model, settings.llm_pricing)
+    return GeminiModel(_gemini_client(settings.llm_timeout_seconds), settings.llm_model, settings.llm_pricing,
+                       backend=settings.llm_backend)
+
+
+def attempt_policy() -> AttemptPolicy:
+    from shared.services.brain import AttemptPolicy
+
+    settings = get_settings()
+    return AttemptPolicy(attempt_seconds=settings.llm_timeout_seconds,
+                         attempts_per_tier=settings.llm_attempts_per_tier)
 
 
 def model_tiers() -> dict[str, str]:
@@ -193,6 +216,9 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None,
     settings = get_settings()
     db = firestore_client(settings.google_cloud_project)
     return TurnDeps(
+        deadline_seconds=settings.turn_deadline_seconds,
+        deadline_reserve_seconds=settings.turn_reserve_seconds(),
+        attempts=attempt_policy(),
         directory=channel_directory(db),
         store=FirestoreConversationStore(db),
         model=language_model(),
@@ -368,13 +394,12 @@ def media_model() -> MediaModel:
         from shared.adapters.offline_model import OfflineMediaReader
 
         return OfflineMediaReader()
-    from shared.adapters.gemini import GeminiMediaReader, vertex_client
+    from shared.adapters.gemini import GeminiMediaReader
 
     model = settings.media_model or settings.llm_model
     # Transcribing a long voice note takes longer than writing a reply.
-    client = vertex_client(settings.google_cloud_project, settings.vertex_location, settings.llm_timeout_seconds * 2,
-                           settings.vertex_base_url)
-    return GeminiMediaReader(client, model, settings.price_of(model))
+    return GeminiMediaReader(_gemini_client(settings.llm_timeout_seconds * 2), model, settings.price_of(model),
+                             backend=settings.llm_backend)
 
 
 @lru_cache(maxsize=1)
@@ -425,8 +450,9 @@ def embedder() -> Embedder:
     from shared.adapters.gemini import vertex_client
     from shared.adapters.gemini_knowledge import GeminiEmbedder
 
+    # Embeddings keep the SDK's own retries: their callers (ingestion, the lookup) are retried as a whole.
     client = vertex_client(settings.google_cloud_project, settings.embedding_location, settings.llm_timeout_seconds,
-                           settings.vertex_base_url)
+                           settings.vertex_base_url, attempts=3)
     return GeminiEmbedder(client, settings.embedding_model, settings.embedding_dimensions,
                           settings.price_of(settings.embedding_model))
 
@@ -438,12 +464,10 @@ def scan_reader() -> ScanReader:
         from shared.adapters.offline_knowledge import OfflineScanReader
 
         return OfflineScanReader()
-    from shared.adapters.gemini import vertex_client
     from shared.adapters.gemini_knowledge import GeminiScanReader
 
-    client = vertex_client(settings.google_cloud_project, settings.vertex_location, settings.llm_timeout_seconds * 4,
-                           settings.vertex_base_url)
-    return GeminiScanReader(client, settings.llm_model, settings.price_of(settings.llm_model))
+    return GeminiScanReader(_gemini_client(settings.llm_timeout_seconds * 4), settings.llm_model,
+                            settings.price_of(settings.llm_model))
 
 
 @lru_cache(maxsize=1)
@@ -530,7 +554,8 @@ def followup_deps() -> FollowupDeps:
     settings = get_settings()
     return replace(_followup_planning_deps(), model=_ModelOnFirstUse(), tiers=model_tiers(), sender_for=sender_for,
                    ledger=FirestoreUsageLedger(firestore_client(settings.google_cloud_project)),
-                   lease_seconds=settings.reply_lease_seconds, max_send_attempts=settings.reply_max_send_attempts)
+                   lease_seconds=settings.reply_lease_seconds, max_send_attempts=settings.reply_max_send_attempts,
+                   model_seconds=settings.turn_deadline_seconds - settings.turn_reserve_seconds())
 
 
 @lru_cache(maxsize=1)

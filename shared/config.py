@@ -13,6 +13,20 @@ from shared.domain.inbound import MessageKind
 from shared.domain.media import MediaLimits, normalize_mime
 from shared.domain.usage import ModelPrice
 
+# Current stable Gemini models on Vertex AI ("Latest available models",
+# https://docs.cloud.google.com/gemini-enterprise-agent-platform/models/model-versions, read 2026-11-29) and their
+# prices in USD per 1M tokens (ARCHITECTURE.md, "Models and prices", gives the sources). LLM_PRICING entries are
+# merged over these: set a model there to change its price or to price a model of your own choice.
+DEFAULT_TIERS = {"lite": "gemini-3.5-flash-lite", "standard": "gemini-3.5-flash", "advanced": "gemini-3.8-flash"}
+DEFAULT_PRICES: dict[str, dict[str, float]] = {
+    "gemini-3.5-flash-lite": {"input_per_mtok": 0.30, "cached_input_per_mtok": 0.03, "audio_input_per_mtok": 0.30,
+                              "output_per_mtok": 2.50},
+    "gemini-3.5-flash": {"input_per_mtok": 1.50, "cached_input_per_mtok": 0.15, "output_per_mtok": 9.00},
+    # Introductory price until 2026-12-31; $1.50 input / $7.50 output from 2027-01-01.
+    "gemini-3.8-flash": {"input_per_mtok": 0.75, "output_per_mtok": 3.75},
+    "gemini-embedding-001": {"input_per_mtok": 0.15, "output_per_mtok": 0.0},
+}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
@@ -45,18 +59,27 @@ class Settings(BaseSettings):
                                          "past them the reply is marked uncertain and the seller told")
 
     # Model
-    llm_backend: str = Field(default="vertex", pattern="^(vertex|offline)$")
-    llm_model: str = "gemini-2.5-flash"
+    llm_backend: str = Field(default="vertex", pattern="^(vertex|gemini|offline)$",
+                             description="vertex (ADC), gemini (Gemini Developer API, GEMINI_API_KEY) or offline")
+    llm_model: str = Field(default="gemini-3.5-flash", description="default model: media, scans, unrouted calls")
     llm_tiers: dict[str, str] = Field(
-        default_factory=lambda: {"lite": "gemini-2.5-flash-lite", "standard": "gemini-2.5-flash",
-                                 "advanced": "gemini-2.5-pro"},
-        description='JSON: model id per tier {"lite": …, "standard": …, "advanced": …}; routing picks the tier')
+        default_factory=lambda: dict(DEFAULT_TIERS),
+        description='JSON: model id per tier {"lite": …, "standard": …, "advanced": …}; routing picks the tier; '
+                    "summaries use lite")
     vertex_location: str = "global"
+    vertex_project: str | None = Field(default=None, description="project billed for Vertex AI calls; "
+                                       "GOOGLE_CLOUD_PROJECT when unset (local runs on the emulators)")
     vertex_base_url: str | None = Field(default=None, description="override the Vertex endpoint (tests)")
-    llm_timeout_seconds: float = Field(default=30.0, gt=0)
+    gemini_api_key: SecretStr | None = Field(default=None, description="Gemini Developer API key (LLM_BACKEND=gemini)")
+    gemini_base_url: str | None = Field(default=None, description="override the Gemini API endpoint (tests, bench)")
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, description="one model attempt at most")
+    llm_attempts_per_tier: int = Field(default=2, ge=1, le=5, description="attempts per tier on 5xx/timeouts")
     llm_pricing: dict[str, ModelPrice] = Field(
-        default_factory=dict, description='JSON: {"model-id": {"input_per_mtok": 0.3, "output_per_mtok": 2.5}}'
-    )
+        default_factory=lambda: {model: ModelPrice(**price) for model, price in DEFAULT_PRICES.items()},
+        description='JSON: {"model-id": {"input_per_mtok": 0.3, "output_per_mtok": 2.5, '
+        '"cached_input_per_mtok": 0.03, "audio_input_per_mtok": 1.0}}, merged over the built-in defaults')
+    turn_deadline_seconds: float = Field(default=150.0, gt=0, description="the agent_turn/chat_api function's "
+                                         "timeout: model attempts stop in time for the holding message")
 
     # WhatsApp providers (send side)
     meta_graph_base_url: str = "https://graph.facebook.com"
@@ -150,8 +173,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
-                     "vertex_base_url", "media_model", "knowledge_bucket", "calendar_service_account",
-                     "calendar_emulator_host", mode="before")
+                     "vertex_base_url", "media_model", "knowledge_bucket", "gemini_api_key", "gemini_base_url",
+                     "vertex_project", "calendar_service_account", "calendar_emulator_host",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # .env files write "NAME=" for "not set"; an empty secret must never be accepted as a secret.
@@ -166,8 +190,48 @@ class Settings(BaseSettings):
     @classmethod
     def _pricing_from_json(cls, value: object) -> object:
         if isinstance(value, str):
-            return json.loads(value) if value.strip() else {}
+            value = json.loads(value) if value.strip() else {}
+        if not isinstance(value, dict):
+            raise ValueError("LLM_PRICING must be a JSON object of model id → price")
+        return {**DEFAULT_PRICES, **value}
+
+    @field_validator("llm_tiers", mode="before")
+    @classmethod
+    def _tiers_from_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else dict(DEFAULT_TIERS)
         return value
+
+    def configured_models(self) -> dict[str, str]:
+        """Every model id a call may be made with, by what uses it."""
+        models: dict[str, str] = {}
+        if self.llm_backend != "offline":
+            models["LLM_MODEL"] = self.llm_model
+            models.update({f"LLM_TIERS.{tier}": model for tier, model in self.llm_tiers.items()})
+            models["MEDIA_MODEL"] = self.media_model or self.llm_model
+        if self.embedding_backend != "offline":
+            models["EMBEDDING_MODEL"] = self.embedding_model
+        return models
+
+    @model_validator(mode="after")
+    def _every_model_priced(self) -> Settings:
+        # A call without a price would be recorded with an unknown cost: refuse such a configuration at start.
+        missing = sorted({f"{model} ({use})" for use, model in self.configured_models().items()
+                          if model not in self.llm_pricing})
+        if missing:
+            raise ValueError(f"LLM_PRICING has no price for {', '.join(missing)}; add it (USD per 1M tokens)")
+        if self.llm_backend == "gemini" and self.gemini_api_key is None:
+            raise ValueError("LLM_BACKEND=gemini needs GEMINI_API_KEY "
+                             "(create one at https://aistudio.google.com/apikey)")
+        if self.turn_deadline_seconds <= self.turn_reserve_seconds() + 5:
+            raise ValueError("TURN_DEADLINE_SECONDS must exceed the time kept for the holding message "
+                             f"({self.turn_reserve_seconds():.0f} s) plus one model attempt")
+        return self
+
+    def turn_reserve_seconds(self) -> float:
+        """Kept at the end of a turn: the seller's alert and the lead's send (one provider timeout each) and the
+        Firestore writes around them."""
+        return 2 * self.provider_timeout_seconds + 5
 
     @field_validator("followup_defaults", mode="before")
     @classmethod

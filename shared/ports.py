@@ -209,6 +209,9 @@ class ChatTurn:
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_results: tuple[ToolResult, ...] = ()
+    # A model turn exactly as the model sent it (the adapter's own object, thought signatures included): sent back
+    # unchanged on the next tool step, as the API requires. Opaque to everything but the adapter that made it.
+    raw: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,10 @@ class Prompt:
     model: str | None = None  # None: the adapter's default model
     json_schema: dict[str, Any] | None = None  # ask for JSON output of this shape
     purpose: str = "reply"
+    tier: str | None = None  # routing tier being tried: the advanced tier may think more
+    force_text: bool = False  # keep the tools declared but forbid calling them (the loop's last step)
+    room: int = 1  # multiplies the thinking allowance after an attempt ran out of output tokens
+    timeout_seconds: float | None = None  # this attempt's share of the turn's deadline; None: the adapter's own
 
 
 @dataclass(frozen=True)
@@ -227,6 +234,7 @@ class Generation:
     text: str
     call: ModelCall
     tool_calls: tuple[ToolCall, ...] = ()
+    raw: Any = field(default=None, compare=False, repr=False)  # the model's content as received (see ChatTurn.raw)
 
 
 class LanguageModel(Protocol):

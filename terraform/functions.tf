@@ -63,8 +63,10 @@ locals {
       # concurrency is also the queue's concurrent dispatch cap (tasks.tf), so Vertex AI quota and spend
       # have one ceiling.
       concurrency = 10
-      # A turn is at most 3 model attempts of llm.timeout_seconds (30 s) plus backoff plus one send of
-      # providers_send.provider_timeout_seconds (10 s): about 105 s.
+      # The turn gets this timeout as TURN_DEADLINE_SECONDS: model attempts (each at most
+      # llm.timeout_seconds, retries and fallback tiers included) stop when the time left cannot hold
+      # another one plus the holding message, the seller's alert and their writes (2 sends of
+      # providers_send.provider_timeout_seconds + 5 s). ARCHITECTURE.md, "One deadline per turn".
       # It must stay below agent_turn.reply_lease_seconds (180 s), or a retry could take the lease of a
       # delivery that is still running (tests/infra checks the order).
       timeout_seconds = 150
@@ -343,6 +345,7 @@ locals {
       VERTEX_LOCATION          = local.vertex_location
       LLM_TIMEOUT_SECONDS      = tostring(var.llm.timeout_seconds)
       LLM_PRICING              = jsonencode(var.llm_pricing)
+      TURN_DEADLINE_SECONDS    = tostring(local.function_sizing["agent_turn"].timeout_seconds)
       REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
       REPLY_MAX_SEND_ATTEMPTS  = tostring(var.agent_turn.reply_max_send_attempts)
       CHANNEL_CACHE_SECONDS    = tostring(var.webhook.channel_cache_seconds)
@@ -380,6 +383,7 @@ locals {
       VERTEX_LOCATION       = local.vertex_location
       LLM_TIMEOUT_SECONDS   = tostring(var.llm.timeout_seconds)
       LLM_PRICING           = jsonencode(var.llm_pricing)
+      TURN_DEADLINE_SECONDS = tostring(local.function_sizing["chat_api"].timeout_seconds)
       REPLY_LEASE_SECONDS   = tostring(var.agent_turn.reply_lease_seconds)
       CHANNEL_CACHE_SECONDS = tostring(var.webhook.channel_cache_seconds)
       PUBLIC_WEBHOOK_URL    = local.public_webhook_url
@@ -415,6 +419,8 @@ locals {
       VERTEX_LOCATION     = local.vertex_location
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
+      # The model stops in time for the send: the function's timeout reaches the code (ARCHITECTURE.md).
+      TURN_DEADLINE_SECONDS = tostring(local.function_sizing["followup_turn"].timeout_seconds)
       # The same reply lease as agent_turn: a follow-up and a turn never send on one conversation at once.
       REPLY_LEASE_SECONDS      = tostring(var.agent_turn.reply_lease_seconds)
       REPLY_MAX_SEND_ATTEMPTS  = tostring(var.agent_turn.reply_max_send_attempts)
@@ -590,6 +596,10 @@ resource "google_cloudfunctions2_function" "function" {
     precondition {
       condition     = !contains(keys(local.function_env[each.key]), "LLM_MODEL") || var.llm.backend == "offline" || contains(keys(var.llm_pricing), var.llm.model)
       error_message = "llm_pricing has no price for llm.model: every call would be recorded as free."
+    }
+    precondition {
+      condition     = !contains(keys(local.function_env[each.key]), "LLM_TIERS") || var.llm.backend == "offline" || alltrue([for model in values(var.llm.tiers) : contains(keys(var.llm_pricing), model)])
+      error_message = "llm_pricing has no price for a model of llm.tiers (lite, standard, advanced; summaries use lite): its calls would have no cost."
     }
     precondition {
       condition     = !contains(keys(local.function_env[each.key]), "MEDIA_MODEL") || var.llm.backend == "offline" || contains(keys(var.llm_pricing), local.media_model)

@@ -45,21 +45,24 @@ variable "log_level" {
 
 variable "llm" {
   description = <<-EOT
-    The model the agent answers with. Model ids retire often: they live here, not in code.
+    The model the agent answers with. Model ids retire often: they live here, not in code. Defaults are
+    current stable Vertex AI models ("Latest available models", docs.cloud.google.com/gemini-enterprise-
+    agent-platform/models/model-versions, read 2026-11-29; 2.5 Pro/Flash/Flash-Lite are retired).
     backend: 'vertex' (Gemini on Vertex AI) or 'offline' (deterministic template, costs nothing, says it is offline).
-    location: Vertex AI location of the model ('global' or a region).
-    timeout_seconds: one model attempt (the SDK retries 429/5xx up to 3 attempts).
-    tiers: model id per routing tier; greetings/FAQs go to lite, objections/negotiation to advanced.
+    location: Vertex AI location of the model ('global' or a region where every tier's model is offered).
+    timeout_seconds: one model attempt; the turn retries and falls back within its function's timeout.
+    tiers: model id per routing tier; greetings/FAQs/summaries go to lite, objections/negotiation to
+      advanced (which thinks more). Every tier's model needs a price in llm_pricing.
   EOT
   type = object({
     backend         = optional(string, "vertex")
-    model           = optional(string, "gemini-2.5-flash")
+    model           = optional(string, "gemini-3.5-flash")
     location        = optional(string, "global")
     timeout_seconds = optional(number, 30)
     tiers = optional(map(string), {
-      lite     = "gemini-2.5-flash-lite"
-      standard = "gemini-2.5-flash"
-      advanced = "gemini-2.5-pro"
+      lite     = "gemini-3.5-flash-lite"
+      standard = "gemini-3.5-flash"
+      advanced = "gemini-3.8-flash"
     })
   })
   default = {}
@@ -69,7 +72,7 @@ variable "llm" {
   }
   validation {
     condition     = var.llm.timeout_seconds > 0 && var.llm.timeout_seconds <= 40
-    error_message = "llm.timeout_seconds bounds one of up to 3 model attempts; keep it in (0, 40] so a turn fits agent_turn's timeout."
+    error_message = "llm.timeout_seconds bounds one model attempt; keep it in (0, 40] so several fit agent_turn's timeout."
   }
 }
 
@@ -88,16 +91,18 @@ variable "admin_invokers" {
 }
 
 variable "llm_pricing" {
-  description = "USD per 1M tokens per model id, for the estimated cost of every call (LLM_PRICING), the embedding model's included. Prices change: check the current Vertex AI price list. functions.tf refuses a chat or embedding model without a price, since its calls would be recorded as free."
+  description = "USD per 1M tokens per model id, for the estimated cost of every call (LLM_PRICING), the embedding model's included: input (text/image/video), cached input, audio input where Vertex prices it apart, output (thinking included). Prices change: check the current Vertex AI price list (ARCHITECTURE.md, 'Models and prices'). functions.tf refuses a tier, chat, media or embedding model without a price, since its calls would have no cost."
   type = map(object({
     input_per_mtok        = number
     output_per_mtok       = number
     cached_input_per_mtok = optional(number)
+    audio_input_per_mtok  = optional(number)
   }))
   default = {
-    "gemini-2.5-flash"      = { input_per_mtok = 0.30, output_per_mtok = 2.50, cached_input_per_mtok = 0.03 }
-    "gemini-2.5-flash-lite" = { input_per_mtok = 0.10, output_per_mtok = 0.40, cached_input_per_mtok = 0.01 }
-    "gemini-2.5-pro"        = { input_per_mtok = 1.25, output_per_mtok = 10.0, cached_input_per_mtok = 0.125 }
+    "gemini-3.5-flash-lite" = { input_per_mtok = 0.30, output_per_mtok = 2.50, cached_input_per_mtok = 0.03, audio_input_per_mtok = 0.30 }
+    "gemini-3.5-flash"      = { input_per_mtok = 1.50, output_per_mtok = 9.00, cached_input_per_mtok = 0.15 }
+    # Introductory price until 2026-12-31; 1.50 input / 7.50 output from 2027-01-01.
+    "gemini-3.8-flash" = { input_per_mtok = 0.75, output_per_mtok = 3.75 }
     # The knowledge base's embedding model (knowledge.embedding_model): input tokens only, no output.
     # Check the live Vertex AI price list before relying on it; online and batch prices differ.
     "gemini-embedding-001" = { input_per_mtok = 0.15, output_per_mtok = 0 }

@@ -12,7 +12,8 @@ import time
 from google.genai import Client, errors, types
 
 from shared.adapters.document_text import transcript_blocks
-from shared.adapters.gemini import ModelRejected, usage_from
+from shared.adapters.gemini import ModelRejected, _thinking, usage_from
+from shared.domain.model_contract import Effort, plan_thinking
 from shared.domain.errors import ModelUnavailable, ScanUnreadable
 from shared.domain.knowledge import TextBlock
 from shared.domain.usage import ModelCall, ModelPrice, TokenUsage, estimate_cost
@@ -32,6 +33,8 @@ def _model_error(model: str, err: Exception) -> Exception:
     if isinstance(err, errors.APIError):
         if err.code in _RETRYABLE:
             return ModelUnavailable(f"{model} answered {err.code} {err.status}")
+        if err.code == 404:
+            return ModelRejected(f"model id {model!r} is unknown or retired (404 {err.status})")
         return ModelRejected(f"{model} refused the request: {err.code} {err.status}")
     return ModelUnavailable(f"{model} unreachable: {type(err).__name__}")
 
@@ -105,7 +108,11 @@ class GeminiScanReader:
             types.Part.from_bytes(data=pdf, mime_type="application/pdf"),
             types.Part.from_text(text=f"{SCAN_INSTRUCTION}\nArquivo: {file_name}"),
         ])]
-        config = types.GenerateContentConfig(temperature=0.0, max_output_tokens=self._max_output_tokens)
+        # Gemini 3: thinking level low and the default temperature (get-started-with-gemini-3); 2.5: a budget.
+        plan = plan_thinking(self._model, self._max_output_tokens, Effort.LOW)
+        config = types.GenerateContentConfig(temperature=None if plan.temperature_default_only else 0.0,
+                                             max_output_tokens=plan.max_output_tokens,
+                                             thinking_config=_thinking(plan.level, plan.budget))
         started = time.perf_counter()
         try:
             response = self._client.models.generate_content(model=self._model, contents=contents, config=config)

@@ -143,7 +143,8 @@ class OfflineModel:
             }, ensure_ascii=False)
         elif prompt.turns and prompt.turns[-1].tool_results:
             text = f"Sobre “{quoted}”: {_from_results(prompt.turns[-1])} {_TAG}"
-        elif prompt.tools and (calls := tuple(_tool_calls("\n".join(lines), {t.name for t in prompt.tools}))):
+        elif prompt.tools and not prompt.force_text and (
+                calls := tuple(_tool_calls("\n".join(lines), {t.name for t in prompt.tools}))):
             text = ""
         else:
             plural = "suas mensagens" if len(lines) > 1 else "sua mensagem"

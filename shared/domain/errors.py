@@ -75,6 +75,32 @@ class ModelUnavailable(TransientError):
     """The language model failed (429, 5xx, timeout) after its own retries."""
 
 
+class ModelAttemptFailed(PilotoError):
+    """One model attempt failed. `call` is its ledger record (outcome, error code, tokens the API reported), so
+    the caller meters failed attempts too."""
+
+    def __init__(self, message: str, call: object | None = None) -> None:
+        super().__init__(message)
+        self.call = call
+
+
+class ModelTransient(ModelAttemptFailed, ModelUnavailable):
+    """429, 5xx, timeout or no connection: the same model may answer later."""
+
+
+class ModelOutOfTokens(ModelAttemptFailed):
+    """The output limit ran out (finish reason MAX_TOKENS) before a usable answer: retry with more room."""
+
+
+class ModelBlocked(ModelAttemptFailed):
+    """The answer or the prompt was blocked (SAFETY, RECITATION…): no tier will answer this conversation."""
+
+
+class ModelRejected(ModelAttemptFailed):
+    """The model refused the request itself (bad request, unknown or retired model id, permission): a retry of the
+    same request fails the same way; another model may not."""
+
+
 # Media understanding
 
 

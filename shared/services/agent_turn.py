@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,7 @@ from shared.ports import (
     TurnRequest,
     UsageLedger,
 )
-from shared.services.brain import AllModelsFailed, generate_routed, think
+from shared.services.brain import AllModelsFailed, AttemptPolicy, Deadline, generate_routed, think
 from shared.services.lead_events import summary_event, turn_events
 from shared.services.scheduling import MeetingScheduler
 from shared.services.tools import (
@@ -94,6 +95,19 @@ class TurnDeps:
     scheduler_for: Callable[[CalendarConfig], MeetingScheduler] | None = None
     # Called after a booking change: (tenant, conversation, change, the agent's calendar) → the lead's reminder
     after_booking: Callable[[str, str, BookingChange, CalendarConfig], Any] | None = None
+    # The turn's deadline: the function's timeout (TURN_DEADLINE_SECONDS) minus what the holding message, the
+    # seller's alert and the writes after the model need (reserve). None: no deadline (tests, local tools).
+    deadline_seconds: float | None = None
+    deadline_reserve_seconds: float = 25.0
+    attempts: AttemptPolicy = field(default_factory=AttemptPolicy)
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def start_deadline(self) -> Deadline:
+        """Taken when the turn starts: model attempts stop in time for the reply to go out."""
+        if self.deadline_seconds is None:
+            return Deadline(float("inf"), self.monotonic, self.sleep)
+        return Deadline.after(self.deadline_seconds - self.deadline_reserve_seconds, self.monotonic, self.sleep)
 
 
 @dataclass
@@ -113,6 +127,7 @@ class TurnOutcome:
 def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
     """Raises TransientError (storage, provider) so Cloud Tasks retries; everything else is final."""
     store = deps.store
+    deadline = deps.start_deadline()
     with log.bound(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id):
         provider, _, channel_id = turn.channel_key.partition(":")
         channel = deps.directory.find_channel(provider, channel_id)
@@ -175,13 +190,13 @@ def run_agent_turn(turn: TurnRequest, deps: TurnDeps) -> TurnOutcome:
             return _opt_out(turn, deps, channel, agent, conversation, reply_id, keyword)
         try:
             if agent.mode == "copilot":
-                outcome = _suggest(turn, deps, channel, agent, conversation, history, reply_id)
+                outcome = _suggest(turn, deps, channel, agent, conversation, history, reply_id, deadline)
             else:
-                outcome = _reply(turn, deps, channel, agent, conversation, history, reply_id)
+                outcome = _reply(turn, deps, channel, agent, conversation, history, reply_id, deadline)
         except Exception:
             store.release_reply(turn.tenant_id, turn.conversation_id, reply_id)
             raise
-        _maintain_memory(turn, deps, agent, conversation, history)
+        _maintain_memory(turn, deps, agent, conversation, history, deadline)
         return outcome
 
 
@@ -221,7 +236,7 @@ def _record_calls(turn: TurnRequest, deps: TurnDeps, agent_id: str, calls: list[
     for call in calls:
         deps.ledger.record_model_call(turn.tenant_id, agent_id, turn.conversation_id, call)
         log.log(logger, logging.INFO, "model call", model=call.model, backend=call.backend, purpose=call.purpose,
-                tier=call.tier,
+                tier=call.tier, outcome=call.outcome.value, error_code=call.error_code,
                 prompt_tokens=call.usage.prompt_tokens, output_tokens=call.usage.output_tokens,
                 thoughts_tokens=call.usage.thoughts_tokens, latency_ms=call.latency_ms, cost_usd=call.cost_usd,
                 agent_id=agent_id)
@@ -240,7 +255,7 @@ class Composition:
 
 
 def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversation, history: list[StoredMessage],
-                  deps: TurnDeps) -> Composition:
+                  deps: TurnDeps, deadline: Deadline | None = None) -> Composition:
     """Think one reply: answer cache for FAQs, else tools + routing + fallback. Shared by WhatsApp and /chat."""
     scheduler = (deps.scheduler_for(agent.calendar)
                  if agent.calendar is not None and deps.scheduler_for is not None else None)
@@ -263,7 +278,7 @@ def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversati
                           tools=offered)
     tier = choose_tier(burst, lead.stage.value if lead else None)
     reply = think(deps.model, prompt, toolbox if agent.max_tool_steps else None, tier, deps.tiers,
-                  agent.holding_message, agent.max_tool_steps)
+                  agent.holding_message, agent.max_tool_steps, deadline or deps.start_deadline(), deps.attempts)
     text = reply.text[: agent.max_reply_chars]
     if cache_key:
         effects = toolbox.effects
@@ -294,11 +309,11 @@ def _business_text(agent: AgentConfig) -> str:
 
 
 def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
-           history: list[StoredMessage], reply_id: str) -> TurnOutcome:
+           history: list[StoredMessage], reply_id: str, deadline: Deadline) -> TurnOutcome:
     scope = TurnScope(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id,
                       contact_id=contact_id(turn.contact_phone), contact_phone=turn.contact_phone,
                       agent_id=channel.agent_id, turn_id=reply_id)
-    composition = compose_reply(scope, agent, conversation, history, deps)
+    composition = compose_reply(scope, agent, conversation, history, deps, deadline)
     _record_calls(turn, deps, channel.agent_id, composition.calls)
     effects = composition.effects
     if deps.emit_event is not None:
@@ -371,7 +386,7 @@ def _notify_seller(deps: TurnDeps, channel: Channel, seller_phone: str, text: st
 
 
 def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,
-             history: list[StoredMessage], reply_id: str) -> TurnOutcome:
+             history: list[StoredMessage], reply_id: str, deadline: Deadline) -> TurnOutcome:
     """Copilot: a draft and hints for the seller, stored on the conversation; nothing reaches the lead."""
     base = build_prompt(agent, conversation, history, now=deps.clock())
     prompt = Prompt(system=base.system + "\nYou assist a human seller: do not answer the lead. Draft the reply the "
@@ -380,7 +395,7 @@ def _suggest(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentCo
     calls: list[ModelCall] = []
     tier = choose_tier(_burst_text(history))
     try:
-        generation, used = generate_routed(deps.model, prompt, tier, deps.tiers, calls)
+        generation, used = generate_routed(deps.model, prompt, tier, deps.tiers, calls, deadline, deps.attempts)
         suggestion = _parse_suggestion(generation.text)
     except AllModelsFailed:
         used, suggestion = tier, Suggestion(draft_reply="", summary="the model could not draft a suggestion")
@@ -465,7 +480,7 @@ def _opt_out(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentCo
 
 
 def _maintain_memory(turn: TurnRequest, deps: TurnDeps, agent: AgentConfig, conversation: Conversation,
-                     history: list[StoredMessage]) -> None:
+                     history: list[StoredMessage], deadline: Deadline | None = None) -> None:
     """After the reply: fold the older half of a full window into the rolling summary (lite tier).
     Best effort; a failure only means the next turn tries again."""
     if not needs_summary(history, agent.history_limit, agent.memory_token_budget):
@@ -479,8 +494,11 @@ def _maintain_memory(turn: TurnRequest, deps: TurnDeps, agent: AgentConfig, conv
                     purpose="summary")
     calls: list[ModelCall] = []
     try:
-        generation, _ = generate_routed(deps.model, prompt, Tier.LITE, deps.tiers, calls)
+        # After the reply went out: whatever time the turn has left (no time → the next turn summarizes).
+        generation, _ = generate_routed(deps.model, prompt, Tier.LITE, deps.tiers, calls,
+                                        deadline or deps.start_deadline(), deps.attempts)
     except AllModelsFailed:
+        _record_calls(turn, deps, conversation.agent_id, calls)
         return
     _record_calls(turn, deps, conversation.agent_id, calls)
     update = Conversation(conversation_id=turn.conversation_id, tenant_id=turn.tenant_id,

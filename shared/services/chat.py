@@ -11,6 +11,7 @@ from shared import log
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.ids import contact_id, conversation_id, inbound_message_id, reply_message_id
 from shared.domain.inbound import Provider
+from shared.domain.usage import total_cost
 from shared.ports import TurnRequest
 from shared.services.agent_turn import TurnDeps, _maintain_memory, _record_calls, compose_reply
 from shared.services.tools import TurnScope
@@ -74,7 +75,7 @@ def chat(request: ChatMessage, deps: TurnDeps) -> dict:
             "context_size": composition.prompt_tokens,
             "memory": {"summary": conversation.summary, "messages_in_window": len(history)},
             "tool_calls": composition.effects.calls,
-            "cost_usd": round(sum(c.cost_usd for c in calls), 8),
+            "cost_usd": total_cost(calls),
             "latency_ms": int((time.perf_counter() - started) * 1000),
             "tier": composition.tier,
             "cached": composition.cached,

@@ -45,7 +45,7 @@ from shared.ports import (
     Prompt,
     UsageLedger,
 )
-from shared.services.brain import AllModelsFailed, generate_routed
+from shared.services.brain import AllModelsFailed, Deadline, generate_routed
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class FollowupDeps:
     due: FollowupStore | None = None
     lease_seconds: int = 120
     max_send_attempts: int = 3  # provider calls per follow-up message, each recorded before it is made
+    # Seconds the model may use per follow-up (the function's timeout minus the send's reserve); None: unbounded.
+    model_seconds: float | None = None
 
 
 def _conversation_update(conversation: Conversation) -> Conversation:
@@ -270,16 +272,19 @@ def _write(request: FollowupRequest, deps: FollowupDeps, agent: AgentConfig, con
         turns=base.turns, max_output_tokens=300, purpose="followup")
     calls: list = []
     try:
-        generation, _ = generate_routed(deps.model, prompt, Tier.STANDARD, deps.tiers or {}, calls)
+        deadline = Deadline.after(deps.model_seconds) if deps.model_seconds is not None else None
+        generation, _ = generate_routed(deps.model, prompt, Tier.STANDARD, deps.tiers or {}, calls, deadline)
     except AllModelsFailed as err:
         from shared.domain.errors import TransientError
 
         raise TransientError("no model could write the follow-up") from err
-    for call in calls:
-        deps.ledger.record_model_call(request.tenant_id, agent.agent_id, request.conversation_id, call)
-        log.log(logger, logging.INFO, "model call", model=call.model, backend=call.backend, purpose=call.purpose,
-                prompt_tokens=call.usage.prompt_tokens, output_tokens=call.usage.output_tokens,
-                latency_ms=call.latency_ms, cost_usd=call.cost_usd, agent_id=agent.agent_id)
+    finally:
+        for call in calls:  # every attempt, failed ones included
+            deps.ledger.record_model_call(request.tenant_id, agent.agent_id, request.conversation_id, call)
+            log.log(logger, logging.INFO, "model call", model=call.model, backend=call.backend, purpose=call.purpose,
+                    tier=call.tier, outcome=call.outcome.value, error_code=call.error_code,
+                    prompt_tokens=call.usage.prompt_tokens, output_tokens=call.usage.output_tokens,
+                    latency_ms=call.latency_ms, cost_usd=call.cost_usd, agent_id=agent.agent_id)
     text = generation.text.strip()[: agent.max_reply_chars]
     deps.store.save_generated_reply(request.tenant_id, request.conversation_id, message_id, text,
                                     calls[-1] if calls else None, [], "followup")

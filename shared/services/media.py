@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared import log
 from shared.domain.conversation import StoredMessage, awaits_reply
-from shared.domain.errors import MediaTooLarge, MediaUnavailable, MediaUnreadable, TransientError
+from shared.domain.errors import MediaTooLarge, MediaUnavailable, MediaUnreadable, PilotoError, TransientError
 from shared.domain.inbound import Provider
 from shared.domain.media import (
     MediaLimits,
@@ -29,6 +29,7 @@ from shared.ports import (
     ChannelDirectory,
     ConversationStore,
     DocumentText,
+    Extraction,
     MediaDownloader,
     MediaModel,
     MediaRequest,
@@ -179,14 +180,16 @@ def _extract(route: MediaRoute, content: bytes, mime: str, agent: AgentConfig, c
              request: MediaRequest, deps: MediaDeps) -> tuple[str, ModelCall | None]:
     documents = deps.documents
     if route is MediaRoute.AUDIO:
-        extraction = deps.model.transcribe(content, mime, agent.language)
+        extraction = _metered(lambda: deps.model.transcribe(content, mime, agent.language), channel, request, deps)
     elif route is MediaRoute.IMAGE:
-        extraction = deps.model.describe_image(content, mime, agent.language)
+        extraction = _metered(lambda: deps.model.describe_image(content, mime, agent.language), channel, request,
+                              deps)
     elif route is MediaRoute.PDF:
         text, scanned = documents.pdf_text(content)
         if not scanned:
             return text, None
-        extraction = deps.model.read_scanned_document(content, agent.language)
+        extraction = _metered(lambda: deps.model.read_scanned_document(content, agent.language), channel, request,
+                              deps)
     elif route is MediaRoute.DOCX:
         return documents.docx_text(content), None
     elif route is MediaRoute.TEXT:
@@ -220,3 +223,19 @@ def _wake_turn(request: MediaRequest, deps: MediaDeps) -> str | None:
     deps.wakeups.wake_turn(turn, delay, because_of=request.message_id)
     return newest.message_id
 
+
+
+def _metered(read: Callable[[], Extraction], channel: Channel, request: MediaRequest, deps: MediaDeps) -> Extraction:
+    """A failed model attempt is paid for and metered too: its record travels on the exception."""
+    try:
+        return read()
+    except PilotoError as err:
+        failed = getattr(err, "call", None) or getattr(err, "model_call", None)
+        if isinstance(failed, ModelCall):
+            deps.ledger.record_model_call(request.tenant_id, channel.agent_id, request.conversation_id, failed)
+            log.log(logger, logging.INFO, "model call", model=failed.model, backend=failed.backend,
+                    purpose=failed.purpose, outcome=failed.outcome.value, error_code=failed.error_code,
+                    prompt_tokens=failed.usage.prompt_tokens, output_tokens=failed.usage.output_tokens,
+                    thoughts_tokens=failed.usage.thoughts_tokens, latency_ms=failed.latency_ms,
+                    cost_usd=failed.cost_usd, agent_id=channel.agent_id)
+        raise

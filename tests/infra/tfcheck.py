@@ -35,7 +35,10 @@ CODE_PACKAGES = ("functions", "shared")
 # Local-development knobs: production must never set them (an emulator host in production would send
 # every task to nowhere; allowing http webhooks would let a tenant's CRM URL be plain http or point
 # crm_sync at private addresses).
-DEV_ONLY = frozenset({"tasks_emulator_host", "vertex_base_url", "crm_webhook_allow_http"})
+# The Gemini Developer API (LLM_BACKEND=gemini, an API key) and a separate Vertex project are for running the
+# local stack on a real model; production uses Vertex AI in its own project with the function's service account.
+DEV_ONLY = frozenset({"tasks_emulator_host", "vertex_base_url", "crm_webhook_allow_http", "gemini_api_key",
+                      "gemini_base_url", "vertex_project"})
 # Defaults that only make sense on a laptop.
 LOCAL_MARKERS = ("127.0.0.1", "localhost", "piloto-local")
 # Usable defaults that are still deployment decisions: production states them explicitly (model ids

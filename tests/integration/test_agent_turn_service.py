@@ -24,10 +24,11 @@ from shared.domain.tenancy import channel_key
 from shared.ports import TurnRequest
 from shared.services.agent_turn import TurnDeps, TurnResult, run_agent_turn
 from tests.fakes import RecordingSender
-from tests.vertex_fake import FakeVertex, error_response, function_call_response, gemini_model, text_response
+from tests.vertex_fake import FakeVertex, error_response, function_call_response, gemini_model, proto_field, text_response
 
 pytestmark = pytest.mark.emulators
-TIERS = {"lite": "gemini-lite", "standard": "gemini-standard", "advanced": "gemini-advanced"}
+# Current Gemini 3 ids: the fake enforces their contract (thinking within maxOutputTokens, thought signatures).
+TIERS = {"lite": "gemini-3.5-flash-lite", "standard": "gemini-3.5-flash", "advanced": "gemini-3.8-flash"}
 NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 
 
@@ -100,7 +101,10 @@ def test_the_newest_message_of_a_burst_answers_them_all_once(world):
     assert world.conversation().last_replied_message_id == third.message_id
     [call] = world.model_calls()
     assert (call["usage"]["prompt_tokens"], call["usage"]["output_tokens"], call["model"]) == (180, 14,
-                                                                                               "gemini-standard")
+                                                                                               "gemini-3.5-flash")
+    assert call["outcome"] == "ok" and call["usage"]["thoughts_tokens"] > 0
+    config = world.vertex.requests[0][1]["generationConfig"]
+    assert proto_field(config["thinkingConfig"], "thinkingLevel") == "LOW" and config["maxOutputTokens"] > 1024
     assert world.turn(third).result == TurnResult.ALREADY_SENT
     assert len(world.sender.sent) == 1
 
@@ -118,7 +122,8 @@ def test_routing_sends_greetings_to_lite_and_objections_to_advanced(world):
     world.turn(world.lead("Achei caro, a outra empresa me deu desconto"))
     world.turn(world.lead("Vocês instalam em telhado de fibrocimento?"))
 
-    assert [world.vertex.model_of(i) for i in range(3)] == ["gemini-lite", "gemini-advanced", "gemini-standard"]
+    assert [world.vertex.model_of(i) for i in range(3)] == ["gemini-3.5-flash-lite", "gemini-3.8-flash",
+                                                            "gemini-3.5-flash"]
 
 
 def test_a_failing_tier_falls_back_to_the_next_one(world):
@@ -127,21 +132,24 @@ def test_a_failing_tier_falls_back_to_the_next_one(world):
     outcome = world.turn(world.lead("Oi"))
 
     assert outcome.result == TurnResult.REPLIED and outcome.tier == "standard"
-    assert [world.vertex.model_of(i) for i in range(2)] == ["gemini-lite", "gemini-standard"]
+    assert [world.vertex.model_of(i) for i in range(2)] == ["gemini-3.5-flash-lite", "gemini-3.5-flash"]
     assert world.sent_texts() == ["Oi! Tudo bem?"]
-    assert [(c["model"], c["tier"]) for c in world.model_calls()] == [("gemini-standard", "standard")]
+    calls = sorted((c["tier"], c["outcome"], c["error_code"]) for c in world.model_calls())
+    assert calls == [("lite", "rate_limited", 429), ("standard", "ok", None)], "the failed attempt is metered too"
 
 
 def test_when_every_tier_fails_the_lead_gets_the_holding_message_and_a_human_is_called(world):
     world.agent(seller_phone="+5511900001111", holding_message="Um instante, já te respondo!")
-    world.vertex.script = [error_response(503, "UNAVAILABLE")] * 3
+    world.vertex.default = error_response(503, "UNAVAILABLE")
 
     outcome = world.turn(world.lead("Quero saber das condições"))
 
     assert outcome.handoff is True
     assert world.sent_texts() == ["Um instante, já te respondo!"]
     conversation = world.conversation()
-    assert conversation.bot_paused is True and conversation.handoff_reason == "the model could not answer"
+    assert conversation.bot_paused is True and conversation.handoff_reason.startswith("the model could not answer")
+    outcomes = [c["outcome"] for c in world.model_calls()]
+    assert outcomes == ["server_error"] * len(world.vertex.requests) and len(outcomes) >= 3
     seller = [text for _, to, text in world.sender.sent if to == "+5511900001111"]
     assert len(seller) == 1 and "Quero saber das condições" in seller[0]
 
@@ -183,6 +191,10 @@ def test_update_lead_stores_bant_on_the_contact_and_the_result_goes_back_to_the_
     assert (lead.budget, lead.timeline, lead.stage.value) == ("R$ 450/mês", "este mês", "qualified")
     answer = world.vertex.requests[1][1]["contents"][-1]["parts"][0]["functionResponse"]
     assert answer["name"] == "update_lead" and answer["response"]["stage"] == "qualified"
+    # The model's call went back exactly as received, its thought signature included (Gemini 3 answers 400
+    # otherwise: tests/vertex_fake.py rule 3).
+    call_part = world.vertex.requests[1][1]["contents"][-2]["parts"][0]
+    assert "functionCall" in call_part and proto_field(call_part, "thoughtSignature")
     assert world.sent_texts() == ["Perfeito! Posso agendar uma visita técnica gratuita?"]
     assert len(world.model_calls()) == 2
 
@@ -349,6 +361,42 @@ def test_a_handoff_is_emitted_for_the_crm(world):
     assert [e.type for e in emitted] == ["LeadCreated", "HandoffRequested"]
     handoff = emitted[1]
     assert handoff.type == "HandoffRequested" and handoff.payload.reason == "quer negociar contrato"
+
+
+def test_the_last_tool_step_keeps_the_tools_and_forces_words_with_mode_none(world):
+    world.agent(max_tool_steps=1)
+    world.vertex.default = function_call_response(("lookup_catalog", {"query": "kit"}))  # it would call forever
+
+    outcome = world.turn(world.lead("Quanto custa o kit?"))
+
+    assert world.sent_texts() == [world.vertex.forced_text] and outcome.handoff is False
+    last = world.vertex.requests[-1][1]
+    assert last["tools"] and last["toolConfig"]["functionCallingConfig"]["mode"] == "NONE"
+
+
+def test_a_retired_model_id_falls_back_and_the_attempt_says_why(world):
+    world.deps.tiers = {**TIERS, "lite": "gemini-2.5-flash-lite"}
+    world.vertex.script = [text_response("Oi! Tudo bem?")]
+
+    outcome = world.turn(world.lead("Oi"))
+
+    assert outcome.tier == "standard" and world.sent_texts() == ["Oi! Tudo bem?"]
+    retired = [c for c in world.model_calls() if c["outcome"] == "rejected"]
+    assert retired and retired[0]["error_code"] == 404 and "unknown or retired" in retired[0]["detail"]
+
+
+def test_a_blocked_answer_is_never_sent_and_hands_off_with_the_reason(world):
+    from tests.vertex_fake import blocked_response
+
+    world.agent(holding_message="Um instante, já te respondo!")
+    world.vertex.script = [blocked_response("SAFETY")]
+
+    outcome = world.turn(world.lead("Oi"))
+
+    assert world.sent_texts() == ["Um instante, já te respondo!"] and outcome.handoff is True
+    assert "SAFETY" in world.conversation().handoff_reason
+    [call] = world.model_calls()
+    assert (call["outcome"], call["finish_reason"]) == ("blocked", "SAFETY")
 
 
 def _stored(world: World, n_seconds: int, **fields: object) -> str:

@@ -34,7 +34,7 @@ def _system(request: tuple[str, dict]) -> str:
 
 def test_a_voice_note_is_routed_by_what_the_lead_said(world):
     world.turn(_voice_note(world, "Achei muito caro, a outra empresa me fez por menos"))
-    assert world.vertex.model_of(0) == "gemini-advanced"
+    assert world.vertex.model_of(0) == "gemini-3.8-flash"  # the advanced tier
 
 
 def test_the_model_is_told_the_local_time_business_hours_and_only_the_offered_tools(world):

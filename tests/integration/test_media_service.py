@@ -53,7 +53,7 @@ def answer(text: str, prompt_tokens: int = 300, output_tokens: int = 20) -> dict
     return {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}],
             "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": output_tokens,
                               "totalTokenCount": prompt_tokens + output_tokens},
-            "modelVersion": "gemini-2.5-flash"}
+            "modelVersion": "gemini-3.5-flash-lite"}
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def world(stack, db, tenant: DemoTenant, vertex, turn_receiver):  # noqa: ANN001
     settings = Settings(media_max_audio_bytes=200_000, media_max_document_bytes=200_000)
     gemini = GeminiMediaReader(vertex_client(PROJECT, "us-central1", 5, vertex.url,
                                              credentials=Credentials(token="t"), attempts=1),
-                               "gemini-2.5-flash", ModelPrice(input_per_mtok=1.0, output_per_mtok=2.5))
+                               "gemini-3.5-flash-lite", ModelPrice(input_per_mtok=1.0, output_per_mtok=2.5))
     downloaders = {Provider.META: MetaCloudMedia(http, base_url=f"{sandbox.url}/meta"),
                    Provider.EVOLUTION: EvolutionMedia(http), Provider.ZAPI: ZApiMedia(http)}
     scheduler = CloudTasksScheduler(tasks_client(stack.client_env()["TASKS_EMULATOR_HOST"]), PROJECT, REGION, None)
@@ -157,9 +157,10 @@ def test_a_meta_voice_note_is_kept_in_storage_transcribed_accounted_and_its_turn
     blob = stored_object(file["path"])
     assert blob.download_as_bytes() == voice and blob.metadata["sha256"] == file["sha256"]
     [call] = calls()
-    assert (call["purpose"], call["model"]) == ("transcription", "gemini-2.5-flash")
+    assert (call["purpose"], call["model"]) == ("transcription", "gemini-3.5-flash-lite")
     assert call["usage"]["prompt_tokens"] == 300
-    assert call["cost_usd"] == pytest.approx((300 * 1.0 + 20 * 2.5) / 1e6)
+    thoughts = call["usage"]["thoughts_tokens"]  # thinking bills as output
+    assert call["cost_usd"] == pytest.approx((300 * 1.0 + (20 + thoughts) * 2.5) / 1e6)
     assert stored["media_model_call"]["purpose"] == "transcription"
     wait_until(lambda: any(w["message_id"] == request.message_id for w in woken), 20, "the woken turn")
 
@@ -270,6 +271,8 @@ def test_a_model_outage_is_retried_from_the_stored_copy_without_downloading_agai
 
     assert message(request)["media_text"] == "Vocês parcelam?"
     assert sandbox.media_requests_for("710004") == ["meta-lookup:710004", "meta-download:710004"]
+    mine = [c for c in calls() if c["conversation_id"] == request.conversation_id]
+    assert sorted(c["outcome"] for c in mine) == ["ok", "rate_limited"], "the failed attempt is metered too"
 
 
 def test_the_last_attempt_records_a_failure_instead_of_leaving_the_turn_waiting(world):

@@ -70,3 +70,34 @@ def test_cadence_defaults_read_terraforms_nulls_as_unset_and_a_bad_default_refus
 def test_no_cadence_defaults_by_default(monkeypatch):
     monkeypatch.delenv("FOLLOWUP_DEFAULTS", raising=False)
     assert Settings().followup_defaults == {}
+
+
+def test_every_configured_model_needs_a_price(monkeypatch):
+    import pytest
+
+    monkeypatch.setenv("LLM_BACKEND", "vertex")
+    monkeypatch.setenv("LLM_TIERS", '{"lite": "gemini-3.5-flash-lite", "standard": "gemini-3.5-flash", '
+                                    '"advanced": "gemini-4-argon"}')
+    with pytest.raises(ValueError, match=r"gemini-4-argon \(LLM_TIERS.advanced\)"):
+        Settings()
+    monkeypatch.setenv("LLM_PRICING", '{"gemini-4-argon": {"input_per_mtok": 4, "output_per_mtok": 20}}')
+    assert Settings().price_of("gemini-4-argon").output_per_mtok == 20
+    monkeypatch.setenv("MEDIA_MODEL", "gemini-unpriced")
+    with pytest.raises(ValueError, match="gemini-unpriced"):
+        Settings()
+
+
+def test_the_default_models_are_current_and_priced():
+    settings = Settings()
+    assert all(not model.startswith(("gemini-2.", "gemini-1.")) for model in settings.configured_models().values())
+    assert all(settings.price_of(model) for model in settings.configured_models().values())
+
+
+def test_the_gemini_backend_needs_an_api_key(monkeypatch):
+    import pytest
+
+    monkeypatch.setenv("LLM_BACKEND", "gemini")
+    with pytest.raises(ValueError, match="GEMINI_API_KEY"):
+        Settings()
+    monkeypatch.setenv("GEMINI_API_KEY", "k")
+    assert Settings().gemini_api_key.get_secret_value() == "k"

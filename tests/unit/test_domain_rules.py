@@ -47,7 +47,22 @@ def test_cost_counts_thinking_as_output_and_cached_tokens_at_the_cached_rate():
     usage = TokenUsage(prompt_tokens=1_000_000, output_tokens=100_000, thoughts_tokens=100_000, cached_tokens=500_000)
 
     assert estimate_cost(usage, price) == pytest.approx(0.5 * 0.30 + 0.5 * 0.03 + 0.2 * 2.50)
-    assert estimate_cost(usage, None) == 0.0
+    assert estimate_cost(usage, None) is None, "no price: unknown, never free"
+
+
+def test_audio_input_is_priced_at_the_audio_rate_and_text_at_the_text_rate():
+    price = ModelPrice(input_per_mtok=0.30, audio_input_per_mtok=1.00, output_per_mtok=2.50)
+    usage = TokenUsage(prompt_tokens=1_000_000, audio_prompt_tokens=800_000, output_tokens=0)
+    assert estimate_cost(usage, price) == pytest.approx(0.8 * 1.00 + 0.2 * 0.30)
+    assert estimate_cost(usage, ModelPrice(input_per_mtok=0.30, output_per_mtok=2.50)) == pytest.approx(0.30)
+
+
+def test_a_sum_of_costs_with_an_unknown_one_is_unknown():
+    from shared.domain.usage import ModelCall, total_cost
+
+    known = ModelCall(model="a", backend="vertex", usage=TokenUsage(), latency_ms=1, cost_usd=0.001)
+    unknown = ModelCall(model="b", backend="vertex", usage=TokenUsage(), latency_ms=1, cost_usd=None)
+    assert total_cost([known, known]) == pytest.approx(0.002) and total_cost([known, unknown]) is None
 
 
 def _message(role: Role, text: str | None, kind: MessageKind = MessageKind.TEXT, minute: int = 0) -> StoredMessage:
