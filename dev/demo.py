@@ -44,6 +44,8 @@ LEAD_FOLLOWUP = ("5511944443333", "Paula Nunes")
 LEAD_TWILIO = ("5511933332222", "Lucas Prado")
 LEAD_LGPD = ("5511922221111", "Lúcia Prado")
 LEAD_VOICE = ("5531966661111", "Júlia Prado")
+LEAD_CALENDAR = ("5511922223333", "Fernanda Dias")
+SELLER_CALENDAR = "vendas@solarprime.com.br"
 
 
 def say(text: str) -> None:
@@ -57,6 +59,7 @@ class Demo:
         self.http = httpx.Client(timeout=10)
         self.webhook = stack.function_url("whatsapp_webhook")
         self.db = firestore.Client(project=stack.client_env()["GOOGLE_CLOUD_PROJECT"])
+        self.crm_hook = None  # the business's webhook, connected in step 14
 
     @property
     def sends(self) -> list[dict]:
@@ -152,6 +155,8 @@ class Demo:
 
         self.followup_step()
 
+        self.calendar_step()
+
         self.tenancy_and_lgpd_step()
 
         self.print_transcripts()
@@ -203,6 +208,7 @@ class Demo:
         assert receiver is not None
         say("\n14. The business connects its CRM (an n8n/Make webhook, here a local receiver); a new lead writes")
         hook = receiver.add_hook(secret="demo-n8n-signing-secret", name="solar-prime-n8n")
+        self.crm_hook = hook  # later steps show their events arriving here too
         FirestoreCrmStore(self.db).save_crm_config(d.tenant_id, CrmConfig(
             kind=CrmKind.WEBHOOK, webhook=WebhookSettings(url=hook.url, secret=hook.secret)))
         say(f"  tenants/{d.tenant_id}/integrations/crm = {{kind: webhook, url: {hook.url}, secret: ***}}")
@@ -307,6 +313,54 @@ class Demo:
         say(f"  opted_out: {plan['opted_out']}, next follow-up: {plan.get('next_followup_at')}; "
             "LeadOptedOut recorded in the outbox for the CRM")
         agent_ref.set({"followup": {"enabled": False}}, merge=True)
+
+    def calendar_step(self) -> None:
+        """Issue 19: the agent books a technical visit on the seller's (fake) Google Calendar."""
+        from datetime import UTC, datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        d = self.demo
+        calendar = self.stack.calendar
+        assert calendar is not None
+        say("\n15b. The agent books a technical visit on the seller's Google Calendar (a local fake of the Calendar API)")
+        calendar.fake.add_calendar(SELLER_CALENDAR, meet=True)
+        zone = ZoneInfo("America/Sao_Paulo")
+        tomorrow = (datetime.now(zone) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+        calendar.fake.add_busy(SELLER_CALENDAR, tomorrow, tomorrow + timedelta(hours=3), "Visita em Jundiaí")
+        say(f"  calendar {SELLER_CALENDAR}: busy {tomorrow:%d/%m %H:%M}–12:00 (another visit)")
+        agent_ref = self.db.collection("tenants").document(d.tenant_id).collection("agents").document("default")
+        agent_ref.set({"calendar": {
+            "calendar_ids": [SELLER_CALENDAR], "time_zone": "America/Sao_Paulo", "horizon_days": 7,
+            "hours": {"weekdays": [0, 1, 2, 3, 4, 5], "start": "09:00", "end": "18:00"},
+            "kinds": [{"name": "Visita técnica", "duration_minutes": 60, "buffer_minutes": 30, "place": "visit"}]}},
+            merge=True)
+        say("  agents/default.calendar = {calendar_ids: [vendas@…], Visita técnica 60 min + 30 min buffer, "
+            "Mon–Sat 9h–18h, 7 days ahead}")
+        phone, name = LEAD_CALENDAR
+        to_lead = lambda: [s for s in self.sends if s["to"].lstrip("+") == phone]  # noqa: E731
+        self.meta("wamid.DEMO1601", "Oi! Quero agendar uma visita técnica", phone=phone, name=name)
+        wait_until(lambda: len(to_lead()) >= 1, 40, "the offered slots")
+        say(f"  ← Piloto: {to_lead()[-1]['text']}")
+        self.meta("wamid.DEMO1602", "Pode ser o segundo", phone=phone, name=name)
+        wait_until(lambda: len(to_lead()) >= 2, 40, "the booking confirmation")
+        say(f"  ← Piloto: {to_lead()[-1]['text']}")
+        [event] = [e for e in calendar.fake.events(SELLER_CALENDAR) if e["id"].startswith("pm")]
+        say(f"  event on {SELLER_CALENDAR}: “{event['summary']}” {event['start']['dateTime']} "
+            f"(id {event['id'][:12]}…, the same on every retry of this conversation)")
+        say(f"      description: {event['description'].splitlines()[0]} / {event['description'].splitlines()[1]}")
+        wait_until(lambda: bool([s for s in self.sends if "agendou" in s["text"]]), 20, "the seller's alert")
+        seller = [s for s in self.sends if "agendou" in s["text"]]
+        say(f"  → seller's WhatsApp {mask_phone(seller[-1]['to'])}: {seller[-1]['text']}")
+        hook = self.crm_hook
+        assert hook is not None
+        wait_until(lambda: "MeetingScheduled" in hook.event_types(), 40, "MeetingScheduled at the webhook")
+        body = next(dl["body"] for dl in hook.deliveries if dl["body"]["type"] == "MeetingScheduled")
+        say(f"  → CRM webhook received MeetingScheduled: {body['payload']['kind']} at "
+            f"{body['payload']['starts_at']} (event {body['payload']['calendar_event_id'][:12]}…)")
+        booking = self.db.collection("tenants").document(d.tenant_id).collection("bookings").document(
+            conversation_id(channel_key("meta", d.meta_phone_number_id), f"+{phone}")).get().to_dict() or {}
+        reminder_at = booking["start"].astimezone(UTC) - timedelta(minutes=120)
+        say(f"  reminder to the lead: a task on queue 'followups' due {reminder_at:%d/%m %H:%M} UTC (2 h before)")
 
     def media_step(self) -> None:
         d = self.demo

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dev.calendar_sandbox import CalendarSandbox
 from dev.crm_receiver import WebhookReceiver
 from dev.provider_sandbox import ProviderSandbox
 
@@ -114,6 +115,7 @@ class LocalStack:
     ports: dict[str, int] = field(default_factory=dict)
     sandbox: ProviderSandbox | None = None
     crm_receiver: WebhookReceiver | None = None
+    calendar: CalendarSandbox | None = None  # the fake Google Calendar (issue 19)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -131,6 +133,7 @@ class LocalStack:
             self._start_emulators()
             self.sandbox = ProviderSandbox().start()
             self.crm_receiver = WebhookReceiver().start()
+            self.calendar = CalendarSandbox().start()
             os.environ.update(self.client_env())
             self._create_event_topics()
             self._create_buckets()
@@ -161,6 +164,9 @@ class LocalStack:
         if self.crm_receiver is not None:
             self.crm_receiver.stop()
             self.crm_receiver = None
+        if self.calendar is not None:
+            self.calendar.stop()
+            self.calendar = None
 
     # -- pieces ----------------------------------------------------------------------------------
 
@@ -274,6 +280,8 @@ class LocalStack:
             env["MEDIA_PROCESSOR_URL"] = self.function_url("media_processor")
         if "followup_turn" in self.ports:
             env["FOLLOWUP_TURN_URL"] = self.function_url("followup_turn")
+        if self.calendar is not None:
+            env["CALENDAR_EMULATOR_HOST"] = self.calendar.host
         return {**env, **self.extra_env}
 
     def _create_event_topics(self) -> None:

@@ -13,10 +13,12 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from shared.domain.crm import CrmConfig
+    from shared.domain.scheduling import CalendarConfig
     from google.cloud import firestore
 
     from shared.ports import (
         ApiKeyStore,
+        CalendarApi,
         ChannelDirectory,
         CrmRecords,
         Embedder,
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
     from shared.services.lgpd import LgpdDeps
     from shared.services.media import MediaDeps
     from shared.services.voice_reply import SpeechSynthesizer, VoiceDeps, VoiceRecords
+    from shared.services.reminders import ReminderDeps
+    from shared.services.scheduling import MeetingScheduler
+    from shared.services.tools import BookingChange
 
 
 def webhook_for(provider: Provider) -> ProviderWebhook:
@@ -194,20 +199,20 @@ def inbound_deps() -> InboundDeps:
 
 @lru_cache(maxsize=1)
 def turn_deps() -> TurnDeps:
-    """agent_turn's: the brain, the follow-up cadence restarted after every WhatsApp reply, and voice replies
-    (a /chat conversation has neither)."""
+    """agent_turn's: the brain, the follow-up cadence restarted after every WhatsApp reply, meeting reminders after
+    a booking, and voice replies (a /chat conversation has none of these)."""
     from dataclasses import replace
 
     from shared.adapters.firestore_store import firestore_client
 
-    return replace(_brain_deps(after_reply=plan_followup_after_reply),
+    return replace(_brain_deps(after_reply=plan_followup_after_reply, after_booking=schedule_meeting_reminder),
                    voice=voice_deps(firestore_client(get_settings().google_cloud_project)))
 
 
 @lru_cache(maxsize=1)
 def chat_deps() -> TurnDeps:
-    """chat_api's: the same brain; a /chat conversation has no WhatsApp cadence to plan."""
-    return _brain_deps(after_reply=None)
+    """chat_api's: the same brain; a /chat conversation has no WhatsApp cadence or reminder to plan."""
+    return _brain_deps(after_reply=None, after_booking=None)
 
 
 @lru_cache(maxsize=1)
@@ -217,7 +222,8 @@ def chat_api_keys() -> ApiKeyStore:
     return FirestoreApiKeyStore(firestore_client(get_settings().google_cloud_project))
 
 
-def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None) -> TurnDeps:
+def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None,
+                after_booking: Callable[[str, str, BookingChange, CalendarConfig], object] | None) -> TurnDeps:
     from shared.adapters.firestore_store import (
         FirestoreAnswerCache,
         FirestoreConversationStore,
@@ -252,6 +258,8 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None)
         after_reply=after_reply,
         sellers=FirestoreSellerStore(db),
         download_media=media_downloader_for,
+        scheduler_for=meeting_scheduler,
+        after_booking=after_booking,
     )
 
 
@@ -290,6 +298,61 @@ def voice_deps(db: firestore.Client) -> VoiceDeps:
 
     return VoiceDeps(synthesizer=_SynthesizerOnFirstUse(), records=_StoredOnFirstUse(),
                      ledger=FirestoreUsageLedger(db))
+
+
+# -- Meetings on the sellers' Google Calendars (issue 19) ------------------------------------------------
+
+@lru_cache(maxsize=1)
+def calendar_api() -> CalendarApi:
+    """Built on the first turn of an agent with a calendar: other turns never import the adapter."""
+    import httpx
+
+    from shared.adapters.google_calendar import GoogleCalendar, ServiceAccountToken
+
+    settings = get_settings()
+    base_url = settings.calendar_api_base_url
+    token: Callable[[], str]
+    if settings.calendar_emulator_host:
+        base_url = f"http://{settings.calendar_emulator_host}/calendar/v3"
+        token = lambda: "local-fake-calendar"  # noqa: E731 - a local fake accepts any bearer token
+    else:
+        token = ServiceAccountToken(settings.calendar_service_account)
+    client = httpx.Client(timeout=settings.calendar_timeout_seconds, limits=httpx.Limits(max_connections=10))
+    return GoogleCalendar(client, token, base_url)
+
+
+def meeting_scheduler(config: CalendarConfig) -> MeetingScheduler:
+    from datetime import UTC, datetime
+
+    from shared.adapters.firestore_bookings import FirestoreBookings
+    from shared.adapters.firestore_store import firestore_client
+    from shared.services.scheduling import MeetingScheduler
+
+    db = firestore_client(get_settings().google_cloud_project)
+    return MeetingScheduler(calendar_api(), FirestoreBookings(db), config, clock=lambda: datetime.now(UTC))
+
+
+def schedule_meeting_reminder(tenant_id: str, conversation_id: str, change: BookingChange,
+                              config: CalendarConfig) -> None:
+    from datetime import UTC, datetime
+
+    from shared.services.reminders import schedule_reminder
+
+    # Reminders ride the follow-up queue and function (the task body says kind: meeting_reminder).
+    schedule_reminder(tenant_id, conversation_id, change, config, followup_queue(), datetime.now(UTC))
+
+
+@lru_cache(maxsize=1)
+def reminder_deps() -> ReminderDeps:
+    from shared.adapters.firestore_bookings import FirestoreBookings
+    from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
+    from shared.services.reminders import ReminderDeps
+
+    settings = get_settings()
+    db = firestore_client(settings.google_cloud_project)
+    return ReminderDeps(directory=channel_directory(db), store=FirestoreConversationStore(db),
+                        bookings=FirestoreBookings(db), sender_for=sender_for,
+                        lease_seconds=settings.reply_lease_seconds)
 
 
 # -- Domain events and CRM sync (issue 7) ------------------------------------------------------------

@@ -178,11 +178,23 @@ class Settings(BaseSettings):
         default_factory=dict, description="JSON of AgentConfig.followup fields: the platform's cadence defaults; "
                                           "an agent's own followup fields override them")
 
+    # Meetings on the sellers' Google Calendars (issue 19): which calendars and hours is per agent
+    # (AgentConfig.calendar); these say how Piloto reaches the Calendar API
+    calendar_api_base_url: str = Field(default="https://www.googleapis.com/calendar/v3",
+                                       description="Calendar API v3 root")
+    calendar_service_account: str | None = Field(
+        default=None, description="e-mail of the service account the calendars are shared with, impersonated by "
+                                  "the function's own account (no key); unset = the function's own account")
+    calendar_emulator_host: str | None = Field(
+        default=None, description="host:port of a local fake Calendar API (demo); a fixed token is sent to it")
+    calendar_timeout_seconds: float = Field(default=10.0, gt=0, description="one Calendar API call's timeout")
+
     log_level: str = "INFO"
 
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
                      "vertex_base_url", "media_model", "knowledge_bucket", "gemini_api_key", "gemini_base_url",
-                     "vertex_project", "tts_price_per_million_chars",
+                     "vertex_project", "tts_price_per_million_chars", "calendar_service_account",
+                     "calendar_emulator_host",
                      mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -22,6 +22,7 @@ from shared.domain.knowledge import (
     TextBlock,
 )
 from shared.domain.lgpd import ErasureRecord, LeadKeys
+from shared.domain.scheduling import CalendarEvent, Interval, MeetingDraft
 from shared.domain.tenancy import AgentConfig, Channel, Tenant
 from shared.domain.usage import ModelCall
 
@@ -696,3 +697,39 @@ class MediaFiles(Protocol):
     def list_paths(self, prefix: str) -> list[str]: ...
 
     def delete(self, bucket: str, path: str) -> bool: ...
+
+
+class CalendarApi(Protocol):
+    """The sellers' calendars (Google Calendar). Raises shared.domain.errors.CalendarError subclasses."""
+
+    def busy(self, calendar_ids: list[str], start: datetime, end: datetime, time_zone: str
+             ) -> dict[str, list[Interval]]:
+        """Busy intervals per calendar; a calendar Calendar could not read is left out (never offered)."""
+
+    def get_event(self, calendar_id: str, event_id: str) -> CalendarEvent | None: ...
+
+    def insert_event(self, calendar_id: str, draft: MeetingDraft) -> CalendarEvent:
+        """CalendarConflict when draft.event_id exists already (also when it was cancelled)."""
+
+    def patch_event(self, calendar_id: str, event_id: str, etag: str, *, start: datetime | None = None,
+                    end: datetime | None = None, status: str | None = None, description: str | None = None,
+                    time_zone: str | None = None) -> CalendarEvent:
+        """CalendarPreconditionFailed when the event changed since `etag` was read."""
+
+    def delete_event(self, calendar_id: str, event_id: str) -> None:
+        """Idempotent: an event already deleted is not an error."""
+
+
+@dataclass(frozen=True)
+class MeetingReminderRequest:
+    """The body of a meeting-reminder task (on the follow-up queue): which booking, at which start."""
+
+    tenant_id: str
+    conversation_id: str
+    event_id: str
+    starts_at: str  # ISO; a reminder whose meeting moved or was cancelled finds another start and does nothing
+
+
+class ReminderQueue(Protocol):
+    def schedule_reminder(self, request: MeetingReminderRequest, at: datetime) -> bool:
+        """Create the named task due at `at`; False when that name exists."""

@@ -59,6 +59,8 @@ locals {
     # outbox events and deliveries in progress carry no expire_at and stay.
     "outbox.expire_at"         = { collection = "outbox", field = "expire_at" }
     "crm_deliveries.expire_at" = { collection = "crm_deliveries", field = "expire_at" }
+    # Slot holds of meetings (shared/adapters/firestore_bookings.py): a day after the slot, nobody needs them.
+    "slot_holds.expire_at" = { collection = "slot_holds", field = "expire_at" }
   }
 
   # Composite and vector indexes, keyed by a name. Each field has either an `order` (ASCENDING or

@@ -474,6 +474,8 @@ locals {
       FOLLOWUP_QUEUE        = google_cloud_tasks_queue.queue["followups"].name
       FOLLOWUP_TURN_URL     = local.function_urls["followup_turn"]
       TASKS_SERVICE_ACCOUNT = google_service_account.invoker["tasks"].email
+      # Agents with a calendar book on the sellers' Google Calendars as this account (calendar.tf).
+      CALENDAR_SERVICE_ACCOUNT = google_service_account.calendar.email
     }
     # The same brain as agent_turn, answering over HTTP instead of WhatsApp.
     chat_api = {
@@ -499,6 +501,8 @@ locals {
       EVENTS_TOPIC                  = google_pubsub_topic.topic["domain-events"].name
       EVENT_PUBLISH_TIMEOUT_SECONDS = tostring(var.events.publish_timeout_seconds)
       CRM_RETENTION_DAYS            = tostring(var.events.retention_days)
+      # As agent_turn: the calendar tools.
+      CALENDAR_SERVICE_ACCOUNT = google_service_account.calendar.email
     }
     crm_sync = {
       CRM_TIMEOUT_SECONDS      = tostring(var.crm.timeout_seconds)

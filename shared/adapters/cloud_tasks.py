@@ -13,7 +13,7 @@ from google.protobuf import timestamp_pb2
 
 from shared.domain.errors import TransientError
 from shared.domain.ids import followup_task_name, task_name
-from shared.ports import FollowupRequest, MediaRequest, TurnRequest
+from shared.ports import FollowupRequest, MediaRequest, MeetingReminderRequest, TurnRequest
 
 _client: tasks_v2.CloudTasksClient | None = None
 _client_lock = threading.Lock()
@@ -123,3 +123,9 @@ class CloudTasksFollowupQueue:
         if attempt_key:
             name = task_name("followup", name, attempt_key)
         return self._scheduler.schedule(self._queue, self._url, name, asdict(request), at)
+
+    def schedule_reminder(self, request: MeetingReminderRequest, at: datetime) -> bool:
+        """A meeting reminder rides the follow-up queue and function; its body says `kind: meeting_reminder`."""
+        name = task_name("reminder", request.tenant_id, request.conversation_id, request.event_id, request.starts_at)
+        return self._scheduler.schedule(self._queue, self._url, name, {"kind": "meeting_reminder", **asdict(request)},
+                                        at)

@@ -22,6 +22,8 @@ _TAG = "[resposta do modelo offline — sem Gemini nesta execução local]"
 _MONEY = re.compile(r"r\$\s*([\d.,]+)")
 _NAME = re.compile(r"\b(?:meu nome e|me chamo|sou (?:o|a))\s+([a-z]+)")
 _TIMES = re.compile(r"\b(amanha|hoje|segunda|terca|quarta|quinta|sexta|sabado|domingo)\b[^.,;!?]*")
+_CHOICE = re.compile(r"\b(o|a) (primeir|segund|terceir|ultim)[oa]\b")
+_HOUR = re.compile(r"\b\d{1,2}\s*(h|:)\d{0,2}\b")
 _WHEN = re.compile(r"\b(esse mes|este mes|mes que vem|proximo mes|este ano|urgente|o quanto antes|"
                    r"em \d+ (?:dias|semanas|meses))\b")
 
@@ -63,7 +65,12 @@ def _tool_calls(text: str, offered: set[str]) -> list[ToolCall]:
     if any(w in plain for w in ("quanto custa", "preco", "valor", "orcamento")):
         calls.append(ToolCall("lookup_catalog", {"query": text}))
     times = [m.group(0).strip() for m in _TIMES.finditer(plain)]
-    if times and any(w in plain for w in ("visita", "agendar", "reuniao")):
+    wants_meeting = any(w in plain for w in ("visita", "agendar", "reuniao"))
+    if "book_meeting" in offered and (_CHOICE.search(plain) or (times and (wants_meeting or _HOUR.search(plain)))):
+        calls.append(ToolCall("book_meeting", {"when": text.strip()}))  # the agent has a calendar (issue 19)
+    elif "offer_slots" in offered and wants_meeting:
+        calls.append(ToolCall("offer_slots", {}))
+    elif times and wants_meeting:
         calls.append(ToolCall("request_meeting", {"proposed_times": times, "topic": "visita técnica"}))
     if not calls and "?" in text and any(w in plain for w in _POLICY_WORDS):
         calls.append(ToolCall("search_knowledge", {"question": text.strip()}))
@@ -80,7 +87,16 @@ def _from_results(turn: ChatTurn) -> str:
         if result.name == "lookup_catalog" and r.get("items"):
             item = r["items"][0]
             sentences.append(f"O {item['name']} sai por {item.get('price') or 'um valor que confirmo com a equipe'}.")
-        elif result.name == "request_meeting" and r.get("ok"):
+        elif result.name == "offer_slots" and r.get("slots"):
+            options = "; ".join(f"{slot['option']}) {slot['label']}" for slot in r["slots"])
+            sentences.append(f"Tenho estes horários para a {r['kind'].lower()}: {options}. Qual fica melhor?")
+        elif result.name in ("book_meeting", "reschedule_meeting") and r.get("ok") and r.get("when"):
+            link = f" Link: {r['video_link']}" if r.get("video_link") else ""
+            sentences.append(f"Pronto! {r['kind']} marcada para {r['when']}.{link} Te lembro antes.")
+        elif result.name in ("book_meeting", "reschedule_meeting") and r.get("alternatives"):
+            options = "; ".join(slot["label"] for slot in r["alternatives"])
+            sentences.append(f"Esse horário não está livre ({r.get('reason')}). Posso oferecer: {options}?")
+        elif result.name == "request_meeting" and r.get("ok") or r.get("fallback") and r.get("times"):
             sentences.append(f"Registrei seu pedido de visita ({', '.join(r['times'])}); um consultor confirma já já.")
         elif result.name == "search_knowledge" and r.get("found"):
             passage = r["passages"][0]

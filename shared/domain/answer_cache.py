@@ -11,7 +11,10 @@ from collections.abc import Iterable
 
 from shared.domain.routing import plain_text
 
-READ_ONLY_TOOLS = frozenset({"lookup_catalog", "search_knowledge"})
+READ_ONLY_TOOLS = frozenset({"lookup_catalog", "search_knowledge", "offer_slots"})
+# Read-only, yet their answer is true only now: free calendar slots are gone in minutes and were offered to
+# this lead (the booking remembers them for "o primeiro"), so a reply built on them is never reused.
+TIME_DEPENDENT_TOOLS = frozenset({"offer_slots"})
 
 # Function words and the small talk of a sales chat: sharing one of these says nothing about who the lead is.
 _COMMON = frozenset("""
@@ -61,8 +64,11 @@ def why_not_cacheable(*, held: bool, handoff: bool, tool_calls: Iterable[dict], 
         return "the turn handed off to a human"
     if lead_changed:
         return "the turn changed the lead's state"
-    if other := sorted({c.get("name", "?") for c in tool_calls} - READ_ONLY_TOOLS):
+    used = {c.get("name", "?") for c in tool_calls}
+    if other := sorted(used - READ_ONLY_TOOLS):
         return f"the turn used tools that are not read-only lookups: {', '.join(other)}"
+    if timely := sorted(used & TIME_DEPENDENT_TOOLS):
+        return f"the reply rests on what is true only now: {', '.join(timely)}"
     if mentioned := mentions_lead(reply, lead_terms):
         return f"the reply mentions what this lead said ({len(mentioned)} term(s))"
     return None

@@ -32,7 +32,10 @@ from shared.domain.events import (
     LeadStage,
     LeadStageChanged,
     LeadUpdated,
+    MeetingCancelled,
     MeetingRequested,
+    MeetingRescheduled,
+    MeetingScheduled,
 )
 from shared.domain.phone import same_whatsapp_number
 
@@ -293,6 +296,10 @@ def _fields_text(fields: dict[str, FieldValue]) -> str:
     return "; ".join(f"{name}: {value}" for name, value in sorted(fields.items()))
 
 
+def _brazil(moment: datetime) -> str:
+    return moment.astimezone(BRAZIL_TIME).strftime("%d/%m/%Y %H:%M (horário de Brasília)")
+
+
 def note_for(event: DomainEvent, unplaced: dict[str, FieldValue]) -> str | None:
     """The timeline note (pt-BR, for the business's sellers) an event leaves in the CRM; None if it leaves none.
 
@@ -330,6 +337,14 @@ def note_for(event: DomainEvent, unplaced: dict[str, FieldValue]) -> str | None:
         lines.append(f"Reunião solicitada: {when}.")
         if event.payload.notes:
             lines.append(event.payload.notes)
+    elif isinstance(event, MeetingScheduled):
+        lines.append(f"Reunião agendada: {_brazil(event.payload.starts_at)} ({event.payload.kind}).")
+        if event.payload.video_link:
+            lines.append(f"Link: {event.payload.video_link}")
+    elif isinstance(event, MeetingRescheduled):
+        lines.append(f"Reunião remarcada para {_brazil(event.payload.starts_at)}.")
+    elif isinstance(event, MeetingCancelled):
+        lines.append("Reunião cancelada pelo lead.")
     elif isinstance(event, HandoffRequested):
         who = "pelo lead" if event.payload.requested_by == "lead" else "pelo agente"
         lines.append(f"Atendimento humano solicitado {who}: {event.payload.reason}")

@@ -213,3 +213,31 @@ class Forbidden(BadSignature):
 
 class SpeechUnavailable(PilotoError):
     """Text-to-Speech could not produce the voice note (refused, failed or timed out): the reply goes as text."""
+
+
+# Google Calendar (issue 19)
+
+
+class CalendarError(PilotoError):
+    """Google Calendar refused or failed a request. The agent then falls back to request-and-confirm."""
+
+    def __init__(self, status: int | None, reason: str, detail: str) -> None:
+        super().__init__(f"calendar {f'HTTP {status}' if status else 'no answer'} {reason}: {detail}")
+        self.status = status
+        self.reason = reason
+
+
+class CalendarConflict(CalendarError):
+    """409: an event with this id already exists (a retried booking, or a cancelled one kept by Calendar)."""
+
+
+class CalendarPreconditionFailed(CalendarError):
+    """412: the event changed since it was read (its etag no longer matches)."""
+
+
+class CalendarNotFound(CalendarError):
+    """404/410: the calendar is not shared with Piloto, or the event does not exist (or was deleted)."""
+
+
+class CalendarUnavailable(CalendarError):
+    """429/5xx, a rate-limit 403 or a timeout: worth another try later."""

@@ -32,6 +32,9 @@ class EventType(StrEnum):
     LEAD_UPDATED = "LeadUpdated"
     LEAD_STAGE_CHANGED = "LeadStageChanged"
     MEETING_REQUESTED = "MeetingRequested"
+    MEETING_SCHEDULED = "MeetingScheduled"
+    MEETING_RESCHEDULED = "MeetingRescheduled"
+    MEETING_CANCELLED = "MeetingCancelled"
     HANDOFF_REQUESTED = "HandoffRequested"
     LEAD_OPTED_OUT = "LeadOptedOut"
     CONVERSATION_SUMMARIZED = "ConversationSummarized"
@@ -150,6 +153,52 @@ class MeetingRequested(BaseEvent):
     payload: MeetingRequestedPayload
 
 
+class MeetingScheduledPayload(BaseModel):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    kind: str = Field(max_length=80, description="the meeting kind's name (Visita técnica, Videochamada…)")
+    place: Literal["visit", "call", "video"]
+    calendar_event_id: str = Field(description="Google Calendar event id (the same for the conversation's meeting)")
+    video_link: str | None = None
+
+
+class MeetingScheduled(BaseEvent):
+    """A meeting was booked on a seller's calendar (the agent has a calendar; else MeetingRequested)."""
+
+    type_name: ClassVar[EventType] = EventType.MEETING_SCHEDULED
+    type: Literal["MeetingScheduled"] = "MeetingScheduled"
+    payload: MeetingScheduledPayload
+
+
+class MeetingRescheduledPayload(BaseModel):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    previous_starts_at: AwareDatetime | None = None
+    calendar_event_id: str
+
+
+class MeetingRescheduled(BaseEvent):
+    """The lead moved the booked meeting."""
+
+    type_name: ClassVar[EventType] = EventType.MEETING_RESCHEDULED
+    type: Literal["MeetingRescheduled"] = "MeetingRescheduled"
+    payload: MeetingRescheduledPayload
+
+
+class MeetingCancelledPayload(BaseModel):
+    previous_starts_at: AwareDatetime | None = None
+    calendar_event_id: str
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class MeetingCancelled(BaseEvent):
+    """The lead cancelled the booked meeting."""
+
+    type_name: ClassVar[EventType] = EventType.MEETING_CANCELLED
+    type: Literal["MeetingCancelled"] = "MeetingCancelled"
+    payload: MeetingCancelledPayload
+
+
 class HandoffRequestedPayload(BaseModel):
     requested_by: Literal["lead", "agent"]
     reason: str = Field(max_length=1000)
@@ -205,8 +254,8 @@ class LeadErased(BaseEvent):
 
 
 DomainEvent = Annotated[
-    LeadCreated | LeadQualified | LeadUpdated | LeadStageChanged | MeetingRequested | HandoffRequested
-    | LeadOptedOut | ConversationSummarized | LeadErased,
+    LeadCreated | LeadQualified | LeadUpdated | LeadStageChanged | MeetingRequested | MeetingScheduled
+    | MeetingRescheduled | MeetingCancelled | HandoffRequested | LeadOptedOut | ConversationSummarized | LeadErased,
     Field(discriminator="type"),
 ]
 

@@ -203,8 +203,10 @@ def opt_out_choice(text: str | None, choice_id: str | None, cadence: FollowupCad
 
 
 def fill_template_params(template: TemplateRef, contact_name: str | None,
-                         business_name: str) -> list[str] | dict[str, str]:
-    values = {"contact_name": (contact_name or "").split(" ")[0] or "tudo bem", "business_name": business_name}
+                         business_name: str, **extra: str) -> list[str] | dict[str, str]:
+    """`extra` adds placeholders (a meeting reminder's "{meeting_time}")."""
+    values = {"contact_name": (contact_name or "").split(" ")[0] or "tudo bem", "business_name": business_name,
+              **extra}
     if isinstance(template.params, dict):
         return {name: param.format_map(_Defaulting(values)) for name, param in template.params.items()}
     return [param.format_map(_Defaulting(values)) for param in template.params]

@@ -39,6 +39,12 @@ _TOOL_USES = {
     "lookup_catalog": "check the catalogue before quoting any price or product (lookup_catalog)",
     "search_knowledge": "search the company's documents for policies and procedures (search_knowledge)",
     "request_meeting": "request a meeting or visit with the times the lead proposed (request_meeting)",
+    "offer_slots": "when the lead is ready to meet, offer two or three free times from the seller's calendar "
+                   "exactly as the tool returns them, never times of your own (offer_slots)",
+    "book_meeting": "book the time the lead chose, passing their words such as 'o primeiro' or 'quinta às 15h'; "
+                    "if it is taken, offer the alternatives returned (book_meeting)",
+    "reschedule_meeting": "move a booked meeting when the lead asks (reschedule_meeting)",
+    "cancel_meeting": "cancel a booked meeting when the lead asks (cancel_meeting)",
     "handoff_to_human": "hand off to a human when unsure or when the lead asks for a person (handoff_to_human) "
                         "instead of guessing",
 }

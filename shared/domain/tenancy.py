@@ -10,6 +10,7 @@ from shared.domain.config_document import ConfigDocument
 from shared.domain.followup import FollowupCadence
 from shared.domain.inbound import Provider
 from shared.domain.phone import same_whatsapp_number, to_e164
+from shared.domain.scheduling import CalendarConfig
 from shared.domain.voice import VoiceSettings
 
 QualificationField = Literal["name", "company", "need", "budget", "authority", "timeline"]
@@ -132,6 +133,10 @@ class AgentConfig(ConfigDocument):
     # Voice replies (issue 18): off unless the business turns them on
     voice: VoiceSettings = Field(default_factory=VoiceSettings,
                                  description="voice notes for leads who talk (see Replying with voice)")
+
+    # Meetings booked on the sellers' Google Calendars (issue 19): off when absent (request-and-confirm)
+    calendar: CalendarConfig | None = Field(
+        default=None, description="the sellers' calendars, meeting kinds and hours (see Meetings on Google Calendar)")
 
     @model_validator(mode="after")
     def _one_entry_per_seller_phone(self) -> AgentConfig:

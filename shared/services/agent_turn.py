@@ -29,6 +29,7 @@ from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
 from shared.domain.prompt import build_prompt, render_message
 from shared.domain.routing import Tier, answer_key, choose_tier, is_faq
+from shared.domain.scheduling import CalendarConfig, describe_slot
 from shared.domain.seller_desk import RefKind, draft_message, handoff_alert
 from shared.domain.tenancy import AgentConfig, Channel, sends_allowed
 from shared.domain.usage import ModelCall
@@ -48,7 +49,9 @@ from shared.ports import (
 )
 from shared.services.brain import AllModelsFailed, AttemptPolicy, Deadline, generate_routed, think
 from shared.services.lead_events import summary_event, turn_events
+from shared.services.scheduling import MeetingScheduler
 from shared.services.tools import (
+    BookingChange,
     KnowledgeSearch,
     LearnAnswer,
     LeadStore,
@@ -96,6 +99,11 @@ class TurnDeps:
     max_send_attempts: int = 3  # provider calls per reply; each is recorded before it is made
     # Follow-up cadence (issue 6): called with (tenant, conversation, answered message id, sent at) after a reply
     after_reply: Callable[[str, str, str, datetime], Any] | None = None
+    # Meetings on the sellers' calendars (issue 19): a scheduler for an agent's calendar; None keeps
+    # request-and-confirm for every agent
+    scheduler_for: Callable[[CalendarConfig], MeetingScheduler] | None = None
+    # Called after a booking change: (tenant, conversation, change, the agent's calendar) → the lead's reminder
+    after_booking: Callable[[str, str, BookingChange, CalendarConfig], Any] | None = None
     # The turn's deadline: the function's timeout (TURN_DEADLINE_SECONDS) minus what the holding message, the
     # seller's alert and the writes after the model need (reserve). None: no deadline (tests, local tools).
     deadline_seconds: float | None = None
@@ -306,7 +314,10 @@ class Composition:
 def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversation, history: list[StoredMessage],
                   deps: TurnDeps, deadline: Deadline | None = None) -> Composition:
     """Think one reply: answer cache for FAQs, else tools + routing + fallback. Shared by WhatsApp and /chat."""
-    toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock)
+    scheduler = (deps.scheduler_for(agent.calendar)
+                 if agent.calendar is not None and deps.scheduler_for is not None else None)
+    toolbox = ToolBox(scope, deps.leads, deps.knowledge, deps.clock, scheduler=scheduler,
+                      summary=conversation.summary or None, contact_name=conversation.contact_name)
     burst = _burst_text(history)
     cache_key = None
     if deps.answers is not None and agent.answer_cache_hours and "\n" not in burst and is_faq(burst):
@@ -330,7 +341,7 @@ def compose_reply(scope: TurnScope, agent: AgentConfig, conversation: Conversati
         effects = toolbox.effects
         reason = why_not_cacheable(
             held=reply.held, handoff=effects.handoff is not None, tool_calls=effects.calls,
-            lead_changed=bool(effects.lead_changes or effects.meetings), reply=text,
+            lead_changed=bool(effects.lead_changes or effects.meetings or effects.bookings), reply=text,
             lead_terms=lead_specific_terms(_lead_material(scope, conversation, lead, history), burst,
                                            _business_text(agent)))
         if reason is None:
@@ -365,7 +376,8 @@ def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConf
     effects = composition.effects
     if deps.emit_event is not None:
         # Before the reply is saved: if emitting fails the turn is retried whole and re-emits the same ids.
-        for event in turn_events(effects, scope, turn.channel_key, conversation.contact_name, deps.clock()):
+        for event in turn_events(effects, scope, turn.channel_key, conversation.contact_name, deps.clock(),
+                                 agent.calendar):
             deps.emit_event(event)
     deps.store.save_generated_reply(turn.tenant_id, turn.conversation_id, reply_id, composition.text,
                                     composition.calls[-1] if composition.calls else None, effects.calls,
@@ -375,6 +387,10 @@ def _reply(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConf
                   effects.handoff.question or _burst_text(history))
     outcome = TurnOutcome(TurnResult.REPLIED, reply_id, tier=composition.tier, tool_calls=effects.calls,
                           handoff=effects.handoff is not None, cached=composition.cached)
+    # Before the send: a send that fails is retried as a resend only (the turn is not composed again), so
+    # the seller's alert and the lead's reminder would otherwise be lost with it.
+    for change in effects.bookings:
+        _after_booking(turn, deps, channel, agent, conversation, change)
     return _send(turn, deps, channel, reply_id, composition.text, outcome,
                  spoken_by=(agent, _lead_sent_voice(history)))
 
@@ -383,6 +399,27 @@ def _lead_sent_voice(history: list[StoredMessage]) -> bool:
     """The lead's newest message was a voice note (what `voice.replies: mirror` answers by voice)."""
     newest = next((m for m in reversed(history) if m.role == Role.LEAD), None)
     return newest is not None and newest.kind == MessageKind.AUDIO
+
+
+def _after_booking(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig,
+                   conversation: Conversation, change: BookingChange) -> None:
+    """The seller learns of the booking on WhatsApp; the lead's reminder is scheduled. Both best effort."""
+    booking = change.booking
+    zone = agent.calendar.zone if agent.calendar else UTC
+    if agent.seller_phone:
+        who = conversation.contact_name or "Um lead"
+        when = describe_slot(booking.start, zone) if booking.start else ""
+        text = {"scheduled": f"📅 Piloto agendou: {booking.kind} com {who} ({turn.contact_phone}) — {when}.",
+                "rescheduled": f"📅 Piloto remarcou: {booking.kind} com {who} ({turn.contact_phone}) para {when}.",
+                "cancelled": f"📅 {who} ({turn.contact_phone}) cancelou: {booking.kind} de {when}."}[change.action]
+        if booking.video_link and change.action != "cancelled":
+            text += f"\nLink: {booking.video_link}"
+        _notify_seller(deps, channel, agent.seller_phone, text)
+    if deps.after_booking is not None and agent.calendar is not None:
+        try:
+            deps.after_booking(turn.tenant_id, turn.conversation_id, change, agent.calendar)
+        except Exception as err:  # noqa: BLE001 - the booking stands; a missing reminder is logged
+            log.log(logger, logging.ERROR, "could not schedule the meeting reminder", error=str(err)[:300])
 
 
 def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,

@@ -18,9 +18,16 @@ from shared.domain.events import (
     LeadStageChangedPayload,
     LeadUpdated,
     LeadUpdatedPayload,
+    MeetingCancelled,
+    MeetingCancelledPayload,
     MeetingRequested,
     MeetingRequestedPayload,
+    MeetingRescheduled,
+    MeetingRescheduledPayload,
+    MeetingScheduled,
+    MeetingScheduledPayload,
 )
+from shared.domain.scheduling import CalendarConfig
 from shared.domain.lead import QUALIFICATION_FIELDS, Stage
 from shared.services.tools import ToolEffects, TurnScope
 
@@ -33,7 +40,7 @@ _FUNNEL = {
 
 
 def turn_events(effects: ToolEffects, scope: TurnScope, channel_key: str, contact_name: str | None,
-                at: datetime) -> list[DomainEvent]:
+                at: datetime, calendar: CalendarConfig | None = None) -> list[DomainEvent]:
     """Ids derive from the turn (its reply id) and the change's position: a retried turn re-emits the same ids."""
     if not scope.contact_phone.startswith("+"):
         return []  # the /chat API has no WhatsApp contact to sync
@@ -62,6 +69,28 @@ def turn_events(effects: ToolEffects, scope: TurnScope, channel_key: str, contac
             event_id=MeetingRequested.make_id(scope.tenant_id, meeting.meeting_id), **common,
             payload=MeetingRequestedPayload(preferred_time=", ".join(meeting.proposed_times)[:300],
                                             notes=meeting.topic or None)))
+    for change in effects.bookings:
+        # One id per change of the conversation's meeting: a retried turn re-emits the same ids.
+        booking = change.booking
+        cause = (booking.event_id or "", str(booking.changes))
+        if change.action == "scheduled":
+            place = calendar.kind(booking.kind).place.value if calendar else "call"
+            events.append(MeetingScheduled(
+                event_id=MeetingScheduled.make_id(scope.tenant_id, *cause), **common,
+                payload=MeetingScheduledPayload(starts_at=booking.start, ends_at=booking.end, kind=booking.kind,
+                                                place=place, calendar_event_id=booking.event_id,
+                                                video_link=booking.video_link)))
+        elif change.action == "rescheduled":
+            events.append(MeetingRescheduled(
+                event_id=MeetingRescheduled.make_id(scope.tenant_id, *cause), **common,
+                payload=MeetingRescheduledPayload(starts_at=booking.start, ends_at=booking.end,
+                                                  previous_starts_at=change.previous_start,
+                                                  calendar_event_id=booking.event_id)))
+        else:
+            events.append(MeetingCancelled(
+                event_id=MeetingCancelled.make_id(scope.tenant_id, *cause), **common,
+                payload=MeetingCancelledPayload(previous_starts_at=change.previous_start,
+                                                calendar_event_id=booking.event_id)))
     if effects.handoff is not None:
         events.append(HandoffRequested(
             event_id=HandoffRequested.make_id(scope.tenant_id, scope.turn_id), **common,

@@ -12,8 +12,12 @@ from typing import Any, Protocol
 from shared import log
 from shared.domain.catalog import CatalogItem, rank_items
 from shared.domain.lead import QUALIFICATION_FIELDS, LeadChange, LeadProfile, Stage, apply_update
+from shared.domain.errors import CalendarError
 from shared.domain.meeting import MeetingRequest
+from shared.domain.phone import mask_phone
+from shared.domain.scheduling import Booking, Slot, describe_slot, parse_choice
 from shared.ports import ToolCall, ToolResult, ToolSpec
+from shared.services.scheduling import Attendee, MeetingScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +62,15 @@ class HandoffRequest:
     question: str | None
 
 
+@dataclass(frozen=True)
+class BookingChange:
+    """A meeting booked, moved or cancelled on a seller's calendar during the turn."""
+
+    action: str  # scheduled | rescheduled | cancelled
+    booking: Booking
+    previous_start: datetime | None = None
+
+
 @dataclass
 class ToolEffects:
     """What the tools changed during one turn: drives events, notifications and the turn's result."""
@@ -65,6 +78,7 @@ class ToolEffects:
     lead_changes: list[LeadChange] = field(default_factory=list)
     lead: LeadProfile | None = None
     meetings: list[MeetingRequest] = field(default_factory=list)
+    bookings: list[BookingChange] = field(default_factory=list)
     handoff: HandoffRequest | None = None
     calls: list[dict[str, Any]] = field(default_factory=list)
 
@@ -97,6 +111,32 @@ SPECS = {
             "proposed_times": {"type": "array", "items": _STRING, "description": "as the lead said them"},
             "topic": _STRING}, "required": ["proposed_times"]},
     ),
+    "offer_slots": ToolSpec(
+        name="offer_slots",
+        description=("When the lead is ready for a meeting or visit: get two or three free times from the seller's "
+                     "calendar and offer them exactly as returned. Never invent a time."),
+        parameters={"type": "object", "properties": {
+            "kind": {"type": "string", "description": "meeting kind, when the lead chose one"},
+            "day": {"type": "string", "description": "a day the lead asked for, in their words (e.g. 'sexta')"}}},
+    ),
+    "book_meeting": ToolSpec(
+        name="book_meeting",
+        description=("Book the time the lead chose. Pass their words ('o primeiro', 'quinta às 15h') or the ISO start "
+                     "of an offered slot. If that time is not free, offer the alternatives returned."),
+        parameters={"type": "object", "properties": {
+            "when": {"type": "string", "description": "the lead's choice, as said, or an offered ISO start"},
+            "kind": _STRING}, "required": ["when"]},
+    ),
+    "reschedule_meeting": ToolSpec(
+        name="reschedule_meeting",
+        description="Move the lead's booked meeting to the time they now want.",
+        parameters={"type": "object", "properties": {"when": _STRING}, "required": ["when"]},
+    ),
+    "cancel_meeting": ToolSpec(
+        name="cancel_meeting",
+        description="Cancel the lead's booked meeting when they ask to.",
+        parameters={"type": "object", "properties": {"reason": _STRING}},
+    ),
     "search_knowledge": ToolSpec(
         name="search_knowledge",
         description="Search the company's own documents (procedures, FAQs, policies) for an answer.",
@@ -113,23 +153,37 @@ SPECS = {
 }
 
 
+CALENDAR_TOOLS = ("offer_slots", "book_meeting", "reschedule_meeting", "cancel_meeting")
+
+
 class ToolBox:
-    """The tools of one turn, bound to its scope."""
+    """The tools of one turn, bound to its scope. With a scheduler (the agent has a calendar) the calendar tools
+    replace request_meeting; without one, the lead's times are recorded for a seller to confirm."""
 
     def __init__(self, scope: TurnScope, leads: LeadStore, knowledge: KnowledgeSearch | None,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], scheduler: MeetingScheduler | None = None,
+                 summary: str | None = None, contact_name: str | None = None) -> None:
         self.scope = scope
         self._leads = leads
         self._knowledge = knowledge
         self._clock = clock
+        self._scheduler = scheduler
+        self._summary = summary
+        self._contact_name = contact_name  # the WhatsApp profile name, until the lead tells theirs
         self.effects = ToolEffects()
 
     @property
     def specs(self) -> tuple[ToolSpec, ...]:
-        return tuple(SPECS.values())
+        return tuple(spec for name, spec in SPECS.items() if name in self._available)
+
+    @property
+    def _available(self) -> frozenset[str]:
+        if self._scheduler is None:
+            return frozenset(SPECS) - set(CALENDAR_TOOLS)
+        return frozenset(SPECS) - {"request_meeting"}
 
     def run(self, call: ToolCall) -> ToolResult:
-        handler = getattr(self, f"_{call.name}", None) if call.name in SPECS else None
+        handler = getattr(self, f"_{call.name}", None) if call.name in self._available else None
         try:
             response = handler(call.args or {}) if handler else {"error": f"unknown tool {call.name!r}"}
         except (TypeError, ValueError) as err:  # bad arguments from the model: tell it, do not crash the turn
@@ -176,6 +230,92 @@ class ToolBox:
             self._update_lead({"stage": Stage.MEETING.value})
         return {"ok": True, "status": "requested; a seller will confirm one of the times", "times": times}
 
+    # --- the calendar (issue 19) ---------------------------------------------------------------------
+
+    def _calendar_failed(self, tool: str, err: CalendarError, args: dict[str, Any]) -> dict[str, Any]:
+        """Calendar errors never cost the lead the meeting: back to request-and-confirm, with the reason logged."""
+        log.log(logger, logging.WARNING, "calendar unavailable; falling back to request-and-confirm", tool=tool,
+                status=err.status, reason=err.reason, error=str(err)[:300])
+        words = str(args.get("when") or args.get("day") or "").strip()
+        if tool == "offer_slots" and not words:
+            return {"ok": False, "fallback": "the calendar cannot be read now: ask the lead which days and times "
+                    "suit them; a seller will confirm"}
+        topic = {"reschedule_meeting": "remarcar a reunião", "cancel_meeting": "cancelar a reunião"}.get(tool, "")
+        if tool == "cancel_meeting":
+            words = words or "cancelar"
+        result = self._request_meeting({"proposed_times": [words], "topic": topic or str(args.get("kind") or "")})
+        return {**result, "fallback": "the calendar could not be updated; a seller will confirm with the lead"}
+
+    def _offer_slots(self, args: dict[str, Any]) -> dict[str, Any]:
+        assert self._scheduler is not None
+        zone = self._scheduler.config.zone
+        try:
+            choice = parse_choice(str(args["day"]), [], self._clock(), zone) if args.get("day") else None
+            day = (choice.day_only or (choice.wanted.date() if choice.wanted else None)) if choice else None
+            kind, slots = self._scheduler.offer(self.scope.tenant_id, self.scope.conversation_id,
+                                                self.scope.contact_phone, args.get("kind"), day)
+        except CalendarError as err:
+            return self._calendar_failed("offer_slots", err, args)
+        if not slots:
+            return {"slots": [], "note": "no free time in the coming days; offer to have a seller call the lead"}
+        return {"kind": kind.name, "minutes": kind.duration_minutes, "place": kind.place.value,
+                "slots": _slot_list(slots, zone), "time_zone": self._scheduler.config.time_zone}
+
+    def _book_meeting(self, args: dict[str, Any]) -> dict[str, Any]:
+        assert self._scheduler is not None
+        when = str(args.get("when") or "").strip()[:120]
+        if not when:
+            return {"error": "ask the lead which of the offered times they prefer first"}
+        lead = self._current_lead()
+        who = Attendee(phone=self.scope.contact_phone, name=lead.name or self._contact_name,
+                       summary=self._summary or qualification_summary(lead) or None)
+        try:
+            outcome = self._scheduler.book(self.scope.tenant_id, self.scope.conversation_id, who, when,
+                                           args.get("kind"))
+        except CalendarError as err:
+            return self._calendar_failed("book_meeting", err, args)
+        return self._booking_result(outcome)
+
+    def _reschedule_meeting(self, args: dict[str, Any]) -> dict[str, Any]:
+        assert self._scheduler is not None
+        when = str(args.get("when") or "").strip()[:120]
+        if not when:
+            return {"error": "ask the lead for the new time first"}
+        try:
+            outcome = self._scheduler.reschedule(self.scope.tenant_id, self.scope.conversation_id, when)
+        except CalendarError as err:
+            return self._calendar_failed("reschedule_meeting", err, args)
+        return self._booking_result(outcome)
+
+    def _cancel_meeting(self, args: dict[str, Any]) -> dict[str, Any]:
+        assert self._scheduler is not None
+        try:
+            outcome = self._scheduler.cancel(self.scope.tenant_id, self.scope.conversation_id)
+        except CalendarError as err:
+            return self._calendar_failed("cancel_meeting", err, args)
+        return self._booking_result(outcome)
+
+    def _booking_result(self, outcome: Any) -> dict[str, Any]:  # noqa: ANN401 - BookingOutcome
+        zone = self._scheduler.config.zone
+        booking = outcome.booking
+        if outcome.status in ("booked", "rescheduled", "cancelled"):
+            action = {"booked": "scheduled", "rescheduled": "rescheduled", "cancelled": "cancelled"}[outcome.status]
+            self.effects.bookings.append(BookingChange(action, booking, outcome.previous_start))
+            if action == "scheduled" and self._current_lead().stage in (Stage.NEW, Stage.QUALIFYING, Stage.QUALIFIED):
+                self._update_lead({"stage": Stage.MEETING.value})
+            log.log(logger, logging.INFO, f"meeting {action}", lead=mask_phone(self.scope.contact_phone))
+        if outcome.status in ("booked", "already_booked", "rescheduled"):
+            return {"ok": True, "status": outcome.status, "when": describe_slot(booking.start, zone),
+                    "kind": booking.kind, **({"video_link": booking.video_link} if booking.video_link else {}),
+                    "note": "confirm the day and time to the lead in one short message"}
+        if outcome.status == "cancelled":
+            return {"ok": True, "status": "cancelled", "note": "confirm the cancellation; offer to book another time"}
+        if outcome.status == "nothing_booked":
+            return {"ok": False, "status": "nothing_booked", "note": "the lead has no booked meeting"}
+        return {"ok": False, "status": outcome.status, "reason": outcome.reason,
+                "alternatives": _slot_list(outcome.alternatives, zone),
+                "note": "offer these times instead; never offer a time not listed"}
+
     def _search_knowledge(self, args: dict[str, Any]) -> dict[str, Any]:
         if self._knowledge is None:
             return {"found": False, "note": "no knowledge base is connected for this agent yet"}
@@ -191,6 +331,11 @@ class ToolBox:
         self.effects.handoff = HandoffRequest(reason=str(args.get("reason") or "unsure")[:300],
                                               question=(str(args["question"])[:500] if args.get("question") else None))
         return {"ok": True, "note": "a human seller was notified and will continue; tell the lead so, briefly"}
+
+
+def _slot_list(slots: list[Slot], zone: Any) -> list[dict[str, Any]]:  # noqa: ANN401 - ZoneInfo
+    return [{"option": i + 1, "start": s.start.astimezone(zone).isoformat(), "label": describe_slot(s, zone)}
+            for i, s in enumerate(slots)]
 
 
 def qualification_summary(profile: LeadProfile | None) -> str:

@@ -45,6 +45,8 @@ def test_the_webhook_loads_neither_the_model_sdk_nor_httpx():
 def test_the_agent_turn_loads_no_cloud_tasks_client():
     loaded = _modules_after_loading("agent_turn")
     assert "google.cloud.tasks_v2" not in loaded and "google.genai" not in loaded
+    # the Calendar adapter and its credentials load on the first turn of an agent with a calendar
+    assert not loaded & {"shared.adapters.google_calendar", "google.auth.impersonated_credentials"}
 
 
 def test_crm_sync_loads_neither_the_model_sdk_nor_pubsub_nor_cloud_tasks():
@@ -89,6 +91,7 @@ def test_the_knowledge_ingestion_loads_no_tasks_client_and_no_parser_or_model_sd
 
 
 def test_the_follow_up_functions_load_neither_the_model_sdk_nor_pubsub_nor_storage_until_used():
+    assert "shared.services.reminders" not in _modules_after_loading("followup_turn")  # loaded by reminder tasks
     for target in ("followup_turn", "followup_sweep"):
         loaded = _modules_after_loading(target)
         assert not loaded & {"google.genai", "google.cloud.pubsub_v1", "google.cloud.storage", "pypdf", "docx"}

@@ -19,7 +19,10 @@ from shared.domain.events import (
     LeadStage,
     LeadStageChanged,
     LeadUpdated,
+    MeetingCancelled,
     MeetingRequested,
+    MeetingRescheduled,
+    MeetingScheduled,
     decode_event,
     encode_event,
     lead_created,
@@ -42,6 +45,14 @@ def one_of_each() -> list:
                          payload={"from_stage": "qualified", "to_stage": "meeting"}, **COMMON),
         MeetingRequested(event_id=MeetingRequested.make_id("acme", "call-4"),
                          payload={"starts_at": "2026-11-25T17:00:00Z", "notes": "visita técnica"}, **COMMON),
+        MeetingScheduled(event_id=MeetingScheduled.make_id("acme", "pmabc123", "0"), payload={
+            "starts_at": "2026-12-03T18:00:00Z", "ends_at": "2026-12-03T19:00:00Z", "kind": "Visita técnica",
+            "place": "visit", "calendar_event_id": "pmabc123"}, **COMMON),
+        MeetingRescheduled(event_id=MeetingRescheduled.make_id("acme", "pmabc123", "1"), payload={
+            "starts_at": "2026-12-04T13:00:00Z", "ends_at": "2026-12-04T14:00:00Z",
+            "previous_starts_at": "2026-12-03T18:00:00Z", "calendar_event_id": "pmabc123"}, **COMMON),
+        MeetingCancelled(event_id=MeetingCancelled.make_id("acme", "pmabc123", "2"), payload={
+            "previous_starts_at": "2026-12-04T13:00:00Z", "calendar_event_id": "pmabc123"}, **COMMON),
         HandoffRequested(event_id=HandoffRequested.make_id("acme", "call-5"),
                          payload={"requested_by": "lead", "reason": "quer falar com um vendedor"}, **COMMON),
         LeadOptedOut(event_id=LeadOptedOut.make_id("acme", "m-9"), payload={"keyword": "SAIR"}, **COMMON),
