@@ -70,6 +70,7 @@ class StoredMessage(BaseModel):
     in_reply_to: str | None = Field(default=None, description="the inbound message id this reply answers")
     tool_calls: list[dict] = Field(default_factory=list, description="tools the agent used for this reply")
     tier: str | None = None
+    seller: str | None = Field(default=None, description="the seller who wrote it, when known (seller-desk relays)")
     send_attempts: int = Field(default=0, description="provider calls made for this reply (recorded before each)")
     # Media understanding (lead files): the webhook sets PENDING, the media processor the rest.
     media_status: MediaStatus | None = None

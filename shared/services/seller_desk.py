@@ -269,7 +269,8 @@ class _Desk:
         message_id = inbound_message_id(lead_channel.provider.value, lead_channel.channel_id, provider_message_id)
         self.deps.store.record_inbound(self.tenant_id, conversation.conversation_id, StoredMessage(
             message_id=message_id, role=Role.HUMAN, kind=kind, text=text or None, provider=lead_channel.provider,
-            provider_message_id=provider_message_id, sent_at=now, disposition=InboundDisposition.RELAYED))
+            provider_message_id=provider_message_id, sent_at=now, disposition=InboundDisposition.RELAYED,
+            seller=self.seller.name))
         pause = Conversation(conversation_id=conversation.conversation_id, tenant_id=self.tenant_id,
                              channel_key=conversation.channel_key, agent_id=conversation.agent_id,
                              contact_phone=conversation.contact_phone)
