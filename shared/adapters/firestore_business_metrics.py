@@ -24,6 +24,7 @@ from shared.domain.business_metrics import (
     EventFact,
     MessageFact,
 )
+from shared.domain.config_document import parse_config
 from shared.domain.followup import cadence_with_defaults
 from shared.domain.tenancy import AgentConfig, Channel, Tenant
 from shared.services.audits import QuietConversation
@@ -51,7 +52,9 @@ class FirestoreBusinessFacts:
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         snap = self._tenant(tenant_id).get()
-        return Tenant.model_validate({**(snap.to_dict() or {}), "tenant_id": tenant_id}) if snap.exists else None
+        if not snap.exists:
+            return None
+        return parse_config(Tenant, {**(snap.to_dict() or {}), "tenant_id": tenant_id}, f"tenants/{tenant_id}")
 
     def channels(self, tenant_id: str) -> list[Channel]:
         return [Channel.model_validate(snap.to_dict()) for snap in self._tenant(tenant_id).collection("channels").stream()]

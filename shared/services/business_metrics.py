@@ -32,7 +32,7 @@ from shared.domain.business_metrics import (
     top_questions,
 )
 from shared.domain.audit import iso_week
-from shared.domain.errors import InvalidPayload, ProviderRejected, UnknownTenant
+from shared.domain.errors import InvalidConfiguration, InvalidPayload, ProviderRejected, UnknownTenant
 from shared.domain.inbound import Provider
 from shared.domain.phone import mask_phone
 from shared.services.audits import week_by_seller
@@ -263,7 +263,13 @@ def send_weekly_digests(deps: DigestDeps) -> DigestRun:
 
 
 def _send_digest(tenant_id: str, week_id: str, start: date, end: date, deps: DigestDeps) -> str:
-    tenant = deps.directory.tenant(tenant_id)
+    try:
+        tenant = deps.directory.tenant(tenant_id)
+    except InvalidConfiguration as err:
+        # Only an admin's edit fixes it: a retry would fail the same way, so it is skipped and said, not retried.
+        log.log(logger, logging.WARNING, "weekly digest not sent", reason="invalid tenant document",
+                path=err.path, problems=err.problems)
+        return "skipped"
     if tenant is None or not tenant.owner_phone:
         return "skipped"
     channel = _digest_channel(tenant, deps.directory.channels(tenant_id))

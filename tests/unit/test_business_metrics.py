@@ -245,3 +245,21 @@ def test_the_digest_covers_the_last_full_week_in_sao_paulo() -> None:
     assert last_full_week(monday_morning) == (date(2026, 11, 23), date(2026, 11, 29))
     sunday_night_utc = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # still Sunday 22:00 in São Paulo
     assert last_full_week(sunday_night_utc) == (date(2026, 11, 16), date(2026, 11, 22))
+
+
+def test_an_invalid_tenant_document_skips_that_owners_digest_without_failing_the_run() -> None:
+    from shared.domain.errors import InvalidConfiguration
+    from shared.services.business_metrics import DigestDeps, MetricsDeps, send_weekly_digests
+
+    class Facts:
+        def active_tenants(self) -> list[str]:
+            return ["broken"]
+
+        def tenant(self, tenant_id: str):  # noqa: ANN201
+            raise InvalidConfiguration(f"tenants/{tenant_id}", ["actve: Extra inputs are not permitted"])
+
+    facts = Facts()
+    deps = DigestDeps(metrics=MetricsDeps(facts=facts, rollups=None), directory=facts,  # type: ignore[arg-type]
+                      log=None, sender_for=lambda provider: None)  # type: ignore[arg-type]
+    run = send_weekly_digests(deps)
+    assert (run.skipped, run.failed) == (1, 0)
