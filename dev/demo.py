@@ -176,8 +176,10 @@ class Demo:
     def twilio_step(self) -> None:
         say("\n7b. A lead on a Twilio WhatsApp sender (form-encoded webhook, X-Twilio-Signature, TwiML answer)")
         self.twilio("Boa tarde, vocês instalam em Campinas?", MessageType="text")
-        self.wait_replies(len(self.sends) + 1)
-        reply = self.sends[-1]
+        # Wait for the reply to this lead: a seller alert or a late reply of an earlier step may land first.
+        wait_until(lambda: any(s["to"] == LEAD_TWILIO[0] for s in self.sends), 30, "the reply to the Twilio lead")
+        reply = [s for s in self.sends if s["to"] == LEAD_TWILIO[0]][-1]
+        say(f"  ← Piloto via {reply['provider']} to {mask_phone(reply['to'])}: {reply['text']}")
         wait_until(lambda: self._state_of(reply["id"]) == "delivered", 15, "Twilio's status callbacks")
         say(f"  Twilio's status callbacks (sent, delivered), signed and delivered by the sandbox: reply is "
             f"{self._state_of(reply['id'])}")
