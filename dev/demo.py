@@ -350,8 +350,8 @@ class Demo:
         say(f"  event on {SELLER_CALENDAR}: “{event['summary']}” {event['start']['dateTime']} "
             f"(id {event['id'][:12]}…, the same on every retry of this conversation)")
         say(f"      description: {event['description'].splitlines()[0]} / {event['description'].splitlines()[1]}")
-        wait_until(lambda: bool([s for s in self.sends if "agendou" in s["text"]]), 20, "the seller's alert")
-        seller = [s for s in self.sends if "agendou" in s["text"]]
+        wait_until(lambda: bool([s for s in self.sends if "agendou" in (s["text"] or "")]), 20, "the seller's alert")
+        seller = [s for s in self.sends if "agendou" in (s["text"] or "")]
         say(f"  → seller's WhatsApp {mask_phone(seller[-1]['to'])}: {seller[-1]['text']}")
         hook = self.crm_hook
         assert hook is not None

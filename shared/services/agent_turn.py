@@ -406,7 +406,7 @@ def _after_booking(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: A
     """The seller learns of the booking on WhatsApp; the lead's reminder is scheduled. Both best effort."""
     booking = change.booking
     zone = agent.calendar.zone if agent.calendar else UTC
-    if agent.seller_phone:
+    if agent.all_sellers():
         who = conversation.contact_name or "Um lead"
         when = describe_slot(booking.start, zone) if booking.start else ""
         text = {"scheduled": f"📅 Piloto agendou: {booking.kind} com {who} ({turn.contact_phone}) — {when}.",
@@ -414,7 +414,8 @@ def _after_booking(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: A
                 "cancelled": f"📅 {who} ({turn.contact_phone}) cancelou: {booking.kind} de {when}."}[change.action]
         if booking.video_link and change.action != "cancelled":
             text += f"\nLink: {booking.video_link}"
-        _notify_seller(deps, channel, agent.seller_phone, text)
+        for seller in agent.all_sellers():
+            _notify_seller(deps, channel, seller.phone, text)
     if deps.after_booking is not None and agent.calendar is not None:
         try:
             deps.after_booking(turn.tenant_id, turn.conversation_id, change, agent.calendar)
