@@ -644,41 +644,6 @@ class Demo:
             + (f"; {unpriced} call(s) without a price" if unpriced else ""))
 
 
-def model_environment(model: str) -> tuple[dict[str, str], str] | str:
-    """The functions' environment for the chosen model and a line describing it, or what is missing."""
-    if model == "offline":
-        return {}, "OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made"
-    if model == "gemini":
-        key = os.environ.get("GEMINI_API_KEY", "").strip()
-        if not key:
-            return ("--model gemini needs a Gemini Developer API key in GEMINI_API_KEY.\n"
-                    "  Create one at https://aistudio.google.com/apikey, then:\n"
-                    "    export GEMINI_API_KEY=<your key>\n    bash scripts/demo.sh --model gemini")
-        return ({"LLM_BACKEND": "gemini", "GEMINI_API_KEY": key},
-                "Gemini Developer API (LLM_BACKEND=gemini, GEMINI_API_KEY) — real calls, billed to that key")
-    try:
-        import google.auth
-        from google.auth.exceptions import DefaultCredentialsError
-
-        try:
-            _, adc_project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-        except DefaultCredentialsError:
-            adc_project, missing_adc = None, True
-        else:
-            missing_adc = False
-    except ImportError:  # pragma: no cover - google-auth ships with the Google clients
-        adc_project, missing_adc = None, True
-    project = os.environ.get("VERTEX_PROJECT") or adc_project
-    if missing_adc or not project:
-        what = "Application Default Credentials" if missing_adc else "a project for the Vertex AI calls"
-        return (f"--model vertex needs {what}.\n"
-                "  Run `gcloud auth application-default login`, then name a project where the Vertex AI API is "
-                "enabled and you have roles/aiplatform.user:\n"
-                "    export VERTEX_PROJECT=<your project id>\n    bash scripts/demo.sh --model vertex\n"
-                "  (or use --model gemini with a GEMINI_API_KEY, or the default offline model)")
-    return ({"LLM_BACKEND": "vertex", "VERTEX_PROJECT": project},
-            f"Gemini on Vertex AI (LLM_BACKEND=vertex, project {project}) — real calls, billed to that project")
-
     def print_business_numbers(self) -> None:
         """The owner's numbers for today, as the tenant_report function returns them; then the hourly rollup job."""
         today = datetime.now(UTC).astimezone(ZoneInfo("America/Sao_Paulo")).date().isoformat()
@@ -727,6 +692,42 @@ def model_environment(model: str) -> tuple[dict[str, str], str] | str:
                 say(f"    {score['criterion']:<14}{score['score']}/5  “{quote}”"
                     f"{'' if score['evidence_found'] else ' (quote not found in the conversation)'}")
             say(f"  rubric scored by: {rubric.get('scored_by', 'nobody')} — {rubric.get('summary', audit.get('rubric_error'))}")
+
+
+def model_environment(model: str) -> tuple[dict[str, str], str] | str:
+    """The functions' environment for the chosen model and a line describing it, or what is missing."""
+    if model == "offline":
+        return {}, "OFFLINE template model (LLM_BACKEND=offline) — no Gemini call is made"
+    if model == "gemini":
+        key = os.environ.get("GEMINI_API_KEY", "").strip()
+        if not key:
+            return ("--model gemini needs a Gemini Developer API key in GEMINI_API_KEY.\n"
+                    "  Create one at https://aistudio.google.com/apikey, then:\n"
+                    "    export GEMINI_API_KEY=<your key>\n    bash scripts/demo.sh --model gemini")
+        return ({"LLM_BACKEND": "gemini", "GEMINI_API_KEY": key},
+                "Gemini Developer API (LLM_BACKEND=gemini, GEMINI_API_KEY) — real calls, billed to that key")
+    try:
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            _, adc_project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        except DefaultCredentialsError:
+            adc_project, missing_adc = None, True
+        else:
+            missing_adc = False
+    except ImportError:  # pragma: no cover - google-auth ships with the Google clients
+        adc_project, missing_adc = None, True
+    project = os.environ.get("VERTEX_PROJECT") or adc_project
+    if missing_adc or not project:
+        what = "Application Default Credentials" if missing_adc else "a project for the Vertex AI calls"
+        return (f"--model vertex needs {what}.\n"
+                "  Run `gcloud auth application-default login`, then name a project where the Vertex AI API is "
+                "enabled and you have roles/aiplatform.user:\n"
+                "    export VERTEX_PROJECT=<your project id>\n    bash scripts/demo.sh --model vertex\n"
+                "  (or use --model gemini with a GEMINI_API_KEY, or the default offline model)")
+    return ({"LLM_BACKEND": "vertex", "VERTEX_PROJECT": project},
+            f"Gemini on Vertex AI (LLM_BACKEND=vertex, project {project}) — real calls, billed to that project")
 
 
 def main() -> int:
