@@ -1,8 +1,9 @@
 """Benchmark: the webhook under hostile input and under a stalled Firestore. Not a test: it prints numbers.
 
-1. Posts N generated bodies per provider (recorded-shape payloads with one value replaced by an overflowing
-   number, a lone surrogate, a Unicode digit, an over-long id, deep nesting; raw garbage), correctly
-   authenticated so they reach the parser and storage, and prints the status-code histogram. Goal: 0 × 5xx.
+1. Posts N generated bodies per provider (Meta, Evolution, Z-API, Twilio: recorded-shape payloads, Twilio's as
+   signed forms, with one value replaced by an overflowing number, a lone surrogate, a Unicode digit, an over-long
+   id, deep nesting; raw garbage), correctly authenticated (keyed gateway URLs) so they reach the parser and
+   storage, and prints the status-code histogram. Goal: 0 × 5xx.
 2. Pauses the Firestore emulator (SIGSTOP) for --pause seconds while valid messages keep arriving, and prints
    the ack latency (p50/p99/max) and, per answer, whether a 2xx was given for a message that is not stored.
    Goal: 503 within WEBHOOK_DEADLINE_SECONDS (+ one call timeout), never a 2xx without the message stored.
@@ -34,19 +35,19 @@ from dev.stack import DEMO_META_APP_SECRET, PROJECT, ROOT, LocalStack
 from shared.domain.ids import conversation_id, inbound_message_id
 from shared.domain.tenancy import channel_key
 
-PROVIDERS = ("meta", "evolution", "zapi")
+PROVIDERS = ("meta", "evolution", "zapi", "twilio")
 
 
-def fuzz(http: httpx.Client, url: str, tenant, n: int, rng: random.Random) -> dict[str, Counter]:  # noqa: ANN001
+def fuzz(http: httpx.Client, stack: LocalStack, tenant, n: int, rng: random.Random) -> dict[str, Counter]:  # noqa: ANN001
     histogram: dict[str, Counter] = {}
     for provider in PROVIDERS:
         counts: Counter = Counter()
         for i in range(n):
             document = valid_payloads(tenant, "5511" + f"{rng.randrange(10**9):09d}", i)[provider]
-            body = random_mutation(rng, document)
-            headers, query = authenticated(provider, body, tenant, DEMO_META_APP_SECRET)
+            body = random_mutation(rng, document, provider)
+            headers, url = authenticated(provider, body, tenant, DEMO_META_APP_SECRET, stack.webhook_url)
             try:
-                counts[http.post(f"{url}{provider}{query}", content=body, headers=headers).status_code] += 1
+                counts[http.post(url, content=body, headers=headers).status_code] += 1
             except httpx.HTTPError as err:
                 counts[type(err).__name__] += 1
         histogram[provider] = counts
@@ -120,7 +121,7 @@ def main() -> int:
         tenant = seed(db, stack.sandbox.url)
         http = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=32))
         url = stack.function_url("whatsapp_webhook")
-        histogram = fuzz(http, url, tenant, args.per_provider, random.Random(args.seed))
+        histogram = fuzz(http, stack, tenant, args.per_provider, random.Random(args.seed))
         deadline = float(stack.client_env().get("WEBHOOK_DEADLINE_SECONDS", "3"))
         stalled = stall(stack, http, url, tenant, db, args.pause, args.rate)
 

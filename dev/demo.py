@@ -66,9 +66,12 @@ class Demo:
         assert self.stack.sandbox is not None
         return self.stack.sandbox.sent
 
-    def post(self, provider: str, body: bytes, headers: dict[str, str], query: str = "") -> httpx.Response:
+    def post(self, provider: str, body: bytes, headers: dict[str, str], channel: str | None = None,
+             url: str | None = None) -> httpx.Response:
+        """POST to the webhook: Meta's plain URL, or the gateway channel's keyed URL (`url` overrides it)."""
         started = time.perf_counter()
-        response = self.http.post(f"{self.webhook}{provider}{query}", content=body, headers=headers)
+        url = url or self.stack.webhook_url(provider, channel)
+        response = self.http.post(url, content=body, headers=headers)
         say(f"    webhook → {response.status_code} in {(time.perf_counter() - started) * 1000:.0f} ms  {response.text.strip()}")
         return response
 
@@ -119,27 +122,28 @@ class Demo:
         say(f"  {LEAD_EVOLUTION[1]} (Evolution): Vocês atendem no Rio?")
         self.post("evolution", *payloads.as_json(payloads.evolution_text(
             d.evolution_instance, d.evolution_apikey, LEAD_EVOLUTION[0], LEAD_EVOLUTION[1], "3EB0DEMO0001",
-            "Vocês atendem no Rio?")))
+            "Vocês atendem no Rio?")), channel=d.evolution_instance)
         self.wait_replies(len(self.sends) + 1)
 
         say("\n7. A lead on a Z-API instance")
         say(f"  {LEAD_ZAPI[1]} (Z-API): Quero agendar uma visita técnica")
         self.post("zapi", *payloads.as_json(payloads.zapi_text(
             d.zapi_instance, LEAD_ZAPI[0], LEAD_ZAPI[1], "3EB0ZDEMO0001", "Quero agendar uma visita técnica")),
-            query=f"?token={d.zapi_webhook_token}")
+            channel=d.zapi_instance)
         self.wait_replies(len(self.sends) + 1)
+        self.webhook_key_step()
 
         self.twilio_step()
 
         say("\n8. A seller answers Carlos from the business phone: the bot pauses on that conversation")
         self.post("evolution", *payloads.as_json(payloads.evolution_text(
             d.evolution_instance, d.evolution_apikey, LEAD_EVOLUTION[0], "Solar Prime", "3EB0HUMAN0001",
-            "Oi Carlos, aqui é o João da Solar Prime, atendemos sim!", from_me=True)))
+            "Oi Carlos, aqui é o João da Solar Prime, atendemos sim!", from_me=True)), channel=d.evolution_instance)
         before = len(self.sends)
         say(f"  {LEAD_EVOLUTION[1]} (Evolution): Ótimo, João!")
         self.post("evolution", *payloads.as_json(payloads.evolution_text(
             d.evolution_instance, d.evolution_apikey, LEAD_EVOLUTION[0], LEAD_EVOLUTION[1], "3EB0DEMO0002",
-            "Ótimo, João!")))
+            "Ótimo, João!")), channel=d.evolution_instance)
         time.sleep(self.stack.debounce_seconds + 2)
         say(f"  outbound messages since the seller wrote: {len(self.sends) - before} (the bot stayed quiet)")
 
@@ -163,15 +167,32 @@ class Demo:
         self.print_metrics()
         self.print_business_numbers()
 
+    def webhook_key_step(self) -> None:
+        """Gateway URLs carry a per-channel key: refused from the URL alone, before the body is read."""
+        d = self.demo
+        say("\n7a. Gateway webhook URLs carry a key derived for their channel (scripts/tenancy_admin.py webhook-url)")
+        body, headers = payloads.as_json(payloads.zapi_text(d.zapi_instance, LEAD_ZAPI[0], LEAD_ZAPI[1],
+                                                           "3EB0ZFORGED1", "forjada"))
+        keyed = self.stack.webhook_url("zapi", d.zapi_instance)
+        say("  no key (the old URL, even with the channel's Z-API token) → 401:")
+        unkeyed = self.post("zapi", body, headers, url=f"{self.stack.webhook_url('zapi')}?token={d.zapi_webhook_token}")
+        say("  a wrong key → 403:")
+        wrong = self.post("zapi", body, headers, url=keyed[:-4] + "AAAA")
+        say("  the valid key of one Evolution instance with a body for another (the copilot number) → 403:")
+        other = payloads.evolution_text(d.evolution_copilot_instance, d.evolution_apikey, LEAD_EVOLUTION[0],
+                                        LEAD_EVOLUTION[1], "3EB0CROSS0001", "injetada")
+        crossed = self.post("evolution", *payloads.as_json(other), channel=d.evolution_instance)
+        assert (unkeyed.status_code, wrong.status_code, crossed.status_code) == (401, 403, 403), "keyed URLs"
+
     def twilio(self, text: str = "", **params: str) -> httpx.Response:
         """Twilio receives the lead's WhatsApp message and calls our webhook, signed with the account's token."""
         assert self.stack.sandbox is not None
         d = self.demo
         body, headers = self.stack.sandbox.twilio.incoming(
-            d.twilio_account_sid, d.twilio_sender, f"+{LEAD_TWILIO[0]}", f"{self.webhook}twilio", LEAD_TWILIO[1],
-            Body=text, **params)
+            d.twilio_account_sid, d.twilio_sender, f"+{LEAD_TWILIO[0]}",
+            self.stack.webhook_url("twilio", d.twilio_sender), LEAD_TWILIO[1], Body=text, **params)
         say(f"  {LEAD_TWILIO[1]} (Twilio): {text or params}")
-        return self.post("twilio", body, headers)
+        return self.post("twilio", body, headers, channel=d.twilio_sender)
 
     def twilio_step(self) -> None:
         say("\n7b. A lead on a Twilio WhatsApp sender (form-encoded webhook, X-Twilio-Signature, TwiML answer)")
@@ -186,9 +207,10 @@ class Demo:
         say("  A forged Twilio request (signed with another token) is refused:")
         assert self.stack.sandbox is not None
         body, headers = self.stack.sandbox.twilio.incoming(
-            self.demo.twilio_account_sid, self.demo.twilio_sender, f"+{LEAD_TWILIO[0]}", f"{self.webhook}twilio",
-            Body="forjada")
-        self.post("twilio", body, {**headers, "X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="})
+            self.demo.twilio_account_sid, self.demo.twilio_sender, f"+{LEAD_TWILIO[0]}",
+            self.stack.webhook_url("twilio", self.demo.twilio_sender), Body="forjada")
+        self.post("twilio", body, {**headers, "X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+                  channel=self.demo.twilio_sender)
         say("  The lead taps the template's quick-reply button \"Parar\": an opt-out, not a sales reply")
         self.twilio("Parar", MessageType="button", ButtonText="Parar", ButtonPayload="STOP_PROMOTIONS",
                     OriginalRepliedMessageSid=reply["id"])
@@ -415,7 +437,7 @@ class Demo:
         say(f"  {name} (Z-API): [voice note, {len(note) // 1000} kB]")
         self.post("zapi", *payloads.as_json(payloads.zapi_media(
             self.demo.zapi_instance, phone, name, "3EB0VOICE0001", "audio", url, "audio/ogg; codecs=opus", ptt=True)),
-            query=f"?token={self.demo.zapi_webhook_token}")
+            channel=self.demo.zapi_instance)
         wait_until(lambda: bool(self.stack.sandbox and self.stack.sandbox.sends_to(phone)), 60, "the voice reply")
         sent = self.stack.sandbox.sends_to(phone)[0]
         audio = sent.get("audio") or {}
@@ -476,7 +498,7 @@ class Demo:
 
     def evolution(self, instance: str, phone: str, name: str, key_id: str, text: str, from_me: bool = False) -> None:
         self.post("evolution", *payloads.as_json(payloads.evolution_text(
-            instance, self.demo.evolution_apikey, phone, name, key_id, text, from_me=from_me)))
+            instance, self.demo.evolution_apikey, phone, name, key_id, text, from_me=from_me)), channel=instance)
 
     def show_brain(self) -> None:
         d = self.demo
@@ -512,12 +534,12 @@ class Demo:
         self.seller_step(seller)
         self.copilot_step(seller)
 
-    def seller_wrote(self, provider: str, payload: dict, text: str) -> None:
+    def seller_wrote(self, provider: str, payload: dict, text: str, channel: str | None = None) -> None:
         say(f"  Ana (seller, {provider}): {text}")
         if provider == "meta":
             self.post("meta", *payloads.signed_meta(payload, DEMO_META_APP_SECRET))
         else:
-            self.post(provider, *payloads.as_json(payload))
+            self.post(provider, *payloads.as_json(payload), channel=channel)
 
     def seller_step(self, seller: str) -> None:
         d = self.demo
@@ -571,7 +593,7 @@ class Demo:
         say("  Ana replies 'ok' to the draft (Evolution contextInfo.stanzaId = the draft's id):")
         self.seller_wrote("evolution", payloads.evolution_text(d.evolution_copilot_instance, d.evolution_apikey, seller,
                                                                "Ana", "3EB0SELLER01", "ok", quoted_id=draft["id"]),
-                          "ok")
+                          "ok", channel=d.evolution_copilot_instance)
         wait_until(lambda: len(self.stack.sandbox.sends_to(phone)) == 1, 30, "the draft sent to the lead")
         say(f"  ← Piloto via evolution to {name} ({mask_phone(phone)}): {self.stack.sandbox.sends_to(phone)[0]['text']}")
         conv_ref = tenant.collection("conversations").document(

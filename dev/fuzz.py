@@ -1,18 +1,22 @@
 """Hostile webhook bodies for the property-based tests and bench/webhook_fuzz.py: provider payloads with one
 value replaced by what broke earlier parsers (overflowing numbers, lone surrogates, Unicode digits, over-long
-ids, deep nesting), and the headers/query each provider authenticates with.
+ids, deep nesting), and the headers and keyed URL each provider authenticates with.
 
 Pure data and the standard library only (no hypothesis here: the tests draw with hypothesis, the benchmark with
 `random`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from dev import payloads
 from dev.seed import DemoTenant
+from dev.twilio_fake import inbound_form, sign
 
 # The values the probes of issue 13 found reaching a 500, plus empty and wrong-shaped ones.
 HOSTILE: list[Any] = [10**400, -(10**400), 2**63, 1e308, -1, 0, "\ud800", "a\udfffb", "²³", "9" * 5000, "x" * 5000,
@@ -66,6 +70,25 @@ def encode(document: Any) -> bytes:
     return json.dumps(document, ensure_ascii=True).encode()
 
 
+def encode_for(provider: str, document: Any) -> bytes:
+    """The body as the provider sends it: JSON, or for Twilio a UTF-8 form whose values are strings (a hostile
+    number or structure travels as its text; a lone surrogate as the bytes no UTF-8 decoder accepts)."""
+    if provider != "twilio":
+        return encode(document)
+    if not isinstance(document, dict):
+        return str(document).encode("utf-8", "surrogatepass")
+    return urlencode({name: _form_value(value) for name, value in document.items()},
+                     errors="surrogatepass").encode("ascii")
+
+
+def _form_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return value if isinstance(value, str) else str(value)
+
+
 def valid_payloads(tenant: DemoTenant, phone: str, n: int) -> dict[str, dict]:
     """Payloads the seeded tenant's channels accept as they are (so mutations reach storage), by provider."""
     return {
@@ -73,22 +96,35 @@ def valid_payloads(tenant: DemoTenant, phone: str, n: int) -> dict[str, dict]:
         "evolution": payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, phone, "Fuzz",
                                              f"EVOFUZZ{n}", "oi"),
         "zapi": payloads.zapi_text(tenant.zapi_instance, phone, "Fuzz", f"ZAPIFUZZ{n}", "oi"),
+        "twilio": inbound_form(tenant.twilio_account_sid, tenant.twilio_sender, f"+{phone}",
+                               f"SM{hashlib.md5(f'fuzz{n}'.encode()).hexdigest()}", "Fuzz", Body="oi",
+                               MessageType="text"),
     }
 
 
-def authenticated(provider: str, body: bytes, tenant: DemoTenant, app_secret: str) -> tuple[dict[str, str], str]:
-    """Headers and query string with the right credential, whatever the (mutated) body says."""
-    headers = {"Content-Type": "application/json"}
+def authenticated(provider: str, body: bytes, tenant: DemoTenant, app_secret: str,
+                  webhook_url: Callable[[str, str | None], str]) -> tuple[dict[str, str], str]:
+    """Headers and URL with the right credentials, whatever the (mutated) body says: Meta's signature over the
+    body; a gateway channel's keyed URL (`webhook_url(provider, channel id)`, as LocalStack.webhook_url) plus
+    Evolution's apikey or Twilio's signature over that URL and the form's parameters."""
     if provider == "meta":
-        headers["X-Hub-Signature-256"] = payloads.meta_signature(app_secret, body)
-        return headers, ""
+        return ({"Content-Type": "application/json", "X-Hub-Signature-256": payloads.meta_signature(app_secret, body)},
+                webhook_url("meta", None))
     if provider == "evolution":
-        headers["apikey"] = tenant.evolution_apikey
-        return headers, ""
-    return headers, f"?token={tenant.zapi_webhook_token}"
+        return ({"Content-Type": "application/json", "apikey": tenant.evolution_apikey},
+                webhook_url("evolution", tenant.evolution_instance))
+    if provider == "zapi":
+        return {"Content-Type": "application/json"}, webhook_url("zapi", tenant.zapi_instance)
+    url = webhook_url("twilio", tenant.twilio_sender)
+    try:
+        params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        params = {}  # not a form Twilio could have signed: the webhook refuses it (400) before the signature
+    return ({"Content-Type": "application/x-www-form-urlencoded",
+             "X-Twilio-Signature": sign(tenant.twilio_auth_token, url, params)}, url)
 
 
-def random_mutation(rng: random.Random, document: Any) -> bytes:
+def random_mutation(rng: random.Random, document: Any, provider: str = "meta") -> bytes:
     """One hostile body: a leaf (mostly) or any value replaced, or raw garbage, or nesting past any limit."""
     roll = rng.random()
     if roll < 0.05:
@@ -98,4 +134,4 @@ def random_mutation(rng: random.Random, document: Any) -> bytes:
     every = paths(document)
     path = rng.choice(leaf_paths(document) if rng.random() < 0.8 else every)
     new = nested(rng.randint(30, MAX_DEPTH_PROBE)) if rng.random() < 0.1 else rng.choice(HOSTILE)
-    return encode(replaced(document, path, new))
+    return encode_for(provider, replaced(document, path, new))

@@ -173,3 +173,9 @@ def zapi_media(instance_id: str, phone_digits: str, name: str, message_id: str, 
 
 def as_json(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     return json.dumps(payload).encode(), {"Content-Type": "application/json"}
+
+
+def gateway_channel(provider: str, payload: dict[str, Any]) -> str | None:
+    """The channel whose keyed webhook URL a gateway calls with this payload (each channel has its own URL):
+    Evolution's `instance`, Z-API's `instanceId`; None for Meta, whose URL is not keyed."""
+    return {"evolution": payload.get("instance"), "zapi": payload.get("instanceId")}.get(provider)

@@ -32,6 +32,8 @@ PROJECT = "piloto-local"
 REGION = "southamerica-east1"
 DEMO_META_APP_SECRET = "local-meta-app-secret"  # local-only values, not secrets of any real app
 DEMO_META_VERIFY_TOKEN = "local-verify-token"
+# The secret the gateways' webhook URL keys derive from (shared/domain/webhook_key.py); local only.
+DEMO_WEBHOOK_URL_KEY = "local-webhook-url-key-4f1c9a7e2b"
 
 KNOWLEDGE_BUCKET = f"{PROJECT}-piloto-knowledge"  # Terraform's "<project>-piloto-<key>" naming
 # The offline hashed-n-gram embedder's distances run higher than Gemini's; calibrated on tests/data/knowledge
@@ -240,6 +242,17 @@ class LocalStack:
     def function_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}/"
 
+    def webhook_url(self, provider: str, channel_id: str | None = None) -> str:
+        """The URL a provider calls: Meta's plain /meta; a gateway channel's keyed URL, exactly as
+        scripts/tenancy_admin.py webhook-url prints it for production."""
+        from shared.domain.webhook_key import keyed_webhook_url
+
+        base = self.function_url("whatsapp_webhook").rstrip("/")
+        if channel_id is None:
+            return f"{base}/{provider}"
+        return keyed_webhook_url(base, provider, channel_id, self.extra_env.get("WEBHOOK_URL_KEY",
+                                                                                DEMO_WEBHOOK_URL_KEY))
+
     def client_env(self) -> dict[str, str]:
         """Environment for anything that talks to the emulators (the functions and the test process)."""
         assert self.sandbox is not None
@@ -254,6 +267,7 @@ class LocalStack:
             "TTS_BACKEND": "offline",  # voice notes are tones in a real Ogg/Opus file: no Google call
             "META_APP_SECRET": DEMO_META_APP_SECRET,
             "META_VERIFY_TOKEN": DEMO_META_VERIFY_TOKEN,
+            "WEBHOOK_URL_KEY": DEMO_WEBHOOK_URL_KEY,
             "META_GRAPH_BASE_URL": f"{self.sandbox.url}/meta",
             "ZAPI_BASE_URL": f"{self.sandbox.url}/zapi",
             "TWILIO_API_BASE_URL": f"{self.sandbox.url}/twilio",

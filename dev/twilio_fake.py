@@ -57,6 +57,26 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def inbound_form(account_sid: str, sender: str, lead: str, sid: str, profile_name: str = "",
+                 **params: str) -> dict[str, str]:
+    """The parameters Twilio POSTs when a lead writes to a WhatsApp sender; `params` adds or overrides some.
+    https://www.twilio.com/docs/messaging/guides/webhook-request"""
+    return {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": account_sid,
+            "From": f"whatsapp:{lead}", "To": f"whatsapp:{sender}", "WaId": lead.removeprefix("+"),
+            "ProfileName": profile_name, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received",
+            "ApiVersion": "2010-04-01", "Body": "", **params}
+
+
+def sign(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """X-Twilio-Signature: base64(HMAC-SHA1(auth token, the full URL as called, query included, then each POST
+    parameter's name and value sorted by name)).
+    https://www.twilio.com/docs/usage/webhooks/webhooks-security#validating-signatures-from-twilio"""
+    data = url
+    for name in sorted(params):
+        data += name + params[name]
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
 class TwilioFake:
     """State of a few Twilio accounts: their WhatsApp senders, the leads' service windows, messages and files."""
 
@@ -105,10 +125,7 @@ class TwilioFake:
         its headers, signed for `webhook_url`. `params` adds or overrides parameters (Body, NumMedia, MediaUrl0…).
         https://www.twilio.com/docs/messaging/guides/webhook-request"""
         sid = params.pop("MessageSid", None) or f"SM{hashlib.md5(f'in{next(self._ids)}'.encode()).hexdigest()}"
-        form = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": account_sid,
-                "From": f"whatsapp:{lead}", "To": f"whatsapp:{sender}", "WaId": lead.removeprefix("+"),
-                "ProfileName": profile_name, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received",
-                "ApiVersion": "2010-04-01", "Body": "", **params}
+        form = inbound_form(account_sid, sender, lead, sid, profile_name, **params)
         self.lead_wrote(sender, lead)
         headers = {"Content-Type": "application/x-www-form-urlencoded",
                    "X-Twilio-Signature": self.signature(account_sid, webhook_url, form)}
@@ -229,11 +246,7 @@ class TwilioFake:
     def signature(self, account_sid: str, url: str, params: dict[str, str]) -> str:
         """X-Twilio-Signature as Twilio computes it for a request to `url` with these POST parameters.
         https://www.twilio.com/docs/usage/webhooks/webhooks-security#validating-signatures-from-twilio"""
-        data = url
-        for name in sorted(params):
-            data += name + params[name]
-        key = self.accounts[account_sid].auth_token.encode()
-        return base64.b64encode(hmac.new(key, data.encode(), hashlib.sha1).digest()).decode()
+        return sign(self.accounts[account_sid].auth_token, url, params)
 
     def _media(self, account_sid: str, media_sid: str, headers: dict[str, str]) -> Answer:
         """With HTTP basic auth on media enforced, a MediaUrl needs the account's credentials; it answers with a

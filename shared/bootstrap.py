@@ -35,7 +35,11 @@ if TYPE_CHECKING:
         ProviderWebhook,
         ScanReader,
     )
+    from pydantic import SecretStr
+
+    from shared.domain.tenancy import Channel
     from shared.domain.voice import Speech, VoiceNote, VoiceSettings
+    from shared.domain.webhook_key import WebhookUrlKeys
     from shared.services.agent_turn import TurnDeps
     from shared.services.audits import AuditDeps
     from shared.services.brain import AttemptPolicy
@@ -105,16 +109,40 @@ def sender_for(provider: Provider) -> MessageSender:
         from shared.providers.twilio import TwilioProvider
 
         return TwilioProvider(_http_client(), base_url=settings.twilio_api_base_url,
-                              status_callback=twilio_status_callback(settings.public_webhook_url))
+                              status_callback=twilio_status_callback(settings.public_webhook_url,
+                                                                     _secret(settings.webhook_url_key)))
     from shared.providers.zapi import ZApiProvider
 
     return ZApiProvider(_http_client(), base_url=settings.zapi_base_url)
 
 
-def twilio_status_callback(public_webhook_url: str | None) -> str | None:
-    """Where Twilio reports our sends' delivery: the webhook's own /twilio path (None: the sender's configured
-    callback, set in the Twilio Console, is used)."""
-    return f"{public_webhook_url.rstrip('/')}/twilio" if public_webhook_url else None
+def twilio_status_callback(public_webhook_url: str | None,
+                           url_key: str | None) -> Callable[[Channel], str | None] | None:
+    """Where Twilio reports our sends' delivery: the sender's keyed /twilio URL, as the webhook requires (None:
+    the sender's callback configured at Twilio is used). Without WEBHOOK_URL_KEY the unkeyed URL, which only a
+    webhook in WEBHOOK_URL_KEY_MODE=optional accepts."""
+    if not public_webhook_url:
+        return None
+    from shared.domain.webhook_key import keyed_webhook_url
+
+    base = public_webhook_url.rstrip("/")
+    if not url_key:
+        return lambda channel: f"{base}/{Provider.TWILIO.value}"
+    return lambda channel: keyed_webhook_url(base, Provider.TWILIO.value, channel.channel_id, url_key)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+def webhook_url_keys() -> WebhookUrlKeys:
+    """The gateways' URL-key secrets and mode, from the settings (shared/domain/webhook_key.py)."""
+    from shared.domain.webhook_key import WebhookUrlKeys
+
+    settings = get_settings()
+    return WebhookUrlKeys(current=_secret(settings.webhook_url_key),
+                          previous=_secret(settings.webhook_url_key_previous),
+                          required=settings.webhook_url_key_mode == "required")
 
 
 def _gemini_client(timeout_seconds: float):  # noqa: ANN202 - google.genai is imported lazily on purpose
@@ -194,6 +222,7 @@ def inbound_deps() -> InboundDeps:
         run_alongside=alongside.submit,
         media=CloudTasksMediaQueue(scheduler, settings.media_queue, settings.media_processor_url),
         sellers=FirestoreSellerStore(db),
+        url_keys=webhook_url_keys(),
     )
 
 

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
                                             "and answers 503 + Retry-After; keep below the providers' timeouts")
     webhook_call_timeout_seconds: float = Field(default=1.5, gt=0, le=30, description="one Firestore or Cloud Tasks "
                                                 "call on the webhook path (one attempt, then 503)")
+    webhook_url_key: SecretStr | None = Field(
+        default=None, description="platform secret the gateways' (Evolution, Z-API, Twilio) per-channel webhook URL "
+                                  "keys derive from; checked before any parsing (scripts/tenancy_admin.py webhook-url)")
+    webhook_url_key_previous: SecretStr | None = Field(
+        default=None, description="the secret before the last rotation: its keys are still accepted until every "
+                                  "gateway URL is re-pointed")
+    webhook_url_key_mode: str = Field(
+        default="required", pattern="^(required|optional)$",
+        description="required: a gateway request without a URL key is refused (401); optional (migration only): it "
+                    "falls back to the provider's own credential, with a warning logged")
 
     # Cloud Tasks
     agent_turn_queue: str = "agent-turns"

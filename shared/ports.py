@@ -52,10 +52,13 @@ class ProviderWebhook(Protocol):
 
     A provider checked after parsing (authenticates_before_parse False) may also define
     `require_credential(raw)`: raise MissingSignature when the request carries no credential at all. The webhook
-    calls it before the body is parsed or any channel is read.
+    calls it before the body is parsed or any channel is read (after the URL key, which comes first).
     """
 
     authenticates_before_parse: bool
+    # For a gateway (not authenticated before parsing): True when the keyed webhook URL (shared/domain/webhook_key.py)
+    # is the whole proof, so the channel's own credential is not compared (Z-API); False keeps that comparison.
+    url_key_suffices: bool
 
     def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
         """Raise MissingSignature or BadSignature unless the request is genuine."""

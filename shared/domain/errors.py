@@ -211,6 +211,15 @@ class Forbidden(BadSignature):
     """The API key is unknown, revoked or belongs to another tenant (HTTP 403)."""
 
 
+class MissingWebhookKey(MissingSignature):
+    """A gateway webhook URL came without its channel or key parameter (HTTP 401)."""
+
+
+class WrongWebhookKey(BadSignature):
+    """A gateway webhook URL's key is not the one derived for its channel, or the body names another channel
+    (HTTP 403)."""
+
+
 class SpeechUnavailable(PilotoError):
     """Text-to-Speech could not produce the voice note (refused, failed or timed out): the reply goes as text."""
 

@@ -97,6 +97,8 @@ class EvolutionWebhook:
     """Evolution webhooks carry the instance apikey; which instance (and so which key) comes from the body."""
 
     authenticates_before_parse = False
+    # The instance apikey is still compared after the keyed URL (defense in depth): Evolution sends it anyway.
+    url_key_suffices = False
 
     def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock

@@ -153,6 +153,7 @@ class MetaCloudWebhook:
     """Cloud API webhooks, signed with the app secret of our one Meta app (so checked before parsing)."""
 
     authenticates_before_parse = True
+    url_key_suffices = False  # Meta's URL is not keyed: the app-secret signature covers the raw body
 
     def authenticate(self, raw: RawRequest, channel: Channel | None, secrets: WebhookSecrets) -> None:
         """Check X-Hub-Signature-256 against HMAC-SHA256(app secret, raw body)."""

@@ -172,6 +172,8 @@ class TwilioWebhook:
     channel (the `To` of a message, the `From` of a status callback) is resolved first."""
 
     authenticates_before_parse = False
+    # The signature is still checked after the keyed URL: only it proves that Twilio sent the request.
+    url_key_suffices = False
 
     def __init__(self, public_url: str | None = None, clock: Callable[[], datetime] = utc_now) -> None:
         self._public_url = public_url
@@ -357,7 +359,10 @@ def _float(value: str | None) -> float | None:
 class TwilioProvider:
     """Sends through the Messages API: POST /2010-04-01/Accounts/{AccountSid}/Messages.json, basic auth."""
 
-    def __init__(self, http: httpx.Client, base_url: str = API_BASE_URL, status_callback: str | None = None) -> None:
+    def __init__(self, http: httpx.Client, base_url: str = API_BASE_URL,
+                 status_callback: Callable[[Channel], str | None] | None = None) -> None:
+        """`status_callback` gives each send's StatusCallback URL (the sender's keyed webhook URL); None or a None
+        answer leaves the sender's own callback configured at Twilio."""
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._status_callback = status_callback
@@ -395,8 +400,8 @@ class TwilioProvider:
         url = f"{self._base_url}/2010-04-01/Accounts/{quote(creds.account_sid, safe='')}/Messages.json"
         data = {"To": f"{_WHATSAPP}+{recipient_digits(_PROVIDER, to_phone)}",
                 "From": f"{_WHATSAPP}{channel.channel_id}", **content}
-        if self._status_callback:
-            data["StatusCallback"] = self._status_callback
+        if self._status_callback is not None and (callback := self._status_callback(channel)):
+            data["StatusCallback"] = callback
         reply = post_form(self._http, _PROVIDER, url, (creds.account_sid, creds.auth_token), data)
         body = reply.body if isinstance(reply.body, dict) else {}
         secrets = [creds.auth_token]

@@ -77,6 +77,9 @@ class ZApiWebhook:
     """Z-API only lets you set a webhook URL, so the channel's token rides in the query (or a header we add)."""
 
     authenticates_before_parse = False
+    # The keyed URL replaces the channel's webhook_token: both ride in the URL Z-API stores, so the token adds
+    # no protection the key lacks. The token is checked only for an unkeyed request (WEBHOOK_URL_KEY_MODE=optional).
+    url_key_suffices = True
 
     def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock

@@ -37,6 +37,7 @@ from shared.domain.inbound import (
 from shared.domain.media import MediaStatus
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import AgentConfig, Channel, Seller
+from shared.domain.webhook_key import WebhookUrlKeys, check_url_key, require_url_channel
 from shared.ports import (
     ChannelDirectory,
     ConversationStore,
@@ -83,6 +84,9 @@ class InboundDeps:
     # own, shorter timeout in the adapters. Keep both below the providers' webhook timeouts. None: no deadline.
     deadline_seconds: float | None = None
     monotonic: Callable[[], float] = time.monotonic
+    # The secret the gateways' webhook URL keys derive from (shared/domain/webhook_key.py); without one, gateway
+    # webhooks answer 503 (required mode) so nothing is lost while an operator sets it.
+    url_keys: WebhookUrlKeys = field(default_factory=WebhookUrlKeys)
 
 
 @dataclass
@@ -117,19 +121,31 @@ def parse_provider(name: str) -> Provider:
 def receive_webhook(provider: Provider, raw: RawRequest, deps: InboundDeps) -> WebhookOutcome:
     """The whole inbound path. Raises the PilotoError subclasses the entry point maps to 4xx/503.
 
-    Order matters: credentials a provider sends outside the body are checked before the body is parsed or any
-    channel is read; the body is parsed by code that refuses (400) what later steps could not handle; the batch
-    is bounded and de-duplicated before anything is written.
+    Order matters: credentials a provider sends outside the body (Meta's signature, the gateways' URL key) are
+    checked before the body is parsed or any channel is read; the body is parsed by code that refuses (400) what
+    later steps could not handle; a gateway body must name only its URL's channel; the batch is bounded and
+    de-duplicated before anything is written; the gateway's own credential is then checked against the channel
+    (defense in depth, unless the URL key replaces it: Z-API).
     """
     started = deps.monotonic()
     if len(raw.body) > deps.max_body_bytes:
         raise PayloadTooLarge(f"body has {len(raw.body)} bytes; the limit is {deps.max_body_bytes}")
     webhook = deps.webhook_for(provider)
+    url_channel = None
     if webhook.authenticates_before_parse:
         webhook.authenticate(raw, None, deps.secrets)
-    elif (require_credential := getattr(webhook, "require_credential", None)) is not None:
-        require_credential(raw)
+    else:
+        # The gateways: the URL's key, derived for one channel, is proven from the query string alone.
+        url_channel = check_url_key(provider, raw.query, deps.url_keys)
+        if url_channel is None:
+            log.log(logger, logging.WARNING, "unkeyed gateway webhook checked with the provider's own credential "
+                    "only (WEBHOOK_URL_KEY_MODE=optional): point the provider at the keyed URL")
+        if (url_channel is None or not webhook.url_key_suffices) and \
+                (require_credential := getattr(webhook, "require_credential", None)) is not None:
+            require_credential(raw)
     batch = _bounded(_parse(webhook, raw), deps.max_batch_items)
+    if url_channel is not None:
+        require_url_channel(url_channel, batch.channel_ids)
 
     channels: dict[str, Channel] = {}
     for channel_id in sorted(batch.channel_ids):
@@ -142,7 +158,7 @@ def receive_webhook(provider: Provider, raw: RawRequest, deps: InboundDeps) -> W
             channels[channel_id] = channel
     if batch.channel_ids and not channels:
         raise UnknownTenant(f"no tenant owns {provider.value} channel(s) {', '.join(sorted(batch.channel_ids))}")
-    if not webhook.authenticates_before_parse:
+    if not webhook.authenticates_before_parse and (url_channel is None or not webhook.url_key_suffices):
         for channel in channels.values():
             webhook.authenticate(raw, channel, deps.secrets)
 

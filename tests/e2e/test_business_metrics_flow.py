@@ -41,7 +41,7 @@ def test_a_days_leads_replies_and_takeover_reach_the_owners_numbers(stack, db, t
     def evolution(key_id: str, text: str, from_me: bool = False) -> None:
         body = payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, other, "Carlos", key_id,
                                        text, from_me=from_me)
-        assert httpx.post(f"{stack.function_url('whatsapp_webhook')}evolution", content=payloads.as_json(body)[0],
+        assert httpx.post(stack.webhook_url("evolution", tenant.evolution_instance), content=payloads.as_json(body)[0],
                           headers=payloads.as_json(body)[1], timeout=10).status_code == 200
 
     evolution("3EBMETRICS1", "Vocês instalam no Rio?")
@@ -121,7 +121,7 @@ def test_a_conversation_a_seller_handled_is_audited_once_it_goes_quiet(stack, db
     def evolution(key_id: str, text: str, from_me: bool = False) -> None:
         body = payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, lead_phone, "Carlos",
                                        key_id, text, from_me=from_me)
-        assert httpx.post(f"{stack.function_url('whatsapp_webhook')}evolution", content=payloads.as_json(body)[0],
+        assert httpx.post(stack.webhook_url("evolution", tenant.evolution_instance), content=payloads.as_json(body)[0],
                           headers=payloads.as_json(body)[1], timeout=10).status_code == 200
 
     evolution("3EBAUDIT1", "Oi, vocês parcelam o kit?")

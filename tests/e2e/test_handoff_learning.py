@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 def test_a_sellers_answer_to_a_handed_off_question_is_learned_and_used_for_the_next_lead(stack, db, tenant):
     tenant_ref = db.collection("tenants").document(tenant.tenant_id)
     tenant_ref.collection("agents").document("default").set({"learn_from_humans": "auto"}, merge=True)
-    url = f"{stack.function_url('whatsapp_webhook')}evolution"
+    url = stack.webhook_url("evolution", tenant.evolution_instance)
     first, second = ("55219" + str(uuid.uuid4().int)[:8] for _ in range(2))
 
     def evolution(phone: str, key: str, text: str, from_me: bool = False) -> None:
@@ -46,7 +46,7 @@ def test_a_sellers_answer_to_a_handed_off_question_is_learned_and_used_for_the_n
 def test_in_review_mode_the_answer_waits_for_an_admin_and_approval_indexes_it_once(stack, db, tenant):
     tenant_ref = db.collection("tenants").document(tenant.tenant_id)
     tenant_ref.collection("agents").document("default").set({"learn_from_humans": "review"}, merge=True)
-    url = f"{stack.function_url('whatsapp_webhook')}evolution"
+    url = stack.webhook_url("evolution", tenant.evolution_instance)
     phone = "55219" + str(uuid.uuid4().int)[:8]
     for key, text, from_me in ((f"K{uuid.uuid4().hex[:8]}", "Vocês vendem bateria de lítio?", False),):
         payload = payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, phone, "L", key, text,

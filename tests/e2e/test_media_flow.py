@@ -22,13 +22,13 @@ from shared.domain.tenancy import channel_key
 pytestmark = pytest.mark.e2e
 
 
-def webhook(stack: LocalStack, provider: str, payload: dict, query: str = "") -> httpx.Response:
+def webhook(stack: LocalStack, provider: str, payload: dict) -> httpx.Response:
     if provider == "meta":
         body, headers = payloads.signed_meta(payload, DEMO_META_APP_SECRET)
     else:
         body, headers = payloads.as_json(payload)
-    return httpx.post(f"{stack.function_url('whatsapp_webhook')}{provider}{query}", content=body, headers=headers,
-                      timeout=10)
+    return httpx.post(stack.webhook_url(provider, payloads.gateway_channel(provider, payload)), content=body,
+                      headers=headers, timeout=10)
 
 
 def messages(db, tenant: DemoTenant, provider: str, channel: str, phone: str) -> list[dict]:  # noqa: ANN001
@@ -99,11 +99,10 @@ def test_a_docx_on_zapi_redelivered_is_downloaded_and_read_once(stack, db, tenan
     payload = payloads.zapi_media(tenant.zapi_instance, lead_phone, "Ana", "3EB0DOCX1", "document", url,
                                   "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                                   filename="proposta.docx")
-    query = f"?token={tenant.zapi_webhook_token}"
 
-    assert webhook(stack, "zapi", payload, query).json()["queued"] == 1
+    assert webhook(stack, "zapi", payload).json()["queued"] == 1
     wait_until(lambda: len(sends(stack, lead_phone)) >= 1, 30, "the reply")
-    assert webhook(stack, "zapi", payload, query).json()["duplicates"] == 1
+    assert webhook(stack, "zapi", payload).json()["duplicates"] == 1
     time.sleep(stack.debounce_seconds + 2.0)
 
     assert "Proposta do concorrente: R$ 21.000" in sends(stack, lead_phone)[0]["text"]

@@ -23,10 +23,7 @@ pytestmark = pytest.mark.e2e
 def post(stack: LocalStack, provider: str, payload: dict) -> dict:
     body, headers = (payloads.signed_meta(payload, DEMO_META_APP_SECRET) if provider == "meta"
                      else payloads.as_json(payload))
-    query = ""
-    if provider == "zapi":
-        query = "?token=local-zapi-webhook-token"
-    response = httpx.post(f"{stack.function_url('whatsapp_webhook')}{provider}{query}", content=body,
+    response = httpx.post(stack.webhook_url(provider, payloads.gateway_channel(provider, payload)), content=body,
                           headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()

@@ -26,7 +26,7 @@ def test_a_voice_note_is_answered_with_a_voice_note(stack, db, tenant, lead_phon
     url = stack.sandbox.host_file(f"{lead_phone}.ogg", HostedMedia(note, "audio/ogg"))
     body = payloads.zapi_media(tenant.zapi_instance, lead_phone, "Júlia", "3EB0VOICEE2E", "audio", url,
                                "audio/ogg; codecs=opus", ptt=True)
-    response = httpx.post(f"{stack.function_url('whatsapp_webhook')}zapi?token={tenant.zapi_webhook_token}",
+    response = httpx.post(stack.webhook_url("zapi", tenant.zapi_instance),
                           content=payloads.as_json(body)[0], headers=payloads.as_json(body)[1], timeout=10)
     assert response.status_code == 200, response.text
 

@@ -1,6 +1,7 @@
 """The webhook entry point under generated hostile bodies, served by functions-framework on the local stack:
-correctly authenticated requests (so mutations get past the credential check and reach parsing and storage)
-never get a 5xx from bad input, and every refusal is JSON with a reason.
+correctly authenticated requests (Meta's signature; the gateways' keyed URLs plus Evolution's apikey and Twilio's
+signature over the URL and the mutated form, so mutations get past the credential checks and reach parsing and
+storage) never get a 5xx from bad input, and every refusal is JSON with a reason.
 
 Property-based (hypothesis), bounded by HYPOTHESIS_E2E_EXAMPLES (default 25 per provider)."""
 
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dev.fuzz import HOSTILE, authenticated, deep_bytes, encode, leaf_paths, nested, paths, replaced, valid_payloads
+from dev.fuzz import HOSTILE, authenticated, deep_bytes, encode_for, leaf_paths, nested, paths, replaced, valid_payloads
 from dev.stack import DEMO_META_APP_SECRET
 
 pytestmark = pytest.mark.e2e
@@ -23,10 +24,9 @@ EXAMPLES = int(os.environ.get("HYPOTHESIS_E2E_EXAMPLES", "25"))
 ALLOWED = {200, 400, 401, 403, 404, 413, 503}
 
 
-@pytest.mark.parametrize("provider", ["meta", "evolution", "zapi"])
+@pytest.mark.parametrize("provider", ["meta", "evolution", "zapi", "twilio"])
 def test_hostile_bodies_with_valid_credentials_never_reach_a_500(stack, tenant, provider):
     http = httpx.Client(timeout=15)
-    url = f"{stack.function_url('whatsapp_webhook')}{provider}"
     statuses: list[int] = []
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
@@ -41,9 +41,9 @@ def test_hostile_bodies_with_valid_credentials_never_reach_a_500(stack, tenant, 
         else:
             where = leaf_paths(document) if kind == "leaf" else paths(document)
             new = data.draw(st.sampled_from(HOSTILE) | st.builds(nested, st.integers(30, 300)))
-            body = encode(replaced(document, data.draw(st.sampled_from(where)), new))
-        headers, query = authenticated(provider, body, tenant, DEMO_META_APP_SECRET)
-        response = http.post(url + query, content=body, headers=headers)
+            body = encode_for(provider, replaced(document, data.draw(st.sampled_from(where)), new))
+        headers, url = authenticated(provider, body, tenant, DEMO_META_APP_SECRET, stack.webhook_url)
+        response = http.post(url, content=body, headers=headers)
         statuses.append(response.status_code)
         assert response.status_code in ALLOWED, (response.status_code, response.text[:300])
         if response.status_code != 200:

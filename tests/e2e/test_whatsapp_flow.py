@@ -18,9 +18,10 @@ from shared.domain.tenancy import channel_key
 pytestmark = pytest.mark.e2e
 
 
-def webhook(stack: LocalStack, provider: str, body: bytes, headers: dict[str, str], query: str = "") -> httpx.Response:
-    return httpx.post(f"{stack.function_url('whatsapp_webhook')}{provider}{query}", content=body, headers=headers,
-                      timeout=10)
+def webhook(stack: LocalStack, provider: str, body: bytes, headers: dict[str, str],
+            channel: str | None = None) -> httpx.Response:
+    """POST as the provider would: Meta's URL, or the gateway channel's keyed URL."""
+    return httpx.post(stack.webhook_url(provider, channel), content=body, headers=headers, timeout=10)
 
 
 def send_meta(stack: LocalStack, tenant: DemoTenant, phone: str, wamid: str, text: str) -> httpx.Response:
@@ -126,7 +127,7 @@ def test_a_seller_writing_from_the_business_phone_pauses_the_bot(stack, db, tena
     def evolution(key_id: str, text: str, from_me: bool = False) -> httpx.Response:
         payload = payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, lead_phone, "Carlos",
                                           key_id, text, from_me=from_me)
-        return webhook(stack, "evolution", *payloads.as_json(payload))
+        return webhook(stack, "evolution", *payloads.as_json(payload), channel=tenant.evolution_instance)
 
     assert evolution("3EB0A1", "Oi, vocês atendem no Rio?").status_code == 200
     wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the bot's reply")
@@ -146,7 +147,7 @@ def test_a_seller_writing_from_the_business_phone_pauses_the_bot(stack, db, tena
 def test_the_gateway_echo_of_our_own_reply_does_not_pause_the_bot(stack, db, tenant, lead_phone):
     payload = payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, lead_phone, "Carlos",
                                       "3EB0E1", "Oi")
-    webhook(stack, "evolution", *payloads.as_json(payload))
+    webhook(stack, "evolution", *payloads.as_json(payload), channel=tenant.evolution_instance)
     wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the reply")
     sent = sends(stack, lead_phone)[0]
     ref = conversation_ref(db, tenant, "evolution", tenant.evolution_instance, lead_phone)
@@ -154,7 +155,7 @@ def test_the_gateway_echo_of_our_own_reply_does_not_pause_the_bot(stack, db, ten
 
     echo = payloads.evolution_text(tenant.evolution_instance, tenant.evolution_apikey, lead_phone, "Solar",
                                    sent["id"], sent["text"], from_me=True)
-    response = webhook(stack, "evolution", *payloads.as_json(echo))
+    response = webhook(stack, "evolution", *payloads.as_json(echo), channel=tenant.evolution_instance)
 
     assert response.json()["echoes"] == 1
     assert ref.get().to_dict().get("bot_paused", False) is False
@@ -162,7 +163,7 @@ def test_the_gateway_echo_of_our_own_reply_does_not_pause_the_bot(stack, db, ten
 
 def test_zapi_messages_are_answered_through_zapi(stack, db, tenant, lead_phone):
     payload = payloads.zapi_text(tenant.zapi_instance, lead_phone, "Ana", "3EB0Z1", "Quero uma visita")
-    response = webhook(stack, "zapi", *payloads.as_json(payload), query=f"?token={tenant.zapi_webhook_token}")
+    response = webhook(stack, "zapi", *payloads.as_json(payload), channel=tenant.zapi_instance)
 
     assert response.status_code == 200
     wait_until(lambda: len(sends(stack, lead_phone)) == 1, 20, "the reply")
@@ -176,7 +177,7 @@ def test_group_messages_are_recorded_as_ignored_and_not_answered(stack, db, tena
     payload["phone"] = f"{lead_phone}-1600000000"
     payload["participantPhone"] = lead_phone
 
-    response = webhook(stack, "zapi", *payloads.as_json(payload), query=f"?token={tenant.zapi_webhook_token}")
+    response = webhook(stack, "zapi", *payloads.as_json(payload), channel=tenant.zapi_instance)
 
     assert response.status_code == 200 and "group_message" in response.json()["ignored"]
     settle(stack)
@@ -234,9 +235,10 @@ def test_bad_requests_get_a_clear_status_and_write_nothing(stack, db, tenant, le
 
 def test_evolution_with_a_wrong_apikey_is_refused(stack, db, tenant, lead_phone):
     payload = payloads.evolution_text(tenant.evolution_instance, "wrong-key", lead_phone, "C", "3EB0X", "oi")
-    assert webhook(stack, "evolution", *payloads.as_json(payload)).status_code == 403
+    keyed = {"channel": tenant.evolution_instance}
+    assert webhook(stack, "evolution", *payloads.as_json(payload), **keyed).status_code == 403
     payload.pop("apikey")
-    assert webhook(stack, "evolution", *payloads.as_json(payload)).status_code == 401
+    assert webhook(stack, "evolution", *payloads.as_json(payload), **keyed).status_code == 401
     assert stored_messages(db, tenant, lead_phone, "evolution", tenant.evolution_instance) == []
 
 
@@ -259,7 +261,7 @@ def test_media_and_unsupported_messages_are_stored_with_what_they_are_and_still_
 
 
 def send_twilio(stack: LocalStack, tenant: DemoTenant, phone: str, text: str, **params: str) -> httpx.Response:
-    url = f"{stack.function_url('whatsapp_webhook')}twilio"
+    url = stack.webhook_url("twilio", tenant.twilio_sender)
     body, headers = stack.sandbox.twilio.incoming(tenant.twilio_account_sid, tenant.twilio_sender, f"+{phone}", url,
                                                   "Lucas", Body=text, **params)
     return httpx.post(url, content=body, headers=headers, timeout=10)
@@ -287,7 +289,7 @@ def test_a_twilio_lead_gets_one_reply_and_our_message_s_status_comes_back_signed
 
 
 def test_twilio_requests_with_a_bad_signature_or_a_foreign_account_store_nothing(stack, db, tenant, lead_phone):
-    url = f"{stack.function_url('whatsapp_webhook')}twilio"
+    url = stack.webhook_url("twilio", tenant.twilio_sender)
     body, headers = stack.sandbox.twilio.incoming(tenant.twilio_account_sid, tenant.twilio_sender, f"+{lead_phone}",
                                                   url, Body="oi")
     forged = httpx.post(url, content=body, headers={**headers, "X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
@@ -298,3 +300,40 @@ def test_twilio_requests_with_a_bad_signature_or_a_foreign_account_store_nothing
     foreign = httpx.post(url, content=foreign_body, headers=foreign_headers)
     assert (forged.status_code, unsigned.status_code, foreign.status_code) == (403, 401, 404)
     assert stored_messages(db, tenant, lead_phone, "twilio", tenant.twilio_sender) == []
+
+
+@pytest.mark.parametrize("provider", ["evolution", "zapi", "twilio"])
+def test_a_gateway_request_without_its_url_key_or_with_a_wrong_one_is_refused_and_stores_nothing(
+        stack, db, tenant, lead_phone, provider):
+    channel = {"evolution": tenant.evolution_instance, "zapi": tenant.zapi_instance,
+               "twilio": tenant.twilio_sender}[provider]
+    keyed = stack.webhook_url(provider, channel)
+    bare = stack.webhook_url(provider)
+    wrong = keyed[:-6] + ("AAAAAA" if not keyed.endswith("AAAAAA") else "BBBBBB")
+    answers = {}
+    for name, url in (("no key", f"{bare}?token={tenant.zapi_webhook_token}"), ("wrong key", wrong)):
+        if provider == "twilio":  # correctly signed for the URL it is posted to: only the key is wrong
+            body, headers = stack.sandbox.twilio.incoming(tenant.twilio_account_sid, channel, f"+{lead_phone}", url,
+                                                          Body="oi")
+        elif provider == "evolution":
+            body, headers = payloads.as_json(payloads.evolution_text(channel, tenant.evolution_apikey, lead_phone,
+                                                                     "C", f"3EB0K{len(name)}", "oi"))
+        else:
+            body, headers = payloads.as_json(payloads.zapi_text(channel, lead_phone, "A", f"3EB0K{len(name)}", "oi"))
+        response = httpx.post(url, content=body, headers=headers, timeout=10)
+        answers[name] = response.status_code
+        assert response.json()["reason"] and keyed.rsplit("=", 1)[-1] not in response.text
+
+    assert answers == {"no key": 401, "wrong key": 403}
+    assert stored_messages(db, tenant, lead_phone, provider, channel) == []
+
+
+def test_a_key_for_one_evolution_instance_never_injects_into_another(stack, db, tenant, lead_phone):
+    payload = payloads.evolution_text(tenant.evolution_copilot_instance, tenant.evolution_apikey, lead_phone, "C",
+                                      "3EB0CROSS1", "oi")
+
+    response = webhook(stack, "evolution", *payloads.as_json(payload), channel=tenant.evolution_instance)
+
+    assert response.status_code == 403 and "other than" in response.json()["reason"]
+    for instance in (tenant.evolution_instance, tenant.evolution_copilot_instance):
+        assert stored_messages(db, tenant, lead_phone, "evolution", instance) == []

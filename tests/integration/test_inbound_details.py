@@ -15,12 +15,14 @@ from shared.adapters.firestore_store import FirestoreChannelDirectory, Firestore
 from shared.bootstrap import webhook_for
 from shared.domain.ids import conversation_id
 from shared.domain.tenancy import channel_key
+from shared.domain.webhook_key import WebhookUrlKeys, url_key_query
 from shared.ports import RawRequest, TurnRequest, WebhookSecrets
 from shared.services.inbound import InboundDeps, parse_provider, receive_webhook
 
 pytestmark = pytest.mark.emulators
 DATA = Path(__file__).resolve().parents[1] / "data" / "providers"
 APP_SECRET = "integration-app-secret"
+URL_KEY_SECRET = "integration-webhook-url-key"
 
 
 class RecordingTurns:
@@ -36,7 +38,8 @@ def world(db, tenant: DemoTenant):  # noqa: ANN001, ANN201
     turns = RecordingTurns()
     deps = InboundDeps(directory=FirestoreChannelDirectory(db, cache_seconds=0),
                        store=FirestoreConversationStore(db), turns=turns, webhook_for=webhook_for,
-                       secrets=WebhookSecrets(meta_app_secret=APP_SECRET))
+                       secrets=WebhookSecrets(meta_app_secret=APP_SECRET),
+                       url_keys=WebhookUrlKeys(current=URL_KEY_SECRET))
     return deps, turns
 
 
@@ -72,7 +75,8 @@ def test_a_zapi_broadcast_is_recorded_and_no_conversation_appears(db, tenant, wo
     deps, turns = world
     body = {**json.loads((DATA / "zapi_text.json").read_text()), "instanceId": tenant.zapi_instance,
             "broadcast": True, "phone": "5541991234567-1732276800-broadcast", "messageId": uuid.uuid4().hex}
-    raw = RawRequest("POST", "/zapi", {}, {"token": tenant.zapi_webhook_token}, json.dumps(body).encode())
+    raw = RawRequest("POST", "/zapi", {}, url_key_query(URL_KEY_SECRET, "zapi", tenant.zapi_instance),
+                     json.dumps(body).encode())
 
     outcome = receive_webhook(parse_provider("zapi"), raw, deps)
 

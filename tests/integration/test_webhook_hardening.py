@@ -15,7 +15,7 @@ import pytest
 
 from dev import payloads
 from dev.seed import DemoTenant
-from dev.stack import DEMO_META_APP_SECRET, PROJECT, REGION
+from dev.stack import DEMO_META_APP_SECRET, DEMO_WEBHOOK_URL_KEY, PROJECT, REGION
 from functions.http_errors import RETRY_AFTER_SECONDS, json_errors, status_for
 from shared.adapters.cloud_tasks import CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
 from shared.adapters.firestore_store import FirestoreChannelDirectory, FirestoreConversationStore
@@ -25,6 +25,7 @@ from shared.domain.errors import BatchTooLarge, DeadlinePassed, MissingSignature
 from shared.domain.ids import conversation_id
 from shared.domain.inbound import DeliveryState, Provider, StatusUpdate
 from shared.domain.tenancy import channel_key
+from shared.domain.webhook_key import WebhookUrlKeys
 from shared.ports import RawRequest, TurnRequest, WebhookSecrets
 from shared.services.inbound import InboundDeps, receive_webhook
 
@@ -63,7 +64,7 @@ def turns(stack) -> CountingTurns:  # noqa: ANN001
 def make_deps(db, turns, **overrides) -> InboundDeps:  # noqa: ANN001
     fields = dict(directory=FirestoreChannelDirectory(db, cache_seconds=0), store=FirestoreConversationStore(db),
                   turns=turns, webhook_for=webhook_for, secrets=WebhookSecrets(meta_app_secret=DEMO_META_APP_SECRET),
-                  debounce_seconds=60)
+                  debounce_seconds=60, url_keys=WebhookUrlKeys(current=DEMO_WEBHOOK_URL_KEY))
     fields.update(overrides)
     return InboundDeps(**fields)
 
@@ -114,7 +115,7 @@ def test_a_batch_over_the_limit_is_refused_with_413_before_anything_is_written(d
     assert outcome.queued == 10
 
 
-def test_zapi_without_a_token_is_refused_before_the_body_is_parsed_or_a_channel_read(turns):
+def test_zapi_without_a_url_key_is_refused_before_the_body_is_parsed_or_a_channel_read(turns):
     request = RawRequest(method="POST", path="/zapi", headers={}, query={}, body=b'{"instanceId": ["not json')
 
     with pytest.raises(MissingSignature):

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
 
 from dev.twilio_fake import FakeFile, TwilioFake
+from shared.bootstrap import twilio_status_callback
 from shared.domain.conversation import Role, StoredMessage
 from shared.domain.errors import (
     BadSignature,
@@ -24,6 +26,7 @@ from shared.domain.errors import (
 )
 from shared.domain.inbound import DeliveryState, MediaRef, MessageKind, Provider
 from shared.domain.tenancy import Channel, ChannelCredentials
+from shared.domain.webhook_key import WebhookUrlKeys, check_url_key, keyed_webhook_url
 from shared.ports import RawRequest, WebhookSecrets
 from shared.providers.twilio import (
     TwilioMedia,
@@ -40,6 +43,7 @@ TOKEN = "12345678901234567890123456789012"
 SENDER = "+14155238886"
 LEAD = "+5511987654321"
 PUBLIC = "https://southamerica-east1-acme.cloudfunctions.net/whatsapp_webhook"
+URL_KEY_SECRET = "unit-webhook-url-key"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 CHANNEL = Channel(tenant_id="t1", provider=Provider.TWILIO, channel_id=SENDER,
                   credentials=ChannelCredentials(account_sid=ACCOUNT, auth_token=TOKEN))
@@ -216,7 +220,8 @@ def test_queued_and_sending_are_twilio_internal_steps_and_ignored():
 
 # --- sending, against the contract fake ----------------------------------------------------------
 
-def fake_and_sender(*, window: bool = True, status_callback: str | None = None) -> tuple[TwilioFake, TwilioProvider]:
+def fake_and_sender(*, window: bool = True,
+                    status_callback: Callable[[Channel], str | None] | None = None) -> tuple[TwilioFake, TwilioProvider]:
     fake = TwilioFake(clock=lambda: NOW, base_url="https://api.twilio.com")
     fake.add_account(ACCOUNT, TOKEN, [SENDER])
     if window:
@@ -242,14 +247,18 @@ def test_a_reply_goes_to_the_messages_api_from_the_whatsapp_sender():
 
 
 def test_free_text_outside_the_24_hour_window_is_accepted_then_fails_with_63016():
-    fake, provider = fake_and_sender(window=False, status_callback=f"{PUBLIC}/twilio")
+    fake, provider = fake_and_sender(window=False, status_callback=twilio_status_callback(PUBLIC, URL_KEY_SECRET))
     provider.send_text(CHANNEL, LEAD, "Oi, tudo bem?")
     [(url, callback)] = fake.callbacks
-    assert url == f"{PUBLIC}/twilio" and callback["MessageStatus"] == "failed" and callback["ErrorCode"] == "63016"
-    # The callback, signed as Twilio signs it, reaches our parser as a failure with the reason.
+    # Each send names its sender's keyed webhook URL, so the callback passes the key check like an inbound message.
+    assert url == keyed_webhook_url(PUBLIC, "twilio", SENDER, URL_KEY_SECRET)
+    assert callback["MessageStatus"] == "failed" and callback["ErrorCode"] == "63016"
+    query = urlsplit(url).query
+    assert check_url_key(Provider.TWILIO, dict(parse_qsl(query)), WebhookUrlKeys(current=URL_KEY_SECRET)) == SENDER
+    # The callback, signed as Twilio signs it (the query included), reaches our parser as a failure with the reason.
     raw = RawRequest("POST", "/twilio", {"content-type": "application/x-www-form-urlencoded",
-                                         "x-twilio-signature": fake.signature(ACCOUNT, url, callback)}, {},
-                     urlencode(callback).encode(), "http://localhost:8080/twilio")
+                                         "x-twilio-signature": fake.signature(ACCOUNT, url, callback)},
+                     dict(parse_qsl(query)), urlencode(callback).encode(), f"http://localhost:8080/twilio?{query}")
     webhook().authenticate(raw, CHANNEL, NO_SECRETS)
     [status] = webhook().parse(raw).statuses
     assert status.state is DeliveryState.FAILED and "63016" in status.error
