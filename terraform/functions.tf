@@ -47,8 +47,10 @@ locals {
       publishes    = []
       bucket_roles = {}
       secrets = {
-        META_APP_SECRET   = "meta-app-secret"
-        META_VERIFY_TOKEN = "meta-verify-token"
+        META_APP_SECRET          = "meta-app-secret"
+        META_VERIFY_TOKEN        = "meta-verify-token"
+        WEBHOOK_URL_KEY          = "webhook-url-key"
+        WEBHOOK_URL_KEY_PREVIOUS = "webhook-url-key-previous"
       }
       trigger        = null
       extra_triggers = []
@@ -80,7 +82,7 @@ locals {
       publishes = ["domain-events"]
       # Voice replies (voice.tf) keep their audio beside the leads' files.
       bucket_roles   = { media = "roles/storage.objectCreator" }
-      secrets        = {}
+      secrets        = { WEBHOOK_URL_KEY = "webhook-url-key" } # keyed Twilio status callbacks
       trigger        = null
       extra_triggers = []
     }
@@ -101,7 +103,7 @@ locals {
       # reaches the tenant's CRM like a WhatsApp one.
       publishes      = ["domain-events"]
       bucket_roles   = {}
-      secrets        = {}
+      secrets        = { WEBHOOK_URL_KEY = "webhook-url-key" } # keyed Twilio status callbacks
       trigger        = null
       extra_triggers = []
     }
@@ -152,7 +154,7 @@ locals {
       enqueues       = ["followups"]
       publishes      = []
       bucket_roles   = {}
-      secrets        = {}
+      secrets        = { WEBHOOK_URL_KEY = "webhook-url-key" } # keyed Twilio status callbacks
       trigger        = null
       extra_triggers = []
     }
@@ -230,7 +232,7 @@ locals {
       enqueues        = []
       publishes       = []
       bucket_roles    = {}
-      secrets         = {}
+      secrets         = { WEBHOOK_URL_KEY = "webhook-url-key" } # keyed Twilio status callbacks
       trigger         = null
       extra_triggers  = []
     }
@@ -434,6 +436,8 @@ locals {
       MEDIA_PROCESSOR_URL = local.function_urls["media_processor"]
       # Twilio signs the URL it called (twilio.tf).
       PUBLIC_WEBHOOK_URL = local.public_webhook_url
+      # required, or optional only while existing gateway channels are re-pointed to their keyed URLs.
+      WEBHOOK_URL_KEY_MODE = var.webhook.url_key_mode
     }
     agent_turn = {
       FOLLOWUP_DEFAULTS = local.followup_defaults

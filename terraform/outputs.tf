@@ -6,7 +6,7 @@ locals {
 }
 
 output "webhook_urls" {
-  description = "URL to configure in each WhatsApp provider (docs/DEPLOY.md, Connecting providers). Z-API also needs ?token=<the channel's credentials.webhook_token>."
+  description = "Webhook URL per WhatsApp provider (docs/DEPLOY.md, Connecting providers). Meta's is used as is; a gateway channel (Evolution, Z-API, Twilio) gets this URL plus its own ?channel=&key= (scripts/tenancy_admin.py webhook-url[s] prints it)."
   value = {
     for provider in local.webhook_providers :
     # Twilio signs the URL it calls: it gets the URL the code checks (twilio.tf).

@@ -14,6 +14,16 @@ locals {
     "meta-verify-token" = {
       description = "Token typed in Meta's webhook settings, checked on the GET handshake (META_VERIFY_TOKEN)."
     }
+    # Gateway webhook URL keys (ARCHITECTURE.md, "Gateway webhook keys"): each Evolution, Z-API and Twilio channel's
+    # URL carries HMAC-SHA256(this, "provider:channel") and is refused before any parsing without it. The senders
+    # read it too (Twilio status callbacks are keyed). "-previous" holds the value before a rotation (at first the
+    # same value): its keys are still accepted while the providers are re-pointed (docs/DEPLOY.md).
+    "webhook-url-key" = {
+      description = "Secret the gateways' per-channel webhook URL keys derive from (WEBHOOK_URL_KEY)."
+    }
+    "webhook-url-key-previous" = {
+      description = "The webhook URL key secret before the last rotation, still accepted (WEBHOOK_URL_KEY_PREVIOUS)."
+    }
   }
 
   # (function, env var, secret) for every secret a function reads.

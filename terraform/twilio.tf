@@ -1,7 +1,7 @@
 # Twilio (WhatsApp through Programmable Messaging). Nothing to provision: each tenant's Account SID and auth token
 # sit on its channel document, like the other providers' credentials. What the platform needs is one fact: the
 # public URL of the webhook. Twilio signs the exact URL it called (X-Twilio-Signature), so the function must
-# know it, and the sends name <url>/twilio as their StatusCallback.
+# know it, and the sends name <url>/twilio?channel=<sender>&key=… (the sender's keyed URL) as their StatusCallback.
 
 locals {
   # The function's deterministic run.app URL (main.tf) unless the operator fronts it with another one. The same

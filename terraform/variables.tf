@@ -173,6 +173,8 @@ variable "webhook" {
     call_timeout_seconds: one Firestore or Cloud Tasks call on the webhook path (one attempt, then 503).
     public_url: the webhook's URL as configured at the providers, when it is not the function's own run.app URL
     (a custom domain or a load balancer). Twilio signs the URL it calls (twilio.tf).
+    url_key_mode: required (default) refuses a gateway request whose URL has no per-channel key (401); optional,
+    only while migrating, lets it fall back to the provider's own credential with a warning (docs/DEPLOY.md).
   EOT
   type = object({
     debounce_seconds      = optional(number, 4)
@@ -182,6 +184,7 @@ variable "webhook" {
     deadline_seconds      = optional(number, 3)
     call_timeout_seconds  = optional(number, 1.5)
     public_url            = optional(string)
+    url_key_mode          = optional(string, "required")
   })
   default = {}
   validation {
@@ -191,6 +194,10 @@ variable "webhook" {
   validation {
     condition     = var.webhook.debounce_seconds >= 0 && var.webhook.debounce_seconds <= 60
     error_message = "webhook.debounce_seconds must be between 0 and 60."
+  }
+  validation {
+    condition     = contains(["required", "optional"], var.webhook.url_key_mode)
+    error_message = "webhook.url_key_mode must be required or optional."
   }
   validation {
     condition     = var.webhook.max_body_bytes >= 1024

@@ -207,6 +207,11 @@ class FirestoreChannelDirectory:
             raise TransientError(f"{channel.key} was registered concurrently; save it again") from err
         self._cache.pop(f"channel:{channel.key}", None)
 
+    def registered_channels(self) -> list[tuple[str, str]]:
+        """(provider:channel_id, tenant id) of every registered number, for admin listings."""
+        return [(snap.id, (snap.to_dict() or {}).get("tenant_id", "")) for snap in
+                self._db.collection(CHANNEL_REGISTRY).order_by("__name__").stream()]
+
     def register_existing_channels(self) -> RegistryMigration:
         """Migration for channel documents written before the registry: register each one whose number no other
         tenant claims; report the numbers two tenants claim (an admin decides; nothing is picked for them)."""

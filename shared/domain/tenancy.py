@@ -29,7 +29,8 @@ class ChannelCredentials(ConfigDocument):
     server_url: str | None = Field(default=None, description="Evolution: base URL of the Evolution server")
     instance_token: str | None = Field(default=None, repr=False, description="Z-API: instance token (in the URL)")
     client_token: str | None = Field(default=None, repr=False, description="Z-API: account security token")
-    webhook_token: str | None = Field(default=None, repr=False, description="Z-API: token expected on our webhook")
+    webhook_token: str | None = Field(default=None, repr=False, description="Z-API: legacy webhook token, read only "
+                                      "for an unkeyed URL while WEBHOOK_URL_KEY_MODE=optional")
     account_sid: str | None = Field(default=None, description="Twilio: the account (or subaccount) SID, AC…")
     auth_token: str | None = Field(default=None, repr=False,
                                    description="Twilio: the account's auth token (signs webhooks, authenticates sends)")

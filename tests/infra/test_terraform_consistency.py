@@ -88,9 +88,12 @@ def test_required_settings_include_those_without_a_production_default(code):
 
 def test_the_webhook_gets_its_secrets_from_secret_manager_only(tf):
     assert tfcheck.function_secrets(tf, "whatsapp_webhook") == {
-        "META_APP_SECRET": "meta-app-secret", "META_VERIFY_TOKEN": "meta-verify-token"}
-    assert not {"META_APP_SECRET", "META_VERIFY_TOKEN"} & set(tfcheck.function_env(tf, "whatsapp_webhook"))
-    assert tfcheck.function_secrets(tf, "agent_turn") == {}
+        "META_APP_SECRET": "meta-app-secret", "META_VERIFY_TOKEN": "meta-verify-token",
+        "WEBHOOK_URL_KEY": "webhook-url-key", "WEBHOOK_URL_KEY_PREVIOUS": "webhook-url-key-previous"}
+    assert not {"META_APP_SECRET", "META_VERIFY_TOKEN", "WEBHOOK_URL_KEY", "WEBHOOK_URL_KEY_PREVIOUS"} & set(
+        tfcheck.function_env(tf, "whatsapp_webhook"))
+    # The senders key their Twilio status callbacks: the current secret only, never Meta's.
+    assert tfcheck.function_secrets(tf, "agent_turn") == {"WEBHOOK_URL_KEY": "webhook-url-key"}
 
 
 def test_the_agent_turn_queue_calls_agent_turn_with_the_tasks_identity(tf):
