@@ -1,4 +1,4 @@
-"""The Firestore adapter on the real emulator: dedupe, atomicity, reply claims, status ordering."""
+"""Conversations and channels in Firestore, on the real emulator: dedupe, atomicity, reply claims, status ordering."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.adapters.firestore_store import FirestoreChannelDirectory, FirestoreConversationStore
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
 from shared.domain.conversation import Conversation, InboundDisposition, OutboundState, Role, StoredMessage
 from shared.domain.errors import TurnInProgress
 from shared.domain.inbound import DeliveryState, Provider, StatusUpdate
