@@ -23,7 +23,8 @@ class FirestoreAnswerCache:
     def get(self, tenant_id: str, key: str, now: datetime) -> str | None:
         snap = _tenant(self._db, tenant_id).collection("answer_cache").document(key).get()
         data = snap.to_dict() if snap.exists else None
-        if not data or data["expire_at"] <= now:  # TTL deletion lags by up to a day: check it here too
+        # TTL deletion lags by up to a day: check it here too. An entry without an expiry (edited by hand) is a miss.
+        if not data or not data.get("expire_at") or data["expire_at"] <= now:
             return None
         return data["answer"]
 

@@ -14,7 +14,8 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.adapters.firestore_client import _UNAVAILABLE, _deadline, _tenant
+from shared.adapters.firestore_client import _deadline, _tenant
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.domain.config_document import parse_config
 from shared.domain.errors import ChannelAlreadyRegistered, InvalidConfiguration, TransientError
 from shared.domain.followup import cadence_with_defaults
@@ -60,7 +61,7 @@ class FirestoreChannelDirectory:
                 if not isinstance(tenant_id, str) or not _usable_id(tenant_id):
                     raise InvalidConfiguration(f"{CHANNEL_REGISTRY}/{key}", ["tenant_id: not a tenant id"])
                 snap = _tenant(self._db, tenant_id).collection("channels").document(key).get(**self._call)
-            except _UNAVAILABLE as err:
+            except TRANSIENT_GOOGLE_ERRORS as err:
                 raise TransientError("firestore unavailable while looking up a channel") from err
             if not snap.exists:
                 return None  # registered, but its tenant removed the channel document
@@ -73,7 +74,7 @@ class FirestoreChannelDirectory:
         def load() -> AgentConfig | None:
             try:
                 snap = _tenant(self._db, tenant_id).collection("agents").document(agent_id).get(**self._call)
-            except _UNAVAILABLE as err:
+            except TRANSIENT_GOOGLE_ERRORS as err:
                 raise TransientError("firestore unavailable while reading an agent") from err
             if not snap.exists:
                 return None
@@ -97,7 +98,7 @@ class FirestoreChannelDirectory:
         def load() -> Tenant | None:
             try:
                 snap = _tenant(self._db, tenant_id).get(**self._call)
-            except _UNAVAILABLE as err:
+            except TRANSIENT_GOOGLE_ERRORS as err:
                 raise TransientError("firestore unavailable while reading a tenant") from err
             if not snap.exists:
                 return None

@@ -9,17 +9,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 _client: firestore.Client | None = None
 _client_lock = threading.Lock()
-
-# What a stalled or overloaded Firestore raises; the webhook answers these with 503 so the provider retries.
-_UNAVAILABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.TooManyRequests,
-                gexc.Aborted, gexc.RetryError)
-# What the outbox and CRM adapters treat as a passing outage (TransientError: the caller retries later).
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.TooManyRequests)
 
 
 def _deadline(seconds: float | None) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.adapters.firestore_client import _UNAVAILABLE, _conversation, _deadline, _message, _tenant
+from shared.adapters.firestore_client import _conversation, _deadline, _message, _tenant
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.domain.conversation import Conversation, OutboundState, StoredMessage
 from shared.domain.errors import TransientError, TurnInProgress
 from shared.domain.inbound import DeliveryState, StatusUpdate
@@ -55,7 +56,7 @@ class FirestoreConversationStore:
                        **self._call)
         except gexc.Conflict:  # AlreadyExists is a Conflict subclass
             return False
-        except _UNAVAILABLE as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while storing an inbound message") from err
         return True
 
@@ -66,7 +67,7 @@ class FirestoreConversationStore:
                  "updated_at": firestore.SERVER_TIMESTAMP},
                 merge=True, **self._call,
             )
-        except _UNAVAILABLE as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while saving a conversation") from err
 
     def record_ignored(self, tenant_id: str, message_id: str, reason: str, message: StoredMessage,
@@ -76,13 +77,13 @@ class FirestoreConversationStore:
             ref.set({**message.model_dump(mode="python", exclude_none=True), "reason": reason,
                      **({"contact_phone": contact_phone} if contact_phone else {}),
                      "stored_at": firestore.SERVER_TIMESTAMP}, **self._call)
-        except _UNAVAILABLE as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while recording an ignored message") from err
 
     def get_conversation(self, tenant_id: str, conversation_id: str) -> Conversation | None:
         try:
             snap = _conversation(self._db, tenant_id, conversation_id).get(**self._call)
-        except _UNAVAILABLE as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while reading a conversation") from err
         return Conversation.model_validate(snap.to_dict()) if snap.exists else None
 
@@ -178,7 +179,7 @@ class FirestoreConversationStore:
                  .order_by("created_at", direction=firestore.Query.DESCENDING).limit(1))
         try:
             snap = next(iter(query.stream(**self._call)), None)
-        except _UNAVAILABLE as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while reading the latest suggestion") from err
         return (snap.id, snap.to_dict() or {}) if snap is not None else None
 
@@ -186,7 +187,7 @@ class FirestoreConversationStore:
         try:
             _conversation(self._db, tenant_id, conversation_id).collection("suggestions").document(
                 suggestion_id).update({**feedback, "judged_at": firestore.SERVER_TIMESTAMP}, **self._call)
-        except _UNAVAILABLE as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while judging a suggestion") from err
 
     def mark_reply_sent(
@@ -223,7 +224,7 @@ class FirestoreConversationStore:
         )
         try:
             return next(iter(query.stream(**self._call)), None)
-        except _UNAVAILABLE as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while finding a message by its provider id") from err
 
     def is_own_outbound(self, tenant_id: str, conversation_id: str, provider_message_id: str) -> bool:
@@ -256,7 +257,7 @@ class FirestoreConversationStore:
                     return True
                 except gexc.FailedPrecondition:
                     continue  # another callback wrote first: read again and decide again
-        except _UNAVAILABLE as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while applying a delivery status") from err
         raise TransientError(f"status {status.state.value} lost {_STATUS_CAS_ATTEMPTS} races on one message; "
                              "the provider will deliver it again")
@@ -281,7 +282,7 @@ class FirestoreConversationStore:
 
         try:
             return record(self._db.transaction())
-        except _UNAVAILABLE as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while recording a send attempt") from err
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from google.cloud import firestore
 from pydantic import ValidationError
 
-from shared.adapters.firestore_client import _TRANSIENT, _tenant
+from shared.adapters.firestore_client import _tenant
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.domain.config_document import config_problems
 from shared.domain.crm import FINAL_DELIVERY_STATES, CrmConfig, CrmDeliveryState, CrmKind, CrmLink, link_id
 from shared.domain.errors import CrmMisconfigured, DeliveryInProgress, LeadSyncInProgress, TransientError
@@ -72,7 +73,7 @@ class FirestoreCrmStore:
 
         try:
             return claim(self._db.transaction())
-        except _TRANSIENT as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while claiming a CRM delivery") from err
 
     def record_step(self, event: DomainEvent, step: str, value: str) -> None:
@@ -128,7 +129,7 @@ class FirestoreCrmStore:
 
         try:
             hold(self._db.transaction())
-        except _TRANSIENT as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while holding a lead for CRM sync") from err
 
     def release_lead(self, tenant_id: str, crm: CrmKind, contact_key: str, holder: str) -> None:
@@ -142,7 +143,7 @@ class FirestoreCrmStore:
 
         try:
             release(self._db.transaction())
-        except _TRANSIENT:
+        except TRANSIENT_GOOGLE_ERRORS:
             pass  # the lease expires by itself
 
     def _pause(self, tenant_id: str) -> firestore.DocumentReference:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import ValidationError
 
 from shared.adapters.firestore_client import _conversation
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.domain.conversation import Conversation
 from shared.domain.errors import TransientError
 
@@ -31,7 +31,7 @@ class FirestoreFollowupStore:
                 query = query.start_after(cursor)
         try:
             snaps = list(query.stream())
-        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while paging due follow-ups") from err
         due: list[Conversation] = []
         for snap in snaps:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.adapters.firestore_client import _message
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.domain.conversation import StoredMessage
 from shared.domain.errors import MediaInProgress, TransientError
 from shared.domain.media import MediaStatus, StoredMedia
@@ -42,7 +42,7 @@ class FirestoreMediaStore:
 
         try:
             return claim(self._db.transaction())
-        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while claiming a media task") from err
 
     def save_media_file(self, tenant_id: str, conversation_id: str, message_id: str, stored: StoredMedia) -> None:

@@ -8,7 +8,8 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.adapters.firestore_client import _TRANSIENT, _tenant
+from shared.adapters.firestore_client import _tenant
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.domain.errors import InvalidPayload, TransientError
 from shared.domain.events import DomainEvent, decode_event
 from shared.ports import OutboxEntry
@@ -38,7 +39,7 @@ class FirestoreEventOutbox:
             })
         except gexc.Conflict:
             return False
-        except _TRANSIENT as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while recording an event in the outbox") from err
         return True
 
