@@ -324,7 +324,8 @@ class Demo:
         d = self.demo
         calendar = self.stack.calendar
         assert calendar is not None
-        say("\n15b. The agent books a technical visit on the seller's Google Calendar (a local fake of the Calendar API)")
+        say("\n15b. The agent books a technical visit on the seller's Google Calendar (a local fake of the Calendar API),"
+            " in the lead's own time zone")
         calendar.fake.add_calendar(SELLER_CALENDAR, meet=True)
         zone = ZoneInfo("America/Sao_Paulo")
         tomorrow = (datetime.now(zone) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
@@ -334,22 +335,31 @@ class Demo:
         agent_ref.set({"calendar": {
             "calendar_ids": [SELLER_CALENDAR], "time_zone": "America/Sao_Paulo", "horizon_days": 7,
             "hours": {"weekdays": [0, 1, 2, 3, 4, 5], "start": "09:00", "end": "18:00"},
-            "kinds": [{"name": "Visita técnica", "duration_minutes": 60, "buffer_minutes": 30, "place": "visit"}]}},
+            "kinds": [{"name": "Visita técnica", "duration_minutes": 60, "buffer_minutes": 30, "place": "visit"}]},
+            # Ana takes the meetings on this calendar: she alone is told of them (through the seller desk)
+            "sellers": [{"name": "Ana", "phone": d.seller_phone, "role": "seller", "calendar_id": SELLER_CALENDAR}]},
             merge=True)
         say("  agents/default.calendar = {calendar_ids: [vendas@…], Visita técnica 60 min + 30 min buffer, "
-            "Mon–Sat 9h–18h, 7 days ahead}")
+            "Mon–Sat 9h–18h, 7 days ahead, time zone America/Sao_Paulo}; sellers[Ana].calendar_id = vendas@…")
         phone, name = LEAD_CALENDAR
         to_lead = lambda: [s for s in self.sends if s["to"].lstrip("+") == phone]  # noqa: E731
-        self.meta("wamid.DEMO1601", "Oi! Quero agendar uma visita técnica", phone=phone, name=name)
+        said = "Oi! Sou de Manaus e quero agendar uma visita técnica"
+        say("  (the lead writes from a São Paulo number, DDD 11)")
+        self.meta("wamid.DEMO1601", said, phone=phone, name=name)
         wait_until(lambda: len(to_lead()) >= 1, 40, "the offered slots")
         say(f"  ← Piloto: {to_lead()[-1]['text']}")
+        contact = self.db.collection("tenants").document(d.tenant_id).collection("contacts").document(
+            contact_id(f"+{phone}")).get().to_dict() or {}
+        say(f"  contacts/…: location {contact.get('location')!r}, time_zone {contact.get('time_zone')!r} "
+            "(what she said beats her number's area; Manaus is an hour behind Brasília)")
+        assert "no seu horário" in to_lead()[-1]["text"], "the offer should show the lead's own time"
         self.meta("wamid.DEMO1602", "Pode ser o segundo", phone=phone, name=name)
         wait_until(lambda: len(to_lead()) >= 2, 40, "the booking confirmation")
         say(f"  ← Piloto: {to_lead()[-1]['text']}")
         [event] = [e for e in calendar.fake.events(SELLER_CALENDAR) if e["id"].startswith("pm")]
         say(f"  event on {SELLER_CALENDAR}: “{event['summary']}” {event['start']['dateTime']} "
             f"(id {event['id'][:12]}…, the same on every retry of this conversation)")
-        say(f"      description: {event['description'].splitlines()[0]} / {event['description'].splitlines()[1]}")
+        say(f"      description: {' / '.join(event['description'].splitlines()[:3])}")
         wait_until(lambda: bool([s for s in self.sends if "agendou" in (s["text"] or "")]), 20, "the seller's alert")
         seller = [s for s in self.sends if "agendou" in (s["text"] or "")]
         say(f"  → seller's WhatsApp {mask_phone(seller[-1]['to'])}: {seller[-1]['text']}")
@@ -362,7 +372,8 @@ class Demo:
         booking = self.db.collection("tenants").document(d.tenant_id).collection("bookings").document(
             conversation_id(channel_key("meta", d.meta_phone_number_id), f"+{phone}")).get().to_dict() or {}
         reminder_at = booking["start"].astimezone(UTC) - timedelta(minutes=120)
-        say(f"  reminder to the lead: a task on queue 'followups' due {reminder_at:%d/%m %H:%M} UTC (2 h before)")
+        say(f"  reminder to the lead: a task on queue 'followups' due {reminder_at:%d/%m %H:%M} UTC (2 h before), "
+            f"in her time zone ({booking.get('lead_time_zone')})")
 
     def media_step(self) -> None:
         d = self.demo

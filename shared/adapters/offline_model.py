@@ -112,7 +112,7 @@ def _from_results(turn: ChatTurn) -> str:
             sentences.append("Vou chamar um especialista da equipe para continuar com você.")
         elif result.name == "update_lead" and r.get("changed"):
             sentences.append("Anotado!")
-            if r.get("still_unknown"):
+            if r.get("still_unknown") and not any(other.name == "offer_slots" for other in turn.tool_results):
                 ask = {"need": "o que você procura", "budget": "o valor médio da sua conta de luz",
                        "authority": "quem decide a compra", "timeline": "para quando pensa em instalar"}
                 sentences.append(f"Pode me contar {ask[r['still_unknown'][0]]}?")

@@ -575,8 +575,9 @@ def describe_for_business(start: datetime, lead_zone: str | None, business_zone:
 
 _BUSINESS_CLOCK = re.compile(r"\b(?:seu horario|horario de voces|horario da empresa|horario de voce|"
                              r"horario da loja|hora de voces|seu fuso)\b")
-_BRASILIA_CLOCK = re.compile(r"\b(?:horario|hora|fuso)\s+(?:oficial\s+)?de\s+brasilia\b|\(\s*brasilia\s*\)"
-                             r"|\bbrasilia\b.*\bhor")
+# Brasília named next to a time means its clock ("15h de Brasília", "horário de Brasília"); a lead who is in
+# Brasília is on that clock anyway.
+_BRASILIA_CLOCK = re.compile(r"\bbrasilia\b")
 _OWN_CLOCK = re.compile(r"\b(?:meu horario|meu fuso|horario daqui|hora daqui|hora local|horario local|"
                         r"horario aqui|aqui de)\b")
 

@@ -130,15 +130,17 @@ SPECS = {
     "offer_slots": ToolSpec(
         name="offer_slots",
         description=("When the lead is ready for a meeting or visit: get two or three free times from the seller's "
-                     "calendar and offer them exactly as returned. Never invent a time."),
+                     "calendar and offer them exactly as their labels say (the lead's own time zone first). Never "
+                     "invent or convert a time."),
         parameters={"type": "object", "properties": {
             "kind": {"type": "string", "description": "meeting kind, when the lead chose one"},
             "day": {"type": "string", "description": "a day the lead asked for, in their words (e.g. 'sexta')"}}},
     ),
     "book_meeting": ToolSpec(
         name="book_meeting",
-        description=("Book the time the lead chose. Pass their words ('o primeiro', 'quinta às 15h') or the ISO start "
-                     "of an offered slot. If that time is not free, offer the alternatives returned."),
+        description=("Book the time the lead chose. Pass their words unchanged ('o primeiro', 'quinta às 15h', "
+                     "'15h de Brasília': they are read in the lead's own time zone unless they name another) or the "
+                     "ISO start of an offered slot. If that time is not free, offer the alternatives returned."),
         parameters={"type": "object", "properties": {
             "when": {"type": "string", "description": "the lead's choice, as said, or an offered ISO start"},
             "kind": _STRING}, "required": ["when"]},
