@@ -582,6 +582,11 @@ _OWN_CLOCK = re.compile(r"\b(?:meu horario|meu fuso|horario daqui|hora daqui|hor
                         r"horario aqui|aqui de)\b")
 
 
+def names_own_clock(text: str) -> bool:
+    """The lead said the time is on their own clock ('15h no meu horário')."""
+    return bool(_OWN_CLOCK.search(_fold(text)))
+
+
 def zone_of_words(text: str, lead_zone: str, business_zone: str) -> str:
     """The zone a time the lead typed is in: theirs ('no meu horário', or nothing said), Brasília's ('15h de
     Brasília') or the business's ('no seu horário', 'no horário de vocês')."""

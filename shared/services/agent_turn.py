@@ -423,7 +423,7 @@ def _after_booking(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: A
             text += f"\nLink: {booking.video_link}"
         text += f"\nResponda a esta mensagem para falar com o lead (#{code})."
         # One alert per change of this meeting: a retried turn holds or sends the same alert id, never a second.
-        alert_id = f"meeting-{booking.event_id or turn.conversation_id}-{booking.changes}"
+        alert_id = f"meeting-{change.action}-{booking.event_id or turn.conversation_id}-{booking.changes}"
         for seller in sellers:
             deliver_to_seller(deps, channel, agent, seller, code, text, who, alert_id)
     if deps.after_booking is not None and agent.calendar is not None:

@@ -246,9 +246,9 @@ class MeetingScheduler:
         name = who.name or "lead do WhatsApp"
         lines = [f"{kind.name} com {name}", f"WhatsApp: {who.phone}", "Agendado pelo Piloto."]
         if lead_zone and not same_clock(slot.start, lead_zone, self.config.time_zone):
-            # The event itself is in the business's zone; the seller calling the lead needs the lead's clock too.
-            local = slot.start.astimezone(ZoneInfo(lead_zone))
-            lines.insert(2, f"Horário do lead: {local:%d/%m %Hh%M} ({zone_place_name(lead_zone)}, {lead_zone})")
+            # The event is in the business's zone; the seller calling the lead should know the lead's clock. The
+            # zone, not a time: a reschedule moves the event without rewriting its description.
+            lines.insert(2, f"Fuso horário do lead: {zone_place_name(lead_zone)} ({lead_zone})")
         if who.summary:
             lines += ["", "Resumo da conversa:", who.summary[:3000]]
         return MeetingDraft(event_id=event_id, summary=f"{kind.name} — {name}", description="\n".join(lines),

@@ -23,6 +23,7 @@ from shared.domain.scheduling import (
     ZoneSource,
     describe_for_lead,
     known_zone,
+    names_own_clock,
     parse_choice,
     resolve_lead_zone,
     zone_for_place,
@@ -277,6 +278,16 @@ class ToolBox:
         return resolve_lead_zone(self._current_lead().time_zone, self.scope.contact_phone,
                                  self._scheduler.config.time_zone)
 
+    @staticmethod
+    def _own_clock_unknown(when: str, lead_zone: LeadZone) -> dict[str, Any] | None:
+        """'15h no meu horário' from a lead whose zone is unknown: reading it on the business's clock could book
+        the wrong hour, so the agent asks where the lead is first."""
+        if lead_zone.source is ZoneSource.BUSINESS and names_own_clock(when):
+            return {"ok": False, "status": "time_zone_unknown",
+                    "note": "the lead gave a time on their own clock but where they are is unknown: ask their city, "
+                            "record it with update_lead(location), then book"}
+        return None
+
     def _offer_slots(self, args: dict[str, Any]) -> dict[str, Any]:
         assert self._scheduler is not None
         lead_zone = self._lead_zone()
@@ -311,9 +322,12 @@ class ToolBox:
         lead = self._current_lead()
         who = Attendee(phone=self.scope.contact_phone, name=lead.name or self._contact_name,
                        summary=self._summary or qualification_summary(lead) or None)
+        lead_zone = self._lead_zone()
+        if (unknown := self._own_clock_unknown(when, lead_zone)) is not None:
+            return unknown
         try:
             outcome = self._scheduler.book(self.scope.tenant_id, self.scope.conversation_id, who, when,
-                                           args.get("kind"), self._lead_zone().name)
+                                           args.get("kind"), lead_zone.name)
         except CalendarError as err:
             return self._calendar_failed("book_meeting", err, args)
         return self._booking_result(outcome)
@@ -323,9 +337,12 @@ class ToolBox:
         when = str(args.get("when") or "").strip()[:120]
         if not when:
             return {"error": "ask the lead for the new time first"}
+        lead_zone = self._lead_zone()
+        if (unknown := self._own_clock_unknown(when, lead_zone)) is not None:
+            return unknown
         try:
             outcome = self._scheduler.reschedule(self.scope.tenant_id, self.scope.conversation_id, when,
-                                                 self._lead_zone().name)
+                                                 lead_zone.name)
         except CalendarError as err:
             return self._calendar_failed("reschedule_meeting", err, args)
         return self._booking_result(outcome)

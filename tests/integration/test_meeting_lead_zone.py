@@ -76,7 +76,7 @@ def test_a_lead_from_manaus_is_offered_and_booked_on_their_own_clock(world, cale
     assert booked["when"] == "qui 03/12 às 14h00 no seu horário (15h00 em Brasília)"
     [event] = calendar.events(ANA_CAL)
     assert event["start"] == {"dateTime": "2026-12-03T15:00:00-03:00", "timeZone": "America/Sao_Paulo"}
-    assert "Horário do lead: 03/12 14h00 (Manaus, America/Manaus)" in event["description"]
+    assert "Fuso horário do lead: Manaus (America/Manaus)" in event["description"]
     [alert] = [text for _, to, text in world.sender.sent if to == ANA]
     assert "qui 03/12 às 15h00 (14h00 no horário do lead, Manaus)" in alert
     booking = FirestoreBookings(world.db).get_booking(world.tenant.tenant_id, world.conv)
@@ -168,3 +168,22 @@ def test_a_calendar_no_seller_names_alerts_every_seller(world, calendar):
     assert len(calendar.events(BRUNO_CAL)) == 1
     told = sorted(to for _, to, _ in world.sender.sent if to in (ANA, BRUNO))
     assert told == [ANA, BRUNO]
+
+
+def test_a_time_on_the_leads_own_clock_waits_until_we_know_where_they_are(world, calendar):
+    """A Portuguese mobile maps to Lisbon and the Azores: no zone from the number. '15h no meu horário' is not
+    booked on Brasília's clock; once the lead says Lisbon, the same words book 15h Lisbon = 12h in São Paulo."""
+    world.phone = "+3519" + str(uuid.uuid4().int)[:8]
+    world.conv = conversation_id(world.key, world.phone)
+    world.vertex.script = [function_call_response(("book_meeting", {"when": "quinta às 15h no meu horário"})),
+                           text_response("Onde você está?")]
+    world.turn(world.lead("quinta às 15h no meu horário"))
+    assert tool_result(world)["status"] == "time_zone_unknown" and calendar.events(ANA_CAL) == []
+
+    world.vertex.script = [function_call_response(("update_lead", {"location": "Lisboa"}),
+                                                  ("book_meeting", {"when": "quinta às 15h no meu horário"})),
+                           text_response("Marcado!")]
+    world.turn(world.lead("estou em Lisboa"))
+    assert tool_result(world, 3)["when"] == "qui 03/12 às 15h00 no seu horário (12h00 em Brasília)"
+    [event] = calendar.events(ANA_CAL)
+    assert event["start"]["dateTime"] == "2026-12-03T12:00:00-03:00"
