@@ -5,30 +5,25 @@ Calendar API contract fake."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 
 from shared.adapters.firestore_bookings import FirestoreBookings
 from shared.adapters.firestore_sellers import FirestoreSellerStore
-from shared.adapters.google_calendar import GoogleCalendar
 from shared.domain.ids import contact_id, conversation_id, inbound_message_id, seller_key
 from shared.domain.scheduling import CalendarConfig
 from shared.ports import TurnRequest
-from shared.services.scheduling import MeetingScheduler
 from shared.services.seller_desk import handle_seller_message
 from tests.calendar_fake import FakeGoogleCalendar
 from tests.fakes import MetaWindowSender
 from tests.integration.test_agent_turn_service import World, vertex  # noqa: F401 - the vertex fixture
+from tests.integration.test_meeting_booking_turn import CALENDAR, world  # noqa: F401 - Ana's agent, a Monday 8h
 from tests.vertex_fake import function_call_response, text_response
 
 pytestmark = pytest.mark.emulators
-SP = ZoneInfo("America/Sao_Paulo")
 ANA_CAL, BRUNO_CAL = "ana@solar.com.br", "bruno@solar.com.br"
 ANA, BRUNO = "+5511900001111", "+5511900002222"
-CALENDAR = {"calendar_ids": [ANA_CAL], "horizon_days": 7,
-            "kinds": [{"name": "Visita técnica", "duration_minutes": 60, "buffer_minutes": 30, "place": "visit"}]}
 
 
 def manaus_lead(world: World) -> None:
@@ -43,19 +38,8 @@ def tool_result(world: World, request_index: int = 1) -> dict:
 
 @pytest.fixture
 def calendar() -> FakeGoogleCalendar:
+    """Ana's and Bruno's calendars (the imported `world` books on this fake)."""
     return FakeGoogleCalendar.with_calendars(ANA_CAL, BRUNO_CAL)
-
-
-@pytest.fixture
-def world(db, tenant, vertex, calendar) -> World:  # noqa: ANN001
-    world = World(db, tenant, vertex)
-    world.now = datetime(2026, 11, 30, 8, 0, tzinfo=SP)  # a Monday morning
-    world.events = []
-    world.deps.emit_event = world.events.append
-    world.deps.scheduler_for = lambda config: MeetingScheduler(
-        GoogleCalendar(calendar.client(), token=lambda: "t"), FirestoreBookings(db), config, clock=lambda: world.now)
-    world.agent(seller_phone=ANA, calendar=CalendarConfig.model_validate(CALENDAR).model_dump(mode="json"))
-    return world
 
 
 def test_a_lead_from_manaus_is_offered_and_booked_on_their_own_clock(world, calendar):
