@@ -551,6 +551,22 @@ def same_clock(start: datetime, a: str, b: str) -> bool:
     return start.astimezone(ZoneInfo(a)).utcoffset() == start.astimezone(ZoneInfo(b)).utcoffset()
 
 
+LEAD_DAY_STARTS, LEAD_DAY_ENDS = time(7, 0), time(22, 0)
+
+
+def awake_for_lead(slots: list[Slot], lead_zone: str) -> list[Slot]:
+    """The slots inside the lead's own day (7h-22h their time), when there are any: a lead in Tokyo is not offered
+    a 3 a.m. call because it is 15h in São Paulo. None inside it: all of them (the lead may still choose)."""
+    zone = ZoneInfo(lead_zone)
+
+    def awake(slot: Slot) -> bool:
+        start, end = slot.start.astimezone(zone), slot.end.astimezone(zone)
+        return start.date() == end.date() and LEAD_DAY_STARTS <= start.time() and end.time() <= LEAD_DAY_ENDS
+
+    inside = [s for s in slots if awake(s)]
+    return inside or slots
+
+
 def describe_for_lead(slot: Slot | datetime, lead_zone: str, business_zone: str) -> str:
     """'qui 03/12 às 14h00 no seu horário (15h00 em Brasília)': the lead's time first, the business's too when the
     clocks differ then (a DST change abroad moves the difference: it is judged at the slot's own instant)."""

@@ -22,6 +22,7 @@ from shared import log
 from shared.domain.errors import CalendarConflict, CalendarError, CalendarPreconditionFailed, CalendarUnavailable
 from shared.domain.scheduling import (
     Booking,
+    awake_for_lead,
     BookingStatus,
     CalendarConfig,
     CalendarEvent,
@@ -100,6 +101,8 @@ class MeetingScheduler:
         if day is not None:
             zone = ZoneInfo(lead_zone or self.config.time_zone)
             slots = [s for s in slots if s.start.astimezone(zone).date() == day]
+        if lead_zone:
+            slots = awake_for_lead(slots, lead_zone)
         offers = choose_offers(slots, 3)
         booking = self._bookings.get_booking(tenant_id, conversation_id) or Booking(
             conversation_id=conversation_id, contact_phone=contact_phone, kind=kind.name)

@@ -15,6 +15,7 @@ from shared.domain.scheduling import (
     CalendarConfig,
     Interval,
     ZoneSource,
+    awake_for_lead,
     describe_for_business,
     describe_for_lead,
     free_slots,
@@ -153,3 +154,16 @@ def test_a_seller_names_their_calendar_and_only_they_are_told_of_its_meetings():
         AgentConfig(calendar=calendar, sellers=[{"name": "Ana", "phone": "+5511900001111", "calendar_id": "ana@y"}])
     with pytest.raises(ValidationError, match="calendar_id"):
         AgentConfig(sellers=[{"name": "Ana", "phone": "+5511900001111", "calendar_id": "ana@x.com"}])
+
+
+def test_a_lead_far_away_is_offered_times_inside_their_own_day_when_there_are_any():
+    """São Paulo's 9h-18h is 21h-6h in Tokyo: only the 9h start (21h-22h in Tokyo) is a time to offer there."""
+    config = CalendarConfig(calendar_ids=["ana"], kinds=[{"name": "Reunião", "place": "video"}], min_notice_minutes=0)
+    now = datetime(2026, 11, 30, 8, 0, tzinfo=ZoneInfo(SP))
+    slots = free_slots(config, config.kinds[0], {"ana": []}, now)
+    tokyo = awake_for_lead(slots, "Asia/Tokyo")
+    assert tokyo and {s.start.astimezone(ZoneInfo(SP)).hour for s in tokyo} == {9}
+    assert {s.start.minute for s in tokyo} == {0}
+    assert awake_for_lead(slots, "America/Manaus") == slots  # 8h-17h in Manaus: all inside the day
+    late_only = [s for s in slots if s.start.astimezone(ZoneInfo(SP)).hour >= 12]
+    assert awake_for_lead(late_only, "Asia/Tokyo") == late_only  # nothing inside their day: the lead still chooses
