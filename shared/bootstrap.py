@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from shared.services.knowledge import IngestDeps
     from shared.services.lgpd import LgpdDeps
     from shared.services.media import MediaDeps
+    from shared.adapters.secret_manager import SecretManagerRest
+    from shared.services.voice_clone import VoiceCloneDeps
     from shared.services.voice_reply import SpeechSynthesizer, VoiceDeps, VoiceRecords
     from shared.services.reminders import ReminderDeps
     from shared.services.scheduling import MeetingScheduler
@@ -669,10 +671,58 @@ def speech_synthesizer() -> SpeechSynthesizer:
         return OfflineSpeechSynthesizer()
     import httpx
 
-    from shared.adapters.google_tts import GoogleSpeechSynthesizer
+    from shared.adapters.google_tts import GoogleSpeechSynthesizer, adc_token
 
-    return GoogleSpeechSynthesizer(httpx.Client(timeout=settings.tts_timeout_seconds), settings.tts_endpoint,
-                                   settings.tts_price_per_million_chars)
+    endpoint, token = settings.tts_endpoint, adc_token
+    if settings.tts_emulator_host:
+        endpoint, token = f"http://{settings.tts_emulator_host}", _local_fake_token
+    return GoogleSpeechSynthesizer(httpx.Client(timeout=settings.tts_timeout_seconds), endpoint,
+                                   settings.tts_price_per_million_chars, token,
+                                   clone_keys=lambda version: secret_store().access(version),
+                                   clone_price_per_million_chars=settings.tts_clone_price_per_million_chars)
+
+
+def _local_fake_token() -> str:
+    return "local-fake"  # a local fake checks that a bearer token comes, not whose it is
+
+
+@lru_cache(maxsize=1)
+def secret_store() -> SecretManagerRest:
+    """Secret Manager over REST: voice-cloning keys, one secret per agent (loaded on first use)."""
+    import httpx
+
+    from shared.adapters.google_tts import adc_token
+    from shared.adapters.secret_manager import SecretManagerRest
+
+    settings = get_settings()
+    base_url, token = "https://secretmanager.googleapis.com", adc_token
+    if settings.secret_manager_emulator_host:
+        base_url, token = f"http://{settings.secret_manager_emulator_host}", _local_fake_token
+    return SecretManagerRest(httpx.Client(timeout=settings.tts_timeout_seconds), settings.google_cloud_project,
+                             token, base_url, settings.voice_key_cache_seconds)
+
+
+@lru_cache(maxsize=1)
+def voice_clone_deps() -> VoiceCloneDeps:
+    """voice_admin: Text-to-Speech's cloning endpoint, Secret Manager, the consent records and the media bucket."""
+    import httpx
+
+    from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
+    from shared.adapters.firestore_store import firestore_client
+    from shared.adapters.google_tts import GoogleVoiceCloning, adc_token
+    from shared.adapters.voice_consents import FirestoreVoiceConsents
+    from shared.services.voice_clone import VoiceCloneDeps
+
+    settings = get_settings()
+    endpoint, token = settings.tts_endpoint, adc_token
+    if settings.tts_emulator_host:
+        endpoint, token = f"http://{settings.tts_emulator_host}", _local_fake_token
+    # Creating a key reads two recordings server-side: more time than one synthesis.
+    cloner = GoogleVoiceCloning(httpx.Client(timeout=max(60.0, settings.tts_timeout_seconds)), endpoint, token)
+    db = firestore_client(settings.google_cloud_project)
+    media = CloudStorageMedia(storage_client(settings.google_cloud_project), settings.media_bucket)
+    return VoiceCloneDeps(cloner=cloner, secrets=secret_store(), records=FirestoreVoiceConsents(db, media),
+                          secret_location=settings.voice_clone_secret_location)
 
 
 def _voice_records(db: firestore.Client) -> VoiceRecords:
