@@ -668,7 +668,7 @@ def speech_synthesizer() -> SpeechSynthesizer:
     if settings.tts_backend == "offline":
         from shared.adapters.offline_speech import OfflineSpeechSynthesizer
 
-        return OfflineSpeechSynthesizer()
+        return OfflineSpeechSynthesizer(clone_keys=lambda version: secret_store().access(version))
     import httpx
 
     from shared.adapters.google_tts import GoogleSpeechSynthesizer, adc_token
