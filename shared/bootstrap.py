@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from shared.services.knowledge import IngestDeps
     from shared.services.lgpd import LgpdDeps
     from shared.services.media import MediaDeps
+    from shared.adapters.media_links import SignedMediaLinks
     from shared.adapters.secret_manager import SecretManagerRest
     from shared.services.voice_clone import VoiceCloneDeps
     from shared.services.voice_reply import SpeechSynthesizer, VoiceDeps, VoiceRecords
@@ -111,6 +114,20 @@ def sender_for(provider: Provider) -> MessageSender:
     from shared.providers.zapi import ZApiProvider
 
     return ZApiProvider(_http_client(), base_url=settings.zapi_base_url)
+
+
+@lru_cache(maxsize=1)
+def media_links() -> SignedMediaLinks:
+    """Links to our own files for providers that take media by URL (Twilio): loaded on the first voice note."""
+    from datetime import timedelta
+
+    from shared.adapters.cloud_storage import storage_client
+    from shared.adapters.media_links import SignedMediaLinks
+
+    settings = get_settings()
+    return SignedMediaLinks(storage_client(settings.google_cloud_project), settings.media_bucket,
+                            settings.media_signer_service_account,
+                            timedelta(seconds=settings.media_link_seconds))
 
 
 def twilio_status_callback(public_webhook_url: str | None) -> str | None:
@@ -298,8 +315,12 @@ def voice_deps(db: firestore.Client) -> VoiceDeps:
         def synthesize(self, text: str, settings: VoiceSettings) -> Speech:
             return speech_synthesizer().synthesize(text, settings)
 
+    def _link(tenant_id: str, content: bytes, content_type: str) -> str:
+        return media_links().link(tenant_id, content, content_type)
+
     return VoiceDeps(synthesizer=_SynthesizerOnFirstUse(), records=_StoredOnFirstUse(),
-                     ledger=FirestoreUsageLedger(db))
+                     ledger=FirestoreUsageLedger(db), media_links=_link if get_settings().media_signer_service_account
+                     or os.environ.get("STORAGE_EMULATOR_HOST") else None)
 
 
 # -- Meetings on the sellers' Google Calendars (issue 19) ------------------------------------------------

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     voice_key_cache_seconds: float = Field(
         default=300.0, ge=0, description="how long an instance keeps a cloned voice's key; a revocation takes effect "
                                          "within it")
+    # Twilio takes media by URL: a voice note is linked with a V4 signed URL of its copy in the media bucket
+    media_signer_service_account: str | None = Field(
+        default=None, description="e-mail of the function's own service account, which signs media links through "
+                                  "IAM signBlob (Twilio voice notes); unset: Twilio replies go as text")
+    media_link_seconds: int = Field(default=900, ge=60, le=604_800,
+                                    description="how long a signed media link stays valid (V4: at most 7 days)")
     secret_manager_emulator_host: str | None = Field(
         default=None, description="host:port of a local Secret Manager fake (tests, demo); sends no Google "
                                   "credentials")
@@ -210,7 +216,7 @@ class Settings(BaseSettings):
                      "vertex_base_url", "media_model", "knowledge_bucket", "gemini_api_key", "gemini_base_url",
                      "vertex_project", "tts_price_per_million_chars", "calendar_service_account",
                      "calendar_emulator_host", "tts_emulator_host", "tts_clone_price_per_million_chars",
-                     "secret_manager_emulator_host",
+                     "secret_manager_emulator_host", "media_signer_service_account",
                      mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

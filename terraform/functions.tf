@@ -492,7 +492,10 @@ locals {
       # Cloned voices (voice_clone.tf): the key is read from Secret Manager and kept this long per instance.
       TTS_CLONE_PRICE_PER_MILLION_CHARS = var.voice.clone_price_per_million_chars == null ? "" : tostring(var.voice.clone_price_per_million_chars)
       VOICE_KEY_CACHE_SECONDS           = tostring(var.voice.key_cache_seconds)
-      MEDIA_BUCKET                      = google_storage_bucket.bucket["media"].name
+      # Twilio takes a voice note by URL: a V4 link signed by agent_turn's own account (voice_clone.tf).
+      MEDIA_SIGNER_SERVICE_ACCOUNT = google_service_account.function["agent_turn"].email
+      MEDIA_LINK_SECONDS           = tostring(var.voice.media_link_seconds)
+      MEDIA_BUCKET                 = google_storage_bucket.bucket["media"].name
       # After each reply, the cadence's first step: a task on followups, signed as the tasks invoker.
       REGION                = var.region
       FOLLOWUP_QUEUE        = google_cloud_tasks_queue.queue["followups"].name

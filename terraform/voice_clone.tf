@@ -63,3 +63,26 @@ resource "google_project_iam_member" "agent_turn_voice_keys" {
     expression  = "resource.name.startsWith(\"${local.voice_clone_secrets}\")"
   }
 }
+
+# Twilio voice notes: Twilio downloads the note from a V4 signed URL of its copy under links/ in the media
+# bucket (shared/adapters/media_links.py). agent_turn has no key file: it signs through the IAM Credentials
+# API's signBlob as itself, which needs Token Creator on its own account
+# (https://cloud.google.com/storage/docs/access-control/signing-urls-with-helpers), and the signer must be
+# able to read the object, for links/ only (it already creates objects: storage.objectCreator).
+resource "google_service_account_iam_member" "agent_turn_signs_media_links" {
+  service_account_id = google_service_account.function["agent_turn"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_service_account.function["agent_turn"].email}"
+}
+
+resource "google_storage_bucket_iam_member" "agent_turn_reads_media_links" {
+  bucket = google_storage_bucket.bucket["media"].name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.function["agent_turn"].email}"
+
+  condition {
+    title       = "media-links-only"
+    description = "Voice notes published for providers that download by URL (links/), nothing else."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.bucket["media"].name}/objects/links/\")"
+  }
+}
