@@ -198,3 +198,38 @@ def test_the_cloning_fake_refuses_what_the_api_refuses(google) -> None:  # noqa:
                                                                   "sample_rate_hertz": 16000}}}):
         assert httpx.post(url, json={**good, **change}, headers=auth).status_code == 400, change
     assert httpx.post(url, json=good, headers=auth).json()["voiceCloningKey"] in tts.cloning_keys
+
+
+def test_a_new_consent_for_the_agent_replaces_the_previous_clone_and_disables_its_key(db, tenant, google) -> None:  # noqa: ANN001
+    tts, secrets = google
+    deps = deps_for(db, tts, secrets)
+    first, _ = clone_voice(request_for(tenant), deps, NOW)
+    second, created = clone_voice(request_for(tenant, speaker_name="Ana Souza (seller)",
+                                              reference_audio=speech_wav(9.0, pitch=220.0)), deps, NOW)
+    assert created and second.secret_version.endswith("/versions/2")  # same secret (409 on create), new version
+    assert secrets.version_state(first.secret_version) == "DISABLED"
+    docs = {d["consent_id"]: d for d in consent_docs(db, tenant.tenant_id)}
+    assert docs[first.consent_id]["status"] == "revoked"
+    assert docs[first.consent_id]["revoke_reason"] == f"replaced by consent {second.consent_id}"
+    agent = db.document(f"tenants/{tenant.tenant_id}/agents/default").get().to_dict()
+    assert agent["voice"]["clone"]["consent_id"] == second.consent_id
+
+
+def test_secret_manager_refusals_reach_the_adapter_as_documented(google) -> None:  # noqa: ANN001
+    _, secrets = google
+    store = SecretManagerRest(httpx.Client(timeout=10), PROJECT, lambda: "owner", secrets.url, cache_seconds=0)
+    with pytest.raises(SecretManagerError) as missing:
+        store.add_version("voice-clone--nobody", b"k")
+    assert missing.value.status == 404
+    with pytest.raises(SecretManagerError) as bad_id:
+        store.create_secret("not a valid id!", "southamerica-east1", {})
+    assert bad_id.value.status == 400
+    assert store.create_secret("voice-clone--t--a", "southamerica-east1", {}) is True
+    assert store.create_secret("voice-clone--t--a", "southamerica-east1", {}) is False  # 409: it exists
+    version = store.add_version("voice-clone--t--a", b"key-1")
+    assert store.access(version) == b"key-1"
+    store.disable(version)
+    with pytest.raises(SecretManagerError) as disabled:
+        store.access(version)
+    assert disabled.value.status == 400 and "FAILED_PRECONDITION" in str(disabled.value)
+    assert httpx.get(f"{secrets.url}/v1/{version}:access").status_code == 401
