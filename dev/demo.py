@@ -415,13 +415,7 @@ class Demo:
         agent = self.db.collection("tenants").document(self.demo.tenant_id).collection("agents").document("default")
         agent.update({"voice": VoiceSettings(replies="mirror", voice_name="pt-BR-Chirp3-HD-Kore").model_dump()})
         say("  agent 'default': voice.replies = mirror, voice pt-BR-Chirp3-HD-Kore")
-        note = OfflineSpeechSynthesizer().synthesize("Oi, vocês instalam em Belo Horizonte?", VoiceSettings()).audio
-        url = self.stack.sandbox.host_file("julia-voice.ogg", HostedMedia(note, "audio/ogg"))
-        say(f"  {name} (Z-API): [voice note, {len(note) // 1000} kB]")
-        self.post("zapi", *payloads.as_json(payloads.zapi_media(
-            self.demo.zapi_instance, phone, name, "3EB0VOICE0001", "audio", url, "audio/ogg; codecs=opus", ptt=True)),
-            query=f"?token={self.demo.zapi_webhook_token}")
-        wait_until(lambda: bool(self.stack.sandbox and self.stack.sandbox.sends_to(phone)), 60, "the voice reply")
+        self.zapi_voice_note(phone, name, "3EB0VOICE0001", "Oi, vocês instalam em Belo Horizonte?")
         sent = self.stack.sandbox.sends_to(phone)[0]
         audio = sent.get("audio") or {}
         if audio:
@@ -440,6 +434,17 @@ class Demo:
                 if voice.get("spoken") else f"  stored on the reply: sent as text ({voice.get('reason')})")
         say("  (the OFFLINE synthesizer makes tones, not words, in a real Ogg/Opus file; production uses a "
             "Chirp 3 HD voice)")
+
+    def zapi_voice_note(self, phone: str, name: str, message_id: str, words: str) -> None:
+        """A Z-API lead's voice note (offline tones standing in for `words`), and the wait for the reply."""
+        assert self.stack.sandbox is not None
+        note = OfflineSpeechSynthesizer().synthesize(words, VoiceSettings()).audio
+        url = self.stack.sandbox.host_file(f"{message_id}.ogg", HostedMedia(note, "audio/ogg"))
+        say(f"  {name} (Z-API): [voice note, {len(note) // 1000} kB]")
+        self.post("zapi", *payloads.as_json(payloads.zapi_media(
+            self.demo.zapi_instance, phone, name, message_id, "audio", url, "audio/ogg; codecs=opus", ptt=True)),
+            query=f"?token={self.demo.zapi_webhook_token}")
+        wait_until(lambda: bool(self.stack.sandbox and self.stack.sandbox.sends_to(phone)), 60, "the voice reply")
 
     def cloned_voice_step(self) -> None:
         """9c. The owner's voice, cloned with consent through voice_admin, answers a lead; then it is revoked."""
@@ -466,13 +471,7 @@ class Demo:
         say(f"  the same recordings again → {again.status_code}, created {again.json()['created']}, keys issued by "
             f"Text-to-Speech: {len(self.stack.voice.tts.cloning_keys)}")
         phone, name = LEAD_CLONE
-        note = OfflineSpeechSynthesizer().synthesize("Oi, é o Marcos mesmo que atende?", VoiceSettings()).audio
-        url = self.stack.sandbox.host_file("renata-voice.ogg", HostedMedia(note, "audio/ogg"))
-        say(f"  {name} (Z-API): [voice note, {len(note) // 1000} kB]")
-        self.post("zapi", *payloads.as_json(payloads.zapi_media(
-            self.demo.zapi_instance, phone, name, "3EB0VOICE0002", "audio", url, "audio/ogg; codecs=opus", ptt=True)),
-            query=f"?token={self.demo.zapi_webhook_token}")
-        wait_until(lambda: bool(self.stack.sandbox and self.stack.sandbox.sends_to(phone)), 60, "the cloned reply")
+        self.zapi_voice_note(phone, name, "3EB0VOICE0002", "Oi, é o Marcos mesmo que atende?")
         audio = self.stack.sandbox.sends_to(phone)[0].get("audio") or {}
         conv_id = conversation_id(channel_key("zapi", self.demo.zapi_instance), f"+{phone}")
         messages = (self.db.collection("tenants").document(self.demo.tenant_id).collection("conversations")
