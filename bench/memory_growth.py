@@ -16,12 +16,10 @@ from google.cloud import firestore
 
 from dev.seed import seed
 from dev.stack import PROJECT, ROOT, LocalStack
-from shared.adapters.firestore_store import (
-    FirestoreChannelDirectory,
-    FirestoreConversationStore,
-    FirestoreLeadStore,
-    FirestoreUsageLedger,
-)
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
+from shared.adapters.firestore_leads import FirestoreLeadStore
+from shared.adapters.firestore_usage import FirestoreUsageLedger
 from shared.adapters.offline_model import OfflineModel
 from shared.domain.conversation import InboundDisposition, Role, StoredMessage
 from shared.domain.ids import conversation_id, inbound_message_id

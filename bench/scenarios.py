@@ -105,13 +105,11 @@ def amounts(text: str) -> set[str]:
 
 class Bench:
     def __init__(self, db: Any, tenant: DemoTenant, rig: Any, model: RecordingModel, tiers: dict[str, str]) -> None:
-        from shared.adapters.firestore_store import (
-            FirestoreAnswerCache,
-            FirestoreChannelDirectory,
-            FirestoreConversationStore,
-            FirestoreLeadStore,
-            FirestoreUsageLedger,
-        )
+        from shared.adapters.firestore_answer_cache import FirestoreAnswerCache
+        from shared.adapters.firestore_channels import FirestoreChannelDirectory
+        from shared.adapters.firestore_conversations import FirestoreConversationStore
+        from shared.adapters.firestore_leads import FirestoreLeadStore
+        from shared.adapters.firestore_usage import FirestoreUsageLedger
         from shared.services.agent_turn import TurnDeps
 
         self.db, self.tenant, self.model = db, tenant, model

@@ -28,7 +28,7 @@ from dev import payloads
 from dev.seed import seed
 from dev.stack import DEMO_META_APP_SECRET, PROJECT, REGION, ROOT, LocalStack, free_port, wait_for_port
 from shared.adapters.cloud_tasks import CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
-from shared.adapters.firestore_store import FirestoreConversationStore
+from shared.adapters.firestore_conversations import FirestoreConversationStore
 from shared.domain.conversation import InboundDisposition, Role, StoredMessage
 from shared.domain.ids import conversation_id, inbound_message_id, task_name
 from shared.domain.inbound import MessageKind, Provider

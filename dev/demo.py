@@ -27,7 +27,7 @@ from dev.sample_media import text_pdf, wav_voice_note
 from dev.seed import DemoTenant, seed
 from shared.adapters.offline_speech import OfflineSpeechSynthesizer
 from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
-from shared.adapters.firestore_store import FirestoreCrmStore
+from shared.adapters.firestore_crm import FirestoreCrmStore
 from shared.domain.crm import CrmConfig, CrmKind, WebhookSettings
 from shared.domain.ids import contact_id, conversation_id
 from shared.domain.phone import mask_phone
@@ -250,7 +250,7 @@ class Demo:
     def tenancy_and_lgpd_step(self) -> None:
         """Issue 13: one number belongs to one tenant; a lead's data-rights request goes to a human, and the admin
         function exports and erases everything held about the lead."""
-        from shared.adapters.firestore_store import FirestoreChannelDirectory
+        from shared.adapters.firestore_channels import FirestoreChannelDirectory
         from shared.domain.errors import ChannelAlreadyRegistered
         from shared.domain.inbound import Provider
         from shared.domain.tenancy import Channel

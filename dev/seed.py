@@ -8,7 +8,8 @@ from google.cloud import firestore
 
 from dev.twilio_fake import TwilioFake
 
-from shared.adapters.firestore_store import FirestoreApiKeyStore, FirestoreChannelDirectory
+from shared.adapters.firestore_api_keys import FirestoreApiKeyStore
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
 from shared.domain.api_keys import issue_key
 from shared.domain.inbound import Provider
 from shared.domain.tenancy import AgentConfig, Channel, ChannelCredentials, Seller, Tenant

@@ -55,7 +55,8 @@ def knowledge_lookup(request: flask.Request) -> Response:
 
 
 def _approve(request: flask.Request) -> Response:
-    from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_conversations import FirestoreConversationStore
     from shared.services.learning import approve_candidate
 
     try:

@@ -16,11 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.adapters.firestore_store import (  # noqa: E402 - after the path fix above
-    FirestoreApiKeyStore,
-    FirestoreChannelDirectory,
-    firestore_client,
-)
+from shared.adapters.firestore_api_keys import FirestoreApiKeyStore  # noqa: E402 - after the path fix above
+from shared.adapters.firestore_channels import FirestoreChannelDirectory  # noqa: E402
+from shared.adapters.firestore_client import firestore_client  # noqa: E402
 from shared.config import get_settings  # noqa: E402
 from shared.services.api_keys import issue_api_key, revoke_api_key  # noqa: E402
 

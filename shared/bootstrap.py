@@ -80,7 +80,7 @@ def webhook_for(provider: Provider) -> ProviderWebhook:
 
 def channel_directory(db: firestore.Client, call_timeout: float | None = None) -> ChannelDirectory:
     """Channels and agents, with the platform's follow-up cadence defaults under each agent's own."""
-    from shared.adapters.firestore_store import FirestoreChannelDirectory
+    from shared.adapters.firestore_channels import FirestoreChannelDirectory
 
     settings = get_settings()
     return FirestoreChannelDirectory(db, settings.channel_cache_seconds, settings.followup_defaults,
@@ -184,8 +184,9 @@ def model_tiers() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def inbound_deps() -> InboundDeps:
     from shared.adapters.cloud_tasks import CloudTasksMediaQueue, CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_conversations import FirestoreConversationStore
     from shared.adapters.firestore_sellers import FirestoreSellerStore
-    from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
     from shared.ports import WebhookSecrets
     from shared.services.inbound import InboundDeps
 
@@ -222,7 +223,7 @@ def turn_deps() -> TurnDeps:
     a booking, and voice replies (a /chat conversation has none of these)."""
     from dataclasses import replace
 
-    from shared.adapters.firestore_store import firestore_client
+    from shared.adapters.firestore_client import firestore_client
 
     return replace(_brain_deps(after_reply=plan_followup_after_reply, after_booking=schedule_meeting_reminder),
                    voice=voice_deps(firestore_client(get_settings().google_cloud_project)))
@@ -236,21 +237,20 @@ def chat_deps() -> TurnDeps:
 
 @lru_cache(maxsize=1)
 def chat_api_keys() -> ApiKeyStore:
-    from shared.adapters.firestore_store import FirestoreApiKeyStore, firestore_client
+    from shared.adapters.firestore_api_keys import FirestoreApiKeyStore
+    from shared.adapters.firestore_client import firestore_client
 
     return FirestoreApiKeyStore(firestore_client(get_settings().google_cloud_project))
 
 
 def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None,
                 after_booking: Callable[[str, str, BookingChange, CalendarConfig], object] | None) -> TurnDeps:
-    from shared.adapters.firestore_store import (
-        FirestoreAnswerCache,
-        FirestoreConversationStore,
-        FirestoreLeadStore,
-        FirestoreUsageLedger,
-        firestore_client,
-    )
+    from shared.adapters.firestore_answer_cache import FirestoreAnswerCache
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_conversations import FirestoreConversationStore
+    from shared.adapters.firestore_leads import FirestoreLeadStore
     from shared.adapters.firestore_sellers import FirestoreSellerStore
+    from shared.adapters.firestore_usage import FirestoreUsageLedger
     from shared.services.agent_turn import TurnDeps
     from shared.services.events import emit
 
@@ -288,7 +288,7 @@ def _brain_deps(after_reply: Callable[[str, str, str, datetime], object] | None,
 def lgpd_deps() -> LgpdDeps:
     from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
     from shared.adapters.firestore_lead_data import FirestoreLeadData
-    from shared.adapters.firestore_store import firestore_client
+    from shared.adapters.firestore_client import firestore_client
     from shared.services.events import emit
     from shared.services.lgpd import LgpdDeps
 
@@ -301,7 +301,7 @@ def lgpd_deps() -> LgpdDeps:
 
 def voice_deps(db: firestore.Client) -> VoiceDeps:
     """Voice replies: storage and the synthesizer load on the first voice note (most agents never speak)."""
-    from shared.adapters.firestore_store import FirestoreUsageLedger
+    from shared.adapters.firestore_usage import FirestoreUsageLedger
     from shared.services.voice_reply import VoiceDeps
 
     class _StoredOnFirstUse:
@@ -348,7 +348,7 @@ def meeting_scheduler(config: CalendarConfig) -> MeetingScheduler:
     from datetime import UTC, datetime
 
     from shared.adapters.firestore_bookings import FirestoreBookings
-    from shared.adapters.firestore_store import firestore_client
+    from shared.adapters.firestore_client import firestore_client
     from shared.services.scheduling import MeetingScheduler
 
     db = firestore_client(get_settings().google_cloud_project)
@@ -368,7 +368,8 @@ def schedule_meeting_reminder(tenant_id: str, conversation_id: str, change: Book
 @lru_cache(maxsize=1)
 def reminder_deps() -> ReminderDeps:
     from shared.adapters.firestore_bookings import FirestoreBookings
-    from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_conversations import FirestoreConversationStore
     from shared.services.reminders import ReminderDeps
 
     settings = get_settings()
@@ -383,7 +384,8 @@ def reminder_deps() -> ReminderDeps:
 @lru_cache(maxsize=1)
 def event_deps() -> EventDeps:
     """Outbox and publisher: built on the first event, so a turn that emits nothing never loads Pub/Sub."""
-    from shared.adapters.firestore_store import FirestoreEventOutbox, firestore_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_outbox import FirestoreEventOutbox
     from shared.adapters.pubsub import PubSubEventPublisher, publisher_client
     from shared.services.events import EventDeps
 
@@ -426,7 +428,8 @@ def crm_destination(config: CrmConfig) -> EventForwarder | CrmRecords:
 
 @lru_cache(maxsize=1)
 def crm_sync_deps() -> CrmSyncDeps:
-    from shared.adapters.firestore_store import FirestoreCrmStore, firestore_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_crm import FirestoreCrmStore
     from shared.services.crm_sync import CrmSyncDeps
 
     settings = get_settings()
@@ -491,12 +494,10 @@ def media_deps() -> MediaDeps:
     from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
     from shared.adapters.cloud_tasks import CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
     from shared.adapters.document_text import LocalDocumentText
-    from shared.adapters.firestore_store import (
-        FirestoreConversationStore,
-        FirestoreMediaStore,
-        FirestoreUsageLedger,
-        firestore_client,
-    )
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_conversations import FirestoreConversationStore
+    from shared.adapters.firestore_media import FirestoreMediaStore
+    from shared.adapters.firestore_usage import FirestoreUsageLedger
     from shared.services.media import MediaDeps
 
     settings = get_settings()
@@ -558,7 +559,8 @@ def scan_reader() -> ScanReader:
 def knowledge_base() -> KnowledgeBase:
     """The KnowledgeBase port (search, learned answers) for the lookup function and the agent's tool."""
     from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
-    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_usage import FirestoreUsageLedger
     from shared.services.knowledge import KnowledgeService
 
     settings = get_settings()
@@ -589,7 +591,8 @@ def ingest_deps() -> IngestDeps:
     from shared.adapters.cloud_storage import CloudStorageObjects, storage_client
     from shared.adapters.document_text import extract
     from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
-    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_usage import FirestoreUsageLedger
     from shared.services.knowledge import IngestDeps
 
     settings = get_settings()
@@ -633,7 +636,8 @@ def followup_deps() -> FollowupDeps:
     """followup_turn's; the model loads only for the first free-form nudge (a template step needs none)."""
     from dataclasses import replace
 
-    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_usage import FirestoreUsageLedger
 
     settings = get_settings()
     return replace(_followup_planning_deps(), model=_ModelOnFirstUse(), tiers=model_tiers(), sender_for=sender_for,
@@ -647,7 +651,8 @@ def followup_sweep_deps() -> FollowupDeps:
     """followup_sweep's: it pages due conversations and re-creates tasks; it never sends or calls a model."""
     from dataclasses import replace
 
-    from shared.adapters.firestore_store import FirestoreFollowupStore, firestore_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_followups import FirestoreFollowupStore
 
     return replace(_followup_planning_deps(),
                    due=FirestoreFollowupStore(firestore_client(get_settings().google_cloud_project)))
@@ -668,7 +673,8 @@ def _followup_model() -> LanguageModel:
 @lru_cache(maxsize=1)
 def _followup_planning_deps() -> FollowupDeps:
     """What every follow-up use shares: agents, conversations and the followups queue (agent_turn plans with it)."""
-    from shared.adapters.firestore_store import FirestoreConversationStore, firestore_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_conversations import FirestoreConversationStore
     from shared.services.followup import FollowupDeps
 
     db = firestore_client(get_settings().google_cloud_project)
@@ -761,7 +767,7 @@ def _voice_records(db: firestore.Client) -> VoiceRecords:
 def business_metrics_deps() -> MetricsDeps:
     """metrics_rollup's and tenant_report's: Firestore only, no model, no provider."""
     from shared.adapters.firestore_business_metrics import FirestoreBusinessFacts, FirestoreRollupStore
-    from shared.adapters.firestore_store import firestore_client
+    from shared.adapters.firestore_client import firestore_client
     from shared.services.business_metrics import MetricsDeps
 
     settings = get_settings()
@@ -776,7 +782,7 @@ def weekly_digest_deps() -> DigestDeps:
         FirestoreBusinessFacts,
         FirestoreDigestLog,
     )
-    from shared.adapters.firestore_store import firestore_client
+    from shared.adapters.firestore_client import firestore_client
     from shared.services.business_metrics import DigestDeps
 
     metrics = business_metrics_deps()
@@ -789,7 +795,8 @@ def weekly_digest_deps() -> DigestDeps:
 def audit_deps() -> AuditDeps:
     """conversation_audit's: Firestore and the model of the audit tier; no provider, no queue."""
     from shared.adapters.firestore_business_metrics import FirestoreAuditStore, FirestoreBusinessFacts
-    from shared.adapters.firestore_store import FirestoreUsageLedger, firestore_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.firestore_usage import FirestoreUsageLedger
     from shared.services.audits import AuditDeps
 
     settings = get_settings()

@@ -33,7 +33,7 @@ locals {
         { order = "ASCENDING", query_scope = "COLLECTION" },
       ]
     }
-    # followup_sweep's one cross-tenant read (shared/adapters/firestore_store.FirestoreFollowupStore):
+    # followup_sweep's one cross-tenant read (shared/adapters/firestore_followups.FirestoreFollowupStore):
     # collection group conversations, next_followup_at <= now, ordered by it. A range and an order on
     # one field are served by that field's single-field index (a composite index needs two fields); a
     # collection-group query needs the collection-group one, which Firestore never creates by itself.
@@ -51,7 +51,7 @@ locals {
   # timestamp in that field has passed. Indexing on the field is switched off: an index on an
   # ever-increasing timestamp is a write hotspot and no query uses it.
   firestore_ttl_fields = {
-    # FAQ answers reused across leads (shared/adapters/firestore_store.FirestoreAnswerCache); the code
+    # FAQ answers reused across leads (shared/adapters/firestore_answer_cache.FirestoreAnswerCache); the code
     # also checks expire_at itself, since TTL deletion may lag by a day.
     "answer_cache.expire_at" = { collection = "answer_cache", field = "expire_at" }
     # Published domain events (tenants/{t}/outbox) and finished CRM deliveries (crm_deliveries): kept
@@ -85,7 +85,7 @@ locals {
       ]
     }
 
-    # outbox_drain's query (shared/adapters/firestore_store.FirestoreEventOutbox.pending): every tenant's
+    # outbox_drain's query (shared/adapters/firestore_outbox.FirestoreEventOutbox.pending): every tenant's
     # pending events, oldest first: collection group outbox, state == "pending", occurred_at <= t,
     # ordered by occurred_at then event_id. Equality field first, then the order.
     outbox_pending = {

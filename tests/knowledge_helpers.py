@@ -12,7 +12,7 @@ from dev.stack import KNOWLEDGE_BUCKET, OFFLINE_KNOWLEDGE_MAX_DISTANCE, PROJECT
 from shared.adapters.cloud_storage import CloudStorageObjects
 from shared.adapters.document_text import extract
 from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
-from shared.adapters.firestore_store import FirestoreUsageLedger
+from shared.adapters.firestore_usage import FirestoreUsageLedger
 from shared.adapters.offline_knowledge import OfflineHashedNgramEmbedder, OfflineScanReader
 from shared.domain.knowledge import KnowledgeObject, StorageEventKind, parse_object
 from shared.services.knowledge import IngestDeps, IngestOutcome, KnowledgeService, handle_storage_event

@@ -10,12 +10,11 @@ from collections.abc import Mapping
 from google.api_core import exceptions as gexc
 from google.cloud import storage
 
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.domain.errors import TransientError, UnsupportedDocument
 
 _client: storage.Client | None = None
 _client_lock = threading.Lock()
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.TooManyRequests,
-              gexc.BadGateway)
 
 
 def storage_client(project: str) -> storage.Client:
@@ -43,8 +42,7 @@ class CloudStorageObjects:
             data = blob.download_as_bytes()
         except gexc.NotFound:
             return None
-        except (gexc.ServiceUnavailable, gexc.InternalServerError, gexc.TooManyRequests, gexc.GatewayTimeout,
-                gexc.DeadlineExceeded, ConnectionError) as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError(f"cloud storage unavailable reading gs://{bucket}/…#{generation}") from err
         if len(data) > max_bytes:
             raise UnsupportedDocument(f"the file has {len(data)} bytes; the limit is {max_bytes}")
@@ -64,7 +62,7 @@ class CloudStorageMedia:
         try:
             # Same path for the same message: a retried task overwrites the same bytes, never adds a copy.
             blob.upload_from_string(content, content_type=content_type, timeout=60)
-        except _TRANSIENT as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("cloud storage unavailable while storing a media file") from err
         return self._bucket
 
@@ -73,14 +71,14 @@ class CloudStorageMedia:
             return self._client.bucket(bucket).blob(path).download_as_bytes(timeout=60)
         except gexc.NotFound:
             return None
-        except _TRANSIENT as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("cloud storage unavailable while reading a media file") from err
 
     def list_paths(self, prefix: str) -> list[str]:
         """Object names under a prefix (a conversation's media folder)."""
         try:
             return [blob.name for blob in self._client.list_blobs(self._bucket, prefix=prefix, timeout=60)]
-        except _TRANSIENT as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("cloud storage unavailable while listing media files") from err
 
     def delete(self, bucket: str, path: str) -> bool:
@@ -89,6 +87,6 @@ class CloudStorageMedia:
             self._client.bucket(bucket).blob(path).delete(timeout=60)
         except gexc.NotFound:
             return False
-        except _TRANSIENT as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("cloud storage unavailable while deleting a media file") from err
         return True

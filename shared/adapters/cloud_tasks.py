@@ -11,6 +11,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 from google.protobuf import timestamp_pb2
 
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.domain.errors import TransientError
 from shared.domain.ids import followup_task_name, task_name
 from shared.ports import FollowupRequest, MediaRequest, MeetingReminderRequest, TurnRequest
@@ -70,8 +71,7 @@ class CloudTasksScheduler:
             self._client.create_task(parent=parent, task=task, **self._call)
         except gexc.AlreadyExists:
             return False
-        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.TooManyRequests,
-                gexc.RetryError) as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError(f"cloud tasks unavailable creating a task on {queue}") from err
         return True
 

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.base_vector_query import DistanceMeasure
 from google.cloud.firestore_v1.vector import Vector
 
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.adapters.content_versions import bump_knowledge_version
 from shared.domain.errors import TransientError
 from shared.domain.knowledge import (
@@ -40,15 +40,12 @@ SCOPE_FIELD = "agent_id"
 _DISTANCE_FIELD = "vector_distance"
 _WRITES_PER_BATCH = 100  # ~100 x (2048 floats + text) stays far below Firestore's 10 MiB per request
 
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.TooManyRequests,
-              gexc.Aborted)
-
 
 @contextmanager
 def _transient(what: str) -> Iterator[None]:
     try:
         yield
-    except _TRANSIENT as err:
+    except TRANSIENT_GOOGLE_ERRORS as err:
         raise TransientError(f"firestore unavailable while {what}") from err
 
 

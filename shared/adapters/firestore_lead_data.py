@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.domain.crm import CrmKind, link_id
 from shared.domain.errors import TransientError
 from shared.domain.lgpd import ErasureRecord, LeadKeys
@@ -19,7 +19,6 @@ from shared.ports import LeadDocument
 
 _IN_LIMIT = 30  # Firestore's `in` filter takes at most 30 values
 _BATCH = 400  # below the 500 writes a batch may hold
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.TooManyRequests)
 
 
 def _chunks(values: list[str]) -> Iterator[list[str]]:
@@ -56,7 +55,7 @@ class FirestoreLeadData:
     def find(self, tenant_id: str, keys: LeadKeys) -> list[LeadDocument]:
         try:
             return list(self._find(tenant_id, keys))
-        except _TRANSIENT as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while collecting a lead's data") from err
 
     def _find(self, tenant_id: str, keys: LeadKeys) -> Iterator[LeadDocument]:
@@ -109,7 +108,7 @@ class FirestoreLeadData:
                 for path in paths[start:start + _BATCH]:
                     batch.delete(self._db.document(path))
                 batch.commit()
-        except _TRANSIENT as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while erasing a lead's data; run the erasure again") from err
 
     def record_erasure(self, tenant_id: str, record: ErasureRecord) -> None:

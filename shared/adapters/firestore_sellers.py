@@ -9,11 +9,10 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.adapters.google_errors import TRANSIENT_GOOGLE_ERRORS
 from shared.domain.conversation import Conversation
 from shared.domain.errors import TransientError, TurnInProgress
 from shared.domain.seller_desk import ref_code
-
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError)
 
 
 class FirestoreSellerStore:
@@ -29,7 +28,7 @@ class FirestoreSellerStore:
             ref.create({**message, "state": "received", "stored_at": firestore.SERVER_TIMESTAMP})
         except gexc.Conflict:
             return False
-        except _TRANSIENT as err:
+        except TRANSIENT_GOOGLE_ERRORS as err:
             raise TransientError("firestore unavailable while storing a seller message") from err
         return True
 

@@ -17,7 +17,7 @@ import base64
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 from google.genai import Client, errors, types

@@ -13,9 +13,9 @@ from google.genai import Client, errors, types
 
 from shared.adapters.document_text import transcript_blocks
 from shared.adapters.gemini import ModelRejected, _thinking, usage_from
-from shared.domain.model_contract import Effort, plan_thinking
 from shared.domain.errors import ModelUnavailable, ScanUnreadable
 from shared.domain.knowledge import TextBlock
+from shared.domain.model_contract import Effort, plan_thinking
 from shared.domain.usage import ModelCall, ModelPrice, TokenUsage, estimate_cost
 from shared.ports import Embeddings
 

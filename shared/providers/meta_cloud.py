@@ -51,7 +51,6 @@ from shared.providers.payload import (
     optional_str,
     post_multipart,
     post_json,
-    post_multipart,
     recipient_digits,
     redact,
     require_str,

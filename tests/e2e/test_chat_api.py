@@ -82,7 +82,7 @@ def test_ids_that_are_no_document_id_are_400_naming_the_field(stack, tenant, fie
 
 
 def test_a_rotated_key_works_and_the_revoked_one_is_refused(stack, db, tenant):  # noqa: ANN001
-    from shared.adapters.firestore_store import FirestoreApiKeyStore
+    from shared.adapters.firestore_api_keys import FirestoreApiKeyStore
     from shared.services.api_keys import issue_api_key, revoke_api_key
 
     keys = FirestoreApiKeyStore(db)

@@ -12,7 +12,8 @@ import pytest
 
 from dev import payloads
 from dev.stack import DEMO_META_APP_SECRET, EVENTS_TOPIC, PROJECT, LocalStack, wait_until
-from shared.adapters.firestore_store import FirestoreCrmStore, FirestoreEventOutbox
+from shared.adapters.firestore_crm import FirestoreCrmStore
+from shared.adapters.firestore_outbox import FirestoreEventOutbox
 from shared.adapters.pubsub import PubSubEventPublisher
 from shared.domain.crm import CrmConfig
 from shared.domain.events import Contact, LeadQualified, encode_event, lead_created

@@ -9,13 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dev.seed import DemoTenant
-from shared.adapters.firestore_store import (
-    FirestoreChannelDirectory,
-    FirestoreConversationStore,
-    FirestoreLeadStore,
-    FirestoreMediaStore,
-    FirestoreUsageLedger,
-)
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
+from shared.adapters.firestore_leads import FirestoreLeadStore
+from shared.adapters.firestore_media import FirestoreMediaStore
+from shared.adapters.firestore_usage import FirestoreUsageLedger
 from shared.domain.conversation import InboundDisposition, Role, StoredMessage
 from shared.domain.errors import WaitingForMedia
 from shared.domain.ids import conversation_id, inbound_message_id

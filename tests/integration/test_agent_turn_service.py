@@ -9,12 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dev.seed import DemoTenant
-from shared.adapters.firestore_store import (
-    FirestoreChannelDirectory,
-    FirestoreConversationStore,
-    FirestoreLeadStore,
-    FirestoreUsageLedger,
-)
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
+from shared.adapters.firestore_leads import FirestoreLeadStore
+from shared.adapters.firestore_usage import FirestoreUsageLedger
 from shared.domain.conversation import Conversation, InboundDisposition, OutboundState, Role, StoredMessage
 from shared.domain.errors import ProviderRejected, ProviderSendError, TransientError
 from shared.domain.followup import FollowupCadence
@@ -305,7 +303,7 @@ def test_memory_stays_bounded_with_a_rolling_summary(world):
 
 
 def test_an_faq_already_answered_is_served_from_the_cache_without_a_model_call(world, db, tenant):  # noqa: ANN001
-    from shared.adapters.firestore_store import FirestoreAnswerCache
+    from shared.adapters.firestore_answer_cache import FirestoreAnswerCache
 
     world.deps.answers = FirestoreAnswerCache(db)
     world.vertex.script = [text_response("Atendemos de segunda a sexta, das 8h às 18h.")]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from shared.adapters.content_versions import content_version
-from shared.adapters.firestore_store import FirestoreAnswerCache
+from shared.adapters.firestore_answer_cache import FirestoreAnswerCache
 from shared.domain.knowledge import StorageEventKind
 from tests.integration.test_agent_turn_service import World, vertex  # noqa: F401 - fixture
 from tests.knowledge_helpers import knowledge_rig

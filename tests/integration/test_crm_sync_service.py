@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.adapters.firestore_store import FirestoreCrmStore
+from shared.adapters.firestore_crm import FirestoreCrmStore
 from shared.adapters.hubspot import HubSpotRecords
 from shared.adapters.pipedrive import PipedriveRecords
 from shared.adapters.rdstation import RdStationRecords

@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from dev.stack import PROJECT
-from shared.adapters.firestore_store import FirestoreEventOutbox
+from shared.adapters.firestore_outbox import FirestoreEventOutbox
 from shared.adapters.pubsub import PubSubEventPublisher
 from shared.domain.events import Contact, LeadStageChanged, decode_event, lead_created
 from shared.services.events import EmitResult, EventDeps, drain_outbox, emit

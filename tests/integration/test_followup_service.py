@@ -11,12 +11,10 @@ import pytest
 
 from dev.seed import DemoTenant
 from shared.adapters.cloud_tasks import CloudTasksFollowupQueue, CloudTasksScheduler, tasks_client
-from shared.adapters.firestore_store import (
-    FirestoreChannelDirectory,
-    FirestoreConversationStore,
-    FirestoreFollowupStore,
-    FirestoreUsageLedger,
-)
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
+from shared.adapters.firestore_followups import FirestoreFollowupStore
+from shared.adapters.firestore_usage import FirestoreUsageLedger
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.errors import ProviderSendError
 from shared.domain.ids import conversation_id, inbound_message_id

@@ -11,7 +11,8 @@ import pytest
 
 from dev.payloads import meta_signature
 from dev.seed import DemoTenant
-from shared.adapters.firestore_store import FirestoreChannelDirectory, FirestoreConversationStore
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
 from shared.bootstrap import webhook_for
 from shared.domain.ids import conversation_id
 from shared.domain.tenancy import channel_key

@@ -8,13 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dev.seed import DemoTenant
-from shared.adapters.firestore_store import (
-    FirestoreChannelDirectory,
-    FirestoreConversationStore,
-    FirestoreEventOutbox,
-    FirestoreLeadStore,
-    FirestoreUsageLedger,
-)
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
+from shared.adapters.firestore_leads import FirestoreLeadStore
+from shared.adapters.firestore_outbox import FirestoreEventOutbox
+from shared.adapters.firestore_usage import FirestoreUsageLedger
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.errors import TransientError
 from shared.domain.events import decode_event

@@ -15,15 +15,13 @@ from dev.stack import MEDIA_BUCKET, PROJECT
 from shared.adapters.cloud_storage import CloudStorageMedia
 from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
 from shared.adapters.firestore_lead_data import FirestoreLeadData
-from shared.adapters.firestore_store import (
-    FirestoreAnswerCache,
-    FirestoreChannelDirectory,
-    FirestoreConversationStore,
-    FirestoreCrmStore,
-    FirestoreEventOutbox,
-    FirestoreLeadStore,
-    FirestoreUsageLedger,
-)
+from shared.adapters.firestore_answer_cache import FirestoreAnswerCache
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
+from shared.adapters.firestore_crm import FirestoreCrmStore
+from shared.adapters.firestore_leads import FirestoreLeadStore
+from shared.adapters.firestore_outbox import FirestoreEventOutbox
+from shared.adapters.firestore_usage import FirestoreUsageLedger
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.crm import CrmKind, CrmLink
 from shared.domain.errors import InvalidPayload, UnknownTenant

@@ -22,12 +22,10 @@ from dev.stack import MEDIA_BUCKET, PROJECT, REGION, wait_until
 from shared.adapters.cloud_storage import CloudStorageMedia
 from shared.adapters.cloud_tasks import CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
 from shared.adapters.document_text import LocalDocumentText
-from shared.adapters.firestore_store import (
-    FirestoreChannelDirectory,
-    FirestoreConversationStore,
-    FirestoreMediaStore,
-    FirestoreUsageLedger,
-)
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
+from shared.adapters.firestore_media import FirestoreMediaStore
+from shared.adapters.firestore_usage import FirestoreUsageLedger
 from shared.adapters.gemini import GeminiMediaReader, vertex_client
 from shared.config import Settings
 from shared.domain.conversation import InboundDisposition, Role, StoredMessage

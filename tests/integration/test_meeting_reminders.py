@@ -11,7 +11,7 @@ import pytest
 
 from shared.adapters.cloud_tasks import CloudTasksFollowupQueue, CloudTasksScheduler, tasks_client
 from shared.adapters.firestore_bookings import FirestoreBookings
-from shared.adapters.firestore_store import FirestoreChannelDirectory
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
 from shared.domain.scheduling import Booking, BookingStatus, CalendarConfig
 from shared.ports import MeetingReminderRequest
 from shared.services.reminders import ReminderDeps, run_meeting_reminder, schedule_reminder

@@ -10,12 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.adapters.firestore_sellers import FirestoreSellerStore
-from shared.adapters.firestore_store import (
-    FirestoreChannelDirectory,
-    FirestoreConversationStore,
-    FirestoreLeadStore,
-    FirestoreUsageLedger,
-)
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
+from shared.adapters.firestore_leads import FirestoreLeadStore
+from shared.adapters.firestore_usage import FirestoreUsageLedger
 from shared.domain.conversation import InboundDisposition, Role, StoredMessage
 from shared.domain.ids import conversation_id, inbound_message_id, seller_key
 from shared.domain.inbound import Provider

@@ -8,13 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from dev.seed import DemoTenant
-from shared.adapters.firestore_store import (
-    CHANNEL_REGISTRY,
-    FirestoreChannelDirectory,
-    FirestoreConversationStore,
-    FirestoreLeadStore,
-    FirestoreUsageLedger,
-)
+from shared.adapters.firestore_channels import CHANNEL_REGISTRY, FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
+from shared.adapters.firestore_leads import FirestoreLeadStore
+from shared.adapters.firestore_usage import FirestoreUsageLedger
 from shared.domain.conversation import InboundDisposition, Role, StoredMessage
 from shared.domain.errors import ChannelAlreadyRegistered, InvalidConfiguration
 from shared.domain.ids import conversation_id, inbound_message_id, reply_message_id

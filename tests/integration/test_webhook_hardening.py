@@ -18,7 +18,8 @@ from dev.seed import DemoTenant
 from dev.stack import DEMO_META_APP_SECRET, PROJECT, REGION
 from functions.http_errors import RETRY_AFTER_SECONDS, json_errors, status_for
 from shared.adapters.cloud_tasks import CloudTasksScheduler, CloudTasksTurnQueue, tasks_client
-from shared.adapters.firestore_store import FirestoreChannelDirectory, FirestoreConversationStore
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
 from shared.bootstrap import webhook_for
 from shared.domain.conversation import OutboundState
 from shared.domain.errors import BatchTooLarge, DeadlinePassed, MissingSignature, TransientError

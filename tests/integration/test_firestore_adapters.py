@@ -1,4 +1,4 @@
-"""The Firestore adapter on the real emulator: dedupe, atomicity, reply claims, status ordering."""
+"""Conversations and channels in Firestore, on the real emulator: dedupe, atomicity, reply claims, status ordering."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.adapters.firestore_store import FirestoreChannelDirectory, FirestoreConversationStore
+from shared.adapters.firestore_answer_cache import FirestoreAnswerCache
+from shared.adapters.firestore_channels import FirestoreChannelDirectory
+from shared.adapters.firestore_conversations import FirestoreConversationStore
 from shared.domain.conversation import Conversation, InboundDisposition, OutboundState, Role, StoredMessage
 from shared.domain.errors import TurnInProgress
 from shared.domain.inbound import DeliveryState, Provider, StatusUpdate
@@ -142,3 +144,15 @@ def test_the_platforms_cadence_defaults_sit_under_each_agents_own_followup_field
     assert own.enabled is False and [s.delay_minutes for s in own.steps] == [15]
     assert own.business_start.hour == 8
     assert FirestoreChannelDirectory(db, cache_seconds=0).get_agent(tenant, "bare").followup.enabled is False
+
+
+def test_a_cached_answer_without_an_expiry_is_a_miss_not_an_error(db):  # noqa: ANN001
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    cache = FirestoreAnswerCache(db)
+    cache.put(tenant, "fresh", "Qual o horário?", "Das 9h às 18h.", NOW + timedelta(hours=1))
+    # A document edited by hand in the console, its expiry removed.
+    db.collection("tenants").document(tenant).collection("answer_cache").document("edited").set(
+        {"question": "Qual o horário?", "answer": "Das 8h às 17h."})
+
+    assert cache.get(tenant, "fresh", NOW) == "Das 9h às 18h."
+    assert cache.get(tenant, "edited", NOW) is None
