@@ -735,7 +735,7 @@ def voice_clone_deps() -> VoiceCloneDeps:
     import httpx
 
     from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
-    from shared.adapters.firestore_store import firestore_client
+    from shared.adapters.firestore_client import firestore_client
     from shared.adapters.google_tts import GoogleVoiceCloning, adc_token
     from shared.adapters.voice_consents import FirestoreVoiceConsents
     from shared.services.voice_clone import VoiceCloneDeps
