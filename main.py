@@ -24,6 +24,7 @@ _ENTRY_POINTS = {
     "lgpd_admin": "functions.lgpd_admin",
     "metrics_rollup": "functions.metrics_rollup",
     "tenant_report": "functions.tenant_report",
+    "voice_admin": "functions.voice_admin",
     "weekly_digest": "functions.weekly_digest",
 }
 

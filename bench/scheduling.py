@@ -80,7 +80,28 @@ def main() -> int:
     per_run_ms = (time.perf_counter() - started) / runs * 1000
     print(f"free_slots over 30 days, 3 calendars x 100 busy events, 30-min grid: {len(slots)} slots in "
           f"{per_run_ms:.1f} ms per run")
+    _lead_zones()
     return 0
+
+
+def _lead_zones() -> None:
+    """The lead's zone from the phone: libphonenumber's time-zone tables load on the first call of a process."""
+    import sys
+
+    from shared.domain.phone import phone_time_zone
+
+    phones = [f"+55{ddd}9{n:08d}" for ddd in (11, 21, 31, 41, 51, 61, 68, 71, 81, 85, 91, 92, 93, 95)
+              for n in range(12345678, 12345678 + 70)]
+    fresh = "phonenumbers.timezone" not in sys.modules
+    started = time.perf_counter()
+    phone_time_zone(phones[0])
+    first_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    zones = [phone_time_zone(p) for p in phones]
+    per_call_us = (time.perf_counter() - started) / len(phones) * 1e6
+    print(f"phone_time_zone: first call {first_ms:.0f} ms ({'tables loaded then' if fresh else 'tables loaded'}), "
+          f"then {per_call_us:.0f} µs per number over {len(phones)} Brazilian mobiles "
+          f"({len(set(zones))} distinct zones, {zones.count(None)} unknown)")
 
 
 if __name__ == "__main__":

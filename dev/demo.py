@@ -9,6 +9,7 @@ Everything started here is stopped at the end.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import sys
 import time
@@ -32,6 +33,7 @@ from shared.domain.ids import contact_id, conversation_id
 from shared.domain.phone import mask_phone
 from shared.domain.tenancy import channel_key
 from shared.domain.voice import VoiceSettings
+from shared.domain.voice_clone import CONSENT_SCRIPTS
 
 KNOWLEDGE_SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "knowledge"
 LEAD_META = ("5511987654321", "Mariana Souza")
@@ -44,6 +46,7 @@ LEAD_FOLLOWUP = ("5511944443333", "Paula Nunes")
 LEAD_TWILIO = ("5511933332222", "Lucas Prado")
 LEAD_LGPD = ("5511922221111", "Lúcia Prado")
 LEAD_VOICE = ("5531966661111", "Júlia Prado")
+LEAD_CLONE = ("5531955552222", "Renata Melo")
 LEAD_CALENDAR = ("5511922223333", "Fernanda Dias")
 SELLER_CALENDAR = "vendas@solarprime.com.br"
 
@@ -150,6 +153,8 @@ class Demo:
         self.media_step()
 
         self.voice_step()
+
+        self.cloned_voice_step()
 
         self.knowledge_base()
 
@@ -346,7 +351,8 @@ class Demo:
         d = self.demo
         calendar = self.stack.calendar
         assert calendar is not None
-        say("\n15b. The agent books a technical visit on the seller's Google Calendar (a local fake of the Calendar API)")
+        say("\n15b. The agent books a technical visit on the seller's Google Calendar (a local fake of the Calendar API),"
+            " in the lead's own time zone")
         calendar.fake.add_calendar(SELLER_CALENDAR, meet=True)
         zone = ZoneInfo("America/Sao_Paulo")
         tomorrow = (datetime.now(zone) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
@@ -356,22 +362,31 @@ class Demo:
         agent_ref.set({"calendar": {
             "calendar_ids": [SELLER_CALENDAR], "time_zone": "America/Sao_Paulo", "horizon_days": 7,
             "hours": {"weekdays": [0, 1, 2, 3, 4, 5], "start": "09:00", "end": "18:00"},
-            "kinds": [{"name": "Visita técnica", "duration_minutes": 60, "buffer_minutes": 30, "place": "visit"}]}},
+            "kinds": [{"name": "Visita técnica", "duration_minutes": 60, "buffer_minutes": 30, "place": "visit"}]},
+            # Ana takes the meetings on this calendar: she alone is told of them (through the seller desk)
+            "sellers": [{"name": "Ana", "phone": d.seller_phone, "role": "seller", "calendar_id": SELLER_CALENDAR}]},
             merge=True)
         say("  agents/default.calendar = {calendar_ids: [vendas@…], Visita técnica 60 min + 30 min buffer, "
-            "Mon–Sat 9h–18h, 7 days ahead}")
+            "Mon–Sat 9h–18h, 7 days ahead, time zone America/Sao_Paulo}; sellers[Ana].calendar_id = vendas@…")
         phone, name = LEAD_CALENDAR
         to_lead = lambda: [s for s in self.sends if s["to"].lstrip("+") == phone]  # noqa: E731
-        self.meta("wamid.DEMO1601", "Oi! Quero agendar uma visita técnica", phone=phone, name=name)
+        said = "Oi! Sou de Manaus e quero agendar uma visita técnica"
+        say("  (the lead writes from a São Paulo number, DDD 11)")
+        self.meta("wamid.DEMO1601", said, phone=phone, name=name)
         wait_until(lambda: len(to_lead()) >= 1, 40, "the offered slots")
         say(f"  ← Piloto: {to_lead()[-1]['text']}")
+        contact = self.db.collection("tenants").document(d.tenant_id).collection("contacts").document(
+            contact_id(f"+{phone}")).get().to_dict() or {}
+        say(f"  contacts/…: location {contact.get('location')!r}, time_zone {contact.get('time_zone')!r} "
+            "(what she said beats her number's area; Manaus is an hour behind Brasília)")
+        assert "no seu horário" in to_lead()[-1]["text"], "the offer should show the lead's own time"
         self.meta("wamid.DEMO1602", "Pode ser o segundo", phone=phone, name=name)
         wait_until(lambda: len(to_lead()) >= 2, 40, "the booking confirmation")
         say(f"  ← Piloto: {to_lead()[-1]['text']}")
         [event] = [e for e in calendar.fake.events(SELLER_CALENDAR) if e["id"].startswith("pm")]
         say(f"  event on {SELLER_CALENDAR}: “{event['summary']}” {event['start']['dateTime']} "
             f"(id {event['id'][:12]}…, the same on every retry of this conversation)")
-        say(f"      description: {event['description'].splitlines()[0]} / {event['description'].splitlines()[1]}")
+        say(f"      description: {' / '.join(event['description'].splitlines()[:3])}")
         wait_until(lambda: bool([s for s in self.sends if "agendou" in (s["text"] or "")]), 20, "the seller's alert")
         seller = [s for s in self.sends if "agendou" in (s["text"] or "")]
         say(f"  → seller's WhatsApp {mask_phone(seller[-1]['to'])}: {seller[-1]['text']}")
@@ -384,7 +399,8 @@ class Demo:
         booking = self.db.collection("tenants").document(d.tenant_id).collection("bookings").document(
             conversation_id(channel_key("meta", d.meta_phone_number_id), f"+{phone}")).get().to_dict() or {}
         reminder_at = booking["start"].astimezone(UTC) - timedelta(minutes=120)
-        say(f"  reminder to the lead: a task on queue 'followups' due {reminder_at:%d/%m %H:%M} UTC (2 h before)")
+        say(f"  reminder to the lead: a task on queue 'followups' due {reminder_at:%d/%m %H:%M} UTC (2 h before), "
+            f"in her time zone ({booking.get('lead_time_zone')})")
 
     def media_step(self) -> None:
         d = self.demo
@@ -432,13 +448,7 @@ class Demo:
         agent = self.db.collection("tenants").document(self.demo.tenant_id).collection("agents").document("default")
         agent.update({"voice": VoiceSettings(replies="mirror", voice_name="pt-BR-Chirp3-HD-Kore").model_dump()})
         say("  agent 'default': voice.replies = mirror, voice pt-BR-Chirp3-HD-Kore")
-        note = OfflineSpeechSynthesizer().synthesize("Oi, vocês instalam em Belo Horizonte?", VoiceSettings()).audio
-        url = self.stack.sandbox.host_file("julia-voice.ogg", HostedMedia(note, "audio/ogg"))
-        say(f"  {name} (Z-API): [voice note, {len(note) // 1000} kB]")
-        self.post("zapi", *payloads.as_json(payloads.zapi_media(
-            self.demo.zapi_instance, phone, name, "3EB0VOICE0001", "audio", url, "audio/ogg; codecs=opus", ptt=True)),
-            channel=self.demo.zapi_instance)
-        wait_until(lambda: bool(self.stack.sandbox and self.stack.sandbox.sends_to(phone)), 60, "the voice reply")
+        self.zapi_voice_note(phone, name, "3EB0VOICE0001", "Oi, vocês instalam em Belo Horizonte?")
         sent = self.stack.sandbox.sends_to(phone)[0]
         audio = sent.get("audio") or {}
         if audio:
@@ -457,6 +467,61 @@ class Demo:
                 if voice.get("spoken") else f"  stored on the reply: sent as text ({voice.get('reason')})")
         say("  (the OFFLINE synthesizer makes tones, not words, in a real Ogg/Opus file; production uses a "
             "Chirp 3 HD voice)")
+
+    def zapi_voice_note(self, phone: str, name: str, message_id: str, words: str) -> None:
+        """A Z-API lead's voice note (offline tones standing in for `words`), and the wait for the reply."""
+        assert self.stack.sandbox is not None
+        note = OfflineSpeechSynthesizer().synthesize(words, VoiceSettings()).audio
+        url = self.stack.sandbox.host_file(f"{message_id}.ogg", HostedMedia(note, "audio/ogg"))
+        say(f"  {name} (Z-API): [voice note, {len(note) // 1000} kB]")
+        self.post("zapi", *payloads.as_json(payloads.zapi_media(
+            self.demo.zapi_instance, phone, name, message_id, "audio", url, "audio/ogg; codecs=opus", ptt=True)),
+            channel=self.demo.zapi_instance)
+        wait_until(lambda: bool(self.stack.sandbox and self.stack.sandbox.sends_to(phone)), 60, "the voice reply")
+
+    def cloned_voice_step(self) -> None:
+        """9c. The owner's voice, cloned with consent through voice_admin, answers a lead; then it is revoked."""
+        assert self.stack.sandbox is not None and self.stack.voice is not None
+        assert self.stack.voice.tts is not None and self.stack.voice.secrets is not None
+        say("\n9c. The owner's voice, cloned with consent (voice_admin → Text-to-Speech and Secret Manager fakes)")
+        admin = self.stack.function_url("voice_admin")
+        reference, consent = wav_voice_note(8.0, rate=24_000), wav_voice_note(6.0, rate=24_000)
+        body = {"action": "clone", "tenant_id": self.demo.tenant_id, "agent_id": "default",
+                "speaker_name": "Marcos Lima (dono)", "uploaded_by": "ana@solarprime.com.br", "language_code": "pt-BR",
+                "reference_audio": base64.b64encode(reference).decode(),
+                "consent_audio": base64.b64encode(consent).decode(), "consent": False,
+                "consent_statement": CONSENT_SCRIPTS["pt-BR"]}
+        refused = self.http.post(admin, json=body)
+        say(f"  without consent: voice_admin → {refused.status_code} {refused.json()['reason']}")
+        say(f"    (Text-to-Speech calls: {len(self.stack.voice.tts.requests)}, secrets: "
+            f"{len(self.stack.voice.secrets.secrets)})")
+        created = self.http.post(admin, json={**body, "consent": True})
+        record = created.json()["consent"]
+        say(f"  with consent: voice_admin → {created.status_code}; consent {record['consent_id'][:12]}… by "
+            f"{record['uploaded_by']} at {record['consented_at'][:19]}, reference sha256 "
+            f"{record['reference_sha256'][:12]}…, key in {record['secret_version']}")
+        again = self.http.post(admin, json={**body, "consent": True})
+        say(f"  the same recordings again → {again.status_code}, created {again.json()['created']}, keys issued by "
+            f"Text-to-Speech: {len(self.stack.voice.tts.cloning_keys)}")
+        phone, name = LEAD_CLONE
+        self.zapi_voice_note(phone, name, "3EB0VOICE0002", "Oi, é o Marcos mesmo que atende?")
+        audio = self.stack.sandbox.sends_to(phone)[0].get("audio") or {}
+        conv_id = conversation_id(channel_key("zapi", self.demo.zapi_instance), f"+{phone}")
+        messages = (self.db.collection("tenants").document(self.demo.tenant_id).collection("conversations")
+                    .document(conv_id).collection("messages"))
+        wait_until(lambda: any((m.to_dict().get("voice") or {}).get("voice") for m in messages.stream()), 10,
+                   "the reply's voice facts")
+        voice = next((m.to_dict().get("voice") or {}) for m in messages.stream() if m.to_dict().get("voice"))
+        say(f"  ← Piloto via zapi to {mask_phone(phone)}: [voice note, {audio.get('bytes', 0) // 1000} kB, "
+            f"{audio.get('duration_s')} s] in voice {voice.get('voice')} (key read from Secret Manager)")
+        revoked = self.http.post(admin, json={"action": "revoke", "tenant_id": self.demo.tenant_id,
+                                              "agent_id": "default", "revoked_by": "ana@solarprime.com.br",
+                                              "reason": "demo"})
+        state = self.stack.voice.secrets.version_state(record["secret_version"])
+        say(f"  revoke → {revoked.status_code}: consent {revoked.json()['revoked'][0]['status']}, key version "
+            f"{state}, agent back to its stock voice")
+        say("  (the sound is still the OFFLINE tones: the local synthesizer reads the cloned voice's key to prove it is "
+            "usable, but imitates nobody; production sends the key to Chirp 3 Instant Custom Voice)")
 
     def knowledge_base(self) -> None:
         """Step 10: documents in the knowledge bucket become answers (offline hashed-n-gram embedder here)."""
@@ -765,7 +830,8 @@ def main() -> int:
     model_env, model_line = chosen
     say("Starting Firestore, Pub/Sub, Storage and Cloud Tasks emulators, the functions and the provider sandbox…")
     with LocalStack(debounce_seconds=args.debounce, extra_env=model_env) as stack:
-        say(f"  webhook:    {stack.function_url('whatsapp_webhook')}{{meta,evolution,zapi}}")
+        say(f"  webhook:    {stack.function_url('whatsapp_webhook')}{{meta,evolution,zapi,twilio}} (gateway URLs "
+            "keyed per channel: ?channel=…&key=…)")
         say(f"  agent_turn: {stack.function_url('agent_turn')}")
         say(f"  media_processor: {stack.function_url('media_processor')}")
         say(f"  knowledge:  ingest {stack.function_url('knowledge_ingest')}  lookup "

@@ -322,10 +322,16 @@ class ProviderSandbox:
         answer = self.twilio.handle(method, path, headers, body)
         for message in self.twilio.messages[before:]:
             with self._lock:
-                self.sent.append({"provider": "twilio", "channel": message["from"].removeprefix("whatsapp:"),
-                                  "to": message["to"].removeprefix("whatsapp:+"), "text": message["body"],
-                                  "id": message["sid"], "authorized": True,
-                                  "template": message["content_sid"], "final_status": message["final_status"]})
+                entry = {"provider": "twilio", "channel": message["from"].removeprefix("whatsapp:"),
+                         "to": message["to"].removeprefix("whatsapp:+"), "text": message["body"],
+                         "id": message["sid"], "authorized": True,
+                         "template": message["content_sid"], "final_status": message["final_status"]}
+                media = message.get("media")
+                if media and media["content_type"].startswith("audio/"):
+                    # Twilio documents no voice-note flag: the lead gets an audio message (voice unknown).
+                    entry["audio"] = {**_audio_entry(media["content"], voice=False), "voice": None,
+                                      "content_type": media["content_type"], "url": media["url"]}
+                self.sent.append(entry)
         callbacks = self.twilio.callbacks[pending:]
         if callbacks:
             threading.Timer(0.3, self._deliver_twilio_callbacks, args=(callbacks,)).start()

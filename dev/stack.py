@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dev.calendar_sandbox import CalendarSandbox
+from dev.voice_sandbox import VoiceSandbox
 from dev.crm_receiver import WebhookReceiver
 from dev.provider_sandbox import ProviderSandbox
 
@@ -45,7 +46,8 @@ FUNCTIONS = {"whatsapp_webhook": "whatsapp_webhook", "agent_turn": "agent_turn",
              "media_processor": "media_processor", "crm_sync": "crm_sync", "outbox_drain": "outbox_drain",
              "followup_turn": "followup_turn", "followup_sweep": "followup_sweep", "lgpd_admin": "lgpd_admin",
              "metrics_rollup": "metrics_rollup", "tenant_report": "tenant_report",
-             "conversation_audit": "conversation_audit", "weekly_digest": "weekly_digest"}
+             "conversation_audit": "conversation_audit", "weekly_digest": "weekly_digest",
+             "voice_admin": "voice_admin"}
 QUEUES = ("agent-turns", "media", "followups")
 MEDIA_BUCKET = "piloto-local-media"
 
@@ -118,6 +120,7 @@ class LocalStack:
     sandbox: ProviderSandbox | None = None
     crm_receiver: WebhookReceiver | None = None
     calendar: CalendarSandbox | None = None  # the fake Google Calendar (issue 19)
+    voice: VoiceSandbox | None = None  # fake Text-to-Speech (cloning keys) and Secret Manager (issue 18)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -136,6 +139,7 @@ class LocalStack:
             self.sandbox = ProviderSandbox().start()
             self.crm_receiver = WebhookReceiver().start()
             self.calendar = CalendarSandbox().start()
+            self.voice = VoiceSandbox().start()
             os.environ.update(self.client_env())
             self._create_event_topics()
             self._create_buckets()
@@ -169,6 +173,9 @@ class LocalStack:
         if self.calendar is not None:
             self.calendar.stop()
             self.calendar = None
+        if self.voice is not None:
+            self.voice.stop()
+            self.voice = None
 
     # -- pieces ----------------------------------------------------------------------------------
 
@@ -296,6 +303,9 @@ class LocalStack:
             env["FOLLOWUP_TURN_URL"] = self.function_url("followup_turn")
         if self.calendar is not None:
             env["CALENDAR_EMULATOR_HOST"] = self.calendar.host
+        if self.voice is not None:
+            env["TTS_EMULATOR_HOST"] = self.voice.tts_host
+            env["SECRET_MANAGER_EMULATOR_HOST"] = self.voice.secrets_host
         return {**env, **self.extra_env}
 
     def _create_event_topics(self) -> None:

@@ -29,6 +29,24 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 # https://www.twilio.com/docs/whatsapp/key-concepts#the-customer-service-window
 SERVICE_WINDOW = timedelta(hours=24)
+# Media on WhatsApp (https://www.twilio.com/docs/whatsapp/guidance-whatsapp-media-messages): Twilio downloads the
+# MediaUrl and checks its Content-Type against the file; supported types below; 16 MB per message.
+WHATSAPP_MEDIA_TYPES = {"image/jpeg", "image/png", "image/webp", "audio/ogg", "audio/amr", "audio/3gpp",
+                        "audio/aac", "audio/mpeg", "video/mp4", "application/pdf"}
+WHATSAPP_MAX_MEDIA_BYTES = 16 * 1024 * 1024
+# A file's first bytes per type: how the fake tells a Content-Type that does not match the file.
+_MAGIC = {"audio/ogg": (b"OggS",), "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),
+          "image/png": (b"\x89PNG",), "image/jpeg": (b"\xff\xd8",), "application/pdf": (b"%PDF",)}
+
+
+def _http_fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=10, follow_redirects=True)
+    except httpx.HTTPError:
+        return 0, {}, b""
+    return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
 
 
 def _error(status: int, code: int, message: str) -> tuple[int, dict[str, Any]]:
@@ -85,6 +103,7 @@ class TwilioFake:
         self.messages: list[dict[str, Any]] = []  # every accepted Message resource, in order
         self.callbacks: list[tuple[str, dict[str, str]]] = []  # (StatusCallback URL, form params) to deliver
         self.media_requests: list[str] = []
+        self.fetch_media: Callable[[str], tuple[int, dict[str, str], bytes]] = _http_fetch  # how MediaUrl is read
         self.base_url = base_url  # where this fake is served (its CDN redirects point there)
         self.enforce_media_auth = True
         self._windows: dict[tuple[str, str], datetime] = {}
@@ -205,6 +224,12 @@ class TwilioFake:
             if variables is not None and not _json_object(variables):
                 # https://www.twilio.com/docs/errors/21656
                 return _error(400, 21656, "The ContentVariables Parameter is invalid")
+        media: dict[str, Any] | None = None
+        media_error: int | None = None
+        if media_url := params.get("MediaUrl"):
+            media, refusal, media_error = self._fetch(media_url)
+            if refusal is not None:
+                return refusal
         now = self._clock()
         sid = f"SM{hashlib.md5(f'{account_sid}{next(self._ids)}'.encode()).hexdigest()}"
         opened = self._windows.get((sender.removeprefix("whatsapp:"), to.removeprefix("whatsapp:")))
@@ -212,9 +237,10 @@ class TwilioFake:
         # Free-form text outside the window is accepted (201, queued) and then fails with 63016; a template is the
         # only message WhatsApp delivers there. https://www.twilio.com/docs/errors/63016
         error_code = None if content_sid or in_window else 63016
+        error_code = error_code or media_error
         resource = {
             "sid": sid, "account_sid": account_sid, "from": sender, "to": to, "body": text or None,
-            "status": "queued", "num_media": "0", "num_segments": "1", "direction": "outbound-api",
+            "status": "queued", "num_media": "1" if media else "0", "num_segments": "1", "direction": "outbound-api",
             "api_version": "2010-04-01", "date_created": format_datetime(now), "date_updated": format_datetime(now),
             "date_sent": None, "error_code": None, "error_message": None, "messaging_service_sid": None,
             "price": None, "price_unit": "USD",
@@ -222,13 +248,36 @@ class TwilioFake:
             "subresource_uris": {"media": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}/Media.json"},
         }
         with self._lock:
-            self.messages.append({**resource, "content_sid": content_sid or None,
+            self.messages.append({**resource, "content_sid": content_sid or None, "media": media,
                                   "content_variables": params.get("ContentVariables"),
                                   "final_status": "failed" if error_code else "delivered",
                                   "final_error_code": error_code})
             if callback := params.get("StatusCallback"):
                 self._queue_callbacks(callback, account_sid, sid, sender, to, error_code)
         return 201, resource
+
+    def _fetch(self, url: str) -> tuple[dict[str, Any] | None, tuple[int, dict[str, Any]] | None, int | None]:
+        """(media facts, a synchronous refusal, an error the message fails with later) for one MediaUrl."""
+        status, headers, content = self.fetch_media(url)
+        self.media_requests.append(f"fetch:{url}")
+        if status != 200 or not content:
+            # Twilio could not download it, or got 0 bytes: the message fails. https://www.twilio.com/docs/errors/63019
+            return None, None, 63019
+        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if not content_type:
+            # "You must return a Content-Type for all requests." https://www.twilio.com/docs/errors/12300
+            return None, _error(400, 12300, "Invalid Content-Type"), None
+        magic = _MAGIC.get(content_type)
+        if magic is not None and not content.startswith(magic):
+            # "If the content-type header does not match that of the media file, Twilio rejects the request."
+            # (guidance on WhatsApp media messages) https://www.twilio.com/docs/errors/12300
+            return None, _error(400, 12300, "Invalid Content-Type: it does not match the media file"), None
+        facts = {"url": url, "content_type": content_type, "bytes": len(content), "content": content}
+        if len(content) > WHATSAPP_MAX_MEDIA_BYTES or content_type not in WHATSAPP_MEDIA_TYPES:
+            # Over 16 MB or a type WhatsApp does not take: the channel refuses the content (the guidance page names
+            # no code; 63021 is "Channel invalid content error", https://www.twilio.com/docs/errors/63021).
+            return facts, None, 63021
+        return facts, None, None
 
     def _queue_callbacks(self, url: str, account_sid: str, sid: str, sender: str, to: str,
                          error_code: int | None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -51,6 +53,9 @@ if TYPE_CHECKING:
     from shared.services.knowledge import IngestDeps
     from shared.services.lgpd import LgpdDeps
     from shared.services.media import MediaDeps
+    from shared.adapters.media_links import SignedMediaLinks
+    from shared.adapters.secret_manager import SecretManagerRest
+    from shared.services.voice_clone import VoiceCloneDeps
     from shared.services.voice_reply import SpeechSynthesizer, VoiceDeps, VoiceRecords
     from shared.services.reminders import ReminderDeps
     from shared.services.scheduling import MeetingScheduler
@@ -114,6 +119,20 @@ def sender_for(provider: Provider) -> MessageSender:
     from shared.providers.zapi import ZApiProvider
 
     return ZApiProvider(_http_client(), base_url=settings.zapi_base_url)
+
+
+@lru_cache(maxsize=1)
+def media_links() -> SignedMediaLinks:
+    """Links to our own files for providers that take media by URL (Twilio): loaded on the first voice note."""
+    from datetime import timedelta
+
+    from shared.adapters.cloud_storage import storage_client
+    from shared.adapters.media_links import SignedMediaLinks
+
+    settings = get_settings()
+    return SignedMediaLinks(storage_client(settings.google_cloud_project), settings.media_bucket,
+                            settings.media_signer_service_account,
+                            timedelta(seconds=settings.media_link_seconds))
 
 
 def twilio_status_callback(public_webhook_url: str | None,
@@ -325,8 +344,12 @@ def voice_deps(db: firestore.Client) -> VoiceDeps:
         def synthesize(self, text: str, settings: VoiceSettings) -> Speech:
             return speech_synthesizer().synthesize(text, settings)
 
+    def _link(tenant_id: str, content: bytes, content_type: str) -> str:
+        return media_links().link(tenant_id, content, content_type)
+
     return VoiceDeps(synthesizer=_SynthesizerOnFirstUse(), records=_StoredOnFirstUse(),
-                     ledger=FirestoreUsageLedger(db))
+                     ledger=FirestoreUsageLedger(db), media_links=_link if get_settings().media_signer_service_account
+                     or os.environ.get("STORAGE_EMULATOR_HOST") else None)
 
 
 # -- Meetings on the sellers' Google Calendars (issue 19) ------------------------------------------------
@@ -701,13 +724,61 @@ def speech_synthesizer() -> SpeechSynthesizer:
     if settings.tts_backend == "offline":
         from shared.adapters.offline_speech import OfflineSpeechSynthesizer
 
-        return OfflineSpeechSynthesizer()
+        return OfflineSpeechSynthesizer(clone_keys=lambda version: secret_store().access(version))
     import httpx
 
-    from shared.adapters.google_tts import GoogleSpeechSynthesizer
+    from shared.adapters.google_tts import GoogleSpeechSynthesizer, adc_token
 
-    return GoogleSpeechSynthesizer(httpx.Client(timeout=settings.tts_timeout_seconds), settings.tts_endpoint,
-                                   settings.tts_price_per_million_chars)
+    endpoint, token = settings.tts_endpoint, adc_token
+    if settings.tts_emulator_host:
+        endpoint, token = f"http://{settings.tts_emulator_host}", _local_fake_token
+    return GoogleSpeechSynthesizer(httpx.Client(timeout=settings.tts_timeout_seconds), endpoint,
+                                   settings.tts_price_per_million_chars, token,
+                                   clone_keys=lambda version: secret_store().access(version),
+                                   clone_price_per_million_chars=settings.tts_clone_price_per_million_chars)
+
+
+def _local_fake_token() -> str:
+    return "local-fake"  # a local fake checks that a bearer token comes, not whose it is
+
+
+@lru_cache(maxsize=1)
+def secret_store() -> SecretManagerRest:
+    """Secret Manager over REST: voice-cloning keys, one secret per agent (loaded on first use)."""
+    import httpx
+
+    from shared.adapters.google_tts import adc_token
+    from shared.adapters.secret_manager import SecretManagerRest
+
+    settings = get_settings()
+    base_url, token = "https://secretmanager.googleapis.com", adc_token
+    if settings.secret_manager_emulator_host:
+        base_url, token = f"http://{settings.secret_manager_emulator_host}", _local_fake_token
+    return SecretManagerRest(httpx.Client(timeout=settings.tts_timeout_seconds), settings.google_cloud_project,
+                             token, base_url, settings.voice_key_cache_seconds)
+
+
+@lru_cache(maxsize=1)
+def voice_clone_deps() -> VoiceCloneDeps:
+    """voice_admin: Text-to-Speech's cloning endpoint, Secret Manager, the consent records and the media bucket."""
+    import httpx
+
+    from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
+    from shared.adapters.firestore_client import firestore_client
+    from shared.adapters.google_tts import GoogleVoiceCloning, adc_token
+    from shared.adapters.voice_consents import FirestoreVoiceConsents
+    from shared.services.voice_clone import VoiceCloneDeps
+
+    settings = get_settings()
+    endpoint, token = settings.tts_endpoint, adc_token
+    if settings.tts_emulator_host:
+        endpoint, token = f"http://{settings.tts_emulator_host}", _local_fake_token
+    # Creating a key reads two recordings server-side: more time than one synthesis.
+    cloner = GoogleVoiceCloning(httpx.Client(timeout=max(60.0, settings.tts_timeout_seconds)), endpoint, token)
+    db = firestore_client(settings.google_cloud_project)
+    media = CloudStorageMedia(storage_client(settings.google_cloud_project), settings.media_bucket)
+    return VoiceCloneDeps(cloner=cloner, secrets=secret_store(), records=FirestoreVoiceConsents(db, media),
+                          secret_location=settings.voice_clone_secret_location)
 
 
 def _voice_records(db: firestore.Client) -> VoiceRecords:

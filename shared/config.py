@@ -119,6 +119,27 @@ class Settings(BaseSettings):
                                         "unknown (null), never 0")
     tts_timeout_seconds: float = Field(default=10.0, gt=0, description="one synthesis; on timeout the reply goes as "
                                                                        "text")
+    tts_emulator_host: str | None = Field(
+        default=None, description="host:port of a local Text-to-Speech fake (tests, demo); replaces TTS_ENDPOINT and "
+                                  "sends no Google credentials")
+    # Cloned voices (Chirp 3 Instant Custom Voice): voice_admin creates the key, agent_turn reads it
+    tts_clone_price_per_million_chars: float | None = Field(
+        default=None, ge=0, description="USD per 1M input characters spoken in a cloned voice; unset records cost as "
+                                        "unknown (null), never 0")
+    voice_clone_secret_location: str = Field(
+        default="southamerica-east1", description="the region each agent's voice-cloning key secret is replicated to")
+    voice_key_cache_seconds: float = Field(
+        default=300.0, ge=0, description="how long an instance keeps a cloned voice's key; a revocation takes effect "
+                                         "within it")
+    # Twilio takes media by URL: a voice note is linked with a V4 signed URL of its copy in the media bucket
+    media_signer_service_account: str | None = Field(
+        default=None, description="e-mail of the function's own service account, which signs media links through "
+                                  "IAM signBlob (Twilio voice notes); unset: Twilio replies go as text")
+    media_link_seconds: int = Field(default=900, ge=60, le=604_800,
+                                    description="how long a signed media link stays valid (V4: at most 7 days)")
+    secret_manager_emulator_host: str | None = Field(
+        default=None, description="host:port of a local Secret Manager fake (tests, demo); sends no Google "
+                                  "credentials")
     media_wait_seconds: float = Field(default=60.0, ge=0, le=600,
                                       description="how long a turn waits for its burst's files to be read")
     media_max_audio_bytes: int = Field(default=10_000_000, ge=1)
@@ -204,7 +225,8 @@ class Settings(BaseSettings):
     @field_validator("meta_app_secret", "meta_verify_token", "tasks_service_account", "tasks_emulator_host",
                      "vertex_base_url", "media_model", "knowledge_bucket", "gemini_api_key", "gemini_base_url",
                      "vertex_project", "tts_price_per_million_chars", "calendar_service_account",
-                     "calendar_emulator_host",
+                     "calendar_emulator_host", "tts_emulator_host", "tts_clone_price_per_million_chars",
+                     "secret_manager_emulator_host", "media_signer_service_account",
                      mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

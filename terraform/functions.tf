@@ -333,6 +333,27 @@ locals {
       extra_triggers = []
     }
 
+    # Cloned voices with consent; who may call it, Secret Manager IAM: voice_clone.tf.
+    voice_admin = {
+      description = "Private; POST {action: clone|revoke, tenant_id, agent_id, ...}: creates an agent's Instant Custom Voice key from consented recordings (key in Secret Manager, consent record in Firestore) or revokes it. Invoked by var.voice_admins only."
+      public      = false
+      memory      = "512Mi"
+      cpu         = "1"
+      # Two recordings of up to 6 MB each per request: few at a time.
+      concurrency     = 4
+      timeout_seconds = 120
+      min_instances   = 0
+      max_instances   = 2
+      project_roles   = ["roles/datastore.user"]
+      enqueues        = []
+      publishes       = []
+      # Keeps the two recordings as proof of consent (tenants/<t>/voice_consents/<id>/).
+      bucket_roles   = { media = "roles/storage.objectCreator" }
+      secrets        = {}
+      trigger        = null
+      extra_triggers = []
+    }
+
     media_processor = {
       description = "Private; invoked by Cloud Tasks (queue media): downloads a lead's voice note, image or document once, keeps the original in the media bucket, writes its text on the message and wakes the waiting turn."
       public      = false
@@ -472,7 +493,13 @@ locals {
       TTS_ENDPOINT                = local.tts_endpoint
       TTS_PRICE_PER_MILLION_CHARS = var.voice.price_per_million_chars == null ? "" : tostring(var.voice.price_per_million_chars)
       TTS_TIMEOUT_SECONDS         = tostring(var.voice.timeout_seconds)
-      MEDIA_BUCKET                = google_storage_bucket.bucket["media"].name
+      # Cloned voices (voice_clone.tf): the key is read from Secret Manager and kept this long per instance.
+      TTS_CLONE_PRICE_PER_MILLION_CHARS = var.voice.clone_price_per_million_chars == null ? "" : tostring(var.voice.clone_price_per_million_chars)
+      VOICE_KEY_CACHE_SECONDS           = tostring(var.voice.key_cache_seconds)
+      # Twilio takes a voice note by URL: a V4 link signed by agent_turn's own account (voice_clone.tf).
+      MEDIA_SIGNER_SERVICE_ACCOUNT = google_service_account.function["agent_turn"].email
+      MEDIA_LINK_SECONDS           = tostring(var.voice.media_link_seconds)
+      MEDIA_BUCKET                 = google_storage_bucket.bucket["media"].name
       # After each reply, the cadence's first step: a task on followups, signed as the tasks invoker.
       REGION                = var.region
       FOLLOWUP_QUEUE        = google_cloud_tasks_queue.queue["followups"].name
@@ -608,6 +635,12 @@ locals {
       # The embedding client's timeout, and the price of the question's embedding.
       LLM_TIMEOUT_SECONDS = tostring(var.llm.timeout_seconds)
       LLM_PRICING         = jsonencode(var.llm_pricing)
+    }
+    voice_admin = {
+      MEDIA_BUCKET                = google_storage_bucket.bucket["media"].name
+      TTS_ENDPOINT                = local.tts_endpoint
+      TTS_TIMEOUT_SECONDS         = tostring(var.voice.timeout_seconds)
+      VOICE_CLONE_SECRET_LOCATION = var.region
     }
     lgpd_admin = {
       MEDIA_BUCKET                  = google_storage_bucket.bucket["media"].name

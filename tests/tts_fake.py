@@ -1,12 +1,17 @@
 """A local HTTP server speaking Cloud Text-to-Speech's text:synthesize REST contract, so the real
 GoogleSpeechSynthesizer (httpx) is what the tests drive. It refuses what the real API documents as refused and
-answers a real Ogg/Opus file (made by the offline synthesizer) for what it accepts."""
+answers a real Ogg/Opus file (made by the offline synthesizer) for what it accepts.
+
+It also speaks v1beta1 voices:generateVoiceCloningKey (Chirp 3 Instant Custom Voice) and accepts a
+voice.voiceClone.voiceCloningKey at synthesis only when it issued that key."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import re
+import secrets
 
 from dev.json_http import JsonHandler, serve_in_background
 from shared.adapters.offline_speech import OfflineSpeechSynthesizer
@@ -23,6 +28,27 @@ VOICES = {"Achernar", "Achird", "Algenib", "Algieba", "Alnilam", "Aoede", "Auton
           "Vindemiatrix", "Zephyr", "Zubenelgenubi"}
 
 
+# Chirp 3 Instant Custom Voice (https://cloud.google.com/text-to-speech/docs/chirp3-instant-custom-voice):
+# the consent statement of each language, verbatim from the page's "Language availability" table; the request's
+# consent_script must be the one of its language_code.
+CONSENT_STATEMENTS = {
+    "pt-BR": "Eu sou o proprietário desta voz e autorizo o Google a usá-la para criar um modelo de voz sintética.",
+    "en-US": "I am the owner of this voice and I consent to Google using this voice to create a synthetic voice "
+             "model.",
+    "es-ES": "Soy el propietario de esta voz y doy mi consentimiento para que Google la utilice para crear un modelo "
+             "de voz sintética.",
+    "de-DE": "Ich bin der Eigentümer dieser Stimme und bin damit einverstanden, dass Google diese Stimme zur "
+             "Erstellung eines synthetischen Stimmmodells verwendet.",
+}
+# Same page, "Supported encoding formats" of the recordings.
+CLONING_INPUT_ENCODINGS = {"LINEAR16", "PCM", "MP3", "M4A"}
+
+
+def _field(body: dict, snake: str, camel: str):  # noqa: ANN202 - JSON value
+    """Proto3 JSON accepts both the field's name and its lowerCamelCase form (protobuf JSON mapping)."""
+    return body.get(snake, body.get(camel))
+
+
 def _error(code: int, status: str, message: str) -> tuple[int, dict]:
     return code, {"error": {"code": code, "status": status, "message": message}}
 
@@ -31,6 +57,8 @@ class FakeTextToSpeech:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.failures: list[tuple[int, dict]] = []
+        self.allow_listed = True  # Instant Custom Voice is for allow-listed projects only (see the page above)
+        self.cloning_keys: set[str] = set()
         fake = self
 
         class Handler(JsonHandler):
@@ -46,13 +74,15 @@ class FakeTextToSpeech:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def answer(self, path: str, authorization: str, body: dict) -> tuple[int, dict]:
-        if path != "/v1/text:synthesize":
+        if path not in ("/v1/text:synthesize", "/v1beta1/text:synthesize", "/v1beta1/voices:generateVoiceCloningKey"):
             return _error(404, "NOT_FOUND", f"no method {path}")
         if not authorization.startswith("Bearer "):
             # Every call needs OAuth credentials (https://cloud.google.com/text-to-speech/docs/authentication).
             return _error(401, "UNAUTHENTICATED", "Request is missing required authentication credential.")
         if self.failures:
             return self.failures.pop(0)
+        if path.endswith("generateVoiceCloningKey"):
+            return self._cloning_key(body)
         text = (body.get("input") or {}).get("text")
         if not text:
             return _error(400, "INVALID_ARGUMENT", "input: one of text, ssml or markup is required")
@@ -63,6 +93,12 @@ class FakeTextToSpeech:
         voice = body.get("voice") or {}
         if not voice.get("languageCode"):
             return _error(400, "INVALID_ARGUMENT", "voice.language_code is required")
+        clone = voice.get("voiceClone") or voice.get("voice_clone")
+        if clone is not None:
+            # VoiceCloneParams.voice_cloning_key: "Required. Created by GenerateVoiceCloningKey."
+            # (https://cloud.google.com/text-to-speech/docs/reference/rest/v1/VoiceSelectionParams)
+            if _field(clone, "voice_cloning_key", "voiceCloningKey") not in self.cloning_keys:
+                return _error(400, "INVALID_ARGUMENT", "voice_clone.voice_cloning_key is invalid")
         match = CHIRP3.match(voice.get("name") or "")
         if voice.get("name") and (not match or match["voice"] not in VOICES):
             return _error(400, "INVALID_ARGUMENT", f"Voice '{voice.get('name')}' does not exist.")
@@ -76,6 +112,41 @@ class FakeTextToSpeech:
             return _error(400, "INVALID_ARGUMENT", "speaking_rate must be between 0.25 and 2.0")
         audio = OfflineSpeechSynthesizer().synthesize(text, VoiceSettings(speaking_rate=rate)).audio
         return 200, {"audioContent": base64.b64encode(audio).decode()}
+
+    def _cloning_key(self, body: dict) -> tuple[int, dict]:
+        """POST v1beta1/voices:generateVoiceCloningKey, as the Instant Custom Voice page documents it."""
+        if not self.allow_listed:
+            # "access to this voice cloning capability is restricted to allow-listed users" (same page)
+            return _error(403, "PERMISSION_DENIED", "The caller does not have permission to use voice cloning.")
+        language = _field(body, "language_code", "languageCode")
+        if language not in CONSENT_STATEMENTS:
+            return _error(400, "INVALID_ARGUMENT", f"language_code {language!r} is not supported")
+        script = _field(body, "consent_script", "consentScript")
+        if not script:
+            return _error(400, "INVALID_ARGUMENT", "consent_script is required")
+        if script != CONSENT_STATEMENTS[language]:
+            return _error(400, "INVALID_ARGUMENT", f"consent_script does not match the consent statement for {language}")
+        for snake, camel in (("reference_audio", "referenceAudio"), ("voice_talent_consent", "voiceTalentConsent")):
+            audio = _field(body, snake, camel)
+            if not isinstance(audio, dict) or not audio.get("content"):
+                return _error(400, "INVALID_ARGUMENT", f"{snake}.content is required")
+            config = _field(audio, "audio_config", "audioConfig") or {}
+            encoding = _field(config, "audio_encoding", "audioEncoding")
+            if encoding not in CLONING_INPUT_ENCODINGS:
+                return _error(400, "INVALID_ARGUMENT", f"{snake}.audio_config.audio_encoding must be one of "
+                                                       f"{sorted(CLONING_INPUT_ENCODINGS)}")
+            try:
+                content = base64.b64decode(audio["content"], validate=True)
+            except (binascii.Error, ValueError):
+                return _error(400, "INVALID_ARGUMENT", f"{snake}.content is not valid base64")
+            rate = _field(config, "sample_rate_hertz", "sampleRateHertz")
+            if encoding == "LINEAR16" and (content[:4] != b"RIFF" or (rate and int.from_bytes(content[24:28], "little")
+                                                                      != int(rate))):
+                # LINEAR16 content carries a WAV header whose rate must be the declared one (AudioConfig docs).
+                return _error(400, "INVALID_ARGUMENT", f"{snake} is not LINEAR16 audio at {rate} Hz")
+        key = f"fake-cloning-key-{secrets.token_urlsafe(24)}"
+        self.cloning_keys.add(key)
+        return 200, {"voiceCloningKey": key}
 
     def close(self) -> None:
         self.server.shutdown()

@@ -23,6 +23,7 @@ _MONEY = re.compile(r"r\$\s*([\d.,]+)")
 _NAME = re.compile(r"\b(?:meu nome e|me chamo|sou (?:o|a))\s+([a-z]+)")
 _TIMES = re.compile(r"\b(amanha|hoje|segunda|terca|quarta|quinta|sexta|sabado|domingo)\b[^.,;!?]*")
 _CHOICE = re.compile(r"\b(o|a) (primeir|segund|terceir|ultim)[oa]\b")
+_PLACE = re.compile(r"\b(?:sou de|estou em|moro em|falo de)\s+([a-z][a-z -]{1,40}?)(?=\s*(?:[.,;!?]|$|\be\b|\bmas\b))")
 _HOUR = re.compile(r"\b\d{1,2}\s*(h|:)\d{0,2}\b")
 _WHEN = re.compile(r"\b(esse mes|este mes|mes que vem|proximo mes|este ano|urgente|o quanto antes|"
                    r"em \d+ (?:dias|semanas|meses))\b")
@@ -60,6 +61,8 @@ def _tool_calls(text: str, offered: set[str]) -> list[ToolCall]:
         lead["need"] = "energia solar para " + ("casa própria" if "casa" in plain else "o negócio")
     if "eu que decido" in plain or "eu decido" in plain or "minha esposa" in plain or "meu socio" in plain:
         lead["authority"] = "o próprio lead" if "decido" in plain else "decide junto com outra pessoa"
+    if place := _PLACE.search(plain):
+        lead["location"] = place.group(1).strip().title()  # the lead's zone for meeting times (issue 19)
     if lead:
         calls.append(ToolCall("update_lead", lead))
     if any(w in plain for w in ("quanto custa", "preco", "valor", "orcamento")):
@@ -109,7 +112,7 @@ def _from_results(turn: ChatTurn) -> str:
             sentences.append("Vou chamar um especialista da equipe para continuar com você.")
         elif result.name == "update_lead" and r.get("changed"):
             sentences.append("Anotado!")
-            if r.get("still_unknown"):
+            if r.get("still_unknown") and not any(other.name == "offer_slots" for other in turn.tool_results):
                 ask = {"need": "o que você procura", "budget": "o valor médio da sua conta de luz",
                        "authority": "quem decide a compra", "timeline": "para quando pensa em instalar"}
                 sentences.append(f"Pode me contar {ask[r['still_unknown'][0]]}?")

@@ -4,6 +4,10 @@ It is not a voice: each syllable of the text becomes a short vowel-like tone (a 
 two formants), words are separated by short silences and sentences by longer ones, so the note's length
 follows the text the way speech would. The audio is encoded to Opus in Ogg by libsndfile (the `soundfile`
 package), the same container and codec WhatsApp voice notes use. Every note is labelled offline and free.
+
+For an agent with a cloned voice it still reads the voice-cloning key from Secret Manager (`clone_keys`, the
+local fake in the demo), so a revoked key sends the reply as text exactly as in production; the sound stays
+the same tones — nothing here imitates a person's voice.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections.abc import Callable
 
+from shared.domain.errors import PilotoError, SpeechUnavailable
 from shared.domain.voice import Speech, VoiceSettings
 
 OFFLINE_VOICE = "offline-tones"
@@ -29,11 +35,24 @@ def _vowel(group: str) -> str:
 class OfflineSpeechSynthesizer:
     backend = "offline"
 
+    def __init__(self, clone_keys: Callable[[str], bytes] | None = None) -> None:
+        self._clone_keys = clone_keys
+
     def synthesize(self, text: str, settings: VoiceSettings) -> Speech:
         import numpy as np  # imported on first use: only local runs and tests synthesize offline
         import soundfile
 
         started = time.perf_counter()
+        voice = OFFLINE_VOICE
+        if settings.clone is not None:
+            if self._clone_keys is None:
+                raise SpeechUnavailable("the agent has a cloned voice but no key store is configured")
+            try:
+                self._clone_keys(settings.clone.secret_version)
+            except PilotoError as err:
+                raise SpeechUnavailable(f"the cloned voice's key is unavailable (revoked or unreadable): {err}") \
+                    from None
+            voice = f"{OFFLINE_VOICE} for clone:{settings.clone.consent_id}"
         rate = settings.speaking_rate
         pieces: list[np.ndarray] = []
         for word in text.split():
@@ -45,7 +64,7 @@ class OfflineSpeechSynthesizer:
         buffer = io.BytesIO()
         soundfile.write(buffer, signal, _RATE, format="OGG", subtype="OPUS")
         return Speech(audio=buffer.getvalue(), duration_seconds=round(len(signal) / _RATE, 2), characters=len(text),
-                      voice=OFFLINE_VOICE, backend=self.backend,
+                      voice=voice, backend=self.backend,
                       latency_ms=int((time.perf_counter() - started) * 1000), cost_usd=0.0)
 
     @staticmethod

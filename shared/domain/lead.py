@@ -34,6 +34,9 @@ class LeadProfile(BaseModel):
     timeline: str | None = None
     notes: list[str] = Field(default_factory=list)
     stage: Stage = Stage.NEW
+    location: str | None = Field(default=None, description="where the lead said they are, in their words")
+    time_zone: str | None = Field(default=None, description="IANA zone of that place: meeting times are read and "
+                                                            "shown in it")
 
     @property
     def bant_complete(self) -> bool:
@@ -67,6 +70,7 @@ def apply_update(profile: LeadProfile, update: dict[str, Any]) -> tuple[LeadProf
     if isinstance(note, str) and note.strip() and note.strip() not in data["notes"]:
         data["notes"] = [*data["notes"], note.strip()[:500]][-20:]
         changed["notes"] = note.strip()[:500]
+    _apply_location(update, data, changed)
     updated = LeadProfile.model_validate(data)
     change = LeadChange(changed=changed)
 
@@ -81,3 +85,17 @@ def apply_update(profile: LeadProfile, update: dict[str, Any]) -> tuple[LeadProf
         change.stage_from, change.stage_to = profile.stage, updated.stage
     change.became_qualified = updated.bant_complete and not profile.bant_complete
     return updated, change
+
+
+def _apply_location(update: dict[str, Any], data: dict[str, Any], changed: dict[str, Any]) -> None:
+    """Where the lead is, and its time zone: the IANA name the model gave when it is one, else the place's zone.
+    A place spanning several zones ("Estados Unidos") keeps the known zone: the agent asks for the city."""
+    from shared.domain.scheduling import known_zone, zone_for_place  # noqa: PLC0415 - scheduling imports no lead
+
+    place = update.get("location")
+    if isinstance(place, str) and place.strip() and place.strip()[:120] != data["location"]:
+        data["location"] = changed["location"] = place.strip()[:120]
+    zone = known_zone(update.get("time_zone")) or (
+        zone_for_place(place) if isinstance(place, str) and place.strip() else None)
+    if zone and zone != data["time_zone"]:
+        data["time_zone"] = changed["time_zone"] = zone

@@ -106,3 +106,40 @@ def same_whatsapp_number(a: str, b: str) -> bool:
         return bool(whatsapp_number_variants(a) & whatsapp_number_variants(b))
     except ValueError:
         return False
+
+
+# libphonenumber's time-zone data (checked in the pinned phonenumbers 9.0.43) is wrong for three Brazilian area
+# codes: it puts all of DDD 81 in America/Noronha (UTC-2), though Recife and the rest of Pernambuco are UTC-3 and
+# only the island of Fernando de Noronha is UTC-2; and it puts landlines of DDD 93 and 94 (Pará: Santarém,
+# Marabá) in America/Manaus (UTC-4), though all of Pará is UTC-3 (Lei 12.876/2013, Brazil's legal time zones).
+# A lead on Noronha says so and is read from their words, never from the number.
+_BRAZIL_AREA_ZONES = {"81": "America/Recife", "93": "America/Santarem", "94": "America/Belem"}
+_UNKNOWN_ZONE = "Etc/Unknown"
+
+
+def phone_time_zone(phone: str) -> str | None:
+    """The IANA time zone of a phone number's area, or None when unknown or when it spans several zones.
+
+    libphonenumber maps the country code and area (Brazil's DDD) to zones: +55 92 → America/Manaus,
+    +55 68 → America/Rio_Branco, +1 212 → America/New_York. A Portuguese mobile maps to both Lisbon and the
+    Azores, so it is None: the lead's own words or the business's zone decide then. A Brazilian WhatsApp id
+    without the ninth digit is looked up in its nine-digit form (libphonenumber calls the old form invalid).
+    """
+    try:
+        variants = sorted(whatsapp_number_variants(phone), key=len, reverse=True)
+    except ValueError:
+        return None
+    from phonenumbers import timezone  # noqa: PLC0415 - 40 ms of tables, only for scheduling turns
+
+    phonenumbers = _phonenumbers()
+    for e164 in variants:
+        number = _parsed(e164)
+        if number is None or not phonenumbers.is_valid_number(number):
+            continue
+        if phonenumbers.region_code_for_number(number) == "BR":
+            corrected = _BRAZIL_AREA_ZONES.get(str(number.national_number)[:2])
+            if corrected:
+                return corrected
+        zones = [z for z in timezone.time_zones_for_number(number) if z != _UNKNOWN_ZONE]
+        return zones[0] if len(zones) == 1 else None
+    return None

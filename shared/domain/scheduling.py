@@ -381,6 +381,8 @@ class Booking(BaseModel):
     end: datetime | None = None
     video_link: str | None = None
     changes: int = Field(default=0, description="reschedules and cancellations so far (event ids of each change)")
+    lead_time_zone: str | None = Field(default=None, description="the lead's IANA zone when offered or booked: "
+                                                                 "the confirmation and the reminder say it")
     updated_at: datetime | None = None
 
 
@@ -401,3 +403,214 @@ def describe_slot(slot: Slot | datetime, zone: ZoneInfo) -> str:
     start = (slot.start if isinstance(slot, Slot) else slot).astimezone(zone)
     names = ["seg", "ter", "qua", "qui", "sex", "sáb", "dom"]
     return f"{names[start.weekday()]} {start:%d/%m} às {start:%Hh%M}"
+
+
+# --- The lead's time zone ------------------------------------------------------------------------------
+#
+# Brazil alone has four zones (UTC-2 Fernando de Noronha, UTC-3 Brasília, UTC-4 Amazonas/Mato Grosso/Rondônia/
+# Roraima, UTC-5 Acre; Lei 12.876/2013) and leads abroad write too. A time offered or named in a conversation is
+# in the lead's zone: what they said about where they are, else their phone number's area, else the business's.
+
+BRASILIA_ZONE = "America/Sao_Paulo"
+
+
+class ZoneSource(StrEnum):
+    SAID = "said"  # the lead said where they are ("sou de Manaus", "estou em Lisboa")
+    PHONE = "phone"  # the phone number's area code (one zone only)
+    BUSINESS = "business"  # nothing better known: the business's own zone
+
+
+@dataclass(frozen=True)
+class LeadZone:
+    name: str  # IANA zone
+    source: ZoneSource
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.name)
+
+
+def known_zone(name: object) -> str | None:
+    """An IANA zone name as given ('America/Manaus'), or None when it is not one."""
+    if not isinstance(name, str) or "/" not in name.strip():
+        return None
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name.strip()
+
+
+# Places a lead names, accent- and case-folded → IANA zone. None: the place spans several zones (ask the city).
+_PLACES: dict[str, str | None] = {
+    **dict.fromkeys((
+        "sao paulo", "rio de janeiro", "rio", "minas gerais", "minas", "belo horizonte", "espirito santo", "vitoria",
+        "parana", "curitiba", "santa catarina", "florianopolis", "rio grande do sul", "porto alegre", "goias",
+        "goiania", "distrito federal", "brasilia", "campinas", "santos", "jundiai", "sorocaba", "ribeirao preto",
+        "niteroi", "londrina", "joinville", "uberlandia", "juiz de fora"), BRASILIA_ZONE),
+    **dict.fromkeys(("bahia", "salvador", "feira de santana", "vitoria da conquista"), "America/Bahia"),
+    **dict.fromkeys(("pernambuco", "recife", "olinda", "caruaru", "petrolina", "paraiba", "joao pessoa",
+                     "campina grande", "rio grande do norte", "natal", "mossoro"), "America/Recife"),
+    **dict.fromkeys(("alagoas", "maceio", "sergipe", "aracaju"), "America/Maceio"),
+    **dict.fromkeys(("ceara", "fortaleza", "piaui", "teresina", "maranhao", "sao luis"), "America/Fortaleza"),
+    **dict.fromkeys(("belem", "estado do para", "amapa", "macapa", "maraba"), "America/Belem"),
+    **dict.fromkeys(("santarem",), "America/Santarem"),
+    **dict.fromkeys(("tocantins", "palmas", "araguaina"), "America/Araguaina"),
+    **dict.fromkeys(("amazonas", "manaus", "parintins"), "America/Manaus"),
+    **dict.fromkeys(("roraima", "boa vista"), "America/Boa_Vista"),
+    **dict.fromkeys(("rondonia", "porto velho", "ji-parana"), "America/Porto_Velho"),
+    **dict.fromkeys(("mato grosso", "cuiaba", "rondonopolis", "sinop"), "America/Cuiaba"),
+    **dict.fromkeys(("mato grosso do sul", "campo grande", "dourados"), "America/Campo_Grande"),
+    **dict.fromkeys(("acre", "rio branco", "cruzeiro do sul"), "America/Rio_Branco"),
+    **dict.fromkeys(("eirunepe",), "America/Eirunepe"),
+    **dict.fromkeys(("fernando de noronha", "noronha"), "America/Noronha"),
+    **dict.fromkeys(("portugal", "lisboa", "porto", "coimbra", "braga", "faro", "algarve", "madeira", "funchal"),
+                    "Europe/Lisbon"),
+    **dict.fromkeys(("acores", "azores", "ponta delgada"), "Atlantic/Azores"),
+    **dict.fromkeys(("espanha", "madri", "madrid", "barcelona"), "Europe/Madrid"),
+    **dict.fromkeys(("inglaterra", "reino unido", "londres", "london"), "Europe/London"),
+    **dict.fromkeys(("irlanda", "dublin"), "Europe/Dublin"),
+    **dict.fromkeys(("franca", "paris"), "Europe/Paris"),
+    **dict.fromkeys(("italia", "roma", "milao"), "Europe/Rome"),
+    **dict.fromkeys(("alemanha", "berlim", "munique", "frankfurt"), "Europe/Berlin"),
+    **dict.fromkeys(("suica", "zurique", "genebra"), "Europe/Zurich"),
+    **dict.fromkeys(("holanda", "amsterda", "amsterdam"), "Europe/Amsterdam"),
+    **dict.fromkeys(("belgica", "bruxelas"), "Europe/Brussels"),
+    **dict.fromkeys(("japao", "toquio"), "Asia/Tokyo"),
+    **dict.fromkeys(("dubai", "emirados"), "Asia/Dubai"),
+    **dict.fromkeys(("angola", "luanda"), "Africa/Luanda"),
+    **dict.fromkeys(("mocambique", "maputo"), "Africa/Maputo"),
+    **dict.fromkeys(("argentina", "buenos aires"), "America/Argentina/Buenos_Aires"),
+    **dict.fromkeys(("uruguai", "montevideu"), "America/Montevideo"),
+    **dict.fromkeys(("paraguai", "assuncao"), "America/Asuncion"),
+    **dict.fromkeys(("chile", "santiago"), "America/Santiago"),
+    **dict.fromkeys(("colombia", "bogota"), "America/Bogota"),
+    **dict.fromkeys(("peru", "lima"), "America/Lima"),
+    **dict.fromkeys(("nova york", "new york", "nova jersey", "new jersey", "boston", "miami", "orlando",
+                     "florida", "washington dc", "atlanta", "filadelfia"), "America/New_York"),
+    **dict.fromkeys(("chicago", "houston", "dallas", "texas"), "America/Chicago"),
+    **dict.fromkeys(("denver",), "America/Denver"),
+    **dict.fromkeys(("california", "los angeles", "san francisco", "las vegas", "seattle"), "America/Los_Angeles"),
+    **dict.fromkeys(("toronto", "montreal", "ottawa"), "America/Toronto"),
+    **dict.fromkeys(("vancouver",), "America/Vancouver"),
+    **dict.fromkeys(("sydney", "melbourne"), "Australia/Sydney"),
+    # Countries spanning several zones: the city decides.
+    **dict.fromkeys(("brasil", "estados unidos", "eua", "usa", "canada", "mexico", "australia", "russia"), None),
+}
+_UF_ZONES = {"sp": BRASILIA_ZONE, "rj": BRASILIA_ZONE, "mg": BRASILIA_ZONE, "es": BRASILIA_ZONE,
+             "pr": BRASILIA_ZONE, "sc": BRASILIA_ZONE, "rs": BRASILIA_ZONE, "go": BRASILIA_ZONE, "df": BRASILIA_ZONE,
+             "ba": "America/Bahia", "pe": "America/Recife", "pb": "America/Recife", "rn": "America/Recife",
+             "al": "America/Maceio", "se": "America/Maceio", "ce": "America/Fortaleza", "pi": "America/Fortaleza",
+             "ma": "America/Fortaleza", "pa": "America/Belem", "ap": "America/Belem", "to": "America/Araguaina",
+             "am": "America/Manaus", "rr": "America/Boa_Vista", "ro": "America/Porto_Velho",
+             "mt": "America/Cuiaba", "ms": "America/Campo_Grande", "ac": "America/Rio_Branco"}
+_PLACE_PATTERNS = sorted(_PLACES, key=len, reverse=True)  # "mato grosso do sul" before "mato grosso"
+
+
+def zone_for_place(words: str) -> str | None:
+    """The zone of the place the lead named ('Manaus', 'sou de Rio Branco - AC', 'estou em Lisboa', 'AM'), or of an
+    IANA name. None when the place is unknown or spans several zones (a country like the USA: ask the city)."""
+    if zone := known_zone(words):
+        return zone
+    said = re.sub(r"[^a-z0-9 -]+", " ", _fold(words))
+    for place in _PLACE_PATTERNS:
+        if re.search(rf"(?<![a-z]){re.escape(place)}(?![a-z])", said):
+            return _PLACES[place]
+    # A state's two letters only at the end, alone or after a separator or preposition ("MT", "- AM", "em SP").
+    uf = re.fullmatch(r"\s*(?:.*(?:[-/,]|\b(?:de|em|no|na|do|da))\s*)?([a-z]{2})\s*", said)
+    return _UF_ZONES.get(uf.group(1)) if uf else None
+
+
+def resolve_lead_zone(said_zone: str | None, phone: str, business_zone: str) -> LeadZone:
+    """The lead's zone: what they said, else their number's area (one zone only), else the business's."""
+    if zone := known_zone(said_zone):
+        return LeadZone(zone, ZoneSource.SAID)
+    from shared.domain.phone import phone_time_zone  # noqa: PLC0415 - libphonenumber's tables load on first use
+
+    if zone := phone_time_zone(phone):
+        return LeadZone(zone, ZoneSource.PHONE)
+    return LeadZone(business_zone, ZoneSource.BUSINESS)
+
+
+_ZONE_PLACE_NAMES = {BRASILIA_ZONE: "Brasília", "Europe/Lisbon": "Lisboa", "Atlantic/Azores": "Açores",
+                     "America/New_York": "Nova York", "Europe/London": "Londres", "America/Cuiaba": "Cuiabá",
+                     "America/Belem": "Belém", "America/Maceio": "Maceió", "America/Bahia": "Salvador",
+                     "America/Santarem": "Santarém", "America/Araguaina": "Araguaína",
+                     "America/Eirunepe": "Eirunepé", "America/Argentina/Buenos_Aires": "Buenos Aires",
+                     "Europe/Madrid": "Madri", "Europe/Rome": "Roma", "Europe/Berlin": "Berlim",
+                     "Asia/Tokyo": "Tóquio"}
+
+
+def zone_place_name(zone: str) -> str:
+    """How people name a zone's time in Portuguese: 'Brasília' for America/Sao_Paulo, else its city."""
+    return _ZONE_PLACE_NAMES.get(zone) or zone.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def same_clock(start: datetime, a: str, b: str) -> bool:
+    """Whether two zones show the same wall-clock time at that instant (Recife and Brasília do, all year)."""
+    return start.astimezone(ZoneInfo(a)).utcoffset() == start.astimezone(ZoneInfo(b)).utcoffset()
+
+
+LEAD_DAY_STARTS, LEAD_DAY_ENDS = time(7, 0), time(22, 0)
+
+
+def awake_for_lead(slots: list[Slot], lead_zone: str) -> list[Slot]:
+    """The slots inside the lead's own day (7h-22h their time), when there are any: a lead in Tokyo is not offered
+    a 3 a.m. call because it is 15h in São Paulo. None inside it: all of them (the lead may still choose)."""
+    zone = ZoneInfo(lead_zone)
+
+    def awake(slot: Slot) -> bool:
+        start, end = slot.start.astimezone(zone), slot.end.astimezone(zone)
+        return start.date() == end.date() and LEAD_DAY_STARTS <= start.time() and end.time() <= LEAD_DAY_ENDS
+
+    inside = [s for s in slots if awake(s)]
+    return inside or slots
+
+
+def describe_for_lead(slot: Slot | datetime, lead_zone: str, business_zone: str) -> str:
+    """'qui 03/12 às 14h00 no seu horário (15h00 em Brasília)': the lead's time first, the business's too when the
+    clocks differ then (a DST change abroad moves the difference: it is judged at the slot's own instant)."""
+    start = slot.start if isinstance(slot, Slot) else slot
+    label = describe_slot(start, ZoneInfo(lead_zone))
+    if same_clock(start, lead_zone, business_zone):
+        return label
+    theirs = start.astimezone(ZoneInfo(lead_zone))
+    ours = start.astimezone(ZoneInfo(business_zone))
+    other = f"{ours:%Hh%M}" if ours.date() == theirs.date() else describe_slot(start, ZoneInfo(business_zone))
+    return f"{label} no seu horário ({other} em {zone_place_name(business_zone)})"
+
+
+def describe_for_business(start: datetime, lead_zone: str | None, business_zone: str) -> str:
+    """What the seller reads: the business's time, and the lead's when their clock differs."""
+    label = describe_slot(start, ZoneInfo(business_zone))
+    if not lead_zone or same_clock(start, lead_zone, business_zone):
+        return label
+    theirs = start.astimezone(ZoneInfo(lead_zone))
+    return f"{label} ({theirs:%Hh%M} no horário do lead, {zone_place_name(lead_zone)})"
+
+
+_BUSINESS_CLOCK = re.compile(r"\b(?:seu horario|horario de voces|horario da empresa|horario de voce|"
+                             r"horario da loja|hora de voces|seu fuso)\b")
+# Brasília named next to a time means its clock ("15h de Brasília", "horário de Brasília"); a lead who is in
+# Brasília is on that clock anyway.
+_BRASILIA_CLOCK = re.compile(r"\bbrasilia\b")
+_OWN_CLOCK = re.compile(r"\b(?:meu horario|meu fuso|horario daqui|hora daqui|hora local|horario local|"
+                        r"horario aqui|aqui de)\b")
+
+
+def names_own_clock(text: str) -> bool:
+    """The lead said the time is on their own clock ('15h no meu horário')."""
+    return bool(_OWN_CLOCK.search(_fold(text)))
+
+
+def zone_of_words(text: str, lead_zone: str, business_zone: str) -> str:
+    """The zone a time the lead typed is in: theirs ('no meu horário', or nothing said), Brasília's ('15h de
+    Brasília') or the business's ('no seu horário', 'no horário de vocês')."""
+    said = _fold(text)
+    if _OWN_CLOCK.search(said):
+        return lead_zone
+    if _BRASILIA_CLOCK.search(said):
+        return BRASILIA_ZONE
+    if _BUSINESS_CLOCK.search(said):
+        return business_zone
+    return lead_zone

@@ -75,6 +75,9 @@ class Seller(ConfigDocument):
     name: str = Field(min_length=1, max_length=80)
     phone: str = Field(description="E.164; matched with and without Brazil's ninth digit")
     role: str = Field(default="seller", max_length=40, description="seller, manager… (shown, not enforced)")
+    calendar_id: str | None = Field(
+        default=None, description="the Google Calendar id (one of calendar.calendar_ids) whose meetings this seller "
+        "takes: they alone are told of bookings on it; a calendar no seller names alerts every seller")
 
     @field_validator("phone")
     @classmethod
@@ -145,6 +148,10 @@ class AgentConfig(ConfigDocument):
         for i, phone in enumerate(phones):
             if any(same_whatsapp_number(phone, other) for other in phones[i + 1:]):
                 raise ValueError("sellers: the same phone is listed twice (with or without the ninth digit)")
+        calendars = self.calendar.calendar_ids if self.calendar is not None else []
+        for seller in self.sellers:
+            if seller.calendar_id is not None and seller.calendar_id not in calendars:
+                raise ValueError(f"sellers: {seller.name}'s calendar_id is not one of calendar.calendar_ids")
         return self
 
     def all_sellers(self) -> list[Seller]:
@@ -153,6 +160,11 @@ class AgentConfig(ConfigDocument):
         if self.seller_phone and not any(same_whatsapp_number(self.seller_phone, s.phone) for s in sellers):
             sellers.append(Seller(name="Vendedor", phone=self.seller_phone))
         return sellers
+
+    def sellers_for_calendar(self, calendar_id: str | None) -> list[Seller]:
+        """Who is told of a meeting on that calendar: the sellers who name it, else every seller."""
+        named = [s for s in self.sellers if calendar_id is not None and s.calendar_id == calendar_id]
+        return named or self.all_sellers()
 
     def seller_for(self, phone: str) -> Seller | None:
         """The seller writing from this phone, if any (ninth digit or not)."""

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from shared.domain.voice_clone import ClonedVoice
+
 # Chirp 3 HD voice names are <locale>-Chirp3-HD-<Voice>, e.g. pt-BR-Chirp3-HD-Kore
 # (https://cloud.google.com/text-to-speech/docs/chirp3-hd, "How do I access voices in supported languages?").
 _CHIRP3_NAME = re.compile(r"^(?P<locale>[a-z]{2,3}-[A-Z]{2})-Chirp3-HD-(?P<voice>[A-Z][a-z]+)$")
@@ -37,6 +39,8 @@ class VoiceSettings(BaseModel):
     max_numbers: int = Field(default=4, ge=0, description="replies with more numbers (prices, dates) go as text")
     also_text: bool = Field(default=False, description="send the text after the voice note as well")
     speaking_rate: float = Field(default=1.0, ge=0.25, le=2.0)
+    clone: ClonedVoice | None = Field(default=None, description="set by voice_admin after a consented cloning; "
+                                                                "the agent then speaks in that voice")
 
     @field_validator("voice_name")
     @classmethod

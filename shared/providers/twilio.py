@@ -367,6 +367,15 @@ class TwilioProvider:
         self._base_url = base_url.rstrip("/")
         self._status_callback = status_callback
 
+    def send_audio_url(self, channel: Channel, to_phone: str, url: str, size: int) -> str:
+        """A voice note by link: Twilio takes media only as a URL (MediaUrl) it downloads, checking the
+        Content-Type it is served with against the file; WhatsApp audio may be OGG (Opus), AMR, 3GP, AAC or MPEG,
+        at most 16 MB per message (https://www.twilio.com/docs/whatsapp/guidance-whatsapp-media-messages). No
+        Body: the note alone. The caller publishes the file (shared/adapters/media_links.py)."""
+        if size > TWILIO_WHATSAPP_MAX_MEDIA_BYTES:
+            raise ProviderRejected(_PROVIDER, 0, f"voice note of {size} bytes is over WhatsApp's 16 MB")
+        return self._create(channel, to_phone, {"MediaUrl": url})
+
     def send_text(self, channel: Channel, to_phone: str, text: str) -> str:
         """Free text (the 24-hour window): Body of at most 1600 characters, so a longer reply goes as several
         messages in order; returns the last message's SID (the one whose delivery closes the reply)."""
@@ -419,6 +428,10 @@ class TwilioProvider:
         # 20429: too many requests (https://www.twilio.com/docs/api/errors/20429)
         transient = is_transient_status(reply.status) or str(code) == "20429"
         fail(_PROVIDER, reply.status, detail, secrets, transient=transient)
+
+
+# "For a WhatsApp message, the maximum size limit is 16MB" (guidance on WhatsApp media messages, above).
+TWILIO_WHATSAPP_MAX_MEDIA_BYTES = 16 * 1024 * 1024
 
 
 def split_body(text: str, limit: int = BODY_LIMIT) -> list[str]:

@@ -20,7 +20,7 @@ from shared.domain.errors import ProviderRejected
 from shared.domain.followup import fill_template_params, within_service_window
 from shared.domain.inbound import Provider
 from shared.domain.phone import mask_phone
-from shared.domain.scheduling import BookingStatus, CalendarConfig, describe_slot
+from shared.domain.scheduling import BookingStatus, CalendarConfig, describe_for_lead, resolve_lead_zone
 from shared.ports import ChannelDirectory, ConversationStore, MeetingReminderRequest, MessageSender, ReminderQueue
 from shared.services.scheduling import BookingStore
 from shared.services.tools import BookingChange
@@ -79,8 +79,11 @@ def run_meeting_reminder(request: MeetingReminderRequest, deps: ReminderDeps) ->
             return "no_conversation"
         agent = deps.directory.get_agent(request.tenant_id, channel.agent_id)
         config = agent.calendar
-        zone = config.zone if config else UTC
-        when = describe_slot(booking.start, zone)
+        business = config.time_zone if config else "UTC"
+        # In the lead's own time (the zone stored when they booked; else their number's area), both clocks shown
+        # when they differ: "qui 03/12 às 14h00 no seu horário (15h00 em Brasília)".
+        lead_zone = booking.lead_time_zone or resolve_lead_zone(None, conversation.contact_phone, business).name
+        when = describe_for_lead(booking.start, lead_zone, business)
         name = conversation.contact_name or ""
         in_window = within_service_window(conversation.last_inbound_at, now)
         template = config.reminder_template if config else None

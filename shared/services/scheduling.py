@@ -16,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from shared import log
 from shared.domain.errors import CalendarConflict, CalendarError, CalendarPreconditionFailed, CalendarUnavailable
 from shared.domain.scheduling import (
     Booking,
+    awake_for_lead,
     BookingStatus,
     CalendarConfig,
     CalendarEvent,
@@ -36,8 +38,11 @@ from shared.domain.scheduling import (
     meeting_event_id,
     nearest_free,
     parse_choice,
+    same_clock,
     slot_at,
     within_hours,
+    zone_of_words,
+    zone_place_name,
 )
 from shared.ports import CalendarApi
 
@@ -88,34 +93,40 @@ class MeetingScheduler:
     # --- offering ---------------------------------------------------------------------------------
 
     def offer(self, tenant_id: str, conversation_id: str, contact_phone: str, kind_name: str | None,
-              day: date | None = None) -> tuple[MeetingKind, list[Slot]]:
-        """Two or three free slots (on `day` when the lead named one), remembered for 'o primeiro'."""
+              day: date | None = None, lead_zone: str | None = None) -> tuple[MeetingKind, list[Slot]]:
+        """Two or three free slots (on `day` of the lead's calendar when they named one), remembered for
+        'o primeiro'. `lead_zone`: the lead's IANA zone (default: the business's)."""
         kind = self.config.kind(kind_name)
         slots = self._free(kind)
         if day is not None:
-            slots = [s for s in slots if s.start.astimezone(self.config.zone).date() == day]
+            zone = ZoneInfo(lead_zone or self.config.time_zone)
+            slots = [s for s in slots if s.start.astimezone(zone).date() == day]
+        if lead_zone:
+            slots = awake_for_lead(slots, lead_zone)
         offers = choose_offers(slots, 3)
         booking = self._bookings.get_booking(tenant_id, conversation_id) or Booking(
             conversation_id=conversation_id, contact_phone=contact_phone, kind=kind.name)
         booking = booking.model_copy(update={"offered": [OfferedSlot.of(s) for s in offers], "kind": kind.name,
-                                             "updated_at": self._clock()})
+                                             "updated_at": self._clock(),
+                                             "lead_time_zone": lead_zone or booking.lead_time_zone})
         self._bookings.save_booking(tenant_id, booking)
         return kind, offers
 
     # --- booking ----------------------------------------------------------------------------------
 
-    def book(self, tenant_id: str, conversation_id: str, who: Attendee, when: str, kind_name: str | None
-             ) -> BookingOutcome:
+    def book(self, tenant_id: str, conversation_id: str, who: Attendee, when: str, kind_name: str | None,
+             lead_zone: str | None = None) -> BookingOutcome:
+        """Book the time the lead chose; their words are read in `lead_zone` (default: the business's zone)."""
         booking = self._bookings.get_booking(tenant_id, conversation_id)
         if booking is not None and booking.status == BookingStatus.BOOKED:
-            wanted = self._wanted(booking, when)
+            wanted = self._wanted(booking, when, lead_zone)
             if isinstance(wanted, datetime) and wanted != booking.start:
-                return self.reschedule(tenant_id, conversation_id, when)
+                return self.reschedule(tenant_id, conversation_id, when, lead_zone)
             return BookingOutcome("already_booked", booking)
         kind = self.config.kind(kind_name or (booking.kind if booking else None))
-        wanted = self._wanted(booking, when)
+        wanted = self._wanted(booking, when, lead_zone)
         if not isinstance(wanted, datetime):
-            return self._ask_again(tenant_id, conversation_id, who.phone, kind, wanted)
+            return self._ask_again(tenant_id, conversation_id, who.phone, kind, wanted, lead_zone=lead_zone)
         event_id = meeting_event_id(tenant_id, conversation_id)
         slots = self._free(kind)  # read free/busy again: the offer may be minutes old
         slot = slot_at(wanted, slots)
@@ -124,7 +135,7 @@ class MeetingScheduler:
             if event is None:
                 return self._unavailable(wanted, kind, slots, taken=slot is not None)
         else:
-            draft = self._draft(event_id, kind, slot, who)
+            draft = self._draft(event_id, kind, slot, who, lead_zone)
             try:
                 event = self._insert(slot, draft)
             except CalendarConflict:
@@ -135,19 +146,22 @@ class MeetingScheduler:
         booked = Booking(conversation_id=conversation_id, contact_phone=who.phone, kind=kind.name,
                          status=BookingStatus.BOOKED, offered=[], event_id=event.event_id,
                          calendar_id=event.calendar_id, start=event.start, end=event.end, video_link=event.video_link,
-                         changes=booking.changes if booking else 0, updated_at=self._clock())
+                         changes=booking.changes if booking else 0, updated_at=self._clock(),
+                         lead_time_zone=lead_zone or (booking.lead_time_zone if booking else None))
         self._bookings.save_booking(tenant_id, booked)
         log.log(logger, logging.INFO, "meeting booked", kind=kind.name, event_id=event.event_id)
         return BookingOutcome("booked", booked, event)
 
-    def reschedule(self, tenant_id: str, conversation_id: str, when: str) -> BookingOutcome:
+    def reschedule(self, tenant_id: str, conversation_id: str, when: str, lead_zone: str | None = None
+                   ) -> BookingOutcome:
         booking = self._bookings.get_booking(tenant_id, conversation_id)
         if booking is None or booking.status != BookingStatus.BOOKED:
             return BookingOutcome("nothing_booked", booking)
         kind = self.config.kind(booking.kind)
-        wanted = self._wanted(booking, when)
+        wanted = self._wanted(booking, when, lead_zone)
         if not isinstance(wanted, datetime):
-            return self._ask_again(tenant_id, conversation_id, booking.contact_phone, kind, wanted, keep=booking)
+            return self._ask_again(tenant_id, conversation_id, booking.contact_phone, kind, wanted, keep=booking,
+                                   lead_zone=lead_zone)
         if wanted == booking.start:
             return BookingOutcome("already_booked", booking)
         slots = self._free(kind, ignore=Interval(booking.start, booking.end), ignore_calendar=booking.calendar_id)
@@ -160,7 +174,8 @@ class MeetingScheduler:
         event = self._patch(booking, start=slot.start, end=slot.end)
         previous = booking.start
         moved = booking.model_copy(update={"start": event.start, "end": event.end, "changes": booking.changes + 1,
-                                           "offered": [], "updated_at": self._clock()})
+                                           "offered": [], "updated_at": self._clock(),
+                                           "lead_time_zone": lead_zone or booking.lead_time_zone})
         self._bookings.save_booking(tenant_id, moved)
         self._bookings.release_slot(tenant_id, booking.calendar_id, previous, conversation_id)
         log.log(logger, logging.INFO, "meeting rescheduled", event_id=booking.event_id)
@@ -192,16 +207,18 @@ class MeetingScheduler:
             busy[ignore_calendar] = [piece for b in busy[ignore_calendar] for piece in _minus(b, ignore)]
         return free_slots(self.config, kind, busy, now, limit=400)
 
-    def _wanted(self, booking: Booking | None, when: str) -> datetime | date | None:
-        """The start the lead chose: an offered slot, a time they named, an ISO time; a bare day; or None."""
+    def _wanted(self, booking: Booking | None, when: str, lead_zone: str | None = None) -> datetime | date | None:
+        """The start the lead chose: an offered slot, a time they named, an ISO time; a bare day; or None.
+        Named times are in the lead's zone unless they say whose ('15h de Brasília', 'no horário de vocês')."""
+        zone = ZoneInfo(zone_of_words(when, lead_zone or self.config.time_zone, self.config.time_zone))
         try:
             parsed = datetime.fromisoformat(when.strip())
         except ValueError:
             parsed = None
         if parsed is not None:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.config.zone)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
         offered = [o.slot() for o in booking.offered] if booking else []
-        choice = parse_choice(when, offered, self._clock(), self.config.zone)
+        choice = parse_choice(when, offered, self._clock(), zone)
         if choice is None:
             return None
         if choice.offered_index is not None:
@@ -209,10 +226,10 @@ class MeetingScheduler:
         return choice.wanted or choice.day_only
 
     def _ask_again(self, tenant_id: str, conversation_id: str, phone: str, kind: MeetingKind,
-                   wanted: date | None, keep: Booking | None = None) -> BookingOutcome:
-        _, offers = self.offer(tenant_id, conversation_id, phone, kind.name, day=wanted)
+                   wanted: date | None, keep: Booking | None = None, lead_zone: str | None = None) -> BookingOutcome:
+        _, offers = self.offer(tenant_id, conversation_id, phone, kind.name, day=wanted, lead_zone=lead_zone)
         if wanted is not None and not offers:
-            _, offers = self.offer(tenant_id, conversation_id, phone, kind.name)
+            _, offers = self.offer(tenant_id, conversation_id, phone, kind.name, lead_zone=lead_zone)
             return BookingOutcome("unavailable", keep, alternatives=offers, reason="no free time that day")
         return BookingOutcome("choose_time" if wanted else "unclear", keep, alternatives=offers)
 
@@ -227,9 +244,14 @@ class MeetingScheduler:
             reason = "the seller is busy then"
         return BookingOutcome("unavailable", alternatives=nearest_free(wanted, slots, 3), reason=reason)
 
-    def _draft(self, event_id: str, kind: MeetingKind, slot: Slot, who: Attendee) -> MeetingDraft:
+    def _draft(self, event_id: str, kind: MeetingKind, slot: Slot, who: Attendee, lead_zone: str | None = None
+               ) -> MeetingDraft:
         name = who.name or "lead do WhatsApp"
         lines = [f"{kind.name} com {name}", f"WhatsApp: {who.phone}", "Agendado pelo Piloto."]
+        if lead_zone and not same_clock(slot.start, lead_zone, self.config.time_zone):
+            # The event is in the business's zone; the seller calling the lead should know the lead's clock. The
+            # zone, not a time: a reschedule moves the event without rewriting its description.
+            lines.insert(2, f"Fuso horário do lead: {zone_place_name(lead_zone)} ({lead_zone})")
         if who.summary:
             lines += ["", "Resumo da conversa:", who.summary[:3000]]
         return MeetingDraft(event_id=event_id, summary=f"{kind.name} — {name}", description="\n".join(lines),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from shared import log
 from shared.domain.catalog import CatalogItem, rank_items
@@ -15,7 +16,19 @@ from shared.domain.lead import QUALIFICATION_FIELDS, LeadChange, LeadProfile, St
 from shared.domain.errors import CalendarError
 from shared.domain.meeting import MeetingRequest
 from shared.domain.phone import mask_phone
-from shared.domain.scheduling import Booking, Slot, describe_slot, parse_choice
+from shared.domain.scheduling import (
+    Booking,
+    LeadZone,
+    Slot,
+    ZoneSource,
+    describe_for_lead,
+    known_zone,
+    names_own_clock,
+    parse_choice,
+    resolve_lead_zone,
+    zone_for_place,
+    zone_of_words,
+)
 from shared.ports import ToolCall, ToolResult, ToolSpec
 from shared.services.scheduling import Attendee, MeetingScheduler
 
@@ -96,6 +109,10 @@ SPECS = {
                 "need": "what they want to solve or buy", "budget": "budget or monthly bill, as stated",
                 "authority": "who decides the purchase", "timeline": "when they want it"}.items()},
             "notes": {"type": "string", "description": "anything else worth remembering"},
+            "location": {"type": "string", "description": "where the lead said they are (city, state or country), "
+                                                          "as said: meeting times are then shown in their time"},
+            "time_zone": {"type": "string", "description": "IANA time zone of that place (e.g. America/Manaus), "
+                                                           "only when you are sure"},
             "stage": {"type": "string", "enum": [s.value for s in Stage]},
         }},
     ),
@@ -114,15 +131,17 @@ SPECS = {
     "offer_slots": ToolSpec(
         name="offer_slots",
         description=("When the lead is ready for a meeting or visit: get two or three free times from the seller's "
-                     "calendar and offer them exactly as returned. Never invent a time."),
+                     "calendar and offer them exactly as their labels say (the lead's own time zone first). Never "
+                     "invent or convert a time."),
         parameters={"type": "object", "properties": {
             "kind": {"type": "string", "description": "meeting kind, when the lead chose one"},
             "day": {"type": "string", "description": "a day the lead asked for, in their words (e.g. 'sexta')"}}},
     ),
     "book_meeting": ToolSpec(
         name="book_meeting",
-        description=("Book the time the lead chose. Pass their words ('o primeiro', 'quinta às 15h') or the ISO start "
-                     "of an offered slot. If that time is not free, offer the alternatives returned."),
+        description=("Book the time the lead chose. Pass their words unchanged ('o primeiro', 'quinta às 15h', "
+                     "'15h de Brasília': they are read in the lead's own time zone unless they name another) or the "
+                     "ISO start of an offered slot. If that time is not free, offer the alternatives returned."),
         parameters={"type": "object", "properties": {
             "when": {"type": "string", "description": "the lead's choice, as said, or an offered ISO start"},
             "kind": _STRING}, "required": ["when"]},
@@ -204,8 +223,14 @@ class ToolBox:
         self.effects.lead = profile
         self.effects.lead_changes.append(change)
         missing = [f for f in ("need", "budget", "authority", "timeline") if not getattr(profile, f)]
-        return {"ok": True, "changed": sorted(change.changed), "stage": profile.stage.value,
-                "still_unknown": missing}
+        result = {"ok": True, "changed": sorted(change.changed), "stage": profile.stage.value,
+                  "still_unknown": missing}
+        if args.get("location") or args.get("time_zone"):
+            result["time_zone"] = profile.time_zone
+            if not (known_zone(args.get("time_zone")) or zone_for_place(str(args.get("location") or ""))):
+                result["note"] = ("that place's time zone is not known or spans several zones: ask the lead's city "
+                                  "before offering times")
+        return result
 
     def _lookup_catalog(self, args: dict[str, Any]) -> dict[str, Any]:
         query = str(args.get("query", ""))
@@ -246,20 +271,48 @@ class ToolBox:
         result = self._request_meeting({"proposed_times": [words], "topic": topic or str(args.get("kind") or "")})
         return {**result, "fallback": "the calendar could not be updated; a seller will confirm with the lead"}
 
+    def _lead_zone(self) -> LeadZone:
+        """The lead's time zone: what they said (update_lead location), else their number's area, else the
+        business's. Read at each calendar call: the lead may have said where they are earlier in this turn."""
+        assert self._scheduler is not None
+        return resolve_lead_zone(self._current_lead().time_zone, self.scope.contact_phone,
+                                 self._scheduler.config.time_zone)
+
+    @staticmethod
+    def _own_clock_unknown(when: str, lead_zone: LeadZone) -> dict[str, Any] | None:
+        """'15h no meu horário' from a lead whose zone is unknown: reading it on the business's clock could book
+        the wrong hour, so the agent asks where the lead is first."""
+        if lead_zone.source is ZoneSource.BUSINESS and names_own_clock(when):
+            return {"ok": False, "status": "time_zone_unknown",
+                    "note": "the lead gave a time on their own clock but where they are is unknown: ask their city, "
+                            "record it with update_lead(location), then book"}
+        return None
+
     def _offer_slots(self, args: dict[str, Any]) -> dict[str, Any]:
         assert self._scheduler is not None
-        zone = self._scheduler.config.zone
+        lead_zone = self._lead_zone()
+        business = self._scheduler.config.time_zone
         try:
-            choice = parse_choice(str(args["day"]), [], self._clock(), zone) if args.get("day") else None
-            day = (choice.day_only or (choice.wanted.date() if choice.wanted else None)) if choice else None
+            day = None
+            if args.get("day"):
+                words = str(args["day"])
+                zone = ZoneInfo(zone_of_words(words, lead_zone.name, business))
+                choice = parse_choice(words, [], self._clock(), zone)
+                day = (choice.day_only or (choice.wanted.date() if choice.wanted else None)) if choice else None
             kind, slots = self._scheduler.offer(self.scope.tenant_id, self.scope.conversation_id,
-                                                self.scope.contact_phone, args.get("kind"), day)
+                                                self.scope.contact_phone, args.get("kind"), day, lead_zone.name)
         except CalendarError as err:
             return self._calendar_failed("offer_slots", err, args)
         if not slots:
             return {"slots": [], "note": "no free time in the coming days; offer to have a seller call the lead"}
-        return {"kind": kind.name, "minutes": kind.duration_minutes, "place": kind.place.value,
-                "slots": _slot_list(slots, zone), "time_zone": self._scheduler.config.time_zone}
+        result = {"kind": kind.name, "minutes": kind.duration_minutes, "place": kind.place.value,
+                  "slots": _slot_list(slots, lead_zone.name, business), "time_zone": lead_zone.name,
+                  "business_time_zone": business, "time_zone_from": lead_zone.source.value,
+                  "note": "say each time exactly as its label: the lead's own time first"}
+        if lead_zone.source is ZoneSource.BUSINESS:
+            result["note"] += ("; the lead's time zone is unknown, so these are the business's times: if the lead "
+                               "may be elsewhere, ask where and record it with update_lead(location)")
+        return result
 
     def _book_meeting(self, args: dict[str, Any]) -> dict[str, Any]:
         assert self._scheduler is not None
@@ -269,9 +322,12 @@ class ToolBox:
         lead = self._current_lead()
         who = Attendee(phone=self.scope.contact_phone, name=lead.name or self._contact_name,
                        summary=self._summary or qualification_summary(lead) or None)
+        lead_zone = self._lead_zone()
+        if (unknown := self._own_clock_unknown(when, lead_zone)) is not None:
+            return unknown
         try:
             outcome = self._scheduler.book(self.scope.tenant_id, self.scope.conversation_id, who, when,
-                                           args.get("kind"))
+                                           args.get("kind"), lead_zone.name)
         except CalendarError as err:
             return self._calendar_failed("book_meeting", err, args)
         return self._booking_result(outcome)
@@ -281,8 +337,12 @@ class ToolBox:
         when = str(args.get("when") or "").strip()[:120]
         if not when:
             return {"error": "ask the lead for the new time first"}
+        lead_zone = self._lead_zone()
+        if (unknown := self._own_clock_unknown(when, lead_zone)) is not None:
+            return unknown
         try:
-            outcome = self._scheduler.reschedule(self.scope.tenant_id, self.scope.conversation_id, when)
+            outcome = self._scheduler.reschedule(self.scope.tenant_id, self.scope.conversation_id, when,
+                                                 lead_zone.name)
         except CalendarError as err:
             return self._calendar_failed("reschedule_meeting", err, args)
         return self._booking_result(outcome)
@@ -296,8 +356,10 @@ class ToolBox:
         return self._booking_result(outcome)
 
     def _booking_result(self, outcome: Any) -> dict[str, Any]:  # noqa: ANN401 - BookingOutcome
-        zone = self._scheduler.config.zone
+        business = self._scheduler.config.time_zone
         booking = outcome.booking
+        zone = (booking.lead_time_zone if booking is not None and booking.lead_time_zone else
+                self._lead_zone().name)
         if outcome.status in ("booked", "rescheduled", "cancelled"):
             action = {"booked": "scheduled", "rescheduled": "rescheduled", "cancelled": "cancelled"}[outcome.status]
             self.effects.bookings.append(BookingChange(action, booking, outcome.previous_start))
@@ -305,7 +367,7 @@ class ToolBox:
                 self._update_lead({"stage": Stage.MEETING.value})
             log.log(logger, logging.INFO, f"meeting {action}", lead=mask_phone(self.scope.contact_phone))
         if outcome.status in ("booked", "already_booked", "rescheduled"):
-            return {"ok": True, "status": outcome.status, "when": describe_slot(booking.start, zone),
+            return {"ok": True, "status": outcome.status, "when": describe_for_lead(booking.start, zone, business),
                     "kind": booking.kind, **({"video_link": booking.video_link} if booking.video_link else {}),
                     "note": "confirm the day and time to the lead in one short message"}
         if outcome.status == "cancelled":
@@ -313,7 +375,7 @@ class ToolBox:
         if outcome.status == "nothing_booked":
             return {"ok": False, "status": "nothing_booked", "note": "the lead has no booked meeting"}
         return {"ok": False, "status": outcome.status, "reason": outcome.reason,
-                "alternatives": _slot_list(outcome.alternatives, zone),
+                "alternatives": _slot_list(outcome.alternatives, zone, business),
                 "note": "offer these times instead; never offer a time not listed"}
 
     def _search_knowledge(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -333,9 +395,10 @@ class ToolBox:
         return {"ok": True, "note": "a human seller was notified and will continue; tell the lead so, briefly"}
 
 
-def _slot_list(slots: list[Slot], zone: Any) -> list[dict[str, Any]]:  # noqa: ANN401 - ZoneInfo
-    return [{"option": i + 1, "start": s.start.astimezone(zone).isoformat(), "label": describe_slot(s, zone)}
-            for i, s in enumerate(slots)]
+def _slot_list(slots: list[Slot], lead_zone: str, business_zone: str) -> list[dict[str, Any]]:
+    """Offered times as the model passes them on: the start in the lead's zone and a label with both clocks."""
+    return [{"option": i + 1, "start": s.start.astimezone(ZoneInfo(lead_zone)).isoformat(),
+             "label": describe_for_lead(s, lead_zone, business_zone)} for i, s in enumerate(slots)]
 
 
 def qualification_summary(profile: LeadProfile | None) -> str:

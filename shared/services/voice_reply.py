@@ -10,6 +10,7 @@ sends the text instead and records why.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,6 +44,12 @@ class AudioSender(Protocol):
     def send_audio(self, channel: Channel, to_phone: str, audio: bytes, mime_type: str) -> str: ...
 
 
+class AudioLinkSender(Protocol):
+    """A MessageSender that takes a voice note only as a URL it downloads (Twilio's MediaUrl)."""
+
+    def send_audio_url(self, channel: Channel, to_phone: str, url: str, size: int) -> str: ...
+
+
 class VoiceRecords(Protocol):
     def save_audio(self, tenant_id: str, conversation_id: str, reply_id: str, audio: bytes) -> str:
         """Keep the original in the media bucket; returns its gs:// path."""
@@ -56,6 +63,9 @@ class VoiceDeps:
     synthesizer: SpeechSynthesizer
     records: VoiceRecords
     ledger: UsageLedger | None = None
+    # (tenant_id, content, content type) → a URL the provider can download, for AudioLinkSenders; None: they get
+    # text (no account to sign links with).
+    media_links: Callable[[str, bytes, str], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,10 @@ def send_reply(sender: MessageSender, channel: Channel, agent: AgentConfig, text
     if voice is None or not should_speak(settings, target.lead_sent_voice):
         return sender.send_text(channel, target.to_phone, text)
     reason = unspeakable_reason(text, settings)
-    if reason is None and not hasattr(sender, "send_audio"):
-        reason = f"{channel.provider.value} cannot send voice notes"
+    by_link = not hasattr(sender, "send_audio") and hasattr(sender, "send_audio_url")
+    if reason is None and not hasattr(sender, "send_audio") and not (by_link and voice.media_links):
+        reason = (f"{channel.provider.value} takes voice notes by URL and no media link signer is configured"
+                  if by_link else f"{channel.provider.value} cannot send voice notes")
     speech: Speech | None = None
     if reason is None:
         try:
@@ -99,8 +111,7 @@ def send_reply(sender: MessageSender, channel: Channel, agent: AgentConfig, text
     except Exception:  # noqa: BLE001 - keeping a copy must not stop the reply
         logger.exception("voice note not kept in the media bucket")
     try:
-        message_id = sender.send_audio(channel, target.to_phone, speech.audio,  # type: ignore[attr-defined]
-                                       speech.mime_type)
+        message_id = _send_audio(sender, channel, target, speech, voice)
     except ProviderRejected as err:
         note = note.model_copy(update={"spoken": False, "reason": f"the provider refused the voice note: {err}"})
         return _as_text(sender, channel, text, target, voice, note)
@@ -110,6 +121,20 @@ def send_reply(sender: MessageSender, channel: Channel, agent: AgentConfig, text
     if settings.also_text:
         sender.send_text(channel, target.to_phone, text)
     return message_id
+
+
+def _send_audio(sender: MessageSender, channel: Channel, target: ReplyTarget, speech: Speech, voice: VoiceDeps) -> str:
+    if hasattr(sender, "send_audio"):
+        return sender.send_audio(channel, target.to_phone, speech.audio, speech.mime_type)  # type: ignore[attr-defined]
+    assert voice.media_links is not None
+    content_type = speech.mime_type.split(";", 1)[0].strip()  # the stored object's Content-Type, no codec parameter
+    try:
+        url = voice.media_links(target.tenant_id, speech.audio, content_type)
+    except Exception as err:  # noqa: BLE001 - storage or signing failed: the reply goes as text, with the reason
+        # Only our own configuration errors carry a message worth recording; others may hold URLs or tokens.
+        detail = str(err)[:160] if isinstance(err, RuntimeError) else type(err).__name__
+        raise ProviderRejected(channel.provider.value, 0, f"the voice note could not be linked ({detail})") from None
+    return sender.send_audio_url(channel, target.to_phone, url, len(speech.audio))  # type: ignore[attr-defined]
 
 
 def _as_text(sender: MessageSender, channel: Channel, text: str, target: ReplyTarget, voice: VoiceDeps,

@@ -156,11 +156,12 @@ def test_the_media_bucket_is_private_and_expires(tf):
     assert media["soft_delete_disabled"] is True and media["versioning"] is False
     env = tfcheck.function_env(tf, "media_processor")
     assert tfcheck._keys_referenced(env["MEDIA_BUCKET"], "google_storage_bucket.bucket") == {"media"}
-    # media_processor writes the originals, lgpd_admin erases a lead's, agent_turn only creates voice replies.
+    # media_processor writes the originals, lgpd_admin erases a lead's, agent_turn only creates voice replies,
+    # voice_admin only creates the consent recordings.
     roles = {fn: spec["bucket_roles"]["media"] for fn, spec in tf.locals["function_specs"].items()
              if "media" in spec["bucket_roles"]}
     assert roles == {"media_processor": "roles/storage.objectUser", "agent_turn": "roles/storage.objectCreator",
-                     "lgpd_admin": "roles/storage.objectUser"}
+                     "lgpd_admin": "roles/storage.objectUser", "voice_admin": "roles/storage.objectCreator"}
     assert tfcheck._keys_referenced(tfcheck.function_env(tf, "lgpd_admin")["MEDIA_BUCKET"],
                                     "google_storage_bucket.bucket") == {"media"}
 
@@ -266,6 +267,19 @@ def test_lgpd_admin_is_private_and_invoked_by_lgpd_admins_only(tf):
     grant = tf.resource("google_cloud_run_v2_service_iam_member", "lgpd_admin_invoker")
     assert tfcheck._expr(grant["for_each"]) == "toset(var.lgpd_admins)"
     assert "allUsers" in tf.variables["lgpd_admins"]["validation"][0]["error_message"]
+
+
+def test_voice_admin_is_private_and_only_voice_clone_secrets_are_reachable(tf):
+    assert tf.locals["function_specs"]["voice_admin"]["public"] is False
+    assert "voice_admin" not in tf.locals["admin_functions"]
+    grant = tf.resource("google_cloud_run_v2_service_iam_member", "voice_admin_invoker")
+    assert tfcheck._expr(grant["for_each"]) == "toset(var.voice_admins)"
+    assert "voice-clone--" in str(tf.locals["voice_clone_secrets"])
+    reader = tf.resource("google_project_iam_member", "agent_turn_voice_keys")
+    assert reader["role"] == "roles/secretmanager.secretAccessor"
+    assert "local.voice_clone_secrets" in str(reader["condition"]) and "||" not in str(reader["condition"])
+    writer = tf.resource("google_project_iam_member", "voice_admin_secrets")
+    assert "local.voice_clone_secrets" in str(writer["condition"])
 
 
 def test_the_default_embedding_model_has_a_price(tf):

@@ -129,3 +129,12 @@ def test_the_followup_function_takes_reminder_tasks_and_refuses_malformed_ones(s
                                   "conversation_id": "no-such-conversation", "event_id": "pmabcdef0123",
                                   "starts_at": MEETING.isoformat()}, timeout=30)
     assert stale.status_code == 200 and stale.json()["reminder"] == "stale"
+
+
+def test_the_reminder_says_the_time_on_the_leads_clock(stack, db, tenant):
+    world = World(stack, db, tenant)
+    booking = world.lead_wrote_then_due(timedelta(hours=20))
+    world.bookings.save_booking(tenant.tenant_id, booking.model_copy(update={"lead_time_zone": "America/Manaus"}))
+    assert run_meeting_reminder(world.request(booking), world.reminders) == "sent"
+    [text] = world.lead_texts()
+    assert "qui 03/12 às 14h00 no seu horário (15h00 em Brasília)" in text

@@ -24,7 +24,7 @@ def _modules_after_loading(target: str) -> set[str]:
 def test_main_lists_every_entry_point_and_resolves_each():
     assert main.__all__ == ["agent_turn", "chat_api", "conversation_audit", "crm_sync", "followup_sweep",
                             "followup_turn", "knowledge_ingest", "knowledge_lookup", "lgpd_admin", "media_processor",
-                            "metrics_rollup", "outbox_drain", "tenant_report", "weekly_digest", "whatsapp_webhook"]
+                            "metrics_rollup", "outbox_drain", "tenant_report", "voice_admin", "weekly_digest", "whatsapp_webhook"]
     for name in main.__all__:
         assert callable(getattr(main, name))
     with pytest.raises(AttributeError):
@@ -33,6 +33,12 @@ def test_main_lists_every_entry_point_and_resolves_each():
 
 def test_the_lgpd_admin_loads_no_model_sdk_tasks_pubsub_or_storage_client_before_a_request():
     loaded = _modules_after_loading("lgpd_admin")
+    assert not loaded & {"google.genai", "google.cloud.tasks_v2", "google.cloud.pubsub_v1", "google.cloud.storage",
+                         "httpx", "pypdf", "docx"}
+
+
+def test_the_voice_admin_loads_no_model_sdk_tasks_or_pubsub_client_before_a_request():
+    loaded = _modules_after_loading("voice_admin")
     assert not loaded & {"google.genai", "google.cloud.tasks_v2", "google.cloud.pubsub_v1", "google.cloud.storage",
                          "httpx", "pypdf", "docx"}
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from dev.provider_sandbox import ProviderSandbox
+from dev.provider_sandbox import HostedMedia, ProviderSandbox
 from shared.adapters.offline_speech import OfflineSpeechSynthesizer
 from shared.domain.errors import ProviderRejected, SpeechUnavailable
 from shared.domain.inbound import Provider
@@ -15,6 +15,7 @@ from shared.domain.tenancy import AgentConfig, Channel, ChannelCredentials
 from shared.domain.voice import Speech, VoiceNote, VoiceSettings
 from shared.providers.evolution import EvolutionProvider
 from shared.providers.meta_cloud import MetaCloudProvider
+from shared.providers.twilio import TwilioProvider
 from shared.providers.zapi import ZApiProvider
 from shared.services.voice_reply import ReplyTarget, VoiceDeps, send_reply
 
@@ -127,3 +128,70 @@ def test_a_failed_synthesis_quietly_falls_back_to_text_and_says_why(sandbox) -> 
     _, sent, records, _ = deliver(sandbox, "zapi", "Claro, pode ser amanhã!", synth=_FailingSynth())
     assert sent[0]["text"] == "Claro, pode ser amanhã!"
     assert records.notes[0].spoken is False and "503" in (records.notes[0].reason or "")
+
+
+# -- Twilio: media by URL -------------------------------------------------------------------------------------
+
+TWILIO_ACCOUNT, TWILIO_TOKEN, TWILIO_SENDER = "AC" + "7" * 32, "twilio-auth-token", "+14155238886"
+
+
+def twilio_channel(sandbox: ProviderSandbox) -> tuple[Channel, TwilioProvider]:
+    sandbox.twilio.add_account(TWILIO_ACCOUNT, TWILIO_TOKEN, [TWILIO_SENDER])
+    sandbox.twilio.lead_wrote(TWILIO_SENDER, LEAD)
+    channel = Channel(tenant_id="t", provider=Provider.TWILIO, channel_id=TWILIO_SENDER,
+                      credentials=ChannelCredentials(account_sid=TWILIO_ACCOUNT, auth_token=TWILIO_TOKEN))
+    return channel, TwilioProvider(httpx.Client(timeout=10), base_url=f"{sandbox.url}/twilio")
+
+
+def hosted_links(sandbox: ProviderSandbox, served_type: str | None = None):  # noqa: ANN201
+    """Publishes the note on the sandbox's file server (standing in for the bucket's signed URL)."""
+    published: list[tuple[str, str]] = []
+
+    def link(tenant_id: str, content: bytes, content_type: str) -> str:
+        published.append((tenant_id, content_type))
+        return sandbox.host_file(f"{tenant_id}-{len(published)}.ogg", HostedMedia(content, served_type or content_type))
+
+    return link, published
+
+
+def deliver_twilio(sandbox, text, links):  # noqa: ANN001, ANN201
+    channel, sender = twilio_channel(sandbox)
+    records, ledger = _Records(), _Ledger()
+    target = ReplyTarget(tenant_id="t", conversation_id="c", reply_id="r1", agent_id="default", to_phone=LEAD,
+                         lead_sent_voice=True)
+    message_id = send_reply(sender, channel, AgentConfig(voice=VoiceSettings(replies="mirror")), text, target,
+                            VoiceDeps(synthesizer=OfflineSpeechSynthesizer(), records=records, ledger=ledger,
+                                      media_links=links))
+    return message_id, sandbox.sends_to("5511987654321"), records, ledger
+
+
+def test_a_voice_note_reaches_twilio_as_a_media_url_twilio_downloads(sandbox) -> None:  # noqa: ANN001
+    links, published = hosted_links(sandbox)
+    message_id, sent, records, _ = deliver_twilio(sandbox, "Oi Lucas, tudo bem? A visita é gratuita.", links)
+    assert [s["id"] for s in sent] == [message_id]
+    assert sent[0]["text"] is None and sent[0]["final_status"] == "delivered"
+    assert published == [("t", "audio/ogg")]  # published under the tenant, Content-Type without codec parameters
+    assert sent[0]["audio"]["ogg_opus"] and sent[0]["audio"]["content_type"] == "audio/ogg"
+    assert sent[0]["audio"]["duration_s"] == pytest.approx(records.notes[0].duration_seconds, abs=0.05)
+    assert records.notes[0].spoken
+    assert any(r.startswith("fetch:") for r in sandbox.twilio.media_requests)  # Twilio fetched the URL itself
+
+
+def test_twilio_refuses_a_media_url_whose_content_type_does_not_match_and_the_reply_goes_as_text(sandbox) -> None:  # noqa: ANN001
+    links, _ = hosted_links(sandbox, served_type="audio/mpeg")
+    _, sent, records, _ = deliver_twilio(sandbox, "Claro, pode ser amanhã!", links)
+    assert [s["text"] for s in sent] == ["Claro, pode ser amanhã!"] and "audio" not in sent[0]
+    assert "12300" in (records.notes[0].reason or "")
+
+
+def test_without_a_link_signer_a_twilio_reply_goes_as_text_and_no_synthesis_is_paid(sandbox) -> None:  # noqa: ANN001
+    _, sent, records, ledger = deliver_twilio(sandbox, "Claro!", None)
+    assert sent[0]["text"] == "Claro!" and ledger.calls == []
+    assert "no media link signer" in (records.notes[0].reason or "")
+
+
+def test_a_media_url_twilio_cannot_download_fails_the_message(sandbox) -> None:  # noqa: ANN001
+    channel, sender = twilio_channel(sandbox)
+    sender.send_audio_url(channel, LEAD, f"{sandbox.url}/files/gone.ogg", 104)
+    [sent] = sandbox.sends_to("5511987654321")
+    assert sent["final_status"] == "failed" and sandbox.twilio.messages[-1]["final_error_code"] == 63019
