@@ -86,6 +86,9 @@ class ChannelDirectory(Protocol):
 
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
 
+    def channels_for_agent(self, tenant_id: str, agent_id: str) -> list[Channel]:
+        """The tenant's WhatsApp channels answered by that agent (inactive ones too), by key."""
+
 
 @dataclass(frozen=True)
 class ReplyClaim:

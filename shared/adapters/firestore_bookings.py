@@ -32,6 +32,11 @@ class FirestoreBookings:
         self._tenant(tenant_id).collection("bookings").document(booking.conversation_id).set(
             booking.model_dump(mode="python"))
 
+    def note_seller_alert(self, tenant_id: str, conversation_id: str, alert_id: str, status: str) -> None:
+        """Merged into the booking's seller_alerts map: the booking's other fields are left as they are."""
+        self._tenant(tenant_id).collection("bookings").document(conversation_id).set(
+            {"seller_alerts": {alert_id: status[:300]}}, merge=True)
+
     def _hold(self, tenant_id: str, calendar_id: str, start: datetime) -> firestore.DocumentReference:
         key = hashlib.sha256(f"{calendar_id}\x1f{start.timestamp():.0f}".encode()).hexdigest()[:32]
         return self._tenant(tenant_id).collection("slot_holds").document(key)

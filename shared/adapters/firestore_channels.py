@@ -106,6 +106,19 @@ class FirestoreChannelDirectory:
 
         return self._cached(f"tenant:{tenant_id}", load)
 
+    def channels_for_agent(self, tenant_id: str, agent_id: str) -> list[Channel]:
+        """The tenant's channels answered by the agent, by key. A channel without agent_id is the default agent's,
+        so the tenant's channels (a handful) are read and filtered here rather than queried on agent_id."""
+        def load() -> list[Channel]:
+            try:
+                snaps = list(_tenant(self._db, tenant_id).collection("channels").stream(**self._call))
+            except TRANSIENT_GOOGLE_ERRORS as err:
+                raise TransientError("firestore unavailable while listing a tenant's channels") from err
+            channels = [parse_config(Channel, snap.to_dict(), channel_path(tenant_id, snap.id)) for snap in snaps]
+            return sorted((c for c in channels if c.agent_id == agent_id), key=lambda c: c.key)
+
+        return self._cached(f"channels:{tenant_id}:{agent_id}", load)
+
     def save_channel(self, channel: Channel) -> None:
         """Register the number to this tenant and write its channel document, in one transaction.
 

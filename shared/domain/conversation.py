@@ -94,6 +94,9 @@ class Conversation(BaseModel):
     agent_id: str
     contact_phone: str
     contact_name: str | None = None
+    # /chat conversations (contact "api:<user>"): what the caller told us about the lead, kept for later requests
+    chat_phone: str | None = Field(default=None, description="/chat: the lead's phone the caller sent (E.164)")
+    chat_time_zone: str | None = Field(default=None, description="/chat: the lead's IANA time zone the caller sent")
     last_inbound_message_id: str | None = None
     last_inbound_at: datetime | None = None
     last_outbound_at: datetime | None = None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -38,6 +38,7 @@ from shared.domain.events import (
     MeetingScheduled,
 )
 from shared.domain.phone import same_whatsapp_number
+from shared.domain.scheduling import zone_place_name
 
 BRAZIL_TIME = ZoneInfo("America/Sao_Paulo")
 SIGNATURE_HEADER = "X-Piloto-Signature-256"
@@ -300,6 +301,21 @@ def _brazil(moment: datetime) -> str:
     return moment.astimezone(BRAZIL_TIME).strftime("%d/%m/%Y %H:%M (horário de Brasília)")
 
 
+def _meeting_time(moment: datetime, lead_zone: str | None) -> str:
+    """Brasília's time, and the lead's own when their clock differs then ('10:00 no horário do lead, Manaus')."""
+    text = _brazil(moment)
+    if not lead_zone:
+        return text
+    try:
+        theirs = moment.astimezone(ZoneInfo(lead_zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return text  # a zone this runtime does not know: Brasília's time alone is still right
+    if theirs.utcoffset() == moment.astimezone(BRAZIL_TIME).utcoffset():
+        return text
+    day = "" if theirs.date() == moment.astimezone(BRAZIL_TIME).date() else f"{theirs:%d/%m} "
+    return f"{text}; {day}{theirs:%H:%M} no horário do lead ({zone_place_name(lead_zone)}, {lead_zone})"
+
+
 def note_for(event: DomainEvent, unplaced: dict[str, FieldValue]) -> str | None:
     """The timeline note (pt-BR, for the business's sellers) an event leaves in the CRM; None if it leaves none.
 
@@ -338,13 +354,17 @@ def note_for(event: DomainEvent, unplaced: dict[str, FieldValue]) -> str | None:
         if event.payload.notes:
             lines.append(event.payload.notes)
     elif isinstance(event, MeetingScheduled):
-        lines.append(f"Reunião agendada: {_brazil(event.payload.starts_at)} ({event.payload.kind}).")
+        lines.append(f"Reunião agendada: {_meeting_time(event.payload.starts_at, event.payload.lead_time_zone)} "
+                     f"({event.payload.kind}).")
         if event.payload.video_link:
             lines.append(f"Link: {event.payload.video_link}")
     elif isinstance(event, MeetingRescheduled):
-        lines.append(f"Reunião remarcada para {_brazil(event.payload.starts_at)}.")
+        lines.append(f"Reunião remarcada para "
+                     f"{_meeting_time(event.payload.starts_at, event.payload.lead_time_zone)}.")
     elif isinstance(event, MeetingCancelled):
-        lines.append("Reunião cancelada pelo lead.")
+        previous = event.payload.previous_starts_at
+        lines.append(f"Reunião de {_meeting_time(previous, event.payload.lead_time_zone)} cancelada pelo lead."
+                     if previous else "Reunião cancelada pelo lead.")
     elif isinstance(event, HandoffRequested):
         who = "pelo lead" if event.payload.requested_by == "lead" else "pelo agente"
         lines.append(f"Atendimento humano solicitado {who}: {event.payload.reason}")

@@ -153,7 +153,21 @@ class MeetingRequested(BaseEvent):
     payload: MeetingRequestedPayload
 
 
-class MeetingScheduledPayload(BaseModel):
+ZoneSourceName = Literal["said", "client", "phone", "business"]
+
+
+class LeadClock(BaseModel):
+    """The lead's time zone on a meeting event, so a CRM can show the time on the lead's clock. Optional fields
+    (schema_version 1 still): events written before they existed carry neither and stay readable."""
+
+    lead_time_zone: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z_]+(?:/[A-Za-z0-9_+-]+)+$",
+                                       description="the lead's IANA time zone when the meeting was booked or changed")
+    lead_time_zone_source: ZoneSourceName | None = Field(
+        default=None, description="where that zone came from: said (the lead's words), client (the /chat caller), "
+                                  "phone (the number's area), business (nothing better known)")
+
+
+class MeetingScheduledPayload(LeadClock):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     kind: str = Field(max_length=80, description="the meeting kind's name (Visita técnica, Videochamada…)")
@@ -170,7 +184,7 @@ class MeetingScheduled(BaseEvent):
     payload: MeetingScheduledPayload
 
 
-class MeetingRescheduledPayload(BaseModel):
+class MeetingRescheduledPayload(LeadClock):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     previous_starts_at: AwareDatetime | None = None
@@ -185,7 +199,7 @@ class MeetingRescheduled(BaseEvent):
     payload: MeetingRescheduledPayload
 
 
-class MeetingCancelledPayload(BaseModel):
+class MeetingCancelledPayload(LeadClock):
     previous_starts_at: AwareDatetime | None = None
     calendar_event_id: str
     reason: str | None = Field(default=None, max_length=1000)

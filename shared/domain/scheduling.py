@@ -383,6 +383,9 @@ class Booking(BaseModel):
     changes: int = Field(default=0, description="reschedules and cancellations so far (event ids of each change)")
     lead_time_zone: str | None = Field(default=None, description="the lead's IANA zone when offered or booked: "
                                                                  "the confirmation and the reminder say it")
+    seller_alerts: dict[str, str] = Field(default_factory=dict, description="alert id → what became of the "
+                                          "sellers' alert about that change (/chat bookings: sent, held, "
+                                          "not_delivered: why)")
     updated_at: datetime | None = None
 
 
@@ -416,6 +419,7 @@ BRASILIA_ZONE = "America/Sao_Paulo"
 
 class ZoneSource(StrEnum):
     SAID = "said"  # the lead said where they are ("sou de Manaus", "estou em Lisboa")
+    CLIENT = "client"  # the /chat caller sent the lead's zone (a website widget reads the browser's)
     PHONE = "phone"  # the phone number's area code (one zone only)
     BUSINESS = "business"  # nothing better known: the business's own zone
 
@@ -423,7 +427,7 @@ class ZoneSource(StrEnum):
 @dataclass(frozen=True)
 class LeadZone:
     name: str  # IANA zone
-    source: ZoneSource
+    source: ZoneSource | None  # None only for a stored booking's zone whose source was not kept
 
     @property
     def zone(self) -> ZoneInfo:
@@ -521,10 +525,14 @@ def zone_for_place(words: str) -> str | None:
     return _UF_ZONES.get(uf.group(1)) if uf else None
 
 
-def resolve_lead_zone(said_zone: str | None, phone: str, business_zone: str) -> LeadZone:
-    """The lead's zone: what they said, else their number's area (one zone only), else the business's."""
+def resolve_lead_zone(said_zone: str | None, phone: str, business_zone: str,
+                      client_zone: str | None = None) -> LeadZone:
+    """The lead's zone: what they said, else the zone a /chat caller sent (where the lead's browser is now), else
+    their number's area (one zone only), else the business's."""
     if zone := known_zone(said_zone):
         return LeadZone(zone, ZoneSource.SAID)
+    if zone := known_zone(client_zone):
+        return LeadZone(zone, ZoneSource.CLIENT)
     from shared.domain.phone import phone_time_zone  # noqa: PLC0415 - libphonenumber's tables load on first use
 
     if zone := phone_time_zone(phone):

@@ -29,7 +29,7 @@ from shared.domain.memory import needs_summary, split_for_summary, transcript
 from shared.domain.phone import mask_phone
 from shared.domain.prompt import build_prompt, render_message
 from shared.domain.routing import Tier, answer_key, choose_tier, is_faq
-from shared.domain.scheduling import CalendarConfig, describe_for_business
+from shared.domain.scheduling import CalendarConfig
 from shared.domain.seller_desk import RefKind, draft_message, handoff_alert
 from shared.domain.tenancy import AgentConfig, Channel, sends_allowed
 from shared.domain.usage import ModelCall
@@ -403,34 +403,11 @@ def _lead_sent_voice(history: list[StoredMessage]) -> bool:
 
 def _after_booking(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig,
                    conversation: Conversation, change: BookingChange) -> None:
-    """The seller whose calendar holds the meeting learns of it on WhatsApp, through the seller desk (a reference
-    to answer the lead with, Meta's 24-hour window: held and invited by template when closed); every seller when
-    no seller names that calendar. The lead's reminder is scheduled. Both best effort."""
-    booking = change.booking
-    business = agent.calendar.time_zone if agent.calendar else "UTC"
-    sellers = agent.sellers_for_calendar(booking.calendar_id)
-    if sellers:
-        from shared.services.seller_desk import deliver_to_seller, make_ref
+    """The calendar's seller told on WhatsApp from the conversation's own channel; the lead's reminder scheduled."""
+    from shared.services.meeting_alerts import BookedBy, announce_booking
 
-        who = conversation.contact_name or "Um lead"
-        when = describe_for_business(booking.start, booking.lead_time_zone, business) if booking.start else ""
-        code = make_ref(deps, turn.tenant_id, RefKind.LEAD, turn.conversation_id, {
-            "conversation_id": turn.conversation_id, "channel_key": turn.channel_key, "agent_id": channel.agent_id})
-        text = {"scheduled": f"📅 Piloto agendou: {booking.kind} com {who} ({turn.contact_phone}) — {when}.",
-                "rescheduled": f"📅 Piloto remarcou: {booking.kind} com {who} ({turn.contact_phone}) para {when}.",
-                "cancelled": f"📅 {who} ({turn.contact_phone}) cancelou: {booking.kind} de {when}."}[change.action]
-        if booking.video_link and change.action != "cancelled":
-            text += f"\nLink: {booking.video_link}"
-        text += f"\nResponda a esta mensagem para falar com o lead (#{code})."
-        # One alert per change of this meeting: a retried turn holds or sends the same alert id, never a second.
-        alert_id = f"meeting-{change.action}-{booking.event_id or turn.conversation_id}-{booking.changes}"
-        for seller in sellers:
-            deliver_to_seller(deps, channel, agent, seller, code, text, who, alert_id)
-    if deps.after_booking is not None and agent.calendar is not None:
-        try:
-            deps.after_booking(turn.tenant_id, turn.conversation_id, change, agent.calendar)
-        except Exception as err:  # noqa: BLE001 - the booking stands; a missing reminder is logged
-            log.log(logger, logging.ERROR, "could not schedule the meeting reminder", error=str(err)[:300])
+    announce_booking(deps, channel, agent, BookedBy(turn.tenant_id, turn.conversation_id, turn.channel_key,
+                                                    conversation.contact_name, turn.contact_phone), change)
 
 
 def _hand_off(turn: TurnRequest, deps: TurnDeps, channel: Channel, agent: AgentConfig, conversation: Conversation,

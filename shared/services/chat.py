@@ -9,14 +9,17 @@ from dataclasses import dataclass
 
 from shared import log
 from shared.domain.api_keys import key_matches, split_key
-from shared.domain.errors import Forbidden, NotFound, Unauthorized, UnknownTenant
+from shared.domain.errors import Forbidden, InvalidPayload, NotFound, Unauthorized, UnknownTenant
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.ids import contact_id, conversation_id, inbound_message_id, reply_message_id
 from shared.domain.inbound import Provider
+from shared.domain.phone import to_e164
+from shared.domain.scheduling import known_zone
 from shared.domain.usage import total_cost
 from shared.ports import ApiKeyStore, ChannelDirectory, TurnRequest
-from shared.services.agent_turn import TurnDeps, _maintain_memory, _record_calls, compose_reply
-from shared.services.tools import TurnScope
+from shared.domain.tenancy import AgentConfig
+from shared.services.agent_turn import Composition, TurnDeps, _maintain_memory, _record_calls, compose_reply
+from shared.services.tools import BookingChange, TurnScope
 
 logger = logging.getLogger(__name__)
 API_CHANNEL = "api:chat"
@@ -29,6 +32,22 @@ class ChatMessage:
     message: str
     agent_id: str = "default"
     message_id: str | None = None  # a client's retry with the same id is answered from memory, not re-run
+    # The lead's contact and clock, when the caller knows them (validated by the entry point: E.164, IANA). Kept on
+    # the conversation: a later request without them still books in that zone and alerts with that phone.
+    phone: str | None = None
+    time_zone: str | None = None
+
+    def __post_init__(self) -> None:
+        """Stored and shown in one form: E.164 and the IANA name (a caller other than chat_api is checked too)."""
+        if self.phone is not None:
+            try:
+                object.__setattr__(self, "phone", to_e164(self.phone))
+            except ValueError as err:
+                raise InvalidPayload(f"phone: {err}") from None
+        if self.time_zone is not None:
+            if known_zone(self.time_zone) is None:
+                raise InvalidPayload("time_zone: not an IANA zone name (America/Manaus)")
+            object.__setattr__(self, "time_zone", known_zone(self.time_zone))
 
 
 def authorize(tenant_id: str, agent_id: str, api_key: str | None, directory: ChannelDirectory,
@@ -55,6 +74,23 @@ def chat_as_tenant(request: ChatMessage, api_key: str | None, deps: TurnDeps, ke
     return chat(request, deps)
 
 
+def _announce(deps: TurnDeps, agent: AgentConfig, scope: TurnScope, user_id: str, composition: Composition,
+              change: BookingChange) -> None:
+    """A meeting booked, moved or cancelled on the website chat: the calendar's seller hears of it on WhatsApp,
+    from a channel of the tenant that serves this agent. Never fails the chat reply."""
+    from shared.services.meeting_alerts import BookedBy, alert_channel, announce_booking
+
+    lead = composition.effects.lead or deps.leads.get_lead(scope.tenant_id, scope.contact_id)
+    contact = f"telefone {scope.given_phone}" if scope.given_phone else f"sem telefone; usuário {user_id} do chat"
+    by = BookedBy(scope.tenant_id, scope.conversation_id, API_CHANNEL, lead.name if lead else None, contact,
+                  website_chat=True)
+    try:
+        announce_booking(deps, alert_channel(deps, scope.tenant_id, scope.agent_id), agent, by, change)
+    except Exception as err:  # noqa: BLE001 - the lead's booking and reply stand; the seller desk is best effort
+        log.log(logger, logging.ERROR, "could not alert the seller of a chat booking", error=str(err)[:300],
+                action=change.action)
+
+
 def chat(request: ChatMessage, deps: TurnDeps) -> dict:
     started = time.perf_counter()
     store = deps.store
@@ -78,18 +114,27 @@ def chat(request: ChatMessage, deps: TurnDeps) -> dict:
                                     agent_id=request.agent_id, contact_phone=contact)
         conversation.last_inbound_message_id = message_id
         conversation.last_inbound_at = deps.clock()
+        if request.phone:
+            conversation.chat_phone = request.phone
+        if request.time_zone:
+            conversation.chat_time_zone = request.time_zone
         store.save_conversation(conversation)
         conversation.summary = stored.summary if stored else None
+        given_phone = request.phone or (stored.chat_phone if stored else None)
+        given_zone = request.time_zone or (stored.chat_time_zone if stored else None)
         store.claim_reply(request.tenant_id, conv_id, reply_id, message_id, deps.clock(), deps.lease_seconds)
 
         scope = TurnScope(tenant_id=request.tenant_id, conversation_id=conv_id, contact_id=contact_id(contact),
-                          contact_phone=contact, agent_id=request.agent_id, turn_id=reply_id)
+                          contact_phone=contact, agent_id=request.agent_id, turn_id=reply_id,
+                          given_phone=given_phone, client_time_zone=given_zone)
         composition = compose_reply(scope, agent, conversation, history, deps)
         turn = TurnRequest(request.tenant_id, conv_id, message_id, API_CHANNEL, contact)
         _record_calls(turn, deps, request.agent_id, composition.calls)
         store.save_generated_reply(request.tenant_id, conv_id, reply_id, composition.text,
                                    composition.calls[-1] if composition.calls else None,
                                    composition.effects.calls, composition.tier)
+        for change in composition.effects.bookings:
+            _announce(deps, agent, scope, request.user_id, composition, change)
         store.mark_reply_sent(request.tenant_id, conv_id, reply_id, Provider.API.value, reply_id, message_id,
                               deps.clock())
         _maintain_memory(turn, deps, agent, conversation, history)

@@ -73,24 +73,27 @@ def turn_events(effects: ToolEffects, scope: TurnScope, channel_key: str, contac
         # One id per change of the conversation's meeting: a retried turn re-emits the same ids.
         booking = change.booking
         cause = (booking.event_id or "", str(booking.changes))
+        zone = change.lead_zone
+        clock = ({"lead_time_zone": zone.name, "lead_time_zone_source": zone.source.value if zone.source else None}
+                 if zone is not None else {})
         if change.action == "scheduled":
             place = calendar.kind(booking.kind).place.value if calendar else "call"
             events.append(MeetingScheduled(
                 event_id=MeetingScheduled.make_id(scope.tenant_id, *cause), **common,
                 payload=MeetingScheduledPayload(starts_at=booking.start, ends_at=booking.end, kind=booking.kind,
                                                 place=place, calendar_event_id=booking.event_id,
-                                                video_link=booking.video_link)))
+                                                video_link=booking.video_link, **clock)))
         elif change.action == "rescheduled":
             events.append(MeetingRescheduled(
                 event_id=MeetingRescheduled.make_id(scope.tenant_id, *cause), **common,
                 payload=MeetingRescheduledPayload(starts_at=booking.start, ends_at=booking.end,
                                                   previous_starts_at=change.previous_start,
-                                                  calendar_event_id=booking.event_id)))
+                                                  calendar_event_id=booking.event_id, **clock)))
         else:
             events.append(MeetingCancelled(
                 event_id=MeetingCancelled.make_id(scope.tenant_id, *cause), **common,
                 payload=MeetingCancelledPayload(previous_starts_at=change.previous_start,
-                                                calendar_event_id=booking.event_id)))
+                                                calendar_event_id=booking.event_id, **clock)))
     if effects.handoff is not None:
         events.append(HandoffRequested(
             event_id=HandoffRequested.make_id(scope.tenant_id, scope.turn_id), **common,

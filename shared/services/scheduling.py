@@ -59,6 +59,9 @@ class BookingStore(Protocol):
 
     def release_slot(self, tenant_id: str, calendar_id: str, start: datetime, conversation_id: str) -> None: ...
 
+    def note_seller_alert(self, tenant_id: str, conversation_id: str, alert_id: str, status: str) -> None:
+        """Record on the booking what became of a seller's alert about it (delivered, held, not delivered: why)."""
+
 
 @dataclass(frozen=True)
 class Attendee:
@@ -89,6 +92,9 @@ class MeetingScheduler:
         self._bookings = bookings
         self.config = config
         self._clock = clock
+
+    def note_seller_alert(self, tenant_id: str, conversation_id: str, alert_id: str, status: str) -> None:
+        self._bookings.note_seller_alert(tenant_id, conversation_id, alert_id, status)
 
     # --- offering ---------------------------------------------------------------------------------
 

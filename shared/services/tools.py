@@ -67,6 +67,14 @@ class TurnScope:
     contact_phone: str
     agent_id: str
     turn_id: str
+    # /chat only (its contact is "api:<user>"): the phone and IANA zone the caller sent for the lead, validated
+    given_phone: str | None = None
+    client_time_zone: str | None = None
+
+    @property
+    def reach_phone(self) -> str:
+        """The lead's phone as far as it is known: their WhatsApp number, or the one they gave the website chat."""
+        return self.given_phone or self.contact_phone
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class BookingChange:
     action: str  # scheduled | rescheduled | cancelled
     booking: Booking
     previous_start: datetime | None = None
+    lead_zone: LeadZone | None = None  # the booking's lead zone and where it came from (events, CRM notes)
 
 
 @dataclass
@@ -275,8 +284,8 @@ class ToolBox:
         """The lead's time zone: what they said (update_lead location), else their number's area, else the
         business's. Read at each calendar call: the lead may have said where they are earlier in this turn."""
         assert self._scheduler is not None
-        return resolve_lead_zone(self._current_lead().time_zone, self.scope.contact_phone,
-                                 self._scheduler.config.time_zone)
+        return resolve_lead_zone(self._current_lead().time_zone, self.scope.reach_phone,
+                                 self._scheduler.config.time_zone, self.scope.client_time_zone)
 
     @staticmethod
     def _own_clock_unknown(when: str, lead_zone: LeadZone) -> dict[str, Any] | None:
@@ -320,7 +329,7 @@ class ToolBox:
         if not when:
             return {"error": "ask the lead which of the offered times they prefer first"}
         lead = self._current_lead()
-        who = Attendee(phone=self.scope.contact_phone, name=lead.name or self._contact_name,
+        who = Attendee(phone=self.scope.reach_phone, name=lead.name or self._contact_name,
                        summary=self._summary or qualification_summary(lead) or None)
         lead_zone = self._lead_zone()
         if (unknown := self._own_clock_unknown(when, lead_zone)) is not None:
@@ -358,11 +367,14 @@ class ToolBox:
     def _booking_result(self, outcome: Any) -> dict[str, Any]:  # noqa: ANN401 - BookingOutcome
         business = self._scheduler.config.time_zone
         booking = outcome.booking
-        zone = (booking.lead_time_zone if booking is not None and booking.lead_time_zone else
-                self._lead_zone().name)
+        current = self._lead_zone()
+        zone = (booking.lead_time_zone if booking is not None and booking.lead_time_zone else current.name)
         if outcome.status in ("booked", "rescheduled", "cancelled"):
             action = {"booked": "scheduled", "rescheduled": "rescheduled", "cancelled": "cancelled"}[outcome.status]
-            self.effects.bookings.append(BookingChange(action, booking, outcome.previous_start))
+            # The zone the booking was read in; its source is known when it is the lead's zone now (always for a
+            # booking or move made in this call, which store exactly that zone).
+            booked_in = current if zone == current.name else LeadZone(zone, None)
+            self.effects.bookings.append(BookingChange(action, booking, outcome.previous_start, booked_in))
             if action == "scheduled" and self._current_lead().stage in (Stage.NEW, Stage.QUALIFYING, Stage.QUALIFIED):
                 self._update_lead({"stage": Stage.MEETING.value})
             log.log(logger, logging.INFO, f"meeting {action}", lead=mask_phone(self.scope.contact_phone))
