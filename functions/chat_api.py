@@ -41,7 +41,7 @@ class ChatBody(BaseModel):
         if value is None:
             return None
         if not value.startswith("+"):
-            raise ValueError("phone must be E.164: '+', country code and number (+5592912345678)")
+            raise ValueError("phone must be E.164: '+', country code and number (+5511987654321)")
         from shared.domain.phone import to_e164  # noqa: PLC0415 - libphonenumber loads only when a phone is sent
 
         return to_e164(value)
@@ -54,7 +54,7 @@ class ChatBody(BaseModel):
         from shared.domain.scheduling import known_zone  # noqa: PLC0415
 
         if known_zone(value) is None:
-            raise ValueError("time_zone must be an IANA zone name such as America/Manaus")
+            raise ValueError("time_zone must be an IANA zone name such as America/Sao_Paulo")
         return known_zone(value)
 
 

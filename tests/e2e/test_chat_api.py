@@ -7,6 +7,8 @@ import uuid
 import httpx
 import pytest
 
+from shared.domain.ids import conversation_id
+
 pytestmark = pytest.mark.e2e
 
 
@@ -108,3 +110,29 @@ def test_an_inactive_tenant_is_refused_and_nothing_is_written(stack, db, tenant)
         headers={"X-Piloto-Api-Key": tenant.chat_api_key}, timeout=10)
     assert response.status_code == 403 and "inactive" in response.json()["reason"]
     assert _conversations(db, tenant.tenant_id) == []
+
+
+@pytest.mark.parametrize("field,value", [("phone", "92912345678"), ("phone", "+99912345"), ("phone", "+55 abc"),
+                                         ("time_zone", "Manaus"), ("time_zone", "America/Atlantida"),
+                                         ("time_zone", "../etc/passwd")])
+def test_a_malformed_lead_phone_or_zone_is_400_naming_the_field_and_nothing_is_written(stack, db, tenant, field,
+                                                                                        value):  # noqa: ANN001
+    user = f"widget-{uuid.uuid4().hex[:6]}"
+    body = {"tenant_id": tenant.tenant_id, "user_id": user, "message": "Oi", field: value}
+    response = httpx.post(stack.function_url("chat_api"), json=body,
+                          headers={"X-Piloto-Api-Key": tenant.chat_api_key}, timeout=10)
+    assert response.status_code == 400 and field in response.json()["reason"]
+    assert value not in response.json()["reason"], "the reason names the field, never echoes the value"
+    conversations = db.collection("tenants").document(tenant.tenant_id).collection("conversations")
+    assert not conversations.document(conversation_id("api:chat", user)).get().exists
+
+
+def test_the_leads_phone_and_zone_are_kept_on_the_chat_conversation_in_canonical_form(stack, db, tenant):
+    user = f"widget-{uuid.uuid4().hex[:6]}"
+    response = httpx.post(stack.function_url("chat_api"), json={
+        "tenant_id": tenant.tenant_id, "user_id": user, "message": "Oi", "phone": "+55 (92) 91234-5678",
+        "time_zone": "America/Manaus"}, headers={"X-Piloto-Api-Key": tenant.chat_api_key}, timeout=30)
+    assert response.status_code == 200
+    conversation = db.collection("tenants").document(tenant.tenant_id).collection("conversations").document(
+        conversation_id("api:chat", user)).get().to_dict()
+    assert (conversation["chat_phone"], conversation["chat_time_zone"]) == ("+5592912345678", "America/Manaus")
