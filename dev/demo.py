@@ -402,6 +402,30 @@ class Demo:
         say(f"  reminder to the lead: a task on queue 'followups' due {reminder_at:%d/%m %H:%M} UTC (2 h before), "
             f"in her time zone ({booking.get('lead_time_zone')})")
 
+        say("\n15c. The same booking from the website chat (POST chat_api): the widget sends the lead's phone and "
+            "time zone, and the calendar's seller is told on WhatsApp")
+        chat_url = self.stack.function_url("chat_api")
+        visitor = {"tenant_id": d.tenant_id, "user_id": "site-visitante-1", "phone": "+5568999001122",
+                   "time_zone": "America/Rio_Branco"}
+        key = {"X-Piloto-Api-Key": d.chat_api_key}
+        bad = self.http.post(chat_url, json={**visitor, "message": "Oi", "time_zone": "Rio Branco"}, headers=key)
+        say(f"  POST chat_api with time_zone 'Rio Branco' → {bad.status_code}: {bad.json()['reason']}")
+        offer = self.http.post(chat_url, json={**visitor, "message": "Quero agendar uma visita técnica"}, headers=key,
+                               timeout=30)
+        say(f"  POST chat_api {{phone: +55 68 …, time_zone: America/Rio_Branco}} → {offer.status_code}: "
+            f"{offer.json()['response']}")
+        assert "no seu horário" in offer.json()["response"], "the chat offer should show the lead's own time (UTC-5)"
+        booked = self.http.post(chat_url, json={**visitor, "message": "Pode ser o primeiro"}, headers=key, timeout=30)
+        say(f"  POST chat_api → {booked.status_code}: {booked.json()['response']}")
+        wait_until(lambda: bool([s for s in self.sends if "chat do site" in (s["text"] or "")]), 20,
+                   "the seller's alert of the chat booking")
+        alert = [s for s in self.sends if "chat do site" in (s["text"] or "")][-1]
+        say(f"  → seller's WhatsApp {mask_phone(alert['to'])}: {alert['text']}")
+        chat_booking = self.db.collection("tenants").document(d.tenant_id).collection("bookings").document(
+            conversation_id("api:chat", visitor["user_id"])).get().to_dict() or {}
+        say(f"  bookings/…: lead_time_zone {chat_booking.get('lead_time_zone')!r}, seller_alerts "
+            f"{list((chat_booking.get('seller_alerts') or {}).values())}")
+
     def media_step(self) -> None:
         d = self.demo
         assert self.stack.sandbox is not None

@@ -76,9 +76,11 @@ class FirestoreLeadData:
         # document naming the lead's phone; then each one's messages and copilot suggestions.
         conversations = tenant.collection("conversations")
         conv_ids = set(keys.conversation_ids)
-        for chunk in _chunks(keys.phones):
-            for snap in conversations.where(filter=FieldFilter("contact_phone", "in", chunk)).stream():
-                conv_ids.add(snap.id)
+        # chat_phone: a /chat conversation whose caller gave the lead's phone (its contact is "api:<user>").
+        for field in ("contact_phone", "chat_phone"):
+            for chunk in _chunks(keys.phones):
+                for snap in conversations.where(filter=FieldFilter(field, "in", chunk)).stream():
+                    conv_ids.add(snap.id)
         for conv_id in sorted(conv_ids):
             ref = conversations.document(conv_id)
             yield from emit("conversations", ref.get())

@@ -195,3 +195,26 @@ def test_an_unknown_tenant_or_a_non_number_is_refused_and_nothing_is_erased(db, 
     with pytest.raises(InvalidPayload, match="phone"):
         erase_lead(tenant.tenant_id, "not a phone", "dpo@example.com", lgpd)
     assert everything_under(db, tenant.tenant_id) == before and lgpd.events == []
+
+
+def test_a_chat_conversation_where_the_lead_gave_their_phone_is_exported_and_erased(db, lgpd, tenant):  # noqa: ANN001
+    """A /chat widget sent the lead's phone (chat_phone): the conversation is theirs though its contact is
+    "api:<user>"."""
+    phone = "+55219" + str(uuid.uuid4().int)[:8]
+    user = f"visitor-{uuid.uuid4().hex[:8]}"
+    conv = conversation_id("api:chat", user)
+    store = FirestoreConversationStore(db)
+    message_id = inbound_message_id("api", tenant.tenant_id, uuid.uuid4().hex)
+    store.record_inbound(tenant.tenant_id, conv, StoredMessage(
+        message_id=message_id, role=Role.LEAD, text="quero agendar, sou a Paula", provider=Provider.API,
+        provider_message_id=message_id, sent_at=NOW, disposition=InboundDisposition.QUEUED))
+    conversation = Conversation(conversation_id=conv, tenant_id=tenant.tenant_id, channel_key="api:chat",
+                                agent_id="default", contact_phone=f"api:{user}")
+    conversation.chat_phone = phone
+    store.save_conversation(conversation)
+
+    exported = export_lead(tenant.tenant_id, phone, lgpd)
+    assert "quero agendar, sou a Paula" in json.dumps(exported, default=str)
+    erase_lead(tenant.tenant_id, phone, "dpo@solarprime.example", lgpd)
+    ref = db.collection("tenants").document(tenant.tenant_id).collection("conversations").document(conv)
+    assert not ref.get().exists and list(ref.collection("messages").stream()) == []
