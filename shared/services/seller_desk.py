@@ -244,6 +244,11 @@ class _Desk:
         if conversation is None:
             self.say("Não encontrei essa conversa.")
             return SellerOutcome("refused", "conversation gone")
+        if conversation.channel_key.startswith(f"{Provider.API.value}:"):
+            # A /chat conversation (website widget): there is no WhatsApp number to send the answer to.
+            contact = f" pelo telefone que ele deixou ({conversation.chat_phone})" if conversation.chat_phone else ""
+            self.say(f"Esse lead está no chat do site, não no WhatsApp: fale com ele{contact}.")
+            return SellerOutcome("refused", "a website chat lead")
         lead_channel = self._lead_channel(ref)
         if lead_channel is None:
             self.say("O número dessa conversa foi desconectado.")

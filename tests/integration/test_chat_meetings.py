@@ -131,3 +131,32 @@ def test_a_tenant_without_a_channel_for_the_agent_records_the_alert_as_not_deliv
     assert world.sender.sent == []
     [status] = widget.booking().seller_alerts.values()
     assert status.startswith("not_delivered:") and "'site'" in status
+
+
+def test_a_seller_answering_a_chat_alert_is_told_where_the_lead_is_and_can_read_the_conversation(world, calendar, db):
+    from shared.adapters.firestore_sellers import FirestoreSellerStore
+    from shared.domain.ids import inbound_message_id, seller_key
+    from shared.ports import TurnRequest
+    from shared.services.seller_desk import handle_seller_message
+
+    world.deps.sellers = FirestoreSellerStore(db)
+    widget, phone = Widget(world), manaus()
+    world.vertex.script = [function_call_response(("book_meeting", {"when": "quinta às 15h"})), text_response("ok")]
+    widget.say("quinta às 15h", phone=phone)
+    [(_, alert)] = to_seller(world)
+    code = alert.rsplit("#", 1)[1].strip()
+
+    def seller_says(text: str) -> dict:
+        message_id = inbound_message_id("meta", world.tenant.meta_phone_number_id, uuid.uuid4().hex)
+        world.deps.sellers.record_seller_message(world.tenant.tenant_id, message_id, {
+            "message_id": message_id, "kind": "text", "text": text, "reply_to": None, "sent_at": world.now})
+        return handle_seller_message(TurnRequest(world.tenant.tenant_id, seller_key(world.tenant.tenant_id, SELLER),
+                                                 message_id, world.key, SELLER, purpose="seller"),
+                                     world.deps).as_dict()
+
+    assert seller_says(f"#{code} oi, tudo certo para quinta?")["result"] == "refused"
+    told = to_seller(world)[-1][1]
+    assert "chat do site" in told and phone in told
+    assert all(to != phone for _, to, _ in world.sender.sent), "nothing is sent to a number as if it were WhatsApp"
+    seller_says(f"resumo #{code}")
+    assert "quinta às 15h" in to_seller(world)[-1][1]
