@@ -15,9 +15,9 @@ from shared.domain.ids import contact_id, conversation_id, inbound_message_id, r
 from shared.domain.inbound import Provider
 from shared.domain.phone import to_e164
 from shared.domain.scheduling import known_zone
+from shared.domain.tenancy import AgentConfig
 from shared.domain.usage import total_cost
 from shared.ports import ApiKeyStore, ChannelDirectory, TurnRequest
-from shared.domain.tenancy import AgentConfig
 from shared.services.agent_turn import Composition, TurnDeps, _maintain_memory, _record_calls, compose_reply
 from shared.services.tools import BookingChange, TurnScope
 
@@ -32,8 +32,8 @@ class ChatMessage:
     message: str
     agent_id: str = "default"
     message_id: str | None = None  # a client's retry with the same id is answered from memory, not re-run
-    # The lead's contact and clock, when the caller knows them (validated by the entry point: E.164, IANA). Kept on
-    # the conversation: a later request without them still books in that zone and alerts with that phone.
+    # The lead's contact and clock, when the caller knows them (E.164, IANA; checked here and by the entry point).
+    # Kept on the conversation: a later request without them still books in that zone and alerts with that phone.
     phone: str | None = None
     time_zone: str | None = None
 
@@ -80,11 +80,11 @@ def _announce(deps: TurnDeps, agent: AgentConfig, scope: TurnScope, user_id: str
     from a channel of the tenant that serves this agent. Never fails the chat reply."""
     from shared.services.meeting_alerts import BookedBy, alert_channel, announce_booking
 
-    lead = composition.effects.lead or deps.leads.get_lead(scope.tenant_id, scope.contact_id)
     contact = f"telefone {scope.given_phone}" if scope.given_phone else f"sem telefone; usuário {user_id} do chat"
-    by = BookedBy(scope.tenant_id, scope.conversation_id, API_CHANNEL, lead.name if lead else None, contact,
-                  website_chat=True)
     try:
+        lead = composition.effects.lead or deps.leads.get_lead(scope.tenant_id, scope.contact_id)
+        by = BookedBy(scope.tenant_id, scope.conversation_id, API_CHANNEL, lead.name if lead else None, contact,
+                      website_chat=True)
         announce_booking(deps, alert_channel(deps, scope.tenant_id, scope.agent_id), agent, by, change)
     except Exception as err:  # noqa: BLE001 - the lead's booking and reply stand; the seller desk is best effort
         log.log(logger, logging.ERROR, "could not alert the seller of a chat booking", error=str(err)[:300],

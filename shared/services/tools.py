@@ -281,8 +281,8 @@ class ToolBox:
         return {**result, "fallback": "the calendar could not be updated; a seller will confirm with the lead"}
 
     def _lead_zone(self) -> LeadZone:
-        """The lead's time zone: what they said (update_lead location), else their number's area, else the
-        business's. Read at each calendar call: the lead may have said where they are earlier in this turn."""
+        """The lead's time zone: what they said (update_lead location), else the zone a /chat caller sent, else
+        their number's area (or the phone they gave the chat), else the business's. Read at each calendar call: the lead may have said where they are earlier in this turn."""
         assert self._scheduler is not None
         return resolve_lead_zone(self._current_lead().time_zone, self.scope.reach_phone,
                                  self._scheduler.config.time_zone, self.scope.client_time_zone)
