@@ -498,7 +498,8 @@ class Demo:
         say(f"  without consent: voice_admin → {refused.status_code} {refused.json()['reason']}")
         memo = base64.b64encode(b"\0\0\0\x1cftypM4A \0\0\0\0M4A isommp42" + bytes(2000)).decode()
         m4a = self.http.post(admin, json={**body, "consent": True, "consent_audio": memo})
-        say(f"  an iPhone voice memo (M4A) as consent: voice_admin → {m4a.status_code} {m4a.json()['reason'][:150]}…")
+        say(f"  an iPhone voice memo (M4A) as consent: voice_admin → {m4a.status_code} "
+            f"{m4a.json()['reason'][:150]}…")
         say(f"    (Text-to-Speech calls: {len(self.stack.voice.tts.requests)}, secrets: "
             f"{len(self.stack.voice.secrets.secrets)})")
         sent_before = len(self.stack.voice.tts.requests)

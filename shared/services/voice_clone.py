@@ -2,8 +2,9 @@
 
 clone_voice: no consent flag, no exact consent statement or an unusable recording → refused before anything is
 sent to Google or stored. A recording is decoded from what the owner has (a WhatsApp voice note is Ogg/Opus)
-into the LINEAR16 WAV Google is sent; one that cannot be decoded is refused with the formats accepted. Otherwise: the consent record (who, when, checksums) is claimed first, the two
-recordings are kept under the tenant as proof, Google creates the voice-cloning key, the key goes into the
+into the LINEAR16 WAV Google is sent; one that cannot be decoded is refused with the formats accepted.
+Otherwise: the consent record (who, when, checksums) is claimed first, the two recordings as uploaded are kept
+under the tenant as proof, Google creates the voice-cloning key, the key goes into the
 agent's Secret Manager secret as a new version (never Firestore, never a log line), the record turns active
 and the agent speaks in the clone. The same recordings for the same agent are the same consent: a repeat
 returns the existing record and creates no second key.

@@ -1,7 +1,7 @@
 """A cloned voice end to end: the owner uploads WhatsApp voice notes (Ogg/Opus); voice_admin (served by
-functions-framework) refuses without consent and refuses an M4A it cannot decode, creates the key from LINEAR16 WAVs it made
-against the Text-to-Speech fake and stores it in the Secret Manager fake; the agent turn then reads the key to
-answer a voice note; a revocation disables the key and the agent speaks in its stock voice again."""
+functions-framework) refuses without consent and refuses an M4A it cannot decode, creates the key from LINEAR16
+WAVs it made against the Text-to-Speech fake and stores it in the Secret Manager fake; the agent turn then reads
+the key to answer a voice note; a revocation disables the key and the agent speaks in its stock voice again."""
 
 from __future__ import annotations
 

@@ -62,8 +62,9 @@ def sent_recordings(tts: FakeTextToSpeech) -> list[tuple[dict, bytes]]:
             for field in ("reference_audio", "voice_talent_consent")]
 
 
-# The start of an MP4/M4A file (ISO base media "ftyp" box, https://developer.apple.com/documentation/quicktime-file-format)
-# as an iPhone voice memo begins: libsndfile has no AAC decoder, so nothing after the header matters.
+# The start of an MP4/M4A file (ISO base media "ftyp" box,
+# https://developer.apple.com/documentation/quicktime-file-format) as an iPhone voice memo begins: libsndfile
+# has no AAC decoder, so nothing after the header matters.
 M4A_HEADER = b"\0\0\0\x1cftypM4A \0\0\0\0M4A isommp42" + bytes(2000)
 REFERENCE = speech_wav(8.0)
 CONSENT = speech_wav(6.0, pitch=200.0)
@@ -289,7 +290,8 @@ def test_whatsapp_voice_notes_clone_and_google_receives_linear16_wav_made_from_t
     assert len(secrets.secrets[clone_secret_id(tenant.tenant_id, "default")]["versions"]) == 1
 
 
-def test_a_stereo_recording_is_downmixed_to_one_channel_before_google_hears_it(db, tenant, google) -> None:  # noqa: ANN001
+def test_a_stereo_recording_is_downmixed_to_one_channel_before_google_hears_it(
+        db, tenant, google) -> None:  # noqa: ANN001
     tts, secrets = google
     stereo = speech_wav(8.0, rate=44_100, channels=2)
     record, created = clone_voice(request_for(tenant, reference_audio=stereo), deps_for(db, tts, secrets), NOW)
