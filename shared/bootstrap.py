@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -132,7 +130,7 @@ def media_links() -> SignedMediaLinks:
     settings = get_settings()
     return SignedMediaLinks(storage_client(settings.google_cloud_project), settings.media_bucket,
                             settings.media_signer_service_account,
-                            timedelta(seconds=settings.media_link_seconds))
+                            timedelta(seconds=settings.media_link_seconds), settings.storage_emulator_host)
 
 
 def twilio_status_callback(public_webhook_url: str | None,
@@ -349,7 +347,7 @@ def voice_deps(db: firestore.Client) -> VoiceDeps:
 
     return VoiceDeps(synthesizer=_SynthesizerOnFirstUse(), records=_StoredOnFirstUse(),
                      ledger=FirestoreUsageLedger(db), media_links=_link if get_settings().media_signer_service_account
-                     or os.environ.get("STORAGE_EMULATOR_HOST") else None)
+                     or get_settings().storage_emulator_host else None)
 
 
 # -- Meetings on the sellers' Google Calendars (issue 19) ------------------------------------------------

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     agent_turn_url: str = Field(default="http://127.0.0.1:8081/", description="URL of the agent_turn function")
     tasks_service_account: str | None = Field(default=None, description="SA whose OIDC token tasks carry")
     tasks_emulator_host: str | None = Field(default=None, description="host:port of a local Cloud Tasks emulator")
+    storage_emulator_host: str | None = Field(
+        default=None, description="URL of a local Cloud Storage emulator (google-cloud-storage reads it too); media "
+                                  "links then point at the emulator, unsigned")
 
     # Agent turn
     reply_lease_seconds: int = Field(default=120, ge=10, description="how long one delivery owns a turn")
@@ -226,7 +229,7 @@ class Settings(BaseSettings):
                      "vertex_base_url", "media_model", "knowledge_bucket", "gemini_api_key", "gemini_base_url",
                      "vertex_project", "tts_price_per_million_chars", "calendar_service_account",
                      "calendar_emulator_host", "tts_emulator_host", "tts_clone_price_per_million_chars",
-                     "secret_manager_emulator_host", "media_signer_service_account",
+                     "secret_manager_emulator_host", "media_signer_service_account", "storage_emulator_host",
                      mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -12,7 +12,6 @@ roles/iam.serviceAccountTokenCreator on itself, terraform/voice_clone.tf). Again
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -24,11 +23,13 @@ _EXTENSIONS = {"audio/ogg": "ogg", "audio/mpeg": "mp3", "audio/aac": "aac", "aud
 
 
 class SignedMediaLinks:
-    def __init__(self, client: storage.Client, bucket: str, signer_email: str | None, expiry: timedelta) -> None:
+    def __init__(self, client: storage.Client, bucket: str, signer_email: str | None, expiry: timedelta,
+                 emulator_host: str | None = None) -> None:
         self._client = client
         self._bucket = bucket
         self._signer_email = signer_email
         self._expiry = expiry
+        self._emulator_host = emulator_host
 
     def link(self, tenant_id: str, content: bytes, content_type: str) -> str:
         """Stores `content` (once per content: the name is its hash) and returns a URL that expires."""
@@ -41,9 +42,8 @@ class SignedMediaLinks:
             blob.upload_from_string(content, content_type=content_type, if_generation_match=0)
         except gexc.PreconditionFailed:
             pass
-        emulator = os.environ.get("STORAGE_EMULATOR_HOST")
-        if emulator:
-            return f"{emulator.rstrip('/')}/download/storage/v1/b/{self._bucket}/o/{quote(name, safe='')}?alt=media"
+        if self._emulator_host:
+            return f"{self._emulator_host.rstrip('/')}/download/storage/v1/b/{self._bucket}/o/{quote(name, safe='')}?alt=media"
         if not self._signer_email:
             raise RuntimeError("MEDIA_SIGNER_SERVICE_ACCOUNT is not set: no account to sign media links with")
         from google.auth.transport.requests import Request

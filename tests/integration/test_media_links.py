@@ -4,6 +4,7 @@ signBlob in production and cannot be checked offline: the emulator's link carrie
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import httpx
@@ -20,7 +21,8 @@ from shared.providers.twilio import TwilioProvider
 
 def test_a_twilio_voice_note_is_stored_under_its_tenant_and_downloaded_by_twilio(stack: LocalStack) -> None:
     assert stack.sandbox is not None
-    links = SignedMediaLinks(storage.Client(project=PROJECT), MEDIA_BUCKET, None, timedelta(minutes=15))
+    links = SignedMediaLinks(storage.Client(project=PROJECT), MEDIA_BUCKET, None, timedelta(minutes=15),
+                             emulator_host=os.environ["STORAGE_EMULATOR_HOST"])
     account, token, sender_number, lead = "AC" + "5" * 32, "tok", "+14155550100", "+5511976543210"
     stack.sandbox.twilio.add_account(account, token, [sender_number])
     stack.sandbox.twilio.lead_wrote(sender_number, lead)
