@@ -23,7 +23,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from dev import payloads
 from dev.provider_sandbox import HostedMedia
-from dev.sample_media import opus_voice_note, text_pdf, wav_voice_note
+from dev.sample_media import M4A_VOICE_MEMO_START, opus_voice_note, text_pdf, wav_voice_note
 from dev.seed import DemoTenant, seed
 from shared.adapters.offline_speech import OfflineSpeechSynthesizer
 from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
@@ -496,7 +496,7 @@ class Demo:
                 "consent_statement": CONSENT_SCRIPTS["pt-BR"]}
         refused = self.http.post(admin, json=body)
         say(f"  without consent: voice_admin → {refused.status_code} {refused.json()['reason']}")
-        memo = base64.b64encode(b"\0\0\0\x1cftypM4A \0\0\0\0M4A isommp42" + bytes(2000)).decode()
+        memo = base64.b64encode(M4A_VOICE_MEMO_START).decode()
         m4a = self.http.post(admin, json={**body, "consent": True, "consent_audio": memo})
         say(f"  an iPhone voice memo (M4A) as consent: voice_admin → {m4a.status_code} "
             f"{m4a.json()['reason'][:150]}…")

@@ -40,6 +40,12 @@ def opus_voice_note(seconds: float, channels: int = 1, pitch: float = 180.0) -> 
     return buffer.getvalue()
 
 
+# The start of an MP4/M4A file as an iPhone voice memo begins (an ISO base media "ftyp" box of brand "M4A ",
+# https://developer.apple.com/documentation/quicktime-file-format), padded: libsndfile has no AAC decoder, so
+# nothing after the header matters to show an M4A upload refused.
+M4A_VOICE_MEMO_START = b"\0\0\0\x1cftypM4A \0\0\0\0M4A isommp42" + bytes(2000)
+
+
 def _pdf(page_streams: list[bytes]) -> bytes:
     """A minimal PDF 1.4: one Helvetica font (WinAnsi, so Portuguese accents work), one page per stream."""
     objects: list[bytes] = []

@@ -12,7 +12,7 @@ import pytest
 
 from dev import payloads
 from dev.provider_sandbox import HostedMedia
-from dev.sample_media import opus_voice_note
+from dev.sample_media import M4A_VOICE_MEMO_START, opus_voice_note
 from dev.stack import wait_until
 from shared.adapters.offline_speech import OFFLINE_VOICE, OfflineSpeechSynthesizer
 from shared.domain.ids import conversation_id
@@ -60,7 +60,7 @@ def test_voice_admin_clones_with_consent_and_the_agent_answers_in_the_clone_unti
     assert refused.status_code == 400 and "consent" in refused.json()["reason"]
     assert httpx.post(admin, json={**body, "consent": True, "reference_audio": "not base64!"},
                       timeout=30).status_code == 400
-    m4a = base64.b64encode(b"\0\0\0\x1cftypM4A \0\0\0\0M4A isommp42" + bytes(2000)).decode()  # an iPhone memo's start
+    m4a = base64.b64encode(M4A_VOICE_MEMO_START).decode()
     undecodable = httpx.post(admin, json={**body, "consent": True, "consent_audio": m4a}, timeout=30)
     assert undecodable.status_code == 400 and "Ogg/Opus" in undecodable.json()["reason"]
     assert voice.tts.cloning_keys == keys_before

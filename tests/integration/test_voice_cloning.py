@@ -17,7 +17,7 @@ import pytest
 import soundfile
 from google.cloud import storage
 
-from dev.sample_media import opus_voice_note
+from dev.sample_media import M4A_VOICE_MEMO_START, opus_voice_note
 from dev.seed import DemoTenant
 from dev.stack import MEDIA_BUCKET, PROJECT
 from shared.adapters.cloud_storage import CloudStorageMedia
@@ -62,10 +62,6 @@ def sent_recordings(tts: FakeTextToSpeech) -> list[tuple[dict, bytes]]:
             for field in ("reference_audio", "voice_talent_consent")]
 
 
-# The start of an MP4/M4A file (ISO base media "ftyp" box,
-# https://developer.apple.com/documentation/quicktime-file-format) as an iPhone voice memo begins: libsndfile
-# has no AAC decoder, so nothing after the header matters.
-M4A_HEADER = b"\0\0\0\x1cftypM4A \0\0\0\0M4A isommp42" + bytes(2000)
 REFERENCE = speech_wav(8.0)
 CONSENT = speech_wav(6.0, pitch=200.0)
 
@@ -131,7 +127,7 @@ def test_without_consent_nothing_is_sent_to_google_or_stored(db, tenant, google)
     for bad, field in ((request_for(tenant, consent_given=False), "consent"),
                        (request_for(tenant, consent_statement="Eu concordo."), "consent_statement"),
                        (request_for(tenant, language_code="xx-XX"), "language_code"),
-                       (request_for(tenant, reference_audio=M4A_HEADER), "reference_audio: an M4A/AAC"),
+                       (request_for(tenant, reference_audio=M4A_VOICE_MEMO_START), "reference_audio: an M4A/AAC"),
                        (request_for(tenant, consent_audio=opus_voice_note(2.0)), "consent_audio: 2.0 s long"),
                        (request_for(tenant, reference_audio=opus_voice_note(61.0)), "reference_audio: 61.0 s long"),
                        (request_for(tenant, consent_audio=speech_wav(1.0)), "consent_audio"),

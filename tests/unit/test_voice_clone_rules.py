@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from dev.sample_media import opus_voice_note
+from dev.sample_media import M4A_VOICE_MEMO_START, opus_voice_note
 from shared.adapters.recording_decoder import LibsndfileRecordings
 from shared.domain.voice import VoiceSettings
 from shared.domain.voice_clone import (
@@ -94,7 +94,7 @@ def test_accepted_rates_up_to_24_khz_are_kept_higher_ones_go_to_24_khz_lower_one
 
 @pytest.mark.parametrize(("audio", "problem"), [
     (b"OggS" + b"\0" * 100, "cannot be decoded|not an audio file"),
-    (b"\0\0\0\x20ftypM4A \0\0\0\0M4A mp42isom" + b"\0" * 400, "M4A/AAC.*Ogg/Opus.*ffmpeg"),
+    (M4A_VOICE_MEMO_START, "M4A/AAC.*Ogg/Opus.*ffmpeg"),
     (b"#!AMR\n" + b"\0" * 400, "AMR"),
     (wav(8.0, rate=8_000), "too low"),
     (wav(2.0), "s long"),
