@@ -777,7 +777,8 @@ def voice_clone_deps() -> VoiceCloneDeps:
     db = firestore_client(settings.google_cloud_project)
     media = CloudStorageMedia(storage_client(settings.google_cloud_project), settings.media_bucket)
     return VoiceCloneDeps(cloner=cloner, secrets=secret_store(), records=FirestoreVoiceConsents(db, media),
-                          secret_location=settings.voice_clone_secret_location, recordings=LibsndfileRecordings())
+                          secret_location=settings.voice_clone_secret_location, recordings=LibsndfileRecordings(),
+                          consent_statements=settings.voice_consent_statements)
 
 
 def _voice_records(db: firestore.Client) -> VoiceRecords:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -103,13 +104,16 @@ def check_length(seconds: float) -> float:
     return seconds
 
 
-def consent_script(language_code: str) -> str:
-    """Google's consent statement for the language; ValueError when Piloto does not list it."""
+def consent_script(language_code: str, overrides: Mapping[str, str] | None = None) -> str:
+    """Google's consent statement for the language; ValueError when neither Piloto nor the operator lists it.
+
+    `overrides` (VOICE_CONSENT_STATEMENTS) win over the built-in table: if Google rewords a statement, or lists a
+    language Piloto does not, an operator follows the live page without a release — the check stays exact."""
+    scripts = {**CONSENT_SCRIPTS, **(overrides or {})}
     try:
-        return CONSENT_SCRIPTS[language_code]
+        return scripts[language_code]
     except KeyError:
-        raise ValueError(f"no consent statement for {language_code!r}; supported: {sorted(CONSENT_SCRIPTS)}") \
-            from None
+        raise ValueError(f"no consent statement for {language_code!r}; supported: {sorted(scripts)}") from None
 
 
 def clone_secret_id(tenant_id: str, agent_id: str) -> str:

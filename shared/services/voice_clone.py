@@ -16,7 +16,8 @@ consent revoked and sends the agent back to its stock voice.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -80,6 +81,8 @@ class VoiceCloneDeps:
     records: ConsentRecords
     secret_location: str
     recordings: RecordingPreparer
+    # The operator's consent statements by language (VOICE_CONSENT_STATEMENTS), over the built-in table.
+    consent_statements: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def clone_voice(request: CloneRequest, deps: VoiceCloneDeps, now: datetime) -> t
     if not request.consent_given:
         raise InvalidPayload("consent: the speaker's explicit consent is required; nothing was cloned or stored")
     try:
-        script = consent_script(request.language_code)
+        script = consent_script(request.language_code, deps.consent_statements)
     except ValueError as err:
         raise InvalidPayload(f"language_code: {err}") from None
     if " ".join(request.consent_statement.split()) != script:

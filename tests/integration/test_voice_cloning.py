@@ -295,3 +295,28 @@ def test_a_stereo_recording_is_downmixed_to_one_channel_before_google_hears_it(
     (config, content), _ = sent_recordings(tts)
     info = soundfile.info(io.BytesIO(content))
     assert (info.channels, info.samplerate, config["sample_rate_hertz"]) == (1, 24_000, 24_000)
+
+
+def test_an_operator_statement_clones_a_language_the_built_in_table_lacks_and_the_check_stays_exact(
+        db, tenant, google) -> None:  # noqa: ANN001
+    """Google's table lists de-DE; Piloto's built-in copy does not. VOICE_CONSENT_STATEMENTS closes the gap without
+    a release — and the statement read must still be the operator's, word for word."""
+    from tests.tts_fake import CONSENT_STATEMENTS as GOOGLES_TABLE
+
+    tts, secrets = google
+    german = GOOGLES_TABLE["de-DE"]
+    with pytest.raises(InvalidPayload, match="no consent statement for 'de-DE'"):
+        clone_voice(request_for(tenant, language_code="de-DE", consent_statement=german),
+                    deps_for(db, tts, secrets), NOW)
+    assert tts.requests == []
+
+    deps = deps_for(db, tts, secrets)
+    deps.consent_statements = {"de-DE": german}
+    with pytest.raises(InvalidPayload, match="consent_statement"):
+        clone_voice(request_for(tenant, language_code="de-DE", consent_statement=CONSENT_SCRIPTS["en-US"]), deps, NOW)
+    assert tts.requests == []
+    record, created = clone_voice(request_for(tenant, language_code="de-DE", consent_statement=german), deps, NOW)
+
+    assert created and record.consent_script == german
+    [request] = [r for r in tts.requests if "consent_script" in r]
+    assert request["consent_script"] == german and request["language_code"] == "de-DE"

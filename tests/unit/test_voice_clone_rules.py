@@ -112,6 +112,11 @@ def test_the_consent_statement_is_googles_for_the_language() -> None:
     assert consent_script("pt-BR").startswith("Eu sou o proprietário desta voz e autorizo o Google")
     with pytest.raises(ValueError, match="no consent statement"):
         consent_script("pt-PT")
+    # The operator's statements (VOICE_CONSENT_STATEMENTS) win over the built-in copy and add languages.
+    reworded = {"pt-BR": "Eu sou a dona desta voz.", "pt-PT": "Eu sou o dono desta voz."}
+    assert consent_script("pt-BR", reworded) == "Eu sou a dona desta voz."
+    assert consent_script("pt-PT", reworded) == "Eu sou o dono desta voz."
+    assert consent_script("en-US", reworded).startswith("I am the owner of this voice")
 
 
 def test_one_secret_per_agent_and_one_consent_per_agent_and_recordings() -> None:
