@@ -23,7 +23,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from dev import payloads
 from dev.provider_sandbox import HostedMedia
-from dev.sample_media import text_pdf, wav_voice_note
+from dev.sample_media import M4A_VOICE_MEMO_START, opus_voice_note, text_pdf, wav_voice_note
 from dev.seed import DemoTenant, seed
 from shared.adapters.offline_speech import OfflineSpeechSynthesizer
 from dev.stack import DEMO_META_APP_SECRET, LocalStack, wait_until
@@ -509,7 +509,10 @@ class Demo:
         assert self.stack.voice.tts is not None and self.stack.voice.secrets is not None
         say("\n9c. The owner's voice, cloned with consent (voice_admin → Text-to-Speech and Secret Manager fakes)")
         admin = self.stack.function_url("voice_admin")
-        reference, consent = wav_voice_note(8.0, rate=24_000), wav_voice_note(6.0, rate=24_000)
+        # What an owner has: two WhatsApp voice notes (Ogg/Opus, 48 kHz) — a sample of their speech and the statement.
+        reference, consent = opus_voice_note(8.0), opus_voice_note(6.0, pitch=210.0)
+        say(f"  the owner uploads two WhatsApp voice notes: reference.opus ({len(reference) // 1000} kB) and "
+            f"consent.opus ({len(consent) // 1000} kB), Ogg/Opus 48 kHz")
         body = {"action": "clone", "tenant_id": self.demo.tenant_id, "agent_id": "default",
                 "speaker_name": "Marcos Lima (dono)", "uploaded_by": "ana@solarprime.com.br", "language_code": "pt-BR",
                 "reference_audio": base64.b64encode(reference).decode(),
@@ -517,13 +520,27 @@ class Demo:
                 "consent_statement": CONSENT_SCRIPTS["pt-BR"]}
         refused = self.http.post(admin, json=body)
         say(f"  without consent: voice_admin → {refused.status_code} {refused.json()['reason']}")
+        memo = base64.b64encode(M4A_VOICE_MEMO_START).decode()
+        m4a = self.http.post(admin, json={**body, "consent": True, "consent_audio": memo})
+        say(f"  an iPhone voice memo (M4A) as consent: voice_admin → {m4a.status_code} "
+            f"{m4a.json()['reason'][:150]}…")
         say(f"    (Text-to-Speech calls: {len(self.stack.voice.tts.requests)}, secrets: "
             f"{len(self.stack.voice.secrets.secrets)})")
+        sent_before = len(self.stack.voice.tts.requests)
         created = self.http.post(admin, json={**body, "consent": True})
         record = created.json()["consent"]
+        [sent] = [r for r in self.stack.voice.tts.requests[sent_before:] if "consent_script" in r]
         say(f"  with consent: voice_admin → {created.status_code}; consent {record['consent_id'][:12]}… by "
             f"{record['uploaded_by']} at {record['consented_at'][:19]}, reference sha256 "
             f"{record['reference_sha256'][:12]}…, key in {record['secret_version']}")
+        for name, upload, field in (("reference", reference, "reference_audio"),
+                                    ("consent", consent, "voice_talent_consent")):
+            wav = base64.b64decode(sent[field]["content"])
+            config = sent[field]["audio_config"]
+            say(f"    {name}: {record[name + '_format']} {len(upload) // 1000} kB, {record[name + '_seconds']} s → "
+                f"{config['audio_encoding']} WAV {config['sample_rate_hertz']} Hz mono, {len(wav) // 1000} kB "
+                f"sent to Text-to-Speech (sha256 uploaded {record[name + '_sha256'][:10]}…, "
+                f"sent {record[name + '_sent_sha256'][:10]}…)")
         again = self.http.post(admin, json={**body, "consent": True})
         say(f"  the same recordings again → {again.status_code}, created {again.json()['created']}, keys issued by "
             f"Text-to-Speech: {len(self.stack.voice.tts.cloning_keys)}")

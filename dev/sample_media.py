@@ -1,5 +1,6 @@
-"""Real files built from scratch, for the demo and the tests: a WAV voice note, PDFs (with and without a text
-layer), a DOCX and a PNG. Only the standard library and python-docx; nothing downloaded."""
+"""Real files built from scratch, for the demo and the tests: a WAV voice note, a WhatsApp-style Ogg/Opus voice note,
+PDFs (with and without a text layer), a DOCX and a PNG. The standard library, python-docx and (for Opus) soundfile
+with numpy; nothing downloaded."""
 
 from __future__ import annotations
 
@@ -24,6 +25,25 @@ def wav_voice_note(seconds: float = 1.5, rate: int = 8000) -> bytes:
         wav.setframerate(rate)
         wav.writeframes(bytes(frames))
     return buffer.getvalue()
+
+
+def opus_voice_note(seconds: float, channels: int = 1, pitch: float = 180.0) -> bytes:
+    """An Ogg/Opus file at 48 kHz as WhatsApp records voice notes: a voiced, pitch-varying hum, no real voice."""
+    import numpy as np
+    import soundfile
+
+    t = np.arange(int(seconds * 48_000)) / 48_000
+    tone = 0.3 * np.sin(2 * np.pi * (pitch + 20 * np.sin(3 * t)) * t) + 0.1 * np.sin(2 * np.pi * 2.5 * pitch * t)
+    signal = np.stack([tone * (0.5 + 0.5 * c / max(channels - 1, 1)) for c in range(channels)], axis=1)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, signal.astype(np.float32), 48_000, format="OGG", subtype="OPUS")
+    return buffer.getvalue()
+
+
+# The start of an MP4/M4A file as an iPhone voice memo begins (an ISO base media "ftyp" box of brand "M4A ",
+# https://developer.apple.com/documentation/quicktime-file-format), padded: libsndfile has no AAC decoder, so
+# nothing after the header matters to show an M4A upload refused.
+M4A_VOICE_MEMO_START = b"\0\0\0\x1cftypM4A \0\0\0\0M4A isommp42" + bytes(2000)
 
 
 def _pdf(page_streams: list[bytes]) -> bytes:

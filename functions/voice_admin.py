@@ -1,7 +1,9 @@
 """voice_admin: private HTTP function (admins only, IAM) that gives an agent a cloned voice, with consent, or takes it away.
 
 POST {"action": "clone", "tenant_id", "agent_id", "speaker_name", "uploaded_by", "language_code",
-      "reference_audio": base64 WAV, "consent_audio": base64 WAV (the speaker reading Google's statement),
+      "reference_audio": base64 recording, "consent_audio": base64 recording (the speaker reading Google's
+      statement) — each a WAV, Ogg/Opus (a WhatsApp voice note), FLAC or MP3 file, 3–60 s, decoded here and sent
+      to Google as LINEAR16 WAV; M4A/AAC cannot be decoded and is refused with how to convert it,
       "consent": true, "consent_statement": the statement, verbatim}       → the consent record (no audio, no key)
 POST {"action": "revoke", "tenant_id", "agent_id", "revoked_by"[, "reason"]} → the revoked consent records
 """
@@ -27,7 +29,8 @@ from shared.services.voice_clone import CloneRequest, clone_voice, revoke_voice
 
 log.configure("voice_admin", get_settings().log_level)
 
-_AUDIO_B64 = Field(default=None, max_length=9_000_000, description="base64 of a 16-bit PCM mono WAV file")
+_AUDIO_B64 = Field(default=None, max_length=9_000_000,
+                   description="base64 of a WAV, Ogg/Opus (WhatsApp voice note), FLAC or MP3 recording")
 
 
 class VoiceAdminBody(BaseModel):
@@ -49,7 +52,7 @@ class VoiceAdminBody(BaseModel):
 
 def _audio(field: str, value: str | None) -> bytes:
     if not value:
-        raise InvalidPayload(f"{field}: required (base64 of a WAV file)")
+        raise InvalidPayload(f"{field}: required (base64 of a WAV, Ogg/Opus, FLAC or MP3 recording)")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):

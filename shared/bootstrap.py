@@ -764,6 +764,7 @@ def voice_clone_deps() -> VoiceCloneDeps:
     from shared.adapters.cloud_storage import CloudStorageMedia, storage_client
     from shared.adapters.firestore_client import firestore_client
     from shared.adapters.google_tts import GoogleVoiceCloning, adc_token
+    from shared.adapters.recording_decoder import LibsndfileRecordings
     from shared.adapters.voice_consents import FirestoreVoiceConsents
     from shared.services.voice_clone import VoiceCloneDeps
 
@@ -776,7 +777,8 @@ def voice_clone_deps() -> VoiceCloneDeps:
     db = firestore_client(settings.google_cloud_project)
     media = CloudStorageMedia(storage_client(settings.google_cloud_project), settings.media_bucket)
     return VoiceCloneDeps(cloner=cloner, secrets=secret_store(), records=FirestoreVoiceConsents(db, media),
-                          secret_location=settings.voice_clone_secret_location)
+                          secret_location=settings.voice_clone_secret_location, recordings=LibsndfileRecordings(),
+                          consent_statements=settings.voice_consent_statements)
 
 
 def _voice_records(db: firestore.Client) -> VoiceRecords:

@@ -131,6 +131,9 @@ class Settings(BaseSettings):
                                         "unknown (null), never 0")
     voice_clone_secret_location: str = Field(
         default="southamerica-east1", description="the region each agent's voice-cloning key secret is replicated to")
+    voice_consent_statements: dict[str, str] = Field(
+        default_factory=dict, description="consent statements by language code (JSON), over the built-in table of "
+                                          "Google's; for when Google's page words one differently or adds a language")
     voice_key_cache_seconds: float = Field(
         default=300.0, ge=0, description="how long an instance keeps a cloned voice's key; a revocation takes effect "
                                          "within it")

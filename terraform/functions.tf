@@ -641,6 +641,7 @@ locals {
       TTS_ENDPOINT                = local.tts_endpoint
       TTS_TIMEOUT_SECONDS         = tostring(var.voice.timeout_seconds)
       VOICE_CLONE_SECRET_LOCATION = var.region
+      VOICE_CONSENT_STATEMENTS    = jsonencode(var.voice.consent_statements)
     }
     lgpd_admin = {
       MEDIA_BUCKET                  = google_storage_bucket.bucket["media"].name

@@ -16,6 +16,8 @@ variable "voice" {
       a revocation takes effect within it.
     media_link_seconds: how long the signed URL Twilio downloads a voice note from stays valid (V4: 7 days
       at most).
+    consent_statements: Google's consent statement by language code, over the copy built into Piloto
+      (shared/domain/voice_clone.py); set one when Google's page words it differently or adds a language.
   EOT
   type = object({
     location                      = optional(string, "global")
@@ -24,6 +26,7 @@ variable "voice" {
     clone_price_per_million_chars = optional(number)
     key_cache_seconds             = optional(number, 300)
     media_link_seconds            = optional(number, 900)
+    consent_statements            = optional(map(string), {})
   })
   default = {}
 

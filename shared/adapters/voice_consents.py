@@ -70,9 +70,10 @@ class FirestoreVoiceConsents:
         return [VoiceConsent.model_validate(snap.to_dict()) for snap in query.stream()]
 
     @_transient
-    def keep_recording(self, tenant_id: str, consent_id: str, name: str, audio: bytes) -> str:
-        path = f"tenants/{tenant_id}/voice_consents/{consent_id}/{name}.wav"
-        bucket = self._media.save(path, audio, "audio/wav", {"kind": "voice_consent", "consent_id": consent_id})
+    def keep_recording(self, tenant_id: str, consent_id: str, name: str, audio: bytes, content_type: str) -> str:
+        """The recording as uploaded (name carries its extension: reference.ogg, consent.wav…)."""
+        path = f"tenants/{tenant_id}/voice_consents/{consent_id}/{name}"
+        bucket = self._media.save(path, audio, content_type, {"kind": "voice_consent", "consent_id": consent_id})
         return f"gs://{bucket}/{path}"
 
     @_transient

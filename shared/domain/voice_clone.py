@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -30,67 +31,89 @@ CONSENT_SCRIPTS: dict[str, str] = {
              "de voz sintética.",
 }
 
-# Input encodings the page lists for the recordings ("Supported encoding formats: LINEAR16, PCM, MP3, M4A").
-# Piloto accepts WAV (LINEAR16) only: it is the format Google's own samples send (24 kHz, 16-bit) and the one
-# whose sample rate, channels and length can be checked here before anything leaves for Google.
-REFERENCE_SAMPLE_RATES = (16_000, 22_050, 24_000, 44_100, 48_000)
+# Input encodings the page lists for the recordings ("Supported encoding formats: LINEAR16, PCM, MP3, M4A") — not
+# Ogg/Opus, the format of a WhatsApp voice note, which is what an owner actually has. So voice_admin decodes what
+# the owner uploads (libsndfile: WAV, Ogg/Opus or Ogg/Vorbis, FLAC, MP3), checks it here and sends Google a LINEAR16
+# WAV it made itself: one format whose rate, channels and length Piloto has checked before anything leaves.
+UPLOAD_CONTAINERS = {"WAV": "WAV", "WAVEX": "WAV", "OGG": "Ogg", "FLAC": "FLAC", "MP3": "MP3"}
+ACCEPTED_UPLOADS = "WAV, Ogg/Opus (a WhatsApp voice note), FLAC or MP3"
+HOW_TO_CONVERT = ("forward the recording as a WhatsApp voice note and export it (an .opus/.ogg file), or convert it, "
+                  "e.g. `ffmpeg -i recording.m4a -ac 1 -ar 24000 recording.wav`")
+# LINEAR16 rates Piloto sends. Above 24 kHz a recording is resampled to 24 kHz: Google's own example sends 24 kHz,
+# and two 60 s recordings at 48 kHz (what Opus decodes to: 5.8 MB each, 15.4 MB as base64) would break the 10 MB
+# request cap of Google's API front end, where 24 kHz stays at 7.7 MB. Below 16 kHz (telephone audio) there is
+# nothing to resample up honestly: refused with the reason.
+REFERENCE_SAMPLE_RATES = (16_000, 22_050, 24_000)
+MAX_SENT_SAMPLE_RATE = 24_000
+MIN_SAMPLE_RATE = 16_000
 # Piloto's own bounds, not Google's: the page recommends a short, clean recording of one speaker and gives no
-# length limits; a few seconds cannot carry a voice, and a request body is capped at 10 MB by Google's API
-# front end, which two 60 s recordings of 24 kHz 16-bit mono (2.9 MB each, base64 3.8 MB) stay well under.
+# length limits; a few seconds cannot carry a voice, and the request cap above bounds the length.
 MIN_RECORDING_SECONDS = 3.0
 MAX_RECORDING_SECONDS = 60.0
 MAX_RECORDING_BYTES = 6 * 1024 * 1024
 
 
 class RecordingFacts(BaseModel):
-    sample_rate_hertz: int
-    channels: int
-    bits_per_sample: int
+    """An uploaded recording as checked: what the speaker provided, and the LINEAR16 WAV made from it for Google."""
+
+    uploaded_format: str = Field(description="container/codec as libsndfile read it, e.g. OGG/OPUS or WAV/PCM_16")
+    uploaded_sha256: str = Field(description="SHA-256 of the bytes the admin uploaded")
+    uploaded_sample_rate_hertz: int
+    uploaded_channels: int = Field(description="channels uploaded; more than one is downmixed to one")
+    sample_rate_hertz: int = Field(description="rate of the LINEAR16 WAV sent to Google")
     seconds: float
-    sha256: str
+    sent_sha256: str = Field(description="SHA-256 of the LINEAR16 WAV sent to Google")
 
 
-def wav_facts(audio: bytes) -> RecordingFacts:
-    """A RIFF/WAVE PCM file's facts; ValueError naming what is wrong otherwise (the admin gets it as a 400)."""
-    if len(audio) > MAX_RECORDING_BYTES:
-        raise ValueError(f"{len(audio)} bytes is over {MAX_RECORDING_BYTES}")
-    if audio[:4] != b"RIFF" or audio[8:12] != b"WAVE":
-        raise ValueError("not a WAV file (RIFF/WAVE header): record or convert it to 16-bit PCM WAV")
-    position, fmt, data_bytes = 12, None, None
-    while position + 8 <= len(audio):
-        chunk, size = audio[position:position + 4], int.from_bytes(audio[position + 4:position + 8], "little")
-        if chunk == b"fmt ":
-            fmt = audio[position + 8:position + 8 + size]
-        elif chunk == b"data":
-            data_bytes = min(size, len(audio) - position - 8)
-            break
-        position += 8 + size + (size & 1)
-    if fmt is None or len(fmt) < 16 or data_bytes is None:
-        raise ValueError("a WAV file needs a fmt and a data chunk")
-    audio_format = int.from_bytes(fmt[0:2], "little")
-    channels = int.from_bytes(fmt[2:4], "little")
-    rate = int.from_bytes(fmt[4:8], "little")
-    bits = int.from_bytes(fmt[14:16], "little")
-    if audio_format != 1 or bits != 16:
-        raise ValueError("must be LINEAR16: uncompressed 16-bit PCM")
-    if channels != 1:
-        raise ValueError(f"must be mono (one speaker, one channel), has {channels} channels")
-    if rate not in REFERENCE_SAMPLE_RATES:
-        raise ValueError(f"sample rate {rate} Hz: use 24000 Hz (or one of {REFERENCE_SAMPLE_RATES})")
-    seconds = round(data_bytes / (rate * 2), 2)
+def check_upload_size(size: int) -> None:
+    if size > MAX_RECORDING_BYTES:
+        raise ValueError(f"{size} bytes is over {MAX_RECORDING_BYTES}")
+
+
+def check_container(container: str) -> None:
+    """Only the formats documented for owners; libsndfile reads more (AIFF, CAF…) but nobody records in them."""
+    if container not in UPLOAD_CONTAINERS:
+        raise ValueError(f"a {container} file is not accepted: upload {ACCEPTED_UPLOADS}")
+
+
+def unreadable(audio: bytes) -> str:
+    """The reason an upload could not be decoded, naming what is accepted and how to get there."""
+    if audio[4:8] == b"ftyp":
+        found = "an M4A/AAC (MP4) file, e.g. an iPhone voice memo, which cannot be decoded here"
+    elif audio[:6] == b"#!AMR\n":
+        found = "an AMR file, which cannot be decoded here"
+    else:
+        found = "not an audio file that can be decoded"
+    return f"{found}: upload {ACCEPTED_UPLOADS}; {HOW_TO_CONVERT}"
+
+
+def sent_sample_rate(uploaded_rate: int) -> int:
+    """The LINEAR16 rate sent for a recording at uploaded_rate; ValueError below 16 kHz."""
+    if uploaded_rate < MIN_SAMPLE_RATE:
+        raise ValueError(f"sample rate {uploaded_rate} Hz is too low for a voice clone: record at "
+                         f"{MIN_SAMPLE_RATE} Hz or more (a WhatsApp voice note is fine)")
+    if uploaded_rate in REFERENCE_SAMPLE_RATES:
+        return uploaded_rate
+    return max(rate for rate in REFERENCE_SAMPLE_RATES if rate <= min(uploaded_rate, MAX_SENT_SAMPLE_RATE))
+
+
+def check_length(seconds: float) -> float:
+    seconds = round(seconds, 2)
     if not MIN_RECORDING_SECONDS <= seconds <= MAX_RECORDING_SECONDS:
         raise ValueError(f"{seconds} s long: must be {MIN_RECORDING_SECONDS:g}–{MAX_RECORDING_SECONDS:g} s")
-    return RecordingFacts(sample_rate_hertz=rate, channels=channels, bits_per_sample=bits, seconds=seconds,
-                          sha256=hashlib.sha256(audio).hexdigest())
+    return seconds
 
 
-def consent_script(language_code: str) -> str:
-    """Google's consent statement for the language; ValueError when Piloto does not list it."""
+def consent_script(language_code: str, overrides: Mapping[str, str] | None = None) -> str:
+    """Google's consent statement for the language; ValueError when neither Piloto nor the operator lists it.
+
+    `overrides` (VOICE_CONSENT_STATEMENTS) win over the built-in table: if Google rewords a statement, or lists a
+    language Piloto does not, an operator follows the live page without a release — the check stays exact."""
+    scripts = {**CONSENT_SCRIPTS, **(overrides or {})}
     try:
-        return CONSENT_SCRIPTS[language_code]
+        return scripts[language_code]
     except KeyError:
-        raise ValueError(f"no consent statement for {language_code!r}; supported: {sorted(CONSENT_SCRIPTS)}") \
-            from None
+        raise ValueError(f"no consent statement for {language_code!r}; supported: {sorted(scripts)}") from None
 
 
 def clone_secret_id(tenant_id: str, agent_id: str) -> str:
@@ -130,10 +153,16 @@ class VoiceConsent(BaseModel):
     consented_at: datetime
     language_code: str
     consent_script: str = Field(description="the statement the speaker read, as sent to Google")
-    reference_sha256: str
-    consent_sha256: str
+    reference_sha256: str = Field(description="SHA-256 of the reference recording as uploaded")
+    consent_sha256: str = Field(description="SHA-256 of the consent recording as uploaded (what the speaker gave)")
     reference_seconds: float
     consent_seconds: float
+    reference_format: str | None = Field(default=None, description="the upload's format, e.g. OGG/OPUS")
+    consent_format: str | None = Field(default=None, description="the upload's format, e.g. OGG/OPUS")
+    reference_sent_sha256: str | None = Field(default=None,
+                                              description="SHA-256 of the LINEAR16 WAV sent to Google for it")
+    consent_sent_sha256: str | None = Field(default=None,
+                                            description="SHA-256 of the LINEAR16 WAV sent to Google for it")
     recordings: list[str] = Field(default_factory=list,
                                   description="gs:// paths of the two recordings kept as proof of consent")
     secret_version: str | None = Field(default=None, description="where the key is; None until it is stored")

@@ -1,8 +1,10 @@
 """Clone an agent's voice with the speaker's consent, and revoke it.
 
 clone_voice: no consent flag, no exact consent statement or an unusable recording → refused before anything is
-sent to Google or stored. Otherwise: the consent record (who, when, checksums) is claimed first, the two
-recordings are kept under the tenant as proof, Google creates the voice-cloning key, the key goes into the
+sent to Google or stored. A recording is decoded from what the owner has (a WhatsApp voice note is Ogg/Opus)
+into the LINEAR16 WAV Google is sent; one that cannot be decoded is refused with the formats accepted.
+Otherwise: the consent record (who, when, checksums) is claimed first, the two recordings as uploaded are kept
+under the tenant as proof, Google creates the voice-cloning key, the key goes into the
 agent's Secret Manager secret as a new version (never Firestore, never a log line), the record turns active
 and the agent speaks in the clone. The same recordings for the same agent are the same consent: a repeat
 returns the existing record and creates no second key.
@@ -14,7 +16,8 @@ consent revoked and sends the agent back to its stock voice.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -27,7 +30,6 @@ from shared.domain.voice_clone import (
     clone_secret_id,
     consent_id,
     consent_script,
-    wav_facts,
 )
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,12 @@ logger = logging.getLogger(__name__)
 # A pending record younger than this is another upload still running; older, that upload died and this one
 # takes over (a key it may have created was never stored, so nothing can use it).
 PENDING_TAKEOVER = timedelta(minutes=5)
+
+
+class RecordingPreparer(Protocol):
+    def prepare(self, audio: bytes) -> tuple[bytes, RecordingFacts]:
+        """The LINEAR16 WAV to send Google and the recording's facts; ValueError with the reason."""
+        ...
 
 
 class VoiceCloner(Protocol):
@@ -61,7 +69,7 @@ class ConsentRecords(Protocol):
 
     def active_for_agent(self, tenant_id: str, agent_id: str) -> list[VoiceConsent]: ...
 
-    def keep_recording(self, tenant_id: str, consent_id: str, name: str, audio: bytes) -> str: ...
+    def keep_recording(self, tenant_id: str, consent_id: str, name: str, audio: bytes, content_type: str) -> str: ...
 
     def set_agent_clone(self, tenant_id: str, agent_id: str, clone: ClonedVoice | None) -> None: ...
 
@@ -72,6 +80,9 @@ class VoiceCloneDeps:
     secrets: SecretStore
     records: ConsentRecords
     secret_location: str
+    recordings: RecordingPreparer
+    # The operator's consent statements by language (VOICE_CONSENT_STATEMENTS), over the built-in table.
+    consent_statements: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,18 +103,19 @@ def clone_voice(request: CloneRequest, deps: VoiceCloneDeps, now: datetime) -> t
     if not request.consent_given:
         raise InvalidPayload("consent: the speaker's explicit consent is required; nothing was cloned or stored")
     try:
-        script = consent_script(request.language_code)
+        script = consent_script(request.language_code, deps.consent_statements)
     except ValueError as err:
         raise InvalidPayload(f"language_code: {err}") from None
     if " ".join(request.consent_statement.split()) != script:
         raise InvalidPayload(f"consent_statement: must be Google's statement for {request.language_code}, "
                              f"read verbatim in the consent recording: “{script}”")
-    reference = _facts("reference_audio", request.reference_audio)
-    consent_recording = _facts("consent_audio", request.consent_audio)
+    reference_wav, reference = _prepare(deps, "reference_audio", request.reference_audio)
+    consent_wav, consent_recording = _prepare(deps, "consent_audio", request.consent_audio)
     if not deps.records.tenant_exists(request.tenant_id):
         raise NotFound(f"tenant {request.tenant_id} does not exist")
 
-    cid = consent_id(request.agent_id, reference.sha256, consent_recording.sha256)
+    # Keyed on the uploaded bytes: the same upload is the same consent, however the WAV sent to Google is made.
+    cid = consent_id(request.agent_id, reference.uploaded_sha256, consent_recording.uploaded_sha256)
     record = deps.records.get(request.tenant_id, cid)
     if record is not None and record.status == "revoked":
         raise InvalidPayload("this consent was revoked: a new consent recording is needed to clone the voice again")
@@ -114,19 +126,22 @@ def clone_voice(request: CloneRequest, deps: VoiceCloneDeps, now: datetime) -> t
         record = VoiceConsent(
             consent_id=cid, tenant_id=request.tenant_id, agent_id=request.agent_id,
             speaker_name=request.speaker_name, uploaded_by=request.uploaded_by, consented_at=now,
-            language_code=request.language_code, consent_script=script, reference_sha256=reference.sha256,
-            consent_sha256=consent_recording.sha256, reference_seconds=reference.seconds,
-            consent_seconds=consent_recording.seconds)
+            language_code=request.language_code, consent_script=script,
+            reference_sha256=reference.uploaded_sha256, consent_sha256=consent_recording.uploaded_sha256,
+            reference_seconds=reference.seconds, consent_seconds=consent_recording.seconds,
+            reference_format=reference.uploaded_format, consent_format=consent_recording.uploaded_format,
+            reference_sent_sha256=reference.sent_sha256, consent_sent_sha256=consent_recording.sent_sha256)
         if not deps.records.claim(record):
             raise TransientError("the same recordings are being cloned right now; retry in a minute")
     elif now - record.consented_at < PENDING_TAKEOVER:
         raise TransientError("the same recordings are being cloned right now; retry in a minute")
 
+    # The proof kept is what the speaker provided, as uploaded; the record holds both checksums.
     record.recordings = [
-        deps.records.keep_recording(request.tenant_id, cid, "reference", request.reference_audio),
-        deps.records.keep_recording(request.tenant_id, cid, "consent", request.consent_audio)]
+        _keep(deps, request.tenant_id, cid, "reference", request.reference_audio, reference),
+        _keep(deps, request.tenant_id, cid, "consent", request.consent_audio, consent_recording)]
     deps.records.save(record)
-    key = _generate_key(deps, request, reference, consent_recording, script)
+    key = _generate_key(deps, request, (reference_wav, reference), (consent_wav, consent_recording), script)
     secret_id = clone_secret_id(request.tenant_id, request.agent_id)
     record.secret_version = _store_key(deps, secret_id, key, request)
     del key  # the key lives in Secret Manager only
@@ -155,19 +170,29 @@ def revoke_voice(tenant_id: str, agent_id: str, revoked_by: str, reason: str | N
     return revoked
 
 
-def _facts(field: str, audio: bytes) -> RecordingFacts:
+def _prepare(deps: VoiceCloneDeps, field: str, audio: bytes) -> tuple[bytes, RecordingFacts]:
     try:
-        return wav_facts(audio)
+        return deps.recordings.prepare(audio)
     except ValueError as err:
         raise InvalidPayload(f"{field}: {err}") from None
 
 
-def _generate_key(deps: VoiceCloneDeps, request: CloneRequest, reference: RecordingFacts,
-                  consent_recording: RecordingFacts, script: str) -> str:
+# Container (libsndfile's name) → file extension and media type of the uploaded recording kept as proof.
+_KEPT_AS = {"WAV": ("wav", "audio/wav"), "WAVEX": ("wav", "audio/wav"), "OGG": ("ogg", "audio/ogg"),
+            "FLAC": ("flac", "audio/flac"), "MP3": ("mp3", "audio/mpeg")}
+
+
+def _keep(deps: VoiceCloneDeps, tenant_id: str, cid: str, name: str, audio: bytes, facts: RecordingFacts) -> str:
+    extension, content_type = _KEPT_AS[facts.uploaded_format.split("/")[0]]  # the decoder accepts only these
+    return deps.records.keep_recording(tenant_id, cid, f"{name}.{extension}", audio, content_type)
+
+
+def _generate_key(deps: VoiceCloneDeps, request: CloneRequest, reference: tuple[bytes, RecordingFacts],
+                  consent_recording: tuple[bytes, RecordingFacts], script: str) -> str:
+    (reference_wav, reference_facts), (consent_wav, consent_facts) = reference, consent_recording
     try:
-        return deps.cloner.generate_key(request.reference_audio, reference.sample_rate_hertz,
-                                        request.consent_audio, consent_recording.sample_rate_hertz, script,
-                                        request.language_code)
+        return deps.cloner.generate_key(reference_wav, reference_facts.sample_rate_hertz, consent_wav,
+                                        consent_facts.sample_rate_hertz, script, request.language_code)
     except PilotoError as err:
         status = getattr(err, "status", 0)
         if status == 400:

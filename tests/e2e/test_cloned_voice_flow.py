@@ -1,6 +1,7 @@
-"""A cloned voice end to end: voice_admin (served by functions-framework) refuses without consent, creates the key
-against the Text-to-Speech fake and stores it in the Secret Manager fake; the agent turn then reads the key to
-answer a voice note; a revocation disables the key and the agent speaks in its stock voice again."""
+"""A cloned voice end to end: the owner uploads WhatsApp voice notes (Ogg/Opus); voice_admin (served by
+functions-framework) refuses without consent and refuses an M4A it cannot decode, creates the key from LINEAR16
+WAVs it made against the Text-to-Speech fake and stores it in the Secret Manager fake; the agent turn then reads
+the key to answer a voice note; a revocation disables the key and the agent speaks in its stock voice again."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from dev import payloads
 from dev.provider_sandbox import HostedMedia
-from dev.sample_media import wav_voice_note
+from dev.sample_media import M4A_VOICE_MEMO_START, opus_voice_note
 from dev.stack import wait_until
 from shared.adapters.offline_speech import OFFLINE_VOICE, OfflineSpeechSynthesizer
 from shared.domain.ids import conversation_id
@@ -50,8 +51,8 @@ def test_voice_admin_clones_with_consent_and_the_agent_answers_in_the_clone_unti
         {"voice": VoiceSettings(replies="mirror").model_dump()})
     body = {"action": "clone", "tenant_id": tenant.tenant_id, "agent_id": "default", "speaker_name": "Marcos Lima",
             "uploaded_by": "ana@example.com", "language_code": "pt-BR",
-            "reference_audio": base64.b64encode(wav_voice_note(8.0, rate=24_000)).decode(),
-            "consent_audio": base64.b64encode(wav_voice_note(6.0, rate=24_000)).decode(),
+            "reference_audio": base64.b64encode(opus_voice_note(8.0)).decode(),
+            "consent_audio": base64.b64encode(opus_voice_note(6.0, pitch=210.0)).decode(),
             "consent": False, "consent_statement": CONSENT_SCRIPTS["pt-BR"]}
     keys_before = set(voice.tts.cloning_keys)
 
@@ -59,11 +60,19 @@ def test_voice_admin_clones_with_consent_and_the_agent_answers_in_the_clone_unti
     assert refused.status_code == 400 and "consent" in refused.json()["reason"]
     assert httpx.post(admin, json={**body, "consent": True, "reference_audio": "not base64!"},
                       timeout=30).status_code == 400
+    m4a = base64.b64encode(M4A_VOICE_MEMO_START).decode()
+    undecodable = httpx.post(admin, json={**body, "consent": True, "consent_audio": m4a}, timeout=30)
+    assert undecodable.status_code == 400 and "Ogg/Opus" in undecodable.json()["reason"]
     assert voice.tts.cloning_keys == keys_before
+    requests_before = len(voice.tts.requests)
 
     created = httpx.post(admin, json={**body, "consent": True}, timeout=60)
     assert created.status_code == 201, created.text
     record = created.json()["consent"]
+    assert record["reference_format"] == record["consent_format"] == "OGG/OPUS"
+    [sent] = [r for r in voice.tts.requests[requests_before:] if "consent_script" in r]
+    assert sent["reference_audio"]["audio_config"] == {"audio_encoding": "LINEAR16", "sample_rate_hertz": 24_000}
+    assert base64.b64decode(sent["voice_talent_consent"]["content"])[:4] == b"RIFF"
     [key] = voice.tts.cloning_keys - keys_before
     assert key not in created.text  # the key never leaves Secret Manager, not even in the admin's answer
     again = httpx.post(admin, json={**body, "consent": True}, timeout=60)

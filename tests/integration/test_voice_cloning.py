@@ -4,6 +4,7 @@ Manager: consent first, the key only in Secret Manager, one key per recording, r
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import math
@@ -13,17 +14,20 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import soundfile
 from google.cloud import storage
 
+from dev.sample_media import M4A_VOICE_MEMO_START, opus_voice_note
 from dev.seed import DemoTenant
 from dev.stack import MEDIA_BUCKET, PROJECT
 from shared.adapters.cloud_storage import CloudStorageMedia
 from shared.adapters.google_tts import GoogleSpeechSynthesizer, GoogleVoiceCloning
+from shared.adapters.recording_decoder import LibsndfileRecordings
 from shared.adapters.secret_manager import SecretManagerError, SecretManagerRest
 from shared.adapters.voice_consents import FirestoreVoiceConsents
 from shared.domain.errors import InvalidConfiguration, InvalidPayload, SpeechUnavailable
 from shared.domain.voice import VoiceSettings
-from shared.domain.voice_clone import CONSENT_SCRIPTS, clone_secret_id, wav_facts
+from shared.domain.voice_clone import CONSENT_SCRIPTS, clone_secret_id
 from shared.services.voice_clone import CloneRequest, VoiceCloneDeps, clone_voice, revoke_voice
 from tests.secret_manager_fake import FakeSecretManager
 from tests.tts_fake import FakeTextToSpeech
@@ -47,6 +51,17 @@ def speech_wav(seconds: float, rate: int = 24_000, channels: int = 1, pitch: flo
     return buffer.getvalue()
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sent_recordings(tts: FakeTextToSpeech) -> list[tuple[dict, bytes]]:
+    """(audio_config, decoded content) of the reference and consent recordings Google received, in that order."""
+    [request] = [r for r in tts.requests if "consent_script" in r]
+    return [(request[field]["audio_config"], base64.b64decode(request[field]["content"]))
+            for field in ("reference_audio", "voice_talent_consent")]
+
+
 REFERENCE = speech_wav(8.0)
 CONSENT = speech_wav(6.0, pitch=200.0)
 
@@ -64,7 +79,8 @@ def deps_for(db, tts: FakeTextToSpeech, secrets: FakeSecretManager, token: str =
     media = CloudStorageMedia(storage.Client(project=PROJECT), MEDIA_BUCKET)
     return VoiceCloneDeps(cloner=GoogleVoiceCloning(http, tts.url, lambda: token),
                           secrets=SecretManagerRest(http, PROJECT, lambda: token, secrets.url),
-                          records=FirestoreVoiceConsents(db, media), secret_location="southamerica-east1")
+                          records=FirestoreVoiceConsents(db, media), secret_location="southamerica-east1",
+                          recordings=LibsndfileRecordings())
 
 
 def request_for(tenant: DemoTenant, **changes: object) -> CloneRequest:
@@ -95,7 +111,8 @@ def test_a_consented_cloning_keeps_the_key_in_secret_manager_only_and_the_agent_
     [doc] = consent_docs(db, tenant.tenant_id)
     assert key not in json.dumps(doc)  # the key is never in Firestore
     assert doc["uploaded_by"] == "admin@solarprime.com.br" and doc["speaker_name"] == "Marcos Lima (owner)"
-    assert doc["reference_sha256"] == wav_facts(REFERENCE).sha256 and doc["consent_sha256"] == wav_facts(CONSENT).sha256
+    assert doc["reference_sha256"] == sha256(REFERENCE) and doc["consent_sha256"] == sha256(CONSENT)
+    assert doc["reference_format"] == "WAV/PCM_16"
     assert doc["secret_version"].endswith("/versions/1") and doc["status"] == "active"
     bucket = storage.Client(project=PROJECT).bucket(MEDIA_BUCKET)
     kept = [path.removeprefix(f"gs://{MEDIA_BUCKET}/") for path in doc["recordings"]]
@@ -110,7 +127,9 @@ def test_without_consent_nothing_is_sent_to_google_or_stored(db, tenant, google)
     for bad, field in ((request_for(tenant, consent_given=False), "consent"),
                        (request_for(tenant, consent_statement="Eu concordo."), "consent_statement"),
                        (request_for(tenant, language_code="xx-XX"), "language_code"),
-                       (request_for(tenant, reference_audio=speech_wav(8.0, channels=2)), "reference_audio"),
+                       (request_for(tenant, reference_audio=M4A_VOICE_MEMO_START), "reference_audio: an M4A/AAC"),
+                       (request_for(tenant, consent_audio=opus_voice_note(2.0)), "consent_audio: 2.0 s long"),
+                       (request_for(tenant, reference_audio=opus_voice_note(61.0)), "reference_audio: 61.0 s long"),
                        (request_for(tenant, consent_audio=speech_wav(1.0)), "consent_audio"),
                        (request_for(tenant, reference_audio=speech_wav(8.0, rate=8000)), "reference_audio"),
                        (request_for(tenant, reference_audio=b"OggS" + REFERENCE[4:]), "reference_audio")):
@@ -233,3 +252,71 @@ def test_secret_manager_refusals_reach_the_adapter_as_documented(google) -> None
         store.access(version)
     assert disabled.value.status == 400 and "FAILED_PRECONDITION" in str(disabled.value)
     assert httpx.get(f"{secrets.url}/v1/{version}:access").status_code == 401
+
+
+def test_whatsapp_voice_notes_clone_and_google_receives_linear16_wav_made_from_them(db, tenant, google) -> None:  # noqa: ANN001
+    tts, secrets = google
+    reference, consent = opus_voice_note(9.0), opus_voice_note(6.5, pitch=210.0)
+    record, created = clone_voice(request_for(tenant, reference_audio=reference, consent_audio=consent),
+                                  deps_for(db, tts, secrets), NOW)
+
+    assert created and record.status == "active"
+    for (config, content), seconds in zip(sent_recordings(tts), (9.0, 6.5), strict=True):
+        assert config == {"audio_encoding": "LINEAR16", "sample_rate_hertz": 24_000}
+        info = soundfile.info(io.BytesIO(content))
+        assert content[:4] == b"RIFF" and (info.format, info.subtype, info.channels) == ("WAV", "PCM_16", 1)
+        assert info.samplerate == 24_000 and abs(info.duration - seconds) < 0.01
+    [(_, sent_reference), (_, sent_consent)] = sent_recordings(tts)
+    [doc] = consent_docs(db, tenant.tenant_id)
+    # What the speaker provided, and what was sent, both on the record.
+    assert (doc["reference_sha256"], doc["consent_sha256"]) == (sha256(reference), sha256(consent))
+    assert (doc["reference_sent_sha256"], doc["consent_sent_sha256"]) == (sha256(sent_reference), sha256(sent_consent))
+    assert doc["reference_format"] == doc["consent_format"] == "OGG/OPUS"
+    assert (doc["reference_seconds"], doc["consent_seconds"]) == (9.0, 6.5)
+    bucket = storage.Client(project=PROJECT).bucket(MEDIA_BUCKET)
+    kept = [bucket.blob(path.removeprefix(f"gs://{MEDIA_BUCKET}/")) for path in doc["recordings"]]
+    assert [blob.name.rsplit("/", 1)[1] for blob in kept] == ["reference.ogg", "consent.ogg"]
+    assert [blob.download_as_bytes() for blob in kept] == [reference, consent]  # the proof is the upload itself
+    kept[0].reload()
+    assert kept[0].content_type == "audio/ogg"
+
+    again, created_again = clone_voice(request_for(tenant, reference_audio=reference, consent_audio=consent),
+                                       deps_for(db, tts, secrets), NOW + timedelta(minutes=1))
+    assert not created_again and again.consent_id == record.consent_id and len(tts.cloning_keys) == 1
+    assert len(secrets.secrets[clone_secret_id(tenant.tenant_id, "default")]["versions"]) == 1
+
+
+def test_a_stereo_recording_is_downmixed_to_one_channel_before_google_hears_it(
+        db, tenant, google) -> None:  # noqa: ANN001
+    tts, secrets = google
+    stereo = speech_wav(8.0, rate=44_100, channels=2)
+    record, created = clone_voice(request_for(tenant, reference_audio=stereo), deps_for(db, tts, secrets), NOW)
+    assert created and record.reference_sha256 == sha256(stereo)
+    (config, content), _ = sent_recordings(tts)
+    info = soundfile.info(io.BytesIO(content))
+    assert (info.channels, info.samplerate, config["sample_rate_hertz"]) == (1, 24_000, 24_000)
+
+
+def test_an_operator_statement_clones_a_language_the_built_in_table_lacks_and_the_check_stays_exact(
+        db, tenant, google) -> None:  # noqa: ANN001
+    """Google's table lists de-DE; Piloto's built-in copy does not. VOICE_CONSENT_STATEMENTS closes the gap without
+    a release — and the statement read must still be the operator's, word for word."""
+    from tests.tts_fake import CONSENT_STATEMENTS as GOOGLES_TABLE
+
+    tts, secrets = google
+    german = GOOGLES_TABLE["de-DE"]
+    with pytest.raises(InvalidPayload, match="no consent statement for 'de-DE'"):
+        clone_voice(request_for(tenant, language_code="de-DE", consent_statement=german),
+                    deps_for(db, tts, secrets), NOW)
+    assert tts.requests == []
+
+    deps = deps_for(db, tts, secrets)
+    deps.consent_statements = {"de-DE": german}
+    with pytest.raises(InvalidPayload, match="consent_statement"):
+        clone_voice(request_for(tenant, language_code="de-DE", consent_statement=CONSENT_SCRIPTS["en-US"]), deps, NOW)
+    assert tts.requests == []
+    record, created = clone_voice(request_for(tenant, language_code="de-DE", consent_statement=german), deps, NOW)
+
+    assert created and record.consent_script == german
+    [request] = [r for r in tts.requests if "consent_script" in r]
+    assert request["consent_script"] == german and request["language_code"] == "de-DE"

@@ -9,7 +9,7 @@ import pytest
 import main
 
 HEAVY = ["google.genai", "httpx", "google.cloud.tasks_v2", "google.cloud.firestore", "google.cloud.pubsub_v1",
-         "google.cloud.storage", "pypdf", "docx", "phonenumbers"]
+         "google.cloud.storage", "pypdf", "docx", "phonenumbers", "numpy", "soundfile"]
 
 
 def _modules_after_loading(target: str) -> set[str]:
@@ -40,7 +40,7 @@ def test_the_lgpd_admin_loads_no_model_sdk_tasks_pubsub_or_storage_client_before
 def test_the_voice_admin_loads_no_model_sdk_tasks_or_pubsub_client_before_a_request():
     loaded = _modules_after_loading("voice_admin")
     assert not loaded & {"google.genai", "google.cloud.tasks_v2", "google.cloud.pubsub_v1", "google.cloud.storage",
-                         "httpx", "pypdf", "docx"}
+                         "httpx", "pypdf", "docx", "numpy", "soundfile"}  # the decoder loads on the first upload
 
 
 def test_the_webhook_loads_neither_the_model_sdk_nor_httpx():
@@ -108,3 +108,9 @@ def test_the_business_metrics_functions_load_only_firestore():
         loaded = _modules_after_loading(target)
         assert not loaded & {"google.genai", "google.cloud.pubsub_v1", "google.cloud.storage", "google.cloud.tasks_v2",
                              "httpx", "pypdf", "docx"}
+
+
+def test_no_function_loads_the_audio_decoder_numpy_or_libsndfile_before_a_request():
+    for target in main.__all__:
+        loaded = _modules_after_loading(target)
+        assert not loaded & {"numpy", "soundfile"}, target
