@@ -91,8 +91,20 @@ class FirestoreLeadData:
         for contact in keys.contact_ids:
             yield from emit("contacts", tenant.collection("contacts").document(contact).get())
         for collection in ("model_calls", "meetings", "outbox", "learned_candidates", "knowledge_chunks",
-                           "answer_cache"):
+                           "answer_cache", "slot_holds", "audits"):
             yield from where(collection, "conversation_id", ids)
+        refs = list(where("seller_refs", "conversation_id", ids))
+        yield from refs
+        # A conversation's calendar booking (name, phone, summary) is filed under the conversation's id.
+        for conv_id in ids:
+            yield from emit("bookings", tenant.collection("bookings").document(conv_id).get())
+        # Alerts held for a seller quote the lead (name, phone, question); they name the reference they point at.
+        codes = sorted({ref.data["code"] for ref in refs if ref.data.get("code")})
+        if codes:
+            for seller in tenant.collection("sellers").list_documents():
+                for chunk in _chunks(codes):
+                    for snap in seller.collection("held_alerts").where(filter=FieldFilter("code", "in", chunk)).stream():
+                        yield from emit("held_alerts", snap)
         for collection in ("outbox", "crm_deliveries", "crm_links"):
             yield from where(collection, "contact_key", keys.contact_keys)
         # A CRM hold left by a crashed delivery: its id is the lead's link id (it holds no other field of theirs).

@@ -17,6 +17,7 @@ from shared.domain.phone import whatsapp_number_variants
 LEAD_COLLECTIONS = (
     "conversations", "messages", "suggestions", "contacts", "model_calls", "meetings", "outbox", "crm_deliveries",
     "crm_links", "crm_lead_holds", "learned_candidates", "knowledge_chunks", "answer_cache", "ignored_messages",
+    "bookings", "slot_holds", "audits", "seller_refs", "held_alerts",
 )
 
 ERASURE_ACKNOWLEDGEMENT = ("Recebi seu pedido sobre os seus dados pessoais. Uma pessoa da nossa equipe vai cuidar "

@@ -16,12 +16,16 @@ from shared.adapters.cloud_storage import CloudStorageMedia
 from shared.adapters.firestore_knowledge import FirestoreKnowledgeIndex
 from shared.adapters.firestore_lead_data import FirestoreLeadData
 from shared.adapters.firestore_answer_cache import FirestoreAnswerCache
+from shared.adapters.firestore_bookings import FirestoreBookings
+from shared.adapters.firestore_business_metrics import FirestoreAuditStore
 from shared.adapters.firestore_channels import FirestoreChannelDirectory
 from shared.adapters.firestore_conversations import FirestoreConversationStore
 from shared.adapters.firestore_crm import FirestoreCrmStore
 from shared.adapters.firestore_leads import FirestoreLeadStore
 from shared.adapters.firestore_outbox import FirestoreEventOutbox
+from shared.adapters.firestore_sellers import FirestoreSellerStore
 from shared.adapters.firestore_usage import FirestoreUsageLedger
+from shared.domain.audit import AuditMessage, ConversationAudit, CriterionScore, Rubric, measure
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
 from shared.domain.crm import CrmKind, CrmLink
 from shared.domain.errors import InvalidPayload, UnknownTenant
@@ -32,6 +36,8 @@ from shared.domain.lead import LeadProfile
 from shared.domain.lgpd import LEAD_COLLECTIONS
 from shared.domain.media import media_path
 from shared.domain.meeting import MeetingRequest
+from shared.domain.scheduling import Booking, BookingStatus
+from shared.domain.seller_desk import ref_code
 from shared.domain.tenancy import channel_key
 from shared.domain.usage import ModelCall, TokenUsage
 from shared.services.lgpd import LgpdDeps, erase_lead, export_lead
@@ -90,6 +96,25 @@ def seed_lead(db, tenant: DemoTenant, phone: str, name: str) -> set[str]:  # noq
         message_id=group_msg, role=Role.LEAD, text="oi grupo", provider=Provider.META, provider_message_id=group_msg,
         sent_at=NOW, disposition=InboundDisposition.IGNORED_GROUP), contact_phone=phone)
     written |= {"learned_candidates", "knowledge_chunks", "answer_cache", "ignored_messages"}
+
+    # The calendar booking of the conversation and its slot hold; the audit quoting it; the seller's reference to
+    # it and an alert held for a seller (Meta's window closed) that names the lead.
+    bookings = FirestoreBookings(db)
+    start = NOW + timedelta(days=1, minutes=int(conv[:6], 16) % 10_000)  # a slot of this lead's own
+    bookings.save_booking(t, Booking(conversation_id=conv, contact_phone=phone, kind="Visita técnica",
+                                     status=BookingStatus.BOOKED, calendar_id="vendas@x", start=start,
+                                     end=start + timedelta(hours=1)))
+    assert bookings.hold_slot(t, "vendas@x", start, conv)
+    FirestoreAuditStore(db).create_audit(t, ConversationAudit(
+        audit_id=uuid.uuid4().hex[:24], conversation_id=conv, agent_id="default", sellers=["Ana"], through=NOW,
+        facts=measure([AuditMessage(role="lead", at=NOW, text=f"Sou {name}")]), week="2026-W48",
+        rubric=Rubric(scores=[CriterionScore(criterion="tone", score=4, evidence=f"Sou {name}")])))
+    sellers = FirestoreSellerStore(db)
+    code = sellers.save_ref(t, ref_code(t, "lead", conv), {"kind": "lead", "target": conv, "conversation_id": conv,
+                                            "channel_key": key, "agent_id": "default"})
+    sellers.hold_alert(t, "seller-ana", f"meeting-{conv}", {"text": f"📅 Piloto agendou: visita com {name} ({phone})",
+                                                            "code": code, "channel_key": key, "created_at": NOW})
+    written |= {"bookings", "slot_holds", "audits", "seller_refs", "held_alerts"}
 
     CloudStorageMedia(storage.Client(project=PROJECT), MEDIA_BUCKET).save(
         media_path(t, conv, lead_msg, "audio/ogg"), b"OggS voice", "audio/ogg", {"message_id": lead_msg})
