@@ -99,8 +99,8 @@ locals {
       max_instances   = 5
       project_roles   = ["roles/datastore.user", "roles/aiplatform.user"]
       enqueues        = []
-      # The same brain as agent_turn emits the same domain events: a conversation held through chat_api
-      # reaches the tenant's CRM like a WhatsApp one.
+      # The same brain as agent_turn emits the same domain events once the caller gives the lead's phone:
+      # such a conversation held through chat_api reaches the tenant's CRM like a WhatsApp one.
       publishes      = ["domain-events"]
       bucket_roles   = {}
       secrets        = { WEBHOOK_URL_KEY = "webhook-url-key" } # keyed Twilio status callbacks

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared import log
 from shared.domain.api_keys import key_matches, split_key
 from shared.domain.errors import Forbidden, InvalidPayload, NotFound, Unauthorized, UnknownTenant
 from shared.domain.conversation import Conversation, InboundDisposition, Role, StoredMessage
+from shared.domain.events import Contact, lead_created
 from shared.domain.ids import contact_id, conversation_id, inbound_message_id, reply_message_id
 from shared.domain.inbound import Provider
 from shared.domain.phone import to_e164
@@ -19,6 +20,7 @@ from shared.domain.tenancy import AgentConfig
 from shared.domain.usage import total_cost
 from shared.ports import ApiKeyStore, ChannelDirectory, TurnRequest
 from shared.services.agent_turn import Composition, TurnDeps, _maintain_memory, _record_calls, compose_reply
+from shared.services.lead_events import turn_events
 from shared.services.tools import BookingChange, TurnScope
 
 logger = logging.getLogger(__name__)
@@ -118,6 +120,13 @@ def chat(request: ChatMessage, deps: TurnDeps) -> dict:
             conversation.chat_phone = request.phone
         if request.time_zone:
             conversation.chat_time_zone = request.time_zone
+        if deps.emit_event is not None and request.phone and not (stored and stored.chat_phone):
+            # A website lead becomes a CRM lead once the caller gives their phone (the CRM matches contacts by
+            # phone; without one there is nobody to sync). The event id is the conversation's: recorded once.
+            deps.emit_event(lead_created(
+                tenant_id=request.tenant_id, conversation_id=conv_id, channel_key=API_CHANNEL,
+                contact=Contact(phone=request.phone), agent_id=request.agent_id, occurred_at=deps.clock(),
+                first_message=request.message))
         store.save_conversation(conversation)
         conversation.summary = stored.summary if stored else None
         given_phone = request.phone or (stored.chat_phone if stored else None)
@@ -130,6 +139,11 @@ def chat(request: ChatMessage, deps: TurnDeps) -> dict:
         composition = compose_reply(scope, agent, conversation, history, deps)
         turn = TurnRequest(request.tenant_id, conv_id, message_id, API_CHANNEL, contact)
         _record_calls(turn, deps, request.agent_id, composition.calls)
+        if deps.emit_event is not None and given_phone:
+            # The same events a WhatsApp turn emits (qualification, stage, meetings), for the phone the caller gave.
+            for event in turn_events(composition.effects, replace(scope, contact_phone=given_phone), API_CHANNEL,
+                                     None, deps.clock(), agent.calendar):
+                deps.emit_event(event)
         store.save_generated_reply(request.tenant_id, conv_id, reply_id, composition.text,
                                    composition.calls[-1] if composition.calls else None,
                                    composition.effects.calls, composition.tier)

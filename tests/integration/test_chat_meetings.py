@@ -160,3 +160,27 @@ def test_a_seller_answering_a_chat_alert_is_told_where_the_lead_is_and_can_read_
     assert all(to != phone for _, to, _ in world.sender.sent), "nothing is sent to a number as if it were WhatsApp"
     seller_says(f"resumo #{code}")
     assert "quinta às 15h" in to_seller(world)[-1][1]
+
+
+def test_a_website_lead_who_gives_a_phone_reaches_the_crm_like_a_whatsapp_one_and_one_without_does_not(
+        world, calendar):
+    emitted: list = []
+    world.deps.emit_event = emitted.append
+    anonymous = Widget(world)
+    world.vertex.script = [function_call_response(("update_lead", {"name": "Visitante"})), text_response("Oi!")]
+    anonymous.say("oi, só olhando")
+    assert emitted == []  # no phone: nobody the CRM could match
+
+    widget, phone = Widget(world), manaus()
+    world.vertex.script = [function_call_response(("offer_slots", {})), text_response("Tenho estes horários.")]
+    widget.say("quero agendar a visita", phone=phone)
+    world.vertex.script = [function_call_response(("book_meeting", {"when": "quinta às 14h"})),
+                           text_response("Marcado!")]
+    widget.say("pode ser quinta às 14h")  # the phone is not repeated: the conversation kept it
+
+    kinds = [type(event).__name__ for event in emitted]
+    assert kinds.count("LeadCreated") == 1 and "MeetingScheduled" in kinds
+    assert {event.contact.phone for event in emitted} == {phone}
+    assert {event.channel_key for event in emitted} == {API_CHANNEL}
+    [scheduled] = [event for event in emitted if type(event).__name__ == "MeetingScheduled"]
+    assert scheduled.payload.lead_time_zone == "America/Manaus"
